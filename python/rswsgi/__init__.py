@@ -1,0 +1,5 @@
+"""rswsgi: a WSGI toolkit whose working parts are Rust."""
+
+from ._rswsgi import __version__
+
+__all__ = ["__version__"]

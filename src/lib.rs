@@ -1,0 +1,20 @@
+//! rswsgi: a WSGI toolkit whose working parts are Rust.
+//!
+//! This file only declares the modules and registers the Python extension
+//! module `rswsgi._rswsgi`; every concern lives in its own module.
+
+pub mod errors;
+pub mod wsgi;
+
+use pyo3::prelude::*;
+
+/// The native half of rswsgi; import it through the `rswsgi` package.
+#[pymodule]
+mod _rswsgi {
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}
