@@ -1,1 +1,79 @@
-//! errors
+//! rswsgi's error type and its one conversion to Python exceptions.
+//!
+//! Every fallible operation that can reach Python returns [`Error`]; the
+//! `impl From<Error> for PyErr` below is the only place that chooses a Python
+//! exception class, so the mapping is readable in one screen.
+//! (The HTTP server's request errors are a separate enum, `server::Error`,
+//! because they become status codes, not exceptions.)
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::PyErr;
+use std::fmt;
+
+/// What went wrong, named by meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A status passed to `start_response` is not `"NNN Reason"` (PEP 3333
+    /// "The start_response() Callable": three digits, a space, a reason phrase).
+    InvalidStatus(String),
+    /// A response header is not a `(str, str)` pair of latin-1 text without
+    /// control characters (PEP 3333 "The start_response() Callable", RFC 9110 §5.5).
+    InvalidHeader(String),
+    /// `start_response` was called a second time without `exc_info`
+    /// (PEP 3333: only an error handler may call it again).
+    StartResponseTwice,
+    /// The application returned or wrote a body before calling `start_response`.
+    StartResponseNotCalled,
+    /// A body chunk is not a bytestring (PEP 3333 "Unicode Issues").
+    BodyNotBytes(String),
+    /// A function argument has a value the function cannot use; names the
+    /// argument and the value.
+    BadArgument {
+        /// The parameter's name as the Python caller spells it.
+        name: &'static str,
+        /// `repr()`-like text of the value that was given.
+        value: String,
+        /// Why it was refused.
+        why: &'static str,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidStatus(s) => write!(
+                f,
+                "invalid status {s:?}: expected three digits, a space and a reason phrase, e.g. '200 OK' (PEP 3333)"
+            ),
+            Self::InvalidHeader(why) => write!(f, "invalid response header: {why}"),
+            Self::StartResponseTwice => f.write_str(
+                "start_response() called again without exc_info (PEP 3333 allows that only from an error handler)",
+            ),
+            Self::StartResponseNotCalled => {
+                f.write_str("the application sent body bytes before calling start_response()")
+            }
+            Self::BodyNotBytes(t) => write!(
+                f,
+                "the application yielded a {t} where bytes were expected (PEP 3333: the body is bytestrings)"
+            ),
+            Self::BadArgument { name, value, why } => write!(f, "{name}={value}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> Self {
+        let msg = e.to_string();
+        match e {
+            Error::InvalidStatus(_) | Error::InvalidHeader(_) | Error::BadArgument { .. } => {
+                PyValueError::new_err(msg)
+            }
+            Error::BodyNotBytes(_) => PyTypeError::new_err(msg),
+            Error::StartResponseTwice | Error::StartResponseNotCalled => {
+                PyRuntimeError::new_err(msg)
+            }
+        }
+    }
+}
