@@ -6,7 +6,7 @@
 //! (The HTTP server's request errors are a separate enum, `server::Error`,
 //! because they become status codes, not exceptions.)
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 use std::fmt;
 
@@ -36,6 +36,36 @@ pub enum Error {
         /// Why it was refused.
         why: &'static str,
     },
+    // --- routing (src/routing/) ---
+    /// `Router.add`/`mount`: the new path cannot live next to an existing
+    /// one (a matchit conflict, an overlapping method on the same path, or
+    /// the same mount prefix twice). Names both paths.
+    RouteConflict {
+        /// The path being added, as the caller wrote it.
+        new: String,
+        /// The path already registered that it collides with.
+        existing: String,
+        /// What collides (e.g. the overlapping methods).
+        why: String,
+    },
+    /// `Router.url_for`: no route was added with this `name=`.
+    UnknownRoute(String),
+    /// `Router.url_for`: the route's path has a `{param}` the call did not give.
+    MissingParam {
+        /// The route name passed to `url_for`.
+        route: String,
+        /// The parameter that has no value.
+        param: String,
+    },
+    /// `Router.url_for`: a parameter value is neither `str` nor `int`.
+    ParamType {
+        /// The parameter's name.
+        param: String,
+        /// The Python type name of the value given.
+        type_name: String,
+    },
+    /// The environ lacks a key PEP 3333 requires ("environ Variables").
+    MissingEnvironKey(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -57,6 +87,19 @@ impl fmt::Display for Error {
                 "the application yielded a {t} where bytes were expected (PEP 3333: the body is bytestrings)"
             ),
             Self::BadArgument { name, value, why } => write!(f, "{name}={value}: {why}"),
+            Self::RouteConflict { new, existing, why } => {
+                write!(f, "{new:?} conflicts with the existing {existing:?}: {why}")
+            }
+            Self::UnknownRoute(name) => write!(f, "no route is named {name:?}"),
+            Self::MissingParam { route, param } => {
+                write!(f, "route {route:?} needs a value for the parameter {param:?}")
+            }
+            Self::ParamType { param, type_name } => {
+                write!(f, "parameter {param:?} must be str or int, not {type_name}")
+            }
+            Self::MissingEnvironKey(key) => {
+                write!(f, "the environ has no {key:?} key (PEP 3333 requires it)")
+            }
         }
     }
 }
@@ -70,7 +113,10 @@ impl From<Error> for PyErr {
             Error::InvalidStatus(_) | Error::InvalidHeader(_) | Error::BadArgument { .. } => {
                 PyValueError::new_err(msg)
             }
-            Error::BodyNotBytes(_) => PyTypeError::new_err(msg),
+            Error::BodyNotBytes(_) | Error::ParamType { .. } => PyTypeError::new_err(msg),
+            // routing
+            Error::RouteConflict { .. } | Error::MissingParam { .. } => PyValueError::new_err(msg),
+            Error::UnknownRoute(_) | Error::MissingEnvironKey(_) => PyKeyError::new_err(msg),
             Error::StartResponseTwice | Error::StartResponseNotCalled => {
                 PyRuntimeError::new_err(msg)
             }
