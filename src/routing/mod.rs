@@ -1,0 +1,274 @@
+//! `Router`: a WSGI app that dispatches on `PATH_INFO` with a matchit table.
+//!
+//! - `table.rs`: patterns -> routes -> per-method endpoints; conflicts.
+//! - `dispatch.rs`: the per-request path (routing_args, 404, 405, HEAD).
+//! - `mount.rs`: prefix mounts (`SCRIPT_NAME += prefix`).
+//! - `url_for.rs`: pattern + params -> percent-encoded path.
+
+// Private: the Python class is the interface; these are its parts.
+mod dispatch;
+mod mount;
+mod table;
+mod url_for;
+
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use pyo3::PyTraverseError;
+
+use crate::errors::Error;
+use dispatch::ParamKeys;
+use mount::Mounts;
+use table::{quote, Methods, Table};
+
+/// A WSGI application (PEP 3333) that routes each request by its path.
+///
+/// ``Router()`` takes no arguments. Register apps with ``add``/``route`` and
+/// ``mount``; then call the router as ``router(environ, start_response)``.
+///
+/// Per request (``PATH_INFO`` is decoded from its PEP 3333 latin-1 form to
+/// UTF-8 before matching):
+///
+/// 1. a route whose path and method match: ``environ['wsgiorg.routing_args']``
+///    is set to ``((), {param: str})`` (a fresh dict) and the route's app is
+///    called; its return value is returned unchanged. HEAD is answered by
+///    the GET app when HEAD itself is not registered.
+/// 2. else the mount with the longest prefix covering the path (see ``mount``).
+/// 3. else, if a route has the path but not the method:
+///    ``405 Method Not Allowed`` with ``Allow`` (sorted, ``", "``-separated,
+///    HEAD included when GET is).
+/// 4. else ``404 Not Found``.
+///
+/// 404/405 are ``text/plain; charset=utf-8`` with ``Content-Length``.
+/// A path whose bytes are not UTF-8 matches no route (404 unless a mount
+/// covers it; mounts see the raw path). ``KeyError`` if the environ has no
+/// ``REQUEST_METHOD`` when a route's path matched; ``TypeError`` if
+/// ``PATH_INFO`` or ``REQUEST_METHOD`` is not a ``str``.
+#[pyclass(module = "rswsgi._rswsgi")]
+#[derive(Debug, Default)]
+pub struct Router {
+    table: Table<Py<PyAny>>,
+    /// Per route (same index as the table's routes): its param keys.
+    keys: Vec<ParamKeys>,
+    mounts: Mounts<Py<PyAny>>,
+}
+
+/// `methods=`: `None` (any), or an iterable of `str` (not a bare `str`).
+fn parse_methods(methods: Option<&Bound<'_, PyAny>>) -> PyResult<Methods> {
+    let Some(methods) = methods else {
+        return Ok(Methods::Any);
+    };
+    if let Ok(s) = methods.cast::<PyString>() {
+        return Err(Error::BadArgument {
+            name: "methods",
+            value: quote(s.to_str()?),
+            why: "pass a list of method names such as ['GET'], not a single str",
+        }
+        .into());
+    }
+    let mut names = Vec::new();
+    for item in methods.try_iter()? {
+        let item = item?;
+        match item.cast::<PyString>() {
+            Ok(s) => names.push(s.to_str()?.to_owned()),
+            Err(_) => {
+                return Err(Error::BadArgument {
+                    name: "methods",
+                    value: item.repr()?.to_str()?.to_owned(),
+                    why: "each method must be a str such as 'GET'",
+                }
+                .into())
+            }
+        }
+    }
+    Ok(Methods::parse(names)?)
+}
+
+fn check_callable(name: &'static str, app: &Bound<'_, PyAny>) -> PyResult<()> {
+    if app.is_callable() {
+        return Ok(());
+    }
+    Err(Error::BadArgument {
+        name,
+        value: app.repr()?.to_str()?.to_owned(),
+        why: "must be callable (a WSGI application, PEP 3333)",
+    }
+    .into())
+}
+
+impl Router {
+    fn insert(
+        &mut self,
+        path: &str,
+        app: &Bound<'_, PyAny>,
+        methods: Methods,
+        name: Option<&str>,
+    ) -> PyResult<()> {
+        check_callable("app", app)?;
+        let py = app.py();
+        let inserted = self
+            .table
+            .insert(path, methods, name, app.clone().unbind())?;
+        if inserted.new_route {
+            let keys = url_for::param_names(path)
+                .into_iter()
+                .map(|n| (n.to_owned(), PyString::new(py, n).unbind()))
+                .collect();
+            self.keys.push(ParamKeys(keys));
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Router {
+    /// Creates an empty router (every request gets 404 until routes are added).
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// add(path, app, *, methods=None, name=None) -> None
+    ///
+    /// Registers ``app`` (a WSGI callable) for requests whose decoded
+    /// ``PATH_INFO`` matches ``path``, a matchit pattern: ``/users/{id}``
+    /// matches one segment, ``/files/{*path}`` the rest of the path (non-empty),
+    /// ``{{``/``}}`` are literal braces; static segments win over params.
+    ///
+    /// ``methods``: ``None`` for any method, or an iterable of method names
+    /// (case-insensitive; stored upper-case). The same ``path`` may be added
+    /// again with methods that do not overlap. ``name``: a unique name for
+    /// ``url_for``.
+    ///
+    /// Raises ``ValueError`` when ``path`` does not start with ``/`` or is not
+    /// valid matchit syntax, when a method is empty or not an HTTP token, when
+    /// ``methods`` is a bare ``str`` or empty, when ``name`` is already used,
+    /// when ``app`` is not callable, and when the path conflicts with an
+    /// existing one (an overlapping method on the same path, or a pattern
+    /// matchit cannot tell apart from one already added); conflict messages
+    /// name both paths. On error the router is unchanged.
+    #[pyo3(signature = (path, app, *, methods = None, name = None))]
+    fn add(
+        &mut self,
+        path: &str,
+        app: &Bound<'_, PyAny>,
+        methods: Option<&Bound<'_, PyAny>>,
+        name: Option<&str>,
+    ) -> PyResult<()> {
+        let methods = parse_methods(methods)?;
+        self.insert(path, app, methods, name)
+    }
+
+    /// route(path, *, methods=None, name=None) -> Callable[[app], app]
+    ///
+    /// Decorator form of ``add``: ``@router.route('/users/{id}')`` registers
+    /// the decorated WSGI callable and returns it unchanged. ``methods`` are
+    /// checked here; the path is added (and conflicts raised, ``ValueError``)
+    /// when the decorator is applied.
+    #[pyo3(signature = (path, *, methods = None, name = None))]
+    fn route(
+        slf: &Bound<'_, Self>,
+        path: String,
+        methods: Option<&Bound<'_, PyAny>>,
+        name: Option<String>,
+    ) -> PyResult<RouteDecorator> {
+        Ok(RouteDecorator {
+            router: slf.clone().unbind(),
+            path,
+            methods: parse_methods(methods)?,
+            name,
+        })
+    }
+
+    /// mount(prefix, app) -> None
+    ///
+    /// Sends requests whose ``PATH_INFO`` equals ``prefix`` or starts with
+    /// ``prefix + '/'`` to ``app`` with ``SCRIPT_NAME += prefix`` and
+    /// ``PATH_INFO`` = the rest (``''`` or starting with ``/``), changing the
+    /// environ in place exactly as werkzeug's ``DispatcherMiddleware`` does.
+    /// The longest prefix wins; a route matching path and method wins over
+    /// any mount. ``routing_args`` is not set for mounts.
+    ///
+    /// Raises ``ValueError`` when ``prefix`` does not start with ``/``, ends
+    /// with ``/`` (so ``'/'`` is refused: use a ``/{*path}`` route), or is
+    /// already mounted, or when ``app`` is not callable.
+    fn mount(&mut self, prefix: &str, app: &Bound<'_, PyAny>) -> PyResult<()> {
+        check_callable("app", app)?;
+        Ok(self.mounts.insert(prefix, app.clone().unbind())?)
+    }
+
+    /// url_for(name, /, **params) -> str
+    ///
+    /// The path of the route added with ``name=name``, each ``{param}``
+    /// filled from ``params`` (``str`` or ``int``) and percent-encoded as
+    /// UTF-8 (RFC 3986 §3.3): ``/`` inside a ``{param}`` becomes ``%2F``; a
+    /// ``{*catch_all}`` keeps its ``/``. Params the path does not use are
+    /// appended as a query string (``?a=1&b=x+y``, in the order given), as
+    /// Flask does. ``name`` is positional-only, so a route may have a
+    /// ``{name}`` param.
+    ///
+    /// Raises ``KeyError`` for an unknown route name, ``ValueError`` naming
+    /// the route and the param when one is missing, ``TypeError`` for a value
+    /// that is neither ``str`` nor ``int``.
+    #[pyo3(signature = (name, /, **params))]
+    fn url_for(&self, name: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
+        url_for::url_for(&self.table, name, params)
+    }
+
+    /// Routes one request (PEP 3333 application call); see the class doc.
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        environ: &Bound<'py, PyDict>,
+        start_response: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        dispatch::call(slf, environ, start_response)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for route in self.table.routes() {
+            for app in route.methods.endpoints() {
+                visit.call(app)?;
+            }
+        }
+        for app in self.mounts.apps() {
+            visit.call(app)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.table.clear();
+        self.keys.clear();
+        self.mounts.clear();
+    }
+}
+
+/// The decorator returned by ``Router.route``: ``decorator(app)`` adds
+/// ``app`` to the router and returns ``app`` unchanged.
+#[pyclass(module = "rswsgi._rswsgi", frozen)]
+#[derive(Debug)]
+pub struct RouteDecorator {
+    router: Py<Router>,
+    path: String,
+    methods: Methods,
+    name: Option<String>,
+}
+
+#[pymethods]
+impl RouteDecorator {
+    /// Adds ``app`` under the stored path; raises as ``Router.add`` does.
+    fn __call__<'py>(&self, app: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let router = self.router.bind(app.py());
+        router.try_borrow_mut()?.insert(
+            &self.path,
+            &app,
+            self.methods.clone(),
+            self.name.as_deref(),
+        )?;
+        Ok(app)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.router)
+    }
+}

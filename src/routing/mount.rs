@@ -1,0 +1,108 @@
+//! Prefix mounts, with the semantics of werkzeug's `DispatcherMiddleware`
+//! (`werkzeug/middleware/dispatcher.py`): `PATH_INFO == prefix` or
+//! `PATH_INFO.startswith(prefix + "/")` goes to the mounted app with
+//! `SCRIPT_NAME += prefix` and `PATH_INFO` = the rest; the longest prefix wins.
+//!
+//! Prefixes are compared with `PATH_INFO` in its PEP 3333 form: each byte of
+//! the request path is one code point U+0000..U+00FF ("latin-1"). A prefix the
+//! caller writes as text (`"/café"`) is stored in that form too (its UTF-8
+//! bytes, one code point each), so a non-ASCII prefix matches, and the rest of
+//! the path is passed on untouched even if it is not UTF-8.
+
+use crate::errors::Error;
+use crate::routing::table::quote;
+
+/// One mounted app.
+#[derive(Debug)]
+pub struct Mount<T> {
+    /// The prefix as the caller wrote it.
+    pub prefix: String,
+    /// `prefix` in PEP 3333 latin-1 form (see the module docs).
+    pub wire: String,
+    /// The mounted app.
+    pub app: T,
+}
+
+/// The mounts of one `Router`, longest prefix first.
+#[derive(Debug)]
+pub struct Mounts<T> {
+    mounts: Vec<Mount<T>>,
+}
+
+impl<T> Default for Mounts<T> {
+    fn default() -> Self {
+        Self { mounts: Vec::new() }
+    }
+}
+
+/// `text`'s UTF-8 bytes, one code point each: how `text` appears inside a
+/// PEP 3333 `PATH_INFO` ("Unicode Issues": native strings hold bytes as latin-1).
+pub fn to_wire(text: &str) -> String {
+    text.bytes().map(char::from).collect()
+}
+
+/// The rest of `path` after `prefix` when `path == prefix` (rest `""`) or
+/// `path` starts with `prefix + "/"` (rest starts with `/`); else `None`.
+#[inline]
+pub fn split<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+impl<T> Mounts<T> {
+    /// Adds a mount. `prefix` must start with `/` and not end with `/` (so
+    /// `"/"` itself is refused: for an app at the root, add a catch-all route),
+    /// and must not already be mounted.
+    pub fn insert(&mut self, prefix: &str, app: T) -> Result<(), Error> {
+        if !prefix.starts_with('/') || prefix.ends_with('/') {
+            return Err(Error::BadArgument {
+                name: "prefix",
+                value: quote(prefix),
+                why: "a mount prefix must start with '/' and must not end with '/'",
+            });
+        }
+        if let Some(m) = self.mounts.iter().find(|m| m.prefix == prefix) {
+            return Err(Error::RouteConflict {
+                new: prefix.to_owned(),
+                existing: m.prefix.clone(),
+                why: "that prefix is already mounted".to_owned(),
+            });
+        }
+        let wire = to_wire(prefix);
+        // Longest first, so the first hit is the longest prefix; equal lengths
+        // are different strings and cannot both match one path.
+        let at = self
+            .mounts
+            .iter()
+            .position(|m| m.wire.len() < wire.len())
+            .unwrap_or(self.mounts.len());
+        self.mounts.insert(
+            at,
+            Mount {
+                prefix: prefix.to_owned(),
+                wire,
+                app,
+            },
+        );
+        Ok(())
+    }
+
+    /// The mount with the longest prefix covering `path_info` (PEP 3333
+    /// form), and the rest of the path for the mounted app's `PATH_INFO`.
+    #[inline]
+    pub fn find<'p>(&self, path_info: &'p str) -> Option<(&Mount<T>, &'p str)> {
+        self.mounts
+            .iter()
+            .find_map(|m| split(path_info, &m.wire).map(|rest| (m, rest)))
+    }
+
+    /// Every mounted app, for the garbage collector.
+    pub fn apps(&self) -> impl Iterator<Item = &T> {
+        self.mounts.iter().map(|m| &m.app)
+    }
+
+    /// Drops every mount (for `__clear__`).
+    pub fn clear(&mut self) {
+        self.mounts.clear();
+    }
+}

@@ -1,0 +1,371 @@
+//! The routing table: one `matchit::Router<usize>` entry per distinct path,
+//! each pointing at a [`Route`] that holds a per-method table of endpoints.
+//!
+//! Everything here is plain Rust, generic over the endpoint `T` (a Python
+//! app in production, a `&str` in the unit tests), so it is tested without
+//! an interpreter.
+
+use std::collections::HashMap;
+
+use crate::errors::Error;
+
+/// Quotes `s` the way Python's `repr()` quotes a simple `str`, for messages.
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.escape_debug())
+}
+
+/// The HTTP methods a route answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Methods {
+    /// Any method (`methods=None`).
+    Any,
+    /// Exactly these methods: upper-case RFC 9110 §9.1 tokens, sorted, unique.
+    Only(Vec<String>),
+}
+
+impl Methods {
+    /// Validates and normalises the `methods=` argument: each name is upper-cased
+    /// and must be a non-empty RFC 9110 §5.6.2 token; an empty list is refused
+    /// (use `None` for any method).
+    pub fn parse<I, S>(names: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut out: Vec<String> = Vec::new();
+        for name in names {
+            let name = name.as_ref();
+            if !is_token(name) {
+                return Err(Error::BadArgument {
+                    name: "methods",
+                    value: quote(name),
+                    why: "a method must be a non-empty token of letters, digits or !#$%&'*+-.^_`|~ (RFC 9110 §9.1)",
+                });
+            }
+            out.push(name.to_ascii_uppercase());
+        }
+        if out.is_empty() {
+            return Err(Error::BadArgument {
+                name: "methods",
+                value: "[]".to_owned(),
+                why: "name at least one method, or pass None for any method",
+            });
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(Self::Only(out))
+    }
+
+    /// How the methods read in a conflict message.
+    fn describe(&self) -> String {
+        match self {
+            Self::Any => "any method".to_owned(),
+            Self::Only(m) => m.join(", "),
+        }
+    }
+}
+
+/// RFC 9110 §5.6.2 `token`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The endpoints registered under one path, by method.
+#[derive(Debug)]
+pub struct MethodTable<T> {
+    /// The endpoint for `methods=None`; when set, `only` is empty.
+    any: Option<T>,
+    /// `(METHOD, index into endpoints)` in insertion order; a handful per
+    /// path, so a linear scan beats hashing.
+    only: Vec<(String, usize)>,
+    /// One entry per `add` call with explicit methods (an app registered for
+    /// GET and POST at once is stored once).
+    endpoints: Vec<T>,
+}
+
+impl<T> MethodTable<T> {
+    fn new() -> Self {
+        Self {
+            any: None,
+            only: Vec::new(),
+            endpoints: Vec::new(),
+        }
+    }
+
+    /// The methods already taken that `methods` would overlap, if any.
+    fn overlap(&self, methods: &Methods) -> Option<Methods> {
+        if self.any.is_some() {
+            return Some(Methods::Any);
+        }
+        match methods {
+            Methods::Any if self.only.is_empty() => None,
+            Methods::Any => Some(Methods::Only(self.allowed_explicit())),
+            Methods::Only(new) => {
+                let taken: Vec<String> = new
+                    .iter()
+                    .filter(|m| self.only.iter().any(|(have, _)| have == *m))
+                    .cloned()
+                    .collect();
+                (!taken.is_empty()).then_some(Methods::Only(taken))
+            }
+        }
+    }
+
+    fn insert(&mut self, methods: Methods, endpoint: T) {
+        match methods {
+            Methods::Any => self.any = Some(endpoint),
+            Methods::Only(names) => {
+                let index = self.endpoints.len();
+                self.endpoints.push(endpoint);
+                self.only
+                    .extend(names.into_iter().map(|name| (name, index)));
+            }
+        }
+    }
+
+    /// The endpoint for `method`: an exact entry, else GET's for HEAD
+    /// (RFC 9110 §9.3.2: HEAD is GET without the body, which the server
+    /// strips), else the any-method endpoint. `None` means 405.
+    pub fn get(&self, method: &str) -> Option<&T> {
+        let index = |wanted: &str| {
+            self.only
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .map(|&(_, i)| i)
+        };
+        let found = match index(method) {
+            None if method == "HEAD" => index("GET"),
+            found => found,
+        };
+        match found {
+            Some(i) => self.endpoints.get(i),
+            None => self.any.as_ref(),
+        }
+    }
+
+    fn allowed_explicit(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.only.iter().map(|(n, _)| n.clone()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The `Allow` header value of a 405 (RFC 9110 §15.5.6, §10.2.1): the
+    /// registered methods plus HEAD when GET is there, sorted, joined by ", ".
+    pub fn allow_header(&self) -> String {
+        let mut names = self.allowed_explicit();
+        if names.iter().any(|n| n == "GET") && !names.iter().any(|n| n == "HEAD") {
+            names.push("HEAD".to_owned());
+            names.sort_unstable();
+        }
+        names.join(", ")
+    }
+
+    /// Every endpoint, for the garbage collector.
+    pub fn endpoints(&self) -> impl Iterator<Item = &T> {
+        self.any.iter().chain(self.endpoints.iter())
+    }
+}
+
+/// One distinct path and what answers it.
+#[derive(Debug)]
+pub struct Route<T> {
+    /// The path as given to `add`, in matchit syntax.
+    pub pattern: String,
+    /// The endpoints by method.
+    pub methods: MethodTable<T>,
+}
+
+/// Where `Table::insert` put an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// Index of the route (stable for the table's life).
+    pub route: usize,
+    /// True when this call created the route (a path not seen before).
+    pub new_route: bool,
+}
+
+/// All routes of a `Router`.
+#[derive(Debug)]
+pub struct Table<T> {
+    matcher: matchit::Router<usize>,
+    routes: Vec<Route<T>>,
+    by_pattern: HashMap<String, usize>,
+    names: HashMap<String, usize>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Self {
+            matcher: matchit::Router::new(),
+            routes: Vec::new(),
+            by_pattern: HashMap::new(),
+            names: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Table<T> {
+    /// Adds `endpoint` under `pattern` (matchit syntax) for `methods`.
+    ///
+    /// Fails, leaving the table unchanged, when `pattern` does not start with
+    /// `/` or is not valid matchit syntax, when `name` is taken, when the path
+    /// is already registered with an overlapping method, or when matchit finds
+    /// the path ambiguous next to an existing one (both are named).
+    pub fn insert(
+        &mut self,
+        pattern: &str,
+        methods: Methods,
+        name: Option<&str>,
+        endpoint: T,
+    ) -> Result<Inserted, Error> {
+        if !pattern.starts_with('/') {
+            return Err(Error::BadArgument {
+                name: "path",
+                value: quote(pattern),
+                why: "a route path must start with '/'",
+            });
+        }
+        if let Some(name) = name {
+            if self.names.contains_key(name) {
+                return Err(Error::BadArgument {
+                    name: "name",
+                    value: quote(name),
+                    why: "another route already has this name",
+                });
+            }
+        }
+        let inserted = if let Some(&id) = self.by_pattern.get(pattern) {
+            let route = &mut self.routes[id];
+            if let Some(taken) = route.methods.overlap(&methods) {
+                return Err(Error::RouteConflict {
+                    new: pattern.to_owned(),
+                    existing: route.pattern.clone(),
+                    why: format!(
+                        "{} already registered for that path (asked for {})",
+                        taken.describe(),
+                        methods.describe()
+                    ),
+                });
+            }
+            route.methods.insert(methods, endpoint);
+            Inserted {
+                route: id,
+                new_route: false,
+            }
+        } else {
+            let id = self.routes.len();
+            if let Err(e) = self.matcher.insert(pattern, id) {
+                // matchit's insert is not transactional (it bumps priorities
+                // and splits nodes before it finds a conflict), so rebuild
+                // the tree from the routes we know are good.
+                self.rebuild_matcher();
+                return Err(self.insert_error(pattern, e));
+            }
+            let mut table = MethodTable::new();
+            table.insert(methods, endpoint);
+            self.routes.push(Route {
+                pattern: pattern.to_owned(),
+                methods: table,
+            });
+            self.by_pattern.insert(pattern.to_owned(), id);
+            Inserted {
+                route: id,
+                new_route: true,
+            }
+        };
+        if let Some(name) = name {
+            self.names.insert(name.to_owned(), inserted.route);
+        }
+        Ok(inserted)
+    }
+
+    fn rebuild_matcher(&mut self) {
+        let mut matcher = matchit::Router::new();
+        for (id, route) in self.routes.iter().enumerate() {
+            // These patterns were all accepted together before; re-inserting
+            // them in the same order cannot fail.
+            let _ = matcher.insert(route.pattern.as_str(), id);
+        }
+        self.matcher = matcher;
+    }
+
+    fn insert_error(&self, pattern: &str, e: matchit::InsertError) -> Error {
+        let why = match e {
+            matchit::InsertError::Conflict { with } => {
+                return Error::RouteConflict {
+                    new: pattern.to_owned(),
+                    existing: self.registered_like(&with),
+                    why: "matchit cannot tell them apart (see matchit's conflict rules)"
+                        .to_owned(),
+                };
+            }
+            matchit::InsertError::InvalidParamSegment => {
+                "only one {param} is allowed per path segment (matchit)"
+            }
+            matchit::InsertError::InvalidParam => {
+                "a {param} needs a name and matching braces; write {{ and }} for literal braces (matchit)"
+            }
+            matchit::InsertError::InvalidCatchAll => {
+                "a {*catch_all} is only allowed at the end of the path (matchit)"
+            }
+            _ => "matchit refused this path",
+        };
+        Error::BadArgument {
+            name: "path",
+            value: quote(pattern),
+            why,
+        }
+    }
+
+    /// matchit reports a conflict by rebuilding the existing route's text
+    /// from its tree, which is sometimes only a prefix of what was added:
+    /// name the route the user actually wrote when one fits.
+    fn registered_like(&self, with: &str) -> String {
+        if self.by_pattern.contains_key(with) {
+            return with.to_owned();
+        }
+        self.routes
+            .iter()
+            .find(|r| r.pattern.starts_with(with) || with.starts_with(r.pattern.as_str()))
+            .map_or_else(|| with.to_owned(), |r| r.pattern.clone())
+    }
+}
+
+impl<T> Table<T> {
+    /// Looks `path` up: the route's index, the route and its params (names
+    /// borrowed from the table, values from `path`), or `None` when no path
+    /// matches.
+    #[inline]
+    pub fn at<'t, 'p>(
+        &'t self,
+        path: &'p str,
+    ) -> Option<(usize, &'t Route<T>, matchit::Params<'t, 'p>)> {
+        let m = self.matcher.at(path).ok()?;
+        let id = *m.value;
+        let route = self.routes.get(id)?;
+        Some((id, route, m.params))
+    }
+
+    /// The pattern of the route called `name`.
+    pub fn pattern_named(&self, name: &str) -> Option<&str> {
+        let id = *self.names.get(name)?;
+        self.routes.get(id).map(|r| r.pattern.as_str())
+    }
+
+    /// Every route, in insertion order.
+    pub fn routes(&self) -> &[Route<T>] {
+        &self.routes
+    }
+
+    /// Drops every route (for `__clear__`).
+    pub fn clear(&mut self) {
+        *self = Self {
+            matcher: matchit::Router::new(),
+            routes: Vec::new(),
+            by_pattern: HashMap::new(),
+            names: HashMap::new(),
+        };
+    }
+}
