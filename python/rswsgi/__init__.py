@@ -2,4 +2,7 @@
 
 from ._rswsgi import __version__
 
-__all__ = ["__version__"]
+# routing
+from ._rswsgi import Router
+
+__all__ = ["__version__", "Router"]
