@@ -1,6 +1,6 @@
 """A Django project (``helloworld/`` beside this file) served through its WSGI handler.
 
-    python -m rswsgi.dev examples.djangoapp:app
+python -m rswsgi.dev examples.djangoapp:app
 """
 
 from __future__ import annotations

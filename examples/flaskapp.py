@@ -1,6 +1,6 @@
 """A Flask application, served through its ``wsgi_app``.
 
-    python -m rswsgi.dev examples.flaskapp:app
+python -m rswsgi.dev examples.flaskapp:app
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A Pyramid application.
 
-    python -m rswsgi.dev examples.pyramidapp:app
+python -m rswsgi.dev examples.pyramidapp:app
 """
 
 from __future__ import annotations

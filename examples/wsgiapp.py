@@ -1,6 +1,6 @@
 """A plain WSGI application (PEP 3333), no framework.
 
-    python -m rswsgi.dev examples.wsgiapp:app
+python -m rswsgi.dev examples.wsgiapp:app
 """
 
 from __future__ import annotations
