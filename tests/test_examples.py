@@ -1,0 +1,90 @@
+"""End to end: each example served by ``python -m rswsgi.dev`` answers ``GET /hello``."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from livedev import DevServer, get, read_response
+
+GREETINGS = {
+    "wsgiapp": b"Hello world from a simple WSGI application!\n",
+    "flaskapp": b"Hello world from Flask!\n",
+    "pyramidapp": b"Hello world from Pyramid!\n",
+    "djangoapp": b"Hello world from Django!\n",
+    "composed": b"Hello world from rswsgi!\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GREETINGS))
+def test_example_answers_hello(name: str) -> None:
+    with DevServer(f"examples.{name}:app", "--quiet") as server:
+        resp = get(server.port, "/hello")
+    assert resp.version == "HTTP/1.1"
+    assert resp.status == 200
+    assert "date" in resp.headers
+    assert "content-length" in resp.headers or resp.chunked
+    assert resp.body == GREETINGS[name]
+
+
+@pytest.fixture(scope="module")
+def composed() -> DevServer:
+    with DevServer("examples.composed:app") as server:
+        yield server  # type: ignore[misc]
+
+
+def test_composed_logs_environ_with_authorization_redacted(composed: DevServer) -> None:
+    resp = get(composed.port, "/hello", {"Authorization": "Bearer s3cr3t-token"})
+    assert resp.status == 200
+    deadline = time.monotonic() + 5
+    while "HTTP_AUTHORIZATION" not in composed.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    err = composed.stderr()
+    assert "HTTP_AUTHORIZATION: '<redacted>'" in err
+    assert "s3cr3t-token" not in err
+    assert "PATH_INFO: '/hello'" in err
+
+
+def test_composed_error_route_is_500_and_server_keeps_serving(composed: DevServer) -> None:
+    resp = get(composed.port, "/boom")
+    assert resp.status == 500
+    assert resp.body == b"500 Internal Server Error"
+    assert b"RuntimeError" not in resp.body
+    assert get(composed.port, "/hello").status == 200
+    assert "RuntimeError: boom" in composed.stderr()
+
+
+def test_composed_reverses_by_grapheme(composed: DevServer) -> None:
+    resp = get(composed.port, "/reverse")
+    assert resp.status == 200
+    assert resp.body.decode() == "👍🏽 dlröw olléh"
+    assert int(resp.headers["content-length"]) == len(resp.body)
+
+
+def test_composed_path_param_and_query(composed: DevServer) -> None:
+    assert get(composed.port, "/hello/w%C3%B6rld").body == "Hello, wörld!\n".encode()
+    resp = get(composed.port, "/search?q=rust&q=python&page=2")
+    assert resp.body == b'{"q": ["rust", "python"], "page": ["2"]}'
+
+
+def test_composed_flask_is_mounted_with_script_name(composed: DevServer) -> None:
+    assert get(composed.port, "/flask/hello").body == b"Hello world from Flask!\n"
+    resp = get(composed.port, "/flask/whereami")
+    assert resp.body == b"SCRIPT_NAME=/flask PATH_INFO=/whereami\n"
+
+
+def test_composed_unknown_path_404_and_wrong_method_405(composed: DevServer) -> None:
+    assert get(composed.port, "/nope").status == 404
+    resp = get(composed.port, "/hello", method="POST")
+    assert resp.status == 405
+    assert resp.headers["allow"] == "GET, HEAD"
+
+
+def test_composed_keep_alive_serves_two_requests_on_one_connection(composed: DevServer) -> None:
+    with socket.create_connection(("127.0.0.1", composed.port), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            resp = read_response(sock)
+            assert resp.status == 200
+            assert resp.body == GREETINGS["composed"]

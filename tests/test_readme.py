@@ -1,0 +1,28 @@
+"""The README's commands are the ones that CI and users run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _console_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [b.strip() for b in re.findall(r"```console\n(.*?)```", quick, re.S)]
+
+
+def test_quick_start_is_exactly_two_commands() -> None:
+    blocks = _console_blocks()
+    assert len(blocks) == 2
+    assert all("\n" not in b for b in blocks)
+    assert "examples.composed:app" in blocks[0]
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    test_command = _console_blocks()[1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert test_command in ci
+    assert "cargo test" in test_command and "pytest" in test_command
