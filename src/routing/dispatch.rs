@@ -186,3 +186,160 @@ fn respond<'py>(
     start_response.call1((status, headers))?;
     Ok(PyList::new(py, [PyBytes::new(py, body)])?.into_any())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::table::Methods;
+
+    #[test]
+    fn decodes_pep3333_paths() {
+        // (PATH_INFO as the server gives it, what routes see)
+        let cases = [
+            ("/plain", Some("/plain")),
+            ("/caf\u{c3}\u{a9}", Some("/caf\u{e9}")),
+            ("/\u{f0}\u{9f}\u{91}\u{8d}", Some("/\u{1f44d}")),
+            ("/caf\u{e9}", None), // byte 0xE9 alone: not UTF-8
+            ("/\u{c3}", None),    // truncated sequence
+            ("/\u{1f44d}", None), // above U+00FF: not a PEP 3333 str
+        ];
+        for (raw, want) in cases {
+            assert_eq!(decode_path(raw).as_deref(), want, "{raw:?}");
+        }
+        assert!(matches!(decode_path("/x"), Some(Cow::Borrowed(_))));
+    }
+
+    /// What one request produced: status and headers given to start_response
+    /// (empty when the app ran), the returned value, and the environ after.
+    type Seen<'py> = (
+        String,
+        Vec<(String, String)>,
+        Bound<'py, PyAny>,
+        Bound<'py, PyDict>,
+    );
+
+    /// Runs one request through `router`.
+    fn request<'py>(router: &Bound<'py, Router>, method: &str, path: &str) -> Seen<'py> {
+        let py = router.py();
+        let environ = PyDict::new(py);
+        environ.set_item("REQUEST_METHOD", method).unwrap();
+        environ.set_item("PATH_INFO", path).unwrap();
+        let seen = PyList::empty(py);
+        let start_response = seen.getattr("append").unwrap();
+        // start_response(status, headers) -> seen.append((status, headers))
+        let wrap = py
+            .eval(
+                c"lambda append: lambda status, headers: append((status, headers))",
+                None,
+                None,
+            )
+            .unwrap()
+            .call1((start_response,))
+            .unwrap();
+        let result = call(router, &environ, &wrap).unwrap();
+        let (status, headers) = if seen.is_empty() {
+            (String::new(), Vec::new())
+        } else {
+            seen.get_item(0).unwrap().extract().unwrap()
+        };
+        (status, headers, result, environ)
+    }
+
+    fn router_with<'py>(py: Python<'py>, routes: &[(&str, Methods, &str)]) -> Bound<'py, Router> {
+        let new = Bound::new(py, Router::default()).unwrap();
+        for (path, methods, tag) in routes {
+            // An "app" that returns its tag, so the test sees which one ran.
+            let app = py
+                .eval(
+                    c"lambda tag: lambda environ, start_response: tag",
+                    None,
+                    None,
+                )
+                .unwrap()
+                .call1((*tag,))
+                .unwrap();
+            new.borrow_mut()
+                .insert(path, &app, methods.clone(), None)
+                .unwrap();
+        }
+        new
+    }
+
+    #[test]
+    fn routes_methods_and_errors() {
+        Python::attach(|py| {
+            let get = Methods::parse(["GET"]).unwrap();
+            let router = router_with(
+                py,
+                &[
+                    ("/users/{id}", get.clone(), "user"),
+                    ("/users/{id}", Methods::parse(["POST"]).unwrap(), "new"),
+                    ("/any", Methods::Any, "any"),
+                ],
+            );
+            // (method, path, app tag or status, Allow)
+            let cases = [
+                ("GET", "/users/42", "user", None),
+                ("HEAD", "/users/42", "user", None),
+                ("POST", "/users/42", "new", None),
+                ("BREW", "/any", "any", None),
+                (
+                    "PUT",
+                    "/users/42",
+                    "405 Method Not Allowed",
+                    Some("GET, HEAD, POST"),
+                ),
+                ("GET", "/nope", "404 Not Found", None),
+                ("GET", "/users/", "404 Not Found", None),
+                ("GET", "/users/\u{e9}", "404 Not Found", None),
+            ];
+            for (method, path, want, allow) in cases {
+                let (status, headers, result, environ) = request(&router, method, path);
+                if status.is_empty() {
+                    assert_eq!(result.extract::<String>().unwrap(), want, "{method} {path}");
+                    let args = environ.get_item("wsgiorg.routing_args").unwrap().unwrap();
+                    let want_args = if path == "/any" {
+                        "((), {})"
+                    } else {
+                        "((), {'id': '42'})"
+                    };
+                    assert_eq!(args.repr().unwrap().to_str().unwrap(), want_args);
+                } else {
+                    assert_eq!(status, want, "{method} {path}");
+                    let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+                    assert_eq!(get("Allow").map(String::as_str), allow);
+                    let body: Vec<Vec<u8>> = result.extract().unwrap();
+                    assert_eq!(get("Content-Length"), Some(&body[0].len().to_string()));
+                    assert!(!environ.contains("wsgiorg.routing_args").unwrap());
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn a_matching_route_beats_a_mount_and_a_mount_beats_405() {
+        Python::attach(|py| {
+            let router = router_with(
+                py,
+                &[("/api/{*rest}", Methods::parse(["GET"]).unwrap(), "route")],
+            );
+            let mounted = py
+                .eval(c"lambda environ, start_response: 'mount'", None, None)
+                .unwrap();
+            router.borrow_mut().mount("/api", &mounted).unwrap();
+            let (_, _, result, environ) = request(&router, "GET", "/api/x");
+            assert_eq!(result.extract::<String>().unwrap(), "route");
+            assert_eq!(
+                environ.get_item("PATH_INFO").unwrap().unwrap().to_string(),
+                "/api/x"
+            );
+            let (_, _, result, environ) = request(&router, "POST", "/api/x");
+            assert_eq!(result.extract::<String>().unwrap(), "mount");
+            let got = |k: &str| environ.get_item(k).unwrap().unwrap().to_string();
+            assert_eq!(
+                (got("SCRIPT_NAME"), got("PATH_INFO")),
+                ("/api".into(), "/x".into())
+            );
+        });
+    }
+}

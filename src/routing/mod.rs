@@ -128,8 +128,6 @@ impl Router {
         Self::default()
     }
 
-    /// add(path, app, *, methods=None, name=None) -> None
-    ///
     /// Registers ``app`` (a WSGI callable) for requests whose decoded
     /// ``PATH_INFO`` matches ``path``, a matchit pattern: ``/users/{id}``
     /// matches one segment, ``/files/{*path}`` the rest of the path (non-empty),
@@ -159,10 +157,9 @@ impl Router {
         self.insert(path, app, methods, name)
     }
 
-    /// route(path, *, methods=None, name=None) -> Callable[[app], app]
-    ///
-    /// Decorator form of ``add``: ``@router.route('/users/{id}')`` registers
-    /// the decorated WSGI callable and returns it unchanged. ``methods`` are
+    /// Decorator form of ``add``: returns a callable that registers the
+    /// decorated WSGI app, ``@router.route('/users/{id}')``, and returns it
+    /// unchanged. ``methods`` are
     /// checked here; the path is added (and conflicts raised, ``ValueError``)
     /// when the decorator is applied.
     #[pyo3(signature = (path, *, methods = None, name = None))]
@@ -180,8 +177,6 @@ impl Router {
         })
     }
 
-    /// mount(prefix, app) -> None
-    ///
     /// Sends requests whose ``PATH_INFO`` equals ``prefix`` or starts with
     /// ``prefix + '/'`` to ``app`` with ``SCRIPT_NAME += prefix`` and
     /// ``PATH_INFO`` = the rest (``''`` or starting with ``/``), changing the
@@ -197,8 +192,6 @@ impl Router {
         Ok(self.mounts.insert(prefix, app.clone().unbind())?)
     }
 
-    /// url_for(name, /, **params) -> str
-    ///
     /// The path of the route added with ``name=name``, each ``{param}``
     /// filled from ``params`` (``str`` or ``int``) and percent-encoded as
     /// UTF-8 (RFC 3986 §3.3): ``/`` inside a ``{param}`` becomes ``%2F``; a

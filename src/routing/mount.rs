@@ -106,3 +106,71 @@ impl<T> Mounts<T> {
         self.mounts.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_prefix() {
+        // (PATH_INFO, prefix, rest) — werkzeug DispatcherMiddleware's results.
+        let cases = [
+            ("/api", "/api", Some("")),
+            ("/api/", "/api", Some("/")),
+            ("/api/v1/x", "/api", Some("/v1/x")),
+            ("/api//x", "/api", Some("//x")),
+            ("/apix", "/api", None),
+            ("/ap", "/api", None),
+            ("", "/api", None),
+            ("/other/api", "/api", None),
+        ];
+        for (path, prefix, want) in cases {
+            assert_eq!(split(path, prefix), want, "{path:?} under {prefix:?}");
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let mut m = Mounts::default();
+        m.insert("/a", 1).unwrap();
+        m.insert("/a/b/c", 3).unwrap();
+        m.insert("/a/b", 2).unwrap();
+        let cases = [
+            ("/a", Some((1, ""))),
+            ("/a/x", Some((1, "/x"))),
+            ("/a/b", Some((2, ""))),
+            ("/a/bc", Some((1, "/bc"))),
+            ("/a/b/c/d", Some((3, "/d"))),
+            ("/b", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(m.find(path).map(|(m, rest)| (m.app, rest)), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn prefix_validation() {
+        let mut m = Mounts::default();
+        for bad in ["", "/", "api", "/api/"] {
+            let err = m.insert(bad, 0).unwrap_err();
+            assert!(
+                matches!(err, Error::BadArgument { name: "prefix", .. }),
+                "{bad:?}"
+            );
+        }
+        m.insert("/api", 0).unwrap();
+        let err = m.insert("/api", 1).unwrap_err();
+        assert!(matches!(err, Error::RouteConflict { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn non_ascii_prefix_is_matched_in_wire_form() {
+        let mut m = Mounts::default();
+        m.insert("/caf\u{e9}", 1).unwrap();
+        // PEP 3333 PATH_INFO for the bytes "/caf\xc3\xa9/x".
+        let wire = "/caf\u{c3}\u{a9}/x";
+        let (mount, rest) = m.find(wire).unwrap();
+        assert_eq!((mount.wire.as_str(), rest), ("/caf\u{c3}\u{a9}", "/x"));
+        assert!(m.find("/caf\u{e9}/x").is_none());
+    }
+}

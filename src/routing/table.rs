@@ -369,3 +369,200 @@ impl<T> Table<T> {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(names: &[&str]) -> Methods {
+        Methods::parse(names).unwrap()
+    }
+
+    /// Expected outcome of one insert: `Ok`, a conflict with the named
+    /// existing path, or a bad argument named `name`.
+    #[derive(Debug)]
+    enum Want {
+        Ok,
+        Conflict(&'static str),
+        Bad(&'static str),
+    }
+
+    /// Inserts each row in order and checks its outcome (matchit's `InsertTest`).
+    struct InsertTest(Vec<(&'static str, Methods, Want)>);
+
+    impl InsertTest {
+        fn run(self) {
+            let mut table = Table::default();
+            for (i, (pattern, methods, want)) in self.0.into_iter().enumerate() {
+                let got = table.insert(pattern, methods, None, i);
+                match (&want, &got) {
+                    (Want::Ok, Ok(_)) => {}
+                    (Want::Conflict(with), Err(Error::RouteConflict { new, existing, .. }))
+                        if new == pattern && existing == with => {}
+                    (Want::Bad(arg), Err(Error::BadArgument { name, .. })) if name == arg => {}
+                    _ => panic!("{pattern}: wanted {want:?}, got {got:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn inserts_and_conflicts() {
+        use Methods::Any;
+        InsertTest(vec![
+            ("/users/{id}", only(&["GET"]), Want::Ok),
+            ("/users/{id}", only(&["POST", "put"]), Want::Ok),
+            ("/users/{id}", only(&["PUT"]), Want::Conflict("/users/{id}")),
+            ("/users/{id}", Any, Want::Conflict("/users/{id}")),
+            (
+                "/users/{name}",
+                only(&["DELETE"]),
+                Want::Conflict("/users/{id}"),
+            ),
+            ("/users/me", Any, Want::Ok),
+            ("/files/{*path}", Any, Want::Ok),
+            (
+                "/files/{*path}",
+                only(&["GET"]),
+                Want::Conflict("/files/{*path}"),
+            ),
+            ("/files/{name}", Any, Want::Conflict("/files/{*path}")),
+            ("/files/{*rest}", Any, Want::Conflict("/files/{*path}")),
+            ("/src/{file}", Any, Want::Ok),
+            ("/src/{*all}", Any, Want::Conflict("/src/{file}")),
+            ("/img-{id}.png", Any, Want::Ok),
+            ("/", Any, Want::Ok),
+            ("/{{literal}}", Any, Want::Ok),
+            ("relative", Any, Want::Bad("path")),
+            ("", Any, Want::Bad("path")),
+            ("/a/{}", Any, Want::Bad("path")),
+            ("/a/{x", Any, Want::Bad("path")),
+            ("/a/{x}{y}", Any, Want::Bad("path")),
+            ("/a/{*x}/b", Any, Want::Bad("path")),
+        ])
+        .run();
+    }
+
+    #[test]
+    fn failed_insert_leaves_the_table_usable() {
+        let mut table = Table::default();
+        table.insert("/a/{id}", Methods::Any, None, 1).unwrap();
+        table.insert("/a/b/c", Methods::Any, None, 2).unwrap();
+        table.insert("/a/b/{x}", Methods::Any, None, 5).unwrap();
+        // Each of these fails deep in matchit's tree, after it has split nodes.
+        assert!(table.insert("/a/{*rest}", Methods::Any, None, 3).is_err());
+        assert!(table.insert("/a/b/{*y}", Methods::Any, None, 3).is_err());
+        table.insert("/a/b/e", Methods::Any, None, 4).unwrap();
+        let (_, route, params) = table.at("/a/7").unwrap();
+        assert_eq!(
+            (route.pattern.as_str(), params.get("id")),
+            ("/a/{id}", Some("7"))
+        );
+        assert_eq!(table.at("/a/b/c").unwrap().1.pattern, "/a/b/c");
+        assert_eq!(table.at("/a/b/e").unwrap().1.pattern, "/a/b/e");
+        assert_eq!(table.at("/a/b/zz").unwrap().1.pattern, "/a/b/{x}");
+        assert!(table.at("/a/7/d").is_none());
+        assert_eq!(table.routes().len(), 4);
+    }
+
+    #[test]
+    fn conflict_message_names_both_paths() {
+        let mut table = Table::default();
+        table.insert("/users/{id}", Methods::Any, None, 0).unwrap();
+        let err = table
+            .insert("/users/{uid}", Methods::Any, None, 1)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/users/{uid}") && msg.contains("/users/{id}"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut table = Table::default();
+        table.insert("/a", Methods::Any, Some("a"), 0).unwrap();
+        let err = table.insert("/b", Methods::Any, Some("a"), 1).unwrap_err();
+        assert!(
+            matches!(err, Error::BadArgument { name: "name", .. }),
+            "{err:?}"
+        );
+        // The refused route was not added either.
+        assert!(table.at("/b").is_none());
+        assert_eq!(table.pattern_named("a"), Some("/a"));
+        assert_eq!(table.pattern_named("b"), None);
+    }
+
+    #[test]
+    fn methods_parse() {
+        assert_eq!(
+            Methods::parse(["get", "Post", "GET"]).unwrap(),
+            only(&["GET", "POST"])
+        );
+        assert_eq!(Methods::parse(["M-SEARCH"]).unwrap(), only(&["M-SEARCH"]));
+        for bad in ["", "GE T", "GET\r\n", "caf\u{e9}", "a/b"] {
+            let err = Methods::parse([bad]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::BadArgument {
+                        name: "methods",
+                        ..
+                    }
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(Methods::parse(Vec::<String>::new()).is_err());
+    }
+
+    #[test]
+    fn method_dispatch() {
+        // (registered, request method, expected endpoint)
+        type Registered = &'static [(&'static [&'static str], u8)];
+        let cases: &[(Registered, &str, Option<u8>)] = &[
+            (&[(&["GET"], 1)], "GET", Some(1)),
+            (&[(&["GET"], 1)], "HEAD", Some(1)),
+            (&[(&["GET"], 1)], "POST", None),
+            (&[(&["GET"], 1)], "get", None),
+            (&[(&["GET"], 1), (&["HEAD"], 2)], "HEAD", Some(2)),
+            (&[(&["POST"], 1)], "HEAD", None),
+            (&[(&["GET", "POST"], 1), (&["DELETE"], 2)], "POST", Some(1)),
+            (
+                &[(&["GET", "POST"], 1), (&["DELETE"], 2)],
+                "DELETE",
+                Some(2),
+            ),
+        ];
+        for (registered, method, want) in cases {
+            let mut t = MethodTable::new();
+            for (names, e) in *registered {
+                t.insert(only(names), *e);
+            }
+            assert_eq!(t.get(method).copied(), *want, "{registered:?} {method}");
+        }
+        let mut any = MethodTable::new();
+        any.insert(Methods::Any, 9);
+        assert_eq!(any.get("BREW"), Some(&9));
+        assert_eq!(any.get("HEAD"), Some(&9));
+    }
+
+    #[test]
+    fn allow_header() {
+        let cases: &[(&[&[&str]], &str)] = &[
+            (&[&["GET"]], "GET, HEAD"),
+            (&[&["POST"]], "POST"),
+            (&[&["PUT"], &["DELETE", "GET"]], "DELETE, GET, HEAD, PUT"),
+            (&[&["HEAD", "GET"]], "GET, HEAD"),
+            (&[&["post"], &["OPTIONS"]], "OPTIONS, POST"),
+        ];
+        for (registered, want) in cases {
+            let mut t = MethodTable::new();
+            for names in *registered {
+                t.insert(Methods::parse(names.iter()).unwrap(), ());
+            }
+            assert_eq!(t.allow_header(), *want);
+        }
+    }
+}

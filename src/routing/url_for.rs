@@ -170,3 +170,60 @@ pub fn url_for<T>(
     }
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with<'v>(pairs: &'v [(&'v str, &'v str)]) -> impl FnMut(&str) -> Option<&'v str> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn parses_patterns() {
+        use Part::{CatchAll, Literal, Param};
+        let lit = |s: &str| Literal(Cow::Owned(s.to_owned()));
+        assert_eq!(parts("/users/{id}"), vec![lit("/users/"), Param("id")]);
+        assert_eq!(
+            parts("/img-{id}.png/{*rest}"),
+            vec![lit("/img-"), Param("id"), lit(".png/"), CatchAll("rest")]
+        );
+        assert_eq!(parts("/{{x}}/{y}"), vec![lit("/{x}/"), Param("y")]);
+        assert_eq!(parts("/"), vec![lit("/")]);
+        assert_eq!(param_names("/a/{b}/{c}x/{*d}"), vec!["b", "c", "d"]);
+    }
+
+    #[test]
+    fn encodes() {
+        // (pattern, params, path)
+        type Params = &'static [(&'static str, &'static str)];
+        let cases: &[(&str, Params, &str)] = &[
+            ("/users/{id}", &[("id", "42")], "/users/42"),
+            ("/users/{id}", &[("id", "a/b")], "/users/a%2Fb"),
+            (
+                "/files/{*path}",
+                &[("path", "a/b c.txt")],
+                "/files/a/b%20c.txt",
+            ),
+            ("/q/{x}", &[("x", "?#%&=+")], "/q/%3F%23%25&=+"),
+            ("/u/{x}", &[("x", "caf\u{e9}")], "/u/caf%C3%A9"),
+            ("/u/{x}", &[("x", "~-._!$'()*,;:@")], "/u/~-._!$'()*,;:@"),
+            ("/{{lit}}/{x}", &[("x", "{}")], "/%7Blit%7D/%7B%7D"),
+            ("/caf\u{e9} 100%", &[], "/caf%C3%A9%20100%25"),
+            ("/a/{x}/{*y}", &[("y", "/z/"), ("x", "1")], "/a/1//z/"),
+        ];
+        for (pattern, params, want) in cases {
+            assert_eq!(
+                build(pattern, with(params)).as_deref(),
+                Ok(*want),
+                "{pattern}"
+            );
+        }
+    }
+
+    #[test]
+    fn reports_the_missing_param() {
+        assert_eq!(build("/a/{x}/{y}", with(&[("x", "1")])), Err("y"));
+        assert_eq!(build("/a/{*rest}", with(&[])), Err("rest"));
+    }
+}
