@@ -88,17 +88,17 @@ impl fmt::Display for Error {
             ),
             Self::BadArgument { name, value, why } => write!(f, "{name}={value}: {why}"),
             Self::RouteConflict { new, existing, why } => {
-                write!(f, "{new:?} conflicts with the existing {existing:?}: {why}")
+                write!(f, "'{new}' conflicts with the existing '{existing}': {why}")
             }
-            Self::UnknownRoute(name) => write!(f, "no route is named {name:?}"),
+            Self::UnknownRoute(name) => write!(f, "no route is named '{name}'"),
             Self::MissingParam { route, param } => {
-                write!(f, "route {route:?} needs a value for the parameter {param:?}")
+                write!(f, "route '{route}' needs a value for the parameter '{param}'")
             }
             Self::ParamType { param, type_name } => {
-                write!(f, "parameter {param:?} must be str or int, not {type_name}")
+                write!(f, "parameter '{param}' must be str or int, not {type_name}")
             }
             Self::MissingEnvironKey(key) => {
-                write!(f, "the environ has no {key:?} key (PEP 3333 requires it)")
+                write!(f, "the environ has no '{key}' key (PEP 3333 requires it)")
             }
         }
     }

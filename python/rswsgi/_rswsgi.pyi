@@ -1,13 +1,16 @@
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import TypeVar, final
 
 from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["Router", "__version__"]
 
 __version__: str
 
 # routing
 _App = TypeVar("_App", bound=WSGIApplication)
 
+@final
 class Router:
     def __init__(self) -> None: ...
     def add(

@@ -1,0 +1,92 @@
+"""Router.url_for: percent-encoded paths, query strings for extras, clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from routing_support import call, environ_for, text_app
+from rswsgi import Router
+
+
+def router_with(*routes: tuple[str, str]) -> Router:
+    router = Router()
+    for path, name in routes:
+        router.add(path, text_app(name), name=name)
+    return router
+
+
+@pytest.mark.parametrize(
+    ("pattern", "params", "url"),
+    [
+        ("/", {}, "/"),
+        ("/users/{id}", {"id": "42"}, "/users/42"),
+        ("/users/{id}", {"id": 42}, "/users/42"),
+        ("/users/{id}", {"id": "a/b"}, "/users/a%2Fb"),
+        ("/users/{id}", {"id": "a b?#%"}, "/users/a%20b%3F%23%25"),
+        ("/users/{id}", {"id": "café"}, "/users/caf%C3%A9"),
+        ("/files/{*path}", {"path": "a/b c/d.txt"}, "/files/a/b%20c/d.txt"),
+        ("/img-{id}.png", {"id": "x"}, "/img-x.png"),
+        ("/{{lit}}/{x}", {"x": "1"}, "/%7Blit%7D/1"),
+        ("/café", {}, "/caf%C3%A9"),
+        ("/a/{x}/{y}", {"y": "2", "x": "1"}, "/a/1/2"),
+    ],
+)
+def test_url_for_encodes_params(pattern: str, params: dict[str, Any], url: str) -> None:
+    assert router_with((pattern, "r")).url_for("r", **params) == url
+
+
+def test_route_name_is_positional_only_so_a_param_may_be_called_name() -> None:
+    router = router_with(("/hello/{name}", "hello"))
+    assert router.url_for("hello", name="bob") == "/hello/bob"
+
+
+def test_extra_params_become_a_query_string_in_the_order_given() -> None:
+    router = router_with(("/users/{id}", "user"))
+    url = router.url_for("user", id=1, page=2, q="a b&c", lang="fr")
+    assert url == "/users/1?page=2&q=a+b%26c&lang=fr"
+
+
+def test_unknown_name_is_a_key_error() -> None:
+    with pytest.raises(KeyError, match="no route is named 'nope'"):
+        router_with(("/a", "a")).url_for("nope")
+
+
+def test_missing_param_is_a_value_error_naming_route_and_param() -> None:
+    router = router_with(("/a/{x}/{y}", "pair"))
+    with pytest.raises(ValueError) as err:
+        router.url_for("pair", x=1)
+    assert "'pair'" in str(err.value) and "'y'" in str(err.value)
+
+
+@pytest.mark.parametrize("value", [None, 1.5, b"bytes", ["a"]])
+def test_values_must_be_str_or_int(value: Any) -> None:
+    router = router_with(("/a/{x}", "a"))
+    with pytest.raises(TypeError, match="'x'"):
+        router.url_for("a", x=value)
+    with pytest.raises(TypeError, match="'extra'"):
+        router.url_for("a", x="1", extra=value)
+
+
+def test_url_for_without_a_name_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        router_with(("/a", "a")).url_for()  # type: ignore[call-arg]
+
+
+@given(
+    segment=st.text(min_size=1).filter(lambda s: "/" not in s),
+    rest=st.text(min_size=1),
+)
+def test_url_for_round_trips_through_a_server(segment: str, rest: str) -> None:
+    router = Router()
+    app = text_app("x")
+    router.add("/s/{segment}/f/{*rest}", app, name="r")
+    url = router.url_for("r", segment=segment, rest=rest)
+    assert url.isascii()
+    path_info = unquote_to_bytes(url).decode("latin-1")  # what the server decodes
+    status, _, _ = call(router, environ_for("GET", path_info))
+    assert status == "200 OK"
+    assert app.environs[0]["wsgiorg.routing_args"] == ((), {"segment": segment, "rest": rest})
