@@ -256,11 +256,10 @@ impl<T> Table<T> {
             }
         } else {
             let id = self.routes.len();
+            // A refused insert may split matchit nodes and bump priorities,
+            // but matches exactly as before (pinned by the test
+            // `failed_insert_leaves_the_table_usable`), so no rollback.
             if let Err(e) = self.matcher.insert(pattern, id) {
-                // matchit's insert is not transactional (it bumps priorities
-                // and splits nodes before it finds a conflict), so rebuild
-                // the tree from the routes we know are good.
-                self.rebuild_matcher();
                 return Err(self.insert_error(pattern, e));
             }
             let mut table = MethodTable::new();
@@ -279,16 +278,6 @@ impl<T> Table<T> {
             self.names.insert(name.to_owned(), inserted.route);
         }
         Ok(inserted)
-    }
-
-    fn rebuild_matcher(&mut self) {
-        let mut matcher = matchit::Router::new();
-        for (id, route) in self.routes.iter().enumerate() {
-            // These patterns were all accepted together before; re-inserting
-            // them in the same order cannot fail.
-            let _ = matcher.insert(route.pattern.as_str(), id);
-        }
-        self.matcher = matcher;
     }
 
     fn insert_error(&self, pattern: &str, e: matchit::InsertError) -> Error {
