@@ -95,7 +95,7 @@ def test_params_are_utf8_decoded_from_latin1_path_info(
     assert app.environs[0]["wsgiorg.routing_args"] == ((), params)
 
 
-@pytest.mark.parametrize("path", ["/u/caf\u00e9", "/u/\u00c3", "/u/\u00ff\u00fe"])
+@pytest.mark.parametrize("path", ["/u/caf\u00e9", "/u/\u00c3", "/u/\u00ff\u00fe", "/u/\udce9"])
 def test_path_that_is_not_utf8_is_404(path: str) -> None:
     router = Router()
     router.add("/u/{name}", text_app("never"))

@@ -1,6 +1,5 @@
 """rswsgi: a WSGI toolkit whose working parts are Rust."""
 
-# routing
 from ._rswsgi import Router, __version__
 
 __all__ = ["__version__", "Router"]

@@ -29,7 +29,8 @@ use table::{quote, Methods, Table};
 /// Per request (``PATH_INFO`` is decoded from its PEP 3333 latin-1 form to
 /// UTF-8 before matching):
 ///
-/// 1. a route whose path and method match: ``environ['wsgiorg.routing_args']``
+/// 1. a route whose path and method (``REQUEST_METHOD``, compared
+///    case-sensitively, RFC 9110 §9.1) match: ``environ['wsgiorg.routing_args']``
 ///    is set to ``((), {param: str})`` (a fresh dict) and the route's app is
 ///    called; its return value is returned unchanged. HEAD is answered by
 ///    the GET app when HEAD itself is not registered.
@@ -198,7 +199,9 @@ impl Router {
     /// ``{*catch_all}`` keeps its ``/``. Params the path does not use are
     /// appended as a query string (``?a=1&b=x+y``, in the order given), as
     /// Flask does. ``name`` is positional-only, so a route may have a
-    /// ``{name}`` param.
+    /// ``{name}`` param. Note that a server decodes ``%2F`` back to ``/`` in
+    /// ``PATH_INFO`` (PEP 3333), so a ``{param}`` value containing ``/`` does
+    /// not route back to the same route; a catch-all does.
     ///
     /// Raises ``KeyError`` for an unknown route name, ``ValueError`` naming
     /// the route and the param when one is missing, ``TypeError`` for a value
