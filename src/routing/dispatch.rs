@@ -41,10 +41,7 @@ pub fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
     if raw.is_ascii() {
         return Some(Cow::Borrowed(raw));
     }
-    let bytes = raw
-        .chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect::<Option<Vec<u8>>>()?;
+    let bytes = crate::wsgi::latin1_bytes(raw)?.into_owned();
     String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
