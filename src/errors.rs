@@ -36,6 +36,10 @@ pub enum Error {
         /// Why it was refused.
         why: &'static str,
     },
+    /// A WSGI callable of one response (its `start_response`, `write()` or
+    /// body iterator) was called from inside another call on the same
+    /// response, e.g. an app's generator iterating its own wrapped body.
+    ReentrantCall,
 }
 
 impl fmt::Display for Error {
@@ -57,6 +61,9 @@ impl fmt::Display for Error {
                 "the application yielded a {t} where bytes were expected (PEP 3333: the body is bytestrings)"
             ),
             Self::BadArgument { name, value, why } => write!(f, "{name}={value}: {why}"),
+            Self::ReentrantCall => f.write_str(
+                "re-entrant call: this response's start_response/write/body was used from inside another of its own calls",
+            ),
         }
     }
 }
@@ -71,7 +78,7 @@ impl From<Error> for PyErr {
                 PyValueError::new_err(msg)
             }
             Error::BodyNotBytes(_) => PyTypeError::new_err(msg),
-            Error::StartResponseTwice | Error::StartResponseNotCalled => {
+            Error::StartResponseTwice | Error::StartResponseNotCalled | Error::ReentrantCall => {
                 PyRuntimeError::new_err(msg)
             }
         }
