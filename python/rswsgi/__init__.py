@@ -1,5 +1,19 @@
 """rswsgi: a WSGI toolkit whose working parts are Rust."""
 
-from ._rswsgi import __version__
+from ._rswsgi import (
+    __version__,
+    handle_error,
+    log_environ,
+    reverser,
+    stack,
+    wrap_query_params,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "handle_error",
+    "log_environ",
+    "reverser",
+    "stack",
+    "wrap_query_params",
+]
