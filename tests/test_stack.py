@@ -100,3 +100,11 @@ def test_stack_applies_each_middleware_to_the_result_so_far() -> None:
     assert app.app.app is echo
     environ = make_environ()
     assert run(app, environ).data == b"GET /?"[::-1]
+
+
+def test_every_public_name_is_documented() -> None:
+    for obj in (handle_error, log_environ, reverser, stack, wrap_query_params):
+        doc = obj.__doc__ or ""
+        assert "PEP 3333" in doc or "WSGI" in doc, obj
+    assert "(app, /, *middleware)" == stack.__text_signature__
+    assert handle_error.__text_signature__ == "(app, *, debug=False)"

@@ -5,6 +5,8 @@ from typing import Protocol, final
 
 from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+__all__ = ["__version__", "handle_error", "log_environ", "reverser", "stack", "wrap_query_params"]
+
 __version__: str
 
 class _TextStream(Protocol):

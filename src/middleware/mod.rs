@@ -77,7 +77,7 @@ pub(crate) fn describe_app(app: &Bound<'_, PyAny>) -> String {
 /// Raises `ValueError` naming the argument and its value when `app` or a
 /// middleware is not callable, and whatever a middleware raises.
 #[pyfunction]
-#[pyo3(signature = (app, *middleware))]
+#[pyo3(signature = (app, /, *middleware))]
 pub fn stack<'py>(
     app: Bound<'py, PyAny>,
     middleware: &Bound<'py, PyTuple>,

@@ -110,6 +110,7 @@ fn fail<'py>(
 
 #[pymethods]
 impl FilteredBody {
+    /// The body is its own iterator.
     fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
@@ -192,6 +193,7 @@ impl FilteredBody {
         }
     }
 
+    /// Visits the held Python objects for the cycle collector.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         // Busy means a call is running on this thread; reporting fewer
         // references only makes the collector keep objects alive.
@@ -211,6 +213,8 @@ impl FilteredBody {
         st.hooks.traverse(&visit)
     }
 
+    /// Drops the held Python objects (breaks cycles through the app's
+    /// generator frame, which may hold this response's start_response).
     fn __clear__(&self) {
         let Ok(mut st) = self.state.try_lock() else {
             return;

@@ -25,6 +25,8 @@ pub struct StartResponse {
 
 #[pymethods]
 impl StartResponse {
+    /// `start_response(status, response_headers, exc_info=None) -> write`;
+    /// see the class documentation.
     #[pyo3(signature = (status, response_headers, exc_info=None))]
     fn __call__(
         &self,
@@ -44,6 +46,7 @@ impl StartResponse {
         })
     }
 
+    /// Visits the response this callable belongs to.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.body)
     }
@@ -67,6 +70,7 @@ pub struct Write {
 
 #[pymethods]
 impl Write {
+    /// `write(data: bytes) -> None`; see the class documentation.
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = data
             .cast::<PyBytes>()
@@ -87,6 +91,7 @@ impl Write {
         }
     }
 
+    /// Visits the response this callable belongs to.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.body)
     }
