@@ -66,6 +66,10 @@ pub enum Error {
     },
     /// The environ lacks a key PEP 3333 requires ("environ Variables").
     MissingEnvironKey(&'static str),
+    /// A WSGI callable of one response (its `start_response`, `write()` or
+    /// body iterator) was called from inside another call on the same
+    /// response, e.g. an app's generator iterating its own wrapped body.
+    ReentrantCall,
 }
 
 impl fmt::Display for Error {
@@ -100,6 +104,9 @@ impl fmt::Display for Error {
             Self::MissingEnvironKey(key) => {
                 write!(f, "the environ has no '{key}' key (PEP 3333 requires it)")
             }
+            Self::ReentrantCall => f.write_str(
+                "re-entrant call: this response's start_response/write/body was used from inside another of its own calls",
+            ),
         }
     }
 }
@@ -117,7 +124,7 @@ impl From<Error> for PyErr {
             // routing
             Error::RouteConflict { .. } | Error::MissingParam { .. } => PyValueError::new_err(msg),
             Error::UnknownRoute(_) | Error::MissingEnvironKey(_) => PyKeyError::new_err(msg),
-            Error::StartResponseTwice | Error::StartResponseNotCalled => {
+            Error::StartResponseTwice | Error::StartResponseNotCalled | Error::ReentrantCall => {
                 PyRuntimeError::new_err(msg)
             }
         }

@@ -4,6 +4,7 @@
 //! module `rswsgi._rswsgi`; every concern lives in its own module.
 
 pub mod errors;
+pub mod middleware;
 pub mod routing;
 pub mod wsgi;
 
@@ -14,6 +15,8 @@ use pyo3::prelude::*;
 mod _rswsgi {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::middleware::{stack, HandleError, LogEnviron, Reverser, WrapQueryParams};
     #[pymodule_export]
     use crate::routing::Router;
 

@@ -1,0 +1,99 @@
+//! WSGI middleware: each takes a WSGI app and is a WSGI app (PEP 3333
+//! "Middleware: Components that Play Both Sides"), so each also works as a
+//! decorator.
+//!
+//! - [`log_environ`](log_environ::LogEnviron) and
+//!   [`wrap_query_params`](query_params::WrapQueryParams) only look at the
+//!   request: they call the app and return its iterable unchanged.
+//! - [`handle_error`](handle_error::HandleError) and
+//!   [`reverser`](reverser::Reverser) rewrite responses through the one
+//!   shared [`filter`].
+//! - [`stack`] composes them.
+
+pub mod filter;
+pub mod handle_error;
+pub mod log_environ;
+pub mod query_params;
+pub mod reverser;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyTuple};
+
+pub use handle_error::HandleError;
+pub use log_environ::LogEnviron;
+pub use query_params::WrapQueryParams;
+pub use reverser::Reverser;
+
+use crate::errors::Error;
+use crate::wsgi::repr_or_type;
+
+/// Checks that `app` is callable, naming it in the error.
+///
+/// # Errors
+/// `ValueError` ([`Error::BadArgument`]) when `app` is not callable.
+pub(crate) fn check_app(app: Bound<'_, PyAny>) -> Result<Py<PyAny>, Error> {
+    if app.is_callable() {
+        Ok(app.unbind())
+    } else {
+        Err(Error::BadArgument {
+            name: "app",
+            value: repr_or_type(&app),
+            why: "is not callable; a WSGI application is a callable app(environ, start_response) (PEP 3333)",
+        })
+    }
+}
+
+/// Reads an optional keyword flag that must be `True` or `False` (`None`
+/// when omitted means `False`).
+///
+/// # Errors
+/// `ValueError` ([`Error::BadArgument`]) naming `name` and the value.
+pub(crate) fn bool_arg(name: &'static str, value: Option<Bound<'_, PyAny>>) -> Result<bool, Error> {
+    match value {
+        None => Ok(false),
+        Some(v) => v
+            .cast::<PyBool>()
+            .map(PyBoolMethods::is_true)
+            .map_err(|_| Error::BadArgument {
+                name,
+                value: repr_or_type(&v),
+                why: "must be True or False",
+            }),
+    }
+}
+
+/// `repr(app)` for a middleware's own repr.
+pub(crate) fn describe_app(app: &Bound<'_, PyAny>) -> String {
+    repr_or_type(app)
+}
+
+/// `stack(app, *middleware)`: applies middleware from the inside out.
+///
+/// `stack(app, a, b, c)` is `c(b(a(app)))`: `a` is nearest the app and `c`
+/// sees the request first and the response last. `app` and every
+/// middleware must be callable; each middleware is called with one
+/// argument, the app built so far, and must return a WSGI app.
+///
+/// Raises `ValueError` naming the argument and its value when `app` or a
+/// middleware is not callable, and whatever a middleware raises.
+#[pyfunction]
+#[pyo3(signature = (app, /, *middleware))]
+pub fn stack<'py>(
+    app: Bound<'py, PyAny>,
+    middleware: &Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = app.py();
+    let mut app = check_app(app)?.into_bound(py);
+    for mw in middleware.iter() {
+        if !mw.is_callable() {
+            return Err(Error::BadArgument {
+                name: "middleware",
+                value: repr_or_type(&mw),
+                why: "is not callable; a middleware is called as mw(app) and returns a WSGI app",
+            }
+            .into());
+        }
+        app = mw.call1((app,))?;
+    }
+    Ok(app)
+}

@@ -1,0 +1,273 @@
+//! `reverser`: text/plain bodies reversed by user-perceived characters.
+
+use pyo3::prelude::*;
+use pyo3::{intern, PyTraverseError, PyVisit};
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::filter::{call_filtered, BodyMode, ResponseHooks};
+use super::{check_app, describe_app};
+use crate::wsgi::{Headers, MediaType, Status};
+
+/// A character encoding the reverser can decode and re-encode exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// UTF-8 (the default when `Content-Type` names no charset).
+    Utf8,
+    /// ISO-8859-1, as Python's `latin-1` codec: byte N is U+00NN.
+    Latin1,
+    /// US-ASCII: bytes 0-127 only.
+    Ascii,
+}
+
+impl Charset {
+    /// The charset for a `charset` parameter (already lower case), with the
+    /// usual aliases; `None` for one the reverser does not know.
+    #[must_use]
+    pub fn from_label(label: Option<&str>) -> Option<Self> {
+        match label {
+            None | Some("utf-8" | "utf8" | "utf_8") => Some(Self::Utf8),
+            Some(
+                "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin-1" | "latin1" | "latin_1" | "l1"
+                | "iso-ir-100" | "csisolatin1",
+            ) => Some(Self::Latin1),
+            Some(
+                "us-ascii" | "ascii" | "us_ascii" | "ansi_x3.4-1968" | "iso646-us" | "csascii",
+            ) => Some(Self::Ascii),
+            Some(_) => None,
+        }
+    }
+}
+
+/// `text` with its extended grapheme clusters (UAX #29) in reverse order:
+/// `"👍🏽 ok"` becomes `"ko 👍🏽"`, the skin-tone modifier staying with its
+/// emoji, `"e\u{301}"` and `"\r\n"` staying whole.
+#[must_use]
+pub fn reverse_graphemes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    out.extend(text.graphemes(true).rev());
+    out
+}
+
+/// `body` decoded with `charset`, reversed by grapheme clusters and encoded
+/// again; `None` when `body` does not decode (then it is sent unchanged).
+/// The result has the same length as `body`: the same characters, each
+/// encoded as before, in another order.
+#[must_use]
+pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
+    match charset {
+        Charset::Ascii if !body.is_ascii() => None,
+        Charset::Utf8 | Charset::Ascii => std::str::from_utf8(body)
+            .ok()
+            .map(|t| reverse_graphemes(t).into_bytes()),
+        Charset::Latin1 => {
+            let text: String = body.iter().map(|&b| char::from(b)).collect();
+            // Every char came from one byte, so each fits in one again.
+            reverse_graphemes(&text)
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).ok())
+                .collect()
+        }
+    }
+}
+
+/// WSGI middleware: `reverser(app)`.
+///
+/// When the response media type is `text/plain` (any case, parameters
+/// allowed, RFC 9110 §8.3.1) and its status allows a body, the whole body
+/// (iterable and `write()` output alike) is decoded with the `charset`
+/// parameter (default utf-8; also latin-1/iso-8859-1 and us-ascii),
+/// reversed by extended grapheme clusters and encoded again. It yields
+/// `b''` per inner chunk while it collects (PEP 3333 "Middleware Handling of
+/// Block Boundaries") and the reversed body at the end.
+///
+/// `Content-Length`: reversal keeps the byte length, so a declared value
+/// stays exact; when the whole body is known before the head goes out (a
+/// list or tuple body) it is set to the length actually sent.
+///
+/// Passed through untouched and lazily: every other media type, a charset
+/// it does not know, HEAD requests (no body), and 1xx/204/304 responses. A
+/// body that does not decode with its charset is sent unchanged.
+///
+/// Raises `ValueError` when `app` is not callable. Usable as a decorator:
+/// `@reverser`.
+#[pyclass(module = "rswsgi._rswsgi", name = "reverser", frozen)]
+pub struct Reverser {
+    app: Py<PyAny>,
+}
+
+#[pymethods]
+impl Reverser {
+    #[new]
+    fn new(app: Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            app: check_app(app)?,
+        })
+    }
+
+    /// The WSGI call (PEP 3333 "The Application/Framework Side").
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        environ: &Bound<'py, PyAny>,
+        start_response: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let app = self.app.bind(py);
+        let head_request = environ
+            .get_item(intern!(py, "REQUEST_METHOD"))
+            .is_ok_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false));
+        if head_request {
+            // No body to reverse: the app's iterable goes back as it is.
+            return app.call1((environ, start_response));
+        }
+        call_filtered(
+            app,
+            environ,
+            start_response,
+            Box::new(Hooks { charset: None }),
+        )
+    }
+
+    /// The wrapped WSGI application.
+    #[getter]
+    fn app(&self, py: Python<'_>) -> Py<PyAny> {
+        self.app.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("reverser({})", describe_app(self.app.bind(py)))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.app)
+    }
+
+    /// Nothing to clear: `app` is immutable, and a cycle through it always
+    /// passes through a mutable object (a function's globals or closure, a
+    /// dict) whose own `tp_clear` breaks it (PyO3 guide, "Garbage Collector
+    /// Integration": immutable references need not be cleared).
+    #[allow(clippy::unused_self)] // the slot's signature; see above
+    fn __clear__(&self) {}
+}
+
+/// Per-response state: the charset of a body being reversed.
+struct Hooks {
+    charset: Option<Charset>,
+}
+
+/// The body mode and charset for a response head.
+fn choose(head: &(Status, Headers)) -> Option<Charset> {
+    let (status, headers) = head;
+    if status.code < 200 || status.code == 204 || status.code == 304 {
+        return None;
+    }
+    let media = MediaType::parse(headers.get("content-type")?)?;
+    if !media.is("text/plain") {
+        return None;
+    }
+    Charset::from_label(media.charset.as_deref())
+}
+
+impl ResponseHooks for Hooks {
+    fn mode(&mut self, head: &(Status, Headers)) -> BodyMode {
+        self.charset = choose(head);
+        if self.charset.is_some() {
+            BodyMode::Whole
+        } else {
+            BodyMode::Stream
+        }
+    }
+
+    fn transform(&mut self, body: Vec<u8>) -> Vec<u8> {
+        match self.charset {
+            Some(cs) => reverse_body(&body, cs).unwrap_or(body),
+            None => body,
+        }
+    }
+
+    fn preserves_length(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphemes_not_code_points() {
+        // The skin-tone modifier stays attached to its emoji.
+        assert_eq!(
+            reverse_graphemes("h\u{e9}llo w\u{f6}rld \u{1f44d}\u{1f3fd}"),
+            "\u{1f44d}\u{1f3fd} dlr\u{f6}w oll\u{e9}h"
+        );
+        // A combining accent, CRLF, a ZWJ family, a flag: each one cluster.
+        assert_eq!(reverse_graphemes("ae\u{301}\r\nb"), "b\r\ne\u{301}a");
+        let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}";
+        assert_eq!(
+            reverse_graphemes(&format!("x{family}y")),
+            format!("y{family}x")
+        );
+        assert_eq!(
+            reverse_graphemes("\u{1f1eb}\u{1f1f7}!"),
+            "!\u{1f1eb}\u{1f1f7}"
+        );
+        assert_eq!(reverse_graphemes(""), "");
+    }
+
+    #[test]
+    fn bodies_by_charset() {
+        let utf8 = "h\u{e9}llo".as_bytes();
+        assert_eq!(
+            reverse_body(utf8, Charset::Utf8).unwrap(),
+            "oll\u{e9}h".as_bytes()
+        );
+        // Latin-1: é is one byte, reversed as one character.
+        assert_eq!(reverse_body(b"h\xe9!", Charset::Latin1).unwrap(), b"!\xe9h");
+        assert_eq!(reverse_body(b"abc", Charset::Ascii).unwrap(), b"cba");
+        // Undecodable: None (sent unchanged).
+        assert_eq!(reverse_body(b"a\xffb", Charset::Utf8), None);
+        assert_eq!(reverse_body(b"a\xe9", Charset::Ascii), None);
+        // Length is kept.
+        let s = "a\u{1f44d}\u{1f3fd}\u{e9}".as_bytes();
+        assert_eq!(reverse_body(s, Charset::Utf8).unwrap().len(), s.len());
+    }
+
+    #[test]
+    fn media_types_and_charsets() {
+        let head = |status: &str, ct: Option<&str>| {
+            let headers = ct.map_or_else(Vec::new, |c| {
+                vec![("Content-Type".to_owned(), c.to_owned())]
+            });
+            (Status::parse(status).unwrap(), Headers(headers))
+        };
+        let cases = [
+            ("200 OK", Some("text/plain"), Some(Charset::Utf8)),
+            (
+                "200 OK",
+                Some("text/plain; charset=utf-8"),
+                Some(Charset::Utf8),
+            ),
+            ("200 OK", Some("TEXT/PLAIN"), Some(Charset::Utf8)),
+            (
+                "200 OK",
+                Some("Text/Plain; Charset=\"ISO-8859-1\""),
+                Some(Charset::Latin1),
+            ),
+            (
+                "404 Not Found",
+                Some("text/plain;charset=us-ascii"),
+                Some(Charset::Ascii),
+            ),
+            ("200 OK", Some("text/plain; charset=koi8-r"), None),
+            ("200 OK", Some("text/html"), None),
+            ("200 OK", Some("text/plainx"), None),
+            ("200 OK", Some("application/json"), None),
+            ("200 OK", None, None),
+            ("204 No Content", Some("text/plain"), None),
+            ("304 Not Modified", Some("text/plain"), None),
+        ];
+        for (status, ct, want) in cases {
+            assert_eq!(choose(&head(status, ct)), want, "{status} {ct:?}");
+        }
+    }
+}
