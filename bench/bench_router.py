@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import re
 import sys
 import time
@@ -424,6 +425,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short smoke run (few rounds)")
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--json", metavar="PATH", help="also write {table: {impl: overhead ns}}")
     args = ap.parse_args()
     rounds = args.rounds or (3 if args.quick else 61)
     reps = 1 if args.quick else 4
@@ -494,6 +496,9 @@ def main() -> int:
             "405 within 1.5× of a hit (405 overhead / hit overhead)", na["rswsgi"] / r, 1.5, False
         )
     )
+    if args.json:
+        results = {"Router hit": hit, "Router 404": nf, "Router 405": na}
+        Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
 
 
