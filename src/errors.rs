@@ -6,7 +6,7 @@
 //! (The HTTP server's request errors are a separate enum, `server::Error`,
 //! because they become status codes, not exceptions.)
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 use std::fmt;
 
@@ -36,6 +36,27 @@ pub enum Error {
         /// Why it was refused.
         why: &'static str,
     },
+    /// A function argument that must be callable is not; names the argument
+    /// and the value (e.g. the WSGI application given to `make_server`).
+    NotCallable {
+        /// The parameter's name as the Python caller spells it.
+        name: &'static str,
+        /// `repr()`-like text of the value that was given.
+        value: String,
+    },
+    /// An operating-system call failed (resolving a host, binding or
+    /// listening on a socket); `what` says what was attempted.
+    Os {
+        /// What was attempted, e.g. `cannot listen on 127.0.0.1:8888`.
+        what: String,
+        /// The OS error number, when there is one.
+        errno: Option<i32>,
+        /// The OS's description, plus a hint when one helps.
+        why: String,
+    },
+    /// The server is busy in another call (e.g. `server_close()` while
+    /// `serve_forever()` runs on another thread); says which call.
+    ServerBusy(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -57,6 +78,14 @@ impl fmt::Display for Error {
                 "the application yielded a {t} where bytes were expected (PEP 3333: the body is bytestrings)"
             ),
             Self::BadArgument { name, value, why } => write!(f, "{name}={value}: {why}"),
+            Self::NotCallable { name, value } => {
+                write!(f, "{name}={value}: expected a callable (a WSGI application)")
+            }
+            Self::Os { what, why, .. } => write!(f, "{what}: {why}"),
+            Self::ServerBusy(call) => write!(
+                f,
+                "{call}() cannot run while the server is serving on another thread; call shutdown() first"
+            ),
         }
     }
 }
@@ -70,10 +99,14 @@ impl From<Error> for PyErr {
             Error::InvalidStatus(_) | Error::InvalidHeader(_) | Error::BadArgument { .. } => {
                 PyValueError::new_err(msg)
             }
-            Error::BodyNotBytes(_) => PyTypeError::new_err(msg),
-            Error::StartResponseTwice | Error::StartResponseNotCalled => {
+            Error::BodyNotBytes(_) | Error::NotCallable { .. } => PyTypeError::new_err(msg),
+            Error::StartResponseTwice | Error::StartResponseNotCalled | Error::ServerBusy(_) => {
                 PyRuntimeError::new_err(msg)
             }
+            // OSError(errno, strerror) picks the errno's subclass, as the
+            // socket module's own errors do.
+            Error::Os { errno: Some(n), .. } => PyOSError::new_err((n, msg)),
+            Error::Os { errno: None, .. } => PyOSError::new_err(msg),
         }
     }
 }
