@@ -4,6 +4,7 @@
 //! module `rswsgi._rswsgi`; every concern lives in its own module.
 
 pub mod errors;
+pub mod server;
 pub mod wsgi;
 
 use pyo3::prelude::*;
@@ -12,6 +13,9 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _rswsgi {
     use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::server::{make_server, serve, Server};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,5 +1,5 @@
 """rswsgi: a WSGI toolkit whose working parts are Rust."""
 
-from ._rswsgi import __version__
+from ._rswsgi import Server, __version__, make_server, serve
 
-__all__ = ["__version__"]
+__all__ = ["Server", "__version__", "make_server", "serve"]

@@ -1,0 +1,557 @@
+//! One client connection: an explicit state machine from bytes in to bytes
+//! out (`Head` → `Body` → `Respond` → `Head` again or `Closing`).
+//!
+//! I/O is non-blocking and edge-triggered (mio): the connection remembers
+//! whether the socket may still be readable or writable and tries the
+//! operation until `WouldBlock`, so it never waits on one client while
+//! another is ready. After each response, bytes already buffered are parsed
+//! before the socket is read again (pipelining, gunicorn#3301).
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use super::access_log::{format_line, write_stderr, Entry};
+use super::body::{expects_continue, framing, BodyDecoder, Framing};
+use super::config::{Limits, HIGH_WATER_BYTES, READ_CHUNK_BYTES};
+use super::environ::EnvironTemplate;
+use super::error::Error;
+use super::input::Input;
+use super::parse::{parse_head, RequestHead};
+use super::respond::{Abort, Pumped, Response};
+use super::response_head::{write_simple, DateCache};
+
+/// Largest single `read` while receiving a body, bytes.
+const MAX_READ_BYTES: usize = 256 * 1024;
+
+/// How long a closing connection keeps draining what the client sends.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How many bytes a closing connection drains before it gives up.
+const LINGER_MAX_BYTES: usize = 1024 * 1024;
+
+/// What the server shares with every connection while it runs.
+#[derive(Debug)]
+pub struct Ctx<'a, 'py> {
+    /// The WSGI application.
+    pub app: &'a Bound<'py, PyAny>,
+    /// The environ's constant part.
+    pub environ: &'a EnvironTemplate,
+    /// Limits on requests.
+    pub limits: &'a Limits,
+    /// No access log when true.
+    pub quiet: bool,
+    /// The server is stopping: no keep-alive, idle connections close.
+    pub stopping: bool,
+    /// The `Date` header, formatted once per second.
+    pub date: &'a mut DateCache,
+}
+
+/// What the event loop does with a connection after [`Connection::advance`].
+#[derive(Debug)]
+pub enum Next {
+    /// Wait for the next readiness event.
+    Wait,
+    /// Close and forget it.
+    Close,
+    /// Close it and stop the server with this exception (KeyboardInterrupt,
+    /// SystemExit raised by the application).
+    Fatal(PyErr),
+}
+
+/// Where the connection is.
+#[derive(Debug)]
+enum State {
+    /// Waiting for a request head; idle when nothing is buffered.
+    Head,
+    /// Receiving the body of `head`.
+    Body {
+        head: RequestHead,
+        decoder: BodyDecoder,
+        body: Vec<u8>,
+        has_body: bool,
+    },
+    /// The application's response is being produced and sent.
+    Respond {
+        resp: Box<Response>,
+        head: RequestHead,
+        started: Instant,
+    },
+    /// Sending what is buffered, then closing.
+    Closing,
+    /// Output sent and our side shut down; reading and dropping what the
+    /// client still sends until it closes, so an unread request body does
+    /// not turn our close into a reset that destroys the response in
+    /// flight (RFC 9112 §9.6, "lingering close").
+    Lingering { until: Instant, dropped: usize },
+}
+
+/// One accepted client.
+#[derive(Debug)]
+pub struct Connection {
+    /// The socket (registered with the poll by the event loop).
+    pub stream: TcpStream,
+    peer: SocketAddr,
+    remote: Option<(Py<PyString>, Py<PyString>)>,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    state: State,
+    readable: bool,
+    writable: bool,
+    eof: bool,
+    last_activity: Instant,
+    unflushed_answers: u32,
+    answered: u32,
+}
+
+impl Connection {
+    /// A new connection from `peer`, waiting for its first request.
+    #[must_use]
+    pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+        Self {
+            stream,
+            peer,
+            remote: None,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            state: State::Head,
+            readable: true,
+            writable: true,
+            eof: false,
+            last_activity: Instant::now(),
+            unflushed_answers: 0,
+            answered: 0,
+        }
+    }
+
+    /// Records a readiness event (edge-triggered: the socket may now be
+    /// read or written until `WouldBlock`).
+    pub fn ready(&mut self, readable: bool, writable: bool) {
+        self.readable |= readable;
+        self.writable |= writable;
+    }
+
+    /// Responses completed and fully handed to the kernel since the last
+    /// call (for `handle_request`).
+    pub fn take_answered(&mut self) -> u32 {
+        std::mem::take(&mut self.answered)
+    }
+
+    /// `true` when no request is in progress and nothing is buffered.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head) && self.inbuf.is_empty() && self.pending() == 0
+    }
+
+    /// `true` while a response is being produced or sent.
+    #[must_use]
+    pub fn is_responding(&self) -> bool {
+        matches!(self.state, State::Respond { .. }) || self.pending() > 0
+    }
+
+    fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Applies the timeouts of `limits` at `now`: an idle connection past
+    /// `idle_timeout_secs` closes, a stalled request gets `408`, a client
+    /// that stopped reading is dropped.
+    pub fn check_timeouts(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
+        let quiet_for = now.saturating_duration_since(self.last_activity);
+        if let State::Lingering { until, .. } = self.state {
+            return if now >= until {
+                Next::Close
+            } else {
+                Next::Wait
+            };
+        }
+        if self.pending() > 0 {
+            if quiet_for > ctx.limits.write_timeout() {
+                self.shutdown(py);
+                return Next::Close;
+            }
+        } else if self.is_idle() {
+            if quiet_for > ctx.limits.idle_timeout() {
+                return Next::Close;
+            }
+        } else if matches!(self.state, State::Head | State::Body { .. })
+            && quiet_for > ctx.limits.read_timeout()
+        {
+            self.refuse(py, ctx, Error::Timeout);
+            return self.advance(py, ctx);
+        }
+        Next::Wait
+    }
+
+    /// Does everything that can be done without waiting: flush output,
+    /// read, parse, run the application, produce its response.
+    pub fn advance(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) -> Next {
+        loop {
+            if self.pending() > 0 && self.flush().is_err() {
+                // The client went away; the iterable is still closed.
+                self.shutdown(py);
+                return Next::Close;
+            }
+            let pending = self.pending();
+            match &mut self.state {
+                State::Closing => {
+                    if pending > 0 {
+                        return Next::Wait;
+                    }
+                    let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                    self.state = State::Lingering {
+                        until: Instant::now() + LINGER,
+                        dropped: 0,
+                    };
+                }
+                State::Lingering { dropped, .. } => {
+                    return Self::linger(&mut self.stream, &mut self.readable, dropped);
+                }
+                State::Respond { resp, .. } => {
+                    if pending >= HIGH_WATER_BYTES {
+                        return Next::Wait;
+                    }
+                    match resp.pump(py, &mut self.out, HIGH_WATER_BYTES, ctx.date) {
+                        Ok(Pumped::More) => {
+                            if !self.writable {
+                                return Next::Wait;
+                            }
+                        }
+                        Ok(Pumped::Done) => self.finish_response(py, ctx),
+                        Err(Abort(fatal)) => {
+                            self.out.clear();
+                            self.out_pos = 0;
+                            return fatal.map_or(Next::Close, Next::Fatal);
+                        }
+                    }
+                }
+                State::Head => {
+                    if pending >= HIGH_WATER_BYTES {
+                        return Next::Wait;
+                    }
+                    if ctx.stopping && self.is_idle() {
+                        return Next::Close;
+                    }
+                    if !self.inbuf.is_empty() {
+                        match parse_head(&self.inbuf, ctx.limits) {
+                            Ok(Some(head)) => {
+                                self.inbuf.drain(..head.head_len);
+                                self.begin_body(py, ctx, head);
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                self.refuse(py, ctx, e);
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(next) = self.read_more(READ_CHUNK_BYTES) {
+                        return next;
+                    }
+                }
+                State::Body { decoder, body, .. } => {
+                    if !self.inbuf.is_empty() {
+                        match decoder.decode(&self.inbuf, body, ctx.limits.max_body_bytes) {
+                            Ok(used) => {
+                                self.inbuf.drain(..used);
+                            }
+                            Err(e) => {
+                                self.refuse(py, ctx, e);
+                                continue;
+                            }
+                        }
+                    }
+                    if decoder.is_done() {
+                        self.dispatch(py, ctx);
+                        continue;
+                    }
+                    let hint = decoder.remaining().map_or(READ_CHUNK_BYTES, |r| {
+                        usize::try_from(r)
+                            .unwrap_or(MAX_READ_BYTES)
+                            .clamp(READ_CHUNK_BYTES, MAX_READ_BYTES)
+                    });
+                    if let Some(next) = self.read_more(hint) {
+                        return next;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads and drops input until EOF, `WouldBlock` or the byte cap.
+    fn linger(stream: &mut TcpStream, readable: &mut bool, dropped: &mut usize) -> Next {
+        let mut scratch = [0u8; 4096];
+        while *readable {
+            match stream.read(&mut scratch) {
+                Ok(0) => return Next::Close,
+                Ok(n) => {
+                    *dropped += n;
+                    if *dropped > LINGER_MAX_BYTES {
+                        return Next::Close;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => *readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Close,
+            }
+        }
+        Next::Wait
+    }
+
+    /// Reads up to `want` bytes into the input buffer. `None`: bytes were
+    /// read, go on; `Some(next)`: stop here (nothing to read yet, or EOF).
+    fn read_more(&mut self, want: usize) -> Option<Next> {
+        if self.eof {
+            // A half-sent request from a client that hung up is dropped.
+            return Some(if self.pending() == 0 {
+                Next::Close
+            } else {
+                Next::Wait
+            });
+        }
+        if !self.readable {
+            return Some(Next::Wait);
+        }
+        let len = self.inbuf.len();
+        self.inbuf.resize(len + want, 0);
+        let res = loop {
+            match self.stream.read(&mut self.inbuf[len..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        match res {
+            Ok(0) => {
+                self.inbuf.truncate(len);
+                self.eof = true;
+                None
+            }
+            Ok(n) => {
+                self.inbuf.truncate(len + n);
+                self.last_activity = Instant::now();
+                // A short read drained the socket; the next edge says when
+                // more arrives (saves a read that would only say WouldBlock).
+                if n < want {
+                    self.readable = false;
+                }
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.inbuf.truncate(len);
+                self.readable = false;
+                Some(Next::Wait)
+            }
+            Err(_) => {
+                self.inbuf.truncate(len);
+                Some(Next::Close)
+            }
+        }
+    }
+
+    /// Writes buffered output until done or `WouldBlock`.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.writable && self.out_pos < self.out.len() {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.last_activity = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+            self.answered += std::mem::take(&mut self.unflushed_answers);
+        } else if self.out_pos >= HIGH_WATER_BYTES {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        Ok(())
+    }
+
+    /// A head has been parsed: decide the body framing (refusing bad
+    /// framing at once, before any body is sent) and start receiving it.
+    fn begin_body(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, head: RequestHead) {
+        match framing(&head, ctx.limits) {
+            Ok(f) => {
+                let decoder = BodyDecoder::new(f);
+                // RFC 9110 §10.1.1: the client waits for 100 before sending.
+                if !decoder.is_done() && self.inbuf.is_empty() && expects_continue(&head) {
+                    self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                let has_body =
+                    f != Framing::Length(0) || head.values("content-length").next().is_some();
+                self.state = State::Body {
+                    head,
+                    decoder,
+                    body: Vec::new(),
+                    has_body,
+                };
+            }
+            Err(e) => {
+                self.state = State::Head;
+                self.refuse_with(py, ctx, e, Some(&head));
+            }
+        }
+    }
+
+    /// The body is complete: build the environ and call the application.
+    fn dispatch(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
+        let State::Body {
+            head,
+            body,
+            has_body,
+            ..
+        } = std::mem::replace(&mut self.state, State::Head)
+        else {
+            return;
+        };
+        let started = Instant::now();
+        let (addr, port) = self.remote.get_or_insert_with(|| {
+            (
+                PyString::new(py, &self.peer.ip().to_string()).unbind(),
+                PyString::new(py, &self.peer.port().to_string()).unbind(),
+            )
+        });
+        let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
+        let resp = Bound::new(py, Input::new(PyBytes::new(py, &body)))
+            .and_then(|input| {
+                ctx.environ.build(
+                    py,
+                    &head,
+                    (&addr, &port),
+                    has_body.then_some(body.len()),
+                    input.as_any(),
+                )
+            })
+            .and_then(|environ| {
+                let keep = head.keep_alive && !ctx.stopping;
+                Response::call_app(
+                    py,
+                    ctx.app,
+                    environ,
+                    head.is_head(),
+                    head.minor_version >= 1,
+                    keep,
+                )
+            });
+        match resp {
+            Ok(resp) => {
+                self.state = State::Respond {
+                    resp: Box::new(resp),
+                    head,
+                    started,
+                }
+            }
+            Err(e) => {
+                e.print(py);
+                let bytes = write_simple(
+                    &mut self.out,
+                    "500 Internal Server Error",
+                    head.is_head(),
+                    false,
+                    true,
+                    ctx.date.now().as_bytes(),
+                );
+                self.log(py, ctx, Some(&head), 500, bytes, started);
+                self.state = State::Closing;
+            }
+        }
+    }
+
+    /// The response is complete: log it, then wait for the next request or
+    /// close.
+    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
+        let State::Respond {
+            resp,
+            head,
+            started,
+        } = std::mem::replace(&mut self.state, State::Head)
+        else {
+            return;
+        };
+        self.log(py, ctx, Some(&head), resp.status, resp.body_bytes, started);
+        self.unflushed_answers += 1;
+        if !resp.keep_alive || ctx.stopping {
+            self.state = State::Closing;
+        }
+    }
+
+    /// Answers a bad request with its 4xx/5xx and `Connection: close`.
+    fn refuse(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, e: Error) {
+        let head = match std::mem::replace(&mut self.state, State::Head) {
+            State::Body { head, .. } => Some(head),
+            _ => None,
+        };
+        self.refuse_with(py, ctx, e, head.as_ref());
+    }
+
+    fn refuse_with(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut Ctx<'_, '_>,
+        e: Error,
+        head: Option<&RequestHead>,
+    ) {
+        self.inbuf.clear();
+        let is_head = head.is_some_and(RequestHead::is_head);
+        let bytes = write_simple(
+            &mut self.out,
+            e.status(),
+            is_head,
+            false,
+            true,
+            ctx.date.now().as_bytes(),
+        );
+        self.log(py, ctx, head, e.code(), bytes, Instant::now());
+        self.unflushed_answers += 1;
+        self.state = State::Closing;
+    }
+
+    fn log(
+        &self,
+        py: Python<'_>,
+        ctx: &mut Ctx<'_, '_>,
+        head: Option<&RequestHead>,
+        status: u16,
+        bytes: u64,
+        started: Instant,
+    ) {
+        if ctx.quiet {
+            return;
+        }
+        let entry = Entry {
+            client: self.peer.ip(),
+            method: head.map_or("-", RequestHead::method),
+            target: head.map_or(b"-", RequestHead::target),
+            protocol: head.map_or("-", RequestHead::protocol),
+            status,
+            bytes,
+            elapsed: started.elapsed(),
+        };
+        write_stderr(py, &format_line(&entry, ctx.date.now()));
+    }
+
+    /// Ends an in-progress response without sending the rest: the
+    /// iterable's `close()` is called (PEP 3333: also when the client went
+    /// away). The connection is closed when dropped.
+    pub fn shutdown(&mut self, py: Python<'_>) {
+        if let State::Respond { resp, .. } = &mut self.state {
+            resp.close_iter(py);
+        }
+        self.state = State::Closing;
+        self.out.clear();
+        self.out_pos = 0;
+    }
+}
