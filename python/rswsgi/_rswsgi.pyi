@@ -3,6 +3,7 @@
 from types import TracebackType
 
 from _typeshed.wsgi import WSGIApplication
+from typing_extensions import Self
 
 __version__: str
 
@@ -17,7 +18,7 @@ class Server:
     def server_address(self) -> tuple[str, int]: ...
     @property
     def server_port(self) -> int: ...
-    def __enter__(self) -> Server: ...
+    def __enter__(self) -> Self: ...
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

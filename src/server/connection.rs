@@ -25,6 +25,9 @@ use super::parse::{parse_head, RequestHead};
 use super::respond::{Abort, Pumped, Response};
 use super::response_head::{write_simple, DateCache};
 
+/// Body blocks or responses one connection may produce per turn.
+const TURN_BUDGET: u32 = 64;
+
 /// Largest single `read` while receiving a body, bytes.
 const MAX_READ_BYTES: usize = 256 * 1024;
 
@@ -56,6 +59,9 @@ pub struct Ctx<'a, 'py> {
 pub enum Next {
     /// Wait for the next readiness event.
     Wait,
+    /// Ready to go on, but yielding so other connections get a turn (the
+    /// event loop calls `advance` again without waiting for an event).
+    Yield,
     /// Close and forget it.
     Close,
     /// Close it and stop the server with this exception (KeyboardInterrupt,
@@ -192,6 +198,9 @@ impl Connection {
     /// Does everything that can be done without waiting: flush output,
     /// read, parse, run the application, produce its response.
     pub fn advance(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) -> Next {
+        // Body blocks or responses per turn, so a fast reader of an endless
+        // stream, or a long pipeline, cannot starve the other connections.
+        let mut budget = TURN_BUDGET;
         loop {
             if self.pending() > 0 && self.flush().is_err() {
                 // The client went away; the iterable is still closed.
@@ -229,6 +238,10 @@ impl Connection {
                             self.out_pos = 0;
                             return fatal.map_or(Next::Close, Next::Fatal);
                         }
+                    }
+                    budget -= 1;
+                    if budget == 0 {
+                        return Next::Yield;
                     }
                 }
                 State::Head => {

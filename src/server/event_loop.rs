@@ -57,6 +57,8 @@ pub struct EventLoop {
     listener: TcpListener,
     conns: Vec<Option<Connection>>,
     free: Vec<usize>,
+    /// Connections that yielded with work left (driven without an event).
+    runnable: Vec<usize>,
     app: Py<PyAny>,
     environ: EnvironTemplate,
     limits: Limits,
@@ -87,6 +89,7 @@ impl EventLoop {
             listener,
             conns: Vec::new(),
             free: Vec::new(),
+            runnable: Vec::new(),
             app,
             environ,
             limits,
@@ -112,7 +115,12 @@ impl EventLoop {
             if until == Until::Shutdown && shared.stop.swap(false, Ordering::SeqCst) {
                 return Ok(());
             }
-            if let Err(e) = self.wait(py, TICK) {
+            let timeout = if self.runnable.is_empty() {
+                TICK
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.wait(py, timeout) {
                 return Err(e.into());
             }
             if let Err(e) = py.check_signals() {
@@ -133,6 +141,11 @@ impl EventLoop {
                             Err(e) => return Err(self.stop(py, e)),
                         }
                     }
+                }
+            }
+            for idx in std::mem::take(&mut self.runnable) {
+                if let Err(e) = self.drive(py, idx, false, &mut answered) {
+                    return Err(self.stop(py, e));
                 }
             }
             if last_sweep.elapsed() >= SWEEP_EVERY {
@@ -238,6 +251,12 @@ impl EventLoop {
         *answered += conn.take_answered();
         match next {
             Next::Wait => Ok(()),
+            Next::Yield => {
+                if !self.runnable.contains(&idx) {
+                    self.runnable.push(idx);
+                }
+                Ok(())
+            }
             Next::Close => {
                 self.close(py, idx);
                 Ok(())

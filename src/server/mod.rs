@@ -249,10 +249,11 @@ pub fn make_server(
             .into());
         }
     }
+    let host_repr = repr_or_type(pyo3::types::PyString::new(py, host).as_any());
     let host_owned = host.to_owned();
     let addrs: Vec<SocketAddr> = py
         .detach(|| (host_owned.as_str(), port).to_socket_addrs())
-        .map_err(|e| os_error(&format!("host={host:?} cannot be resolved"), &e))?
+        .map_err(|e| os_error(&format!("host={host_repr} cannot be resolved"), &e))?
         .collect();
     let addr = addrs
         .iter()
@@ -260,7 +261,7 @@ pub fn make_server(
         .or_else(|| addrs.first())
         .copied()
         .ok_or_else(|| PyFacingError::Os {
-            what: format!("host={host:?} cannot be resolved"),
+            what: format!("host={host_repr} cannot be resolved"),
             errno: None,
             why: "no address found".into(),
         })?;

@@ -137,6 +137,11 @@ impl Response {
                 }
                 Phase::Body(plan) => *plan,
             };
+            if !plan.send_body {
+                // HEAD, 1xx/204/304: the head is all; the rest is not asked for.
+                self.finish(py, out, plan)?;
+                continue;
+            }
             if out.len() >= high_water {
                 return Ok(Pumped::More);
             }
