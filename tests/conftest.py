@@ -132,7 +132,10 @@ def serve() -> Iterator[Callable[..., Server]]:
 
     yield start
     for server, thread in running:
-        server.shutdown()
+        # shutdown() waits for serve_forever; a stuck server must fail the test, not hang it.
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
         thread.join(5)
         assert not thread.is_alive(), "serve_forever did not return after shutdown()"
+        stopper.join(5)
         server.server_close()
