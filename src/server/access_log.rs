@@ -14,6 +14,8 @@ use std::time::Duration;
 use pyo3::intern;
 use pyo3::prelude::*;
 
+use super::parse::RequestHead;
+
 /// What one access-log line says.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
@@ -31,6 +33,29 @@ pub struct Entry<'a> {
     pub bytes: u64,
     /// Time from the complete request to the complete response.
     pub elapsed: Duration,
+}
+
+impl<'a> Entry<'a> {
+    /// The entry for a request (`head` is `None` when it could not be
+    /// parsed: method, target and protocol show as `-`).
+    #[must_use]
+    pub fn new(
+        client: IpAddr,
+        head: Option<&'a RequestHead>,
+        status: u16,
+        bytes: u64,
+        elapsed: Duration,
+    ) -> Self {
+        Self {
+            client,
+            method: head.map_or("-", RequestHead::method),
+            target: head.map_or(b"-", RequestHead::target),
+            protocol: head.map_or("-", RequestHead::protocol),
+            status,
+            bytes,
+            elapsed,
+        }
+    }
 }
 
 /// Formats one line (with its `\n`). `http_date` is an IMF-fixdate such as

@@ -7,7 +7,6 @@
 //! another is ready. After each response, bytes already buffered are parsed
 //! before the socket is read again (pipelining, gunicorn#3301).
 
-use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -17,13 +16,14 @@ use pyo3::types::{PyBytes, PyString};
 
 use super::access_log::{format_line, write_stderr, Entry};
 use super::body::{expects_continue, framing, BodyDecoder, Framing};
-use super::config::{Limits, HIGH_WATER_BYTES, READ_CHUNK_BYTES};
-use super::environ::EnvironTemplate;
+use super::config::{HIGH_WATER_BYTES, READ_CHUNK_BYTES};
 use super::error::Error;
+use super::event_loop::{Ctx, Next};
 use super::input::Input;
 use super::parse::{parse_head, RequestHead};
 use super::respond::{Abort, Pumped, Response};
-use super::response_head::{write_simple, DateCache};
+use super::response_head::write_simple;
+use super::transport::{Received, Transport};
 
 /// Body blocks or responses one connection may produce per turn.
 const TURN_BUDGET: u32 = 64;
@@ -36,38 +36,6 @@ const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How many bytes a closing connection drains before it gives up.
 const LINGER_MAX_BYTES: usize = 1024 * 1024;
-
-/// What the server shares with every connection while it runs.
-#[derive(Debug)]
-pub struct Ctx<'a, 'py> {
-    /// The WSGI application.
-    pub app: &'a Bound<'py, PyAny>,
-    /// The environ's constant part.
-    pub environ: &'a EnvironTemplate,
-    /// Limits on requests.
-    pub limits: &'a Limits,
-    /// No access log when true.
-    pub quiet: bool,
-    /// The server is stopping: no keep-alive, idle connections close.
-    pub stopping: bool,
-    /// The `Date` header, formatted once per second.
-    pub date: &'a mut DateCache,
-}
-
-/// What the event loop does with a connection after [`Connection::advance`].
-#[derive(Debug)]
-pub enum Next {
-    /// Wait for the next readiness event.
-    Wait,
-    /// Ready to go on, but yielding so other connections get a turn (the
-    /// event loop calls `advance` again without waiting for an event).
-    Yield,
-    /// Close and forget it.
-    Close,
-    /// Close it and stop the server with this exception (KeyboardInterrupt,
-    /// SystemExit raised by the application).
-    Fatal(PyErr),
-}
 
 /// Where the connection is.
 #[derive(Debug)]
@@ -99,18 +67,11 @@ enum State {
 /// One accepted client.
 #[derive(Debug)]
 pub struct Connection {
-    /// The socket (registered with the poll by the event loop).
-    pub stream: TcpStream,
+    /// The socket and its buffers.
+    pub io: Transport,
     peer: SocketAddr,
     remote: Option<(Py<PyString>, Py<PyString>)>,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    out_pos: usize,
     state: State,
-    readable: bool,
-    writable: bool,
-    eof: bool,
-    last_activity: Instant,
     unflushed_answers: u32,
     answered: u32,
 }
@@ -120,17 +81,10 @@ impl Connection {
     #[must_use]
     pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
         Self {
-            stream,
+            io: Transport::new(stream),
             peer,
             remote: None,
-            inbuf: Vec::new(),
-            out: Vec::new(),
-            out_pos: 0,
             state: State::Head,
-            readable: true,
-            writable: true,
-            eof: false,
-            last_activity: Instant::now(),
             unflushed_answers: 0,
             answered: 0,
         }
@@ -139,8 +93,7 @@ impl Connection {
     /// Records a readiness event (edge-triggered: the socket may now be
     /// read or written until `WouldBlock`).
     pub fn ready(&mut self, readable: bool, writable: bool) {
-        self.readable |= readable;
-        self.writable |= writable;
+        self.io.ready(readable, writable);
     }
 
     /// Responses completed and fully handed to the kernel since the last
@@ -152,24 +105,20 @@ impl Connection {
     /// `true` when no request is in progress and nothing is buffered.
     #[must_use]
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head) && self.inbuf.is_empty() && self.pending() == 0
+        matches!(self.state, State::Head) && self.io.input().is_empty() && self.io.pending() == 0
     }
 
     /// `true` while a response is being produced or sent.
     #[must_use]
     pub fn is_responding(&self) -> bool {
-        matches!(self.state, State::Respond { .. }) || self.pending() > 0
-    }
-
-    fn pending(&self) -> usize {
-        self.out.len() - self.out_pos
+        matches!(self.state, State::Respond { .. }) || self.io.pending() > 0
     }
 
     /// Applies the timeouts of `limits` at `now`: an idle connection past
     /// `idle_timeout_secs` closes, a stalled request gets `408`, a client
     /// that stopped reading is dropped.
     pub fn check_timeouts(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
-        let quiet_for = now.saturating_duration_since(self.last_activity);
+        let quiet_for = now.saturating_duration_since(self.io.last_activity);
         if let State::Lingering { until, .. } = self.state {
             return if now >= until {
                 Next::Close
@@ -177,7 +126,7 @@ impl Connection {
                 Next::Wait
             };
         }
-        if self.pending() > 0 {
+        if self.io.pending() > 0 {
             if quiet_for > ctx.limits.write_timeout() {
                 self.shutdown(py);
                 return Next::Close;
@@ -202,40 +151,43 @@ impl Connection {
         // stream, or a long pipeline, cannot starve the other connections.
         let mut budget = TURN_BUDGET;
         loop {
-            if self.pending() > 0 && self.flush().is_err() {
+            if self.io.pending() > 0 && self.flush().is_err() {
                 // The client went away; the iterable is still closed.
                 self.shutdown(py);
                 return Next::Close;
             }
-            let pending = self.pending();
+            let pending = self.io.pending();
             match &mut self.state {
                 State::Closing => {
                     if pending > 0 {
                         return Next::Wait;
                     }
-                    let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                    let _ = self.io.stream.shutdown(std::net::Shutdown::Write);
                     self.state = State::Lingering {
                         until: Instant::now() + LINGER,
                         dropped: 0,
                     };
                 }
                 State::Lingering { dropped, .. } => {
-                    return Self::linger(&mut self.stream, &mut self.readable, dropped);
+                    return if self.io.drain_until_closed(dropped, LINGER_MAX_BYTES) {
+                        Next::Close
+                    } else {
+                        Next::Wait
+                    };
                 }
                 State::Respond { resp, .. } => {
                     if pending >= HIGH_WATER_BYTES {
                         return Next::Wait;
                     }
-                    match resp.pump(py, &mut self.out, HIGH_WATER_BYTES, ctx.date) {
+                    match resp.pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date) {
                         Ok(Pumped::More) => {
-                            if !self.writable {
+                            if !self.io.is_writable() {
                                 return Next::Wait;
                             }
                         }
                         Ok(Pumped::Done) => self.finish_response(py, ctx),
                         Err(Abort(fatal)) => {
-                            self.out.clear();
-                            self.out_pos = 0;
+                            self.io.discard_output();
                             return fatal.map_or(Next::Close, Next::Fatal);
                         }
                     }
@@ -251,10 +203,10 @@ impl Connection {
                     if ctx.stopping && self.is_idle() {
                         return Next::Close;
                     }
-                    if !self.inbuf.is_empty() {
-                        match parse_head(&self.inbuf, ctx.limits) {
+                    if !self.io.input().is_empty() {
+                        match parse_head(self.io.input(), ctx.limits) {
                             Ok(Some(head)) => {
-                                self.inbuf.drain(..head.head_len);
+                                self.io.consume(head.head_len);
                                 self.begin_body(py, ctx, head);
                                 continue;
                             }
@@ -270,10 +222,10 @@ impl Connection {
                     }
                 }
                 State::Body { decoder, body, .. } => {
-                    if !self.inbuf.is_empty() {
-                        match decoder.decode(&self.inbuf, body, ctx.limits.max_body_bytes) {
+                    if !self.io.input().is_empty() {
+                        match decoder.decode(self.io.input(), body, ctx.limits.max_body_bytes) {
                             Ok(used) => {
-                                self.inbuf.drain(..used);
+                                self.io.consume(used);
                             }
                             Err(e) => {
                                 self.refuse(py, ctx, e);
@@ -298,97 +250,23 @@ impl Connection {
         }
     }
 
-    /// Reads and drops input until EOF, `WouldBlock` or the byte cap.
-    fn linger(stream: &mut TcpStream, readable: &mut bool, dropped: &mut usize) -> Next {
-        let mut scratch = [0u8; 4096];
-        while *readable {
-            match stream.read(&mut scratch) {
-                Ok(0) => return Next::Close,
-                Ok(n) => {
-                    *dropped += n;
-                    if *dropped > LINGER_MAX_BYTES {
-                        return Next::Close;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => *readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Next::Close,
-            }
-        }
-        Next::Wait
-    }
-
-    /// Reads up to `want` bytes into the input buffer. `None`: bytes were
-    /// read, go on; `Some(next)`: stop here (nothing to read yet, or EOF).
+    /// Reads up to `want` more bytes. `None`: bytes arrived, go on;
+    /// `Some(next)`: stop here (nothing yet, or the client is gone).
     fn read_more(&mut self, want: usize) -> Option<Next> {
-        if self.eof {
-            // A half-sent request from a client that hung up is dropped.
-            return Some(if self.pending() == 0 {
-                Next::Close
-            } else {
-                Next::Wait
-            });
-        }
-        if !self.readable {
-            return Some(Next::Wait);
-        }
-        let len = self.inbuf.len();
-        self.inbuf.resize(len + want, 0);
-        let res = loop {
-            match self.stream.read(&mut self.inbuf[len..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => break other,
-            }
-        };
-        match res {
-            Ok(0) => {
-                self.inbuf.truncate(len);
-                self.eof = true;
-                None
-            }
-            Ok(n) => {
-                self.inbuf.truncate(len + n);
-                self.last_activity = Instant::now();
-                // A short read drained the socket; the next edge says when
-                // more arrives (saves a read that would only say WouldBlock).
-                if n < want {
-                    self.readable = false;
-                }
-                None
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.inbuf.truncate(len);
-                self.readable = false;
-                Some(Next::Wait)
-            }
-            Err(_) => {
-                self.inbuf.truncate(len);
-                Some(Next::Close)
-            }
+        match self.io.read_some(want) {
+            Received::Data => None,
+            Received::WouldBlock => Some(Next::Wait),
+            // A half-sent request from a client that hung up is dropped;
+            // what is still buffered for it goes out first.
+            Received::Eof if self.io.pending() > 0 => Some(Next::Wait),
+            Received::Eof | Received::Failed => Some(Next::Close),
         }
     }
 
-    /// Writes buffered output until done or `WouldBlock`.
-    fn flush(&mut self) -> io::Result<()> {
-        while self.writable && self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out_pos += n;
-                    self.last_activity = Instant::now();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
+    /// Writes what it can; counts responses as answered once written.
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.io.flush()? {
             self.answered += std::mem::take(&mut self.unflushed_answers);
-        } else if self.out_pos >= HIGH_WATER_BYTES {
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
         }
         Ok(())
     }
@@ -400,8 +278,10 @@ impl Connection {
             Ok(f) => {
                 let decoder = BodyDecoder::new(f);
                 // RFC 9110 §10.1.1: the client waits for 100 before sending.
-                if !decoder.is_done() && self.inbuf.is_empty() && expects_continue(&head) {
-                    self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                if !decoder.is_done() && self.io.input().is_empty() && expects_continue(&head) {
+                    self.io
+                        .out
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                 }
                 let has_body =
                     f != Framing::Length(0) || head.values("content-length").next().is_some();
@@ -414,7 +294,7 @@ impl Connection {
             }
             Err(e) => {
                 self.state = State::Head;
-                self.refuse_with(py, ctx, e, Some(&head));
+                self.answer_and_close(py, ctx, e.status(), Some(&head));
             }
         }
     }
@@ -469,16 +349,7 @@ impl Connection {
             }
             Err(e) => {
                 e.print(py);
-                let bytes = write_simple(
-                    &mut self.out,
-                    "500 Internal Server Error",
-                    head.is_head(),
-                    false,
-                    true,
-                    ctx.date.now().as_bytes(),
-                );
-                self.log(py, ctx, Some(&head), 500, bytes, started);
-                self.state = State::Closing;
+                self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head));
             }
         }
     }
@@ -507,27 +378,27 @@ impl Connection {
             State::Body { head, .. } => Some(head),
             _ => None,
         };
-        self.refuse_with(py, ctx, e, head.as_ref());
+        self.answer_and_close(py, ctx, e.status(), head.as_ref());
     }
 
-    fn refuse_with(
+    /// Sends the server's own `status_line` response (no more requests are
+    /// read from this connection) and closes.
+    fn answer_and_close(
         &mut self,
         py: Python<'_>,
         ctx: &mut Ctx<'_, '_>,
-        e: Error,
+        status_line: &str,
         head: Option<&RequestHead>,
     ) {
-        self.inbuf.clear();
+        self.io.discard_input();
         let is_head = head.is_some_and(RequestHead::is_head);
-        let bytes = write_simple(
-            &mut self.out,
-            e.status(),
-            is_head,
-            false,
-            true,
-            ctx.date.now().as_bytes(),
-        );
-        self.log(py, ctx, head, e.code(), bytes, Instant::now());
+        let date = ctx.date.now().as_bytes();
+        let bytes = write_simple(&mut self.io.out, status_line, is_head, false, true, date);
+        let code = status_line
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(500);
+        self.log(py, ctx, head, code, bytes, Instant::now());
         self.unflushed_answers += 1;
         self.state = State::Closing;
     }
@@ -541,19 +412,10 @@ impl Connection {
         bytes: u64,
         started: Instant,
     ) {
-        if ctx.quiet {
-            return;
+        if !ctx.quiet {
+            let entry = Entry::new(self.peer.ip(), head, status, bytes, started.elapsed());
+            write_stderr(py, &format_line(&entry, ctx.date.now()));
         }
-        let entry = Entry {
-            client: self.peer.ip(),
-            method: head.map_or("-", RequestHead::method),
-            target: head.map_or(b"-", RequestHead::target),
-            protocol: head.map_or("-", RequestHead::protocol),
-            status,
-            bytes,
-            elapsed: started.elapsed(),
-        };
-        write_stderr(py, &format_line(&entry, ctx.date.now()));
     }
 
     /// Ends an in-progress response without sending the rest: the
@@ -564,7 +426,6 @@ impl Connection {
             resp.close_iter(py);
         }
         self.state = State::Closing;
-        self.out.clear();
-        self.out_pos = 0;
+        self.io.discard_output();
     }
 }

@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use pyo3::prelude::*;
 
 use super::config::{Limits, STOP_GRACE, TICK};
-use super::connection::{Connection, Ctx, Next};
+use super::connection::Connection;
 use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
 
@@ -29,6 +29,38 @@ pub const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
 /// How often idle and stalled connections are checked.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// What the server shares with every connection while it runs.
+#[derive(Debug)]
+pub struct Ctx<'a, 'py> {
+    /// The WSGI application.
+    pub app: &'a Bound<'py, PyAny>,
+    /// The environ's constant part.
+    pub environ: &'a EnvironTemplate,
+    /// Limits on requests.
+    pub limits: &'a Limits,
+    /// No access log when true.
+    pub quiet: bool,
+    /// The server is stopping: no keep-alive, idle connections close.
+    pub stopping: bool,
+    /// The `Date` header, formatted once per second.
+    pub date: &'a mut DateCache,
+}
+
+/// What the event loop does with a connection after `Connection::advance`.
+#[derive(Debug)]
+pub enum Next {
+    /// Wait for the next readiness event.
+    Wait,
+    /// Ready to go on, but yielding so other connections get a turn (the
+    /// event loop calls `advance` again without waiting for an event).
+    Yield,
+    /// Close and forget it.
+    Close,
+    /// Close it and stop the server with this exception (KeyboardInterrupt,
+    /// SystemExit raised by the application).
+    Fatal(PyErr),
+}
 
 /// What other threads share with the serving thread.
 #[derive(Debug)]
@@ -272,7 +304,7 @@ impl EventLoop {
     fn close(&mut self, py: Python<'_>, idx: usize) {
         if let Some(mut conn) = self.conns.get_mut(idx).and_then(Option::take) {
             conn.shutdown(py);
-            let _ = self.poll.registry().deregister(&mut conn.stream);
+            let _ = self.poll.registry().deregister(&mut conn.io.stream);
             self.free.push(idx);
         }
     }

@@ -2,7 +2,7 @@
 //! `Server` class (the shape of `wsgiref.simple_server`).
 //!
 //! The data path is the file list: [`event_loop`] (sockets) →
-//! [`connection`] (state machine) → [`parse`] (head) → [`body`] (framing)
+//! [`transport`] (buffered bytes) → [`connection`] (state machine) → [`parse`] (head) → [`body`] (framing)
 //! → [`environ`] + [`input`] → the app with [`start_response`] →
 //! [`respond`] (driving the iterable) + [`response_head`] (framing, head bytes) → [`access_log`]. [`error`] maps request
 //! errors to statuses; [`config`] holds the limits.
@@ -21,6 +21,7 @@ pub mod parse;
 pub mod respond;
 pub mod response_head;
 pub mod start_response;
+pub mod transport;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
