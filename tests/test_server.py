@@ -536,3 +536,41 @@ def test_access_log_line() -> None:
 
 def test_quiet_silences_the_access_log() -> None:
     assert run_log_script("quiet") == ""
+
+
+# --- timeouts and frameworks ----------------------------------------------------------
+
+
+def test_stalled_request_gets_408_and_idle_connection_closes(serve: Serve) -> None:
+    server = serve(apps.hello, read_timeout_secs=1, idle_timeout_secs=1)
+    with Client(server.server_port) as stalled, Client(server.server_port) as idle:
+        stalled.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        r = stalled.response()
+        assert r.status == 408
+        assert r.header("Connection") == "close"
+        assert idle.at_eof()  # closed without a response
+
+
+def test_flask_app(serve: Serve) -> None:
+    flask = pytest.importorskip("flask")
+    app = flask.Flask(__name__)
+
+    @app.route("/hi/<name>")
+    def hi(name: str) -> Any:
+        return {"name": name, "x": flask.request.args.get("x")}
+
+    @app.route("/stream")
+    def stream() -> Any:
+        def gen() -> Any:
+            for i in range(3):
+                yield f"{i} {flask.request.path}\n"
+
+        return flask.Response(flask.stream_with_context(gen()))
+
+    server = serve(app)
+    with Client(server.server_port) as c:
+        assert json.loads(c.request("/hi/caf%C3%A9?x=1").body) == {"name": "café", "x": "1"}
+        r = c.request("/stream")
+        assert r.header("Transfer-Encoding") == "chunked"
+        assert r.body == b"0 /stream\n1 /stream\n2 /stream\n"
+        assert c.request("/missing").status == 404

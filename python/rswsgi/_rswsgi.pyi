@@ -3,10 +3,13 @@
 from types import TracebackType
 
 from _typeshed.wsgi import WSGIApplication
-from typing_extensions import Self
+from typing_extensions import Self, final
+
+__all__ = ["Server", "__version__", "make_server", "serve"]
 
 __version__: str
 
+@final
 class Server:
     """A WSGI development server bound to one address (``make_server``'s result)."""
 

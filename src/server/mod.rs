@@ -185,10 +185,19 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 ///
 /// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
 /// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
-/// `server_port`). `quiet=True` silences the access log. The limits are in
-/// bytes and seconds (see `rswsgi` docs, RFC 9112).
+/// `server_port`). `quiet=True` silences the access log. Limits (`None`
+/// means the default shown):
 ///
-/// Raises `ValueError` for a port outside 0-65535 or a zero limit,
+/// - `max_request_line_bytes`: longest request line, bytes (else 414).
+/// - `max_header_bytes`: longest request head, bytes (else 431).
+/// - `max_header_count`: most header fields (else 431).
+/// - `max_body_bytes`: largest request body, bytes, held in memory (else
+///   413, sent before the body is uploaded).
+/// - `idle_timeout_secs`: seconds an idle connection stays open.
+/// - `read_timeout_secs`: seconds a client may pause mid-request (else 408).
+/// - `write_timeout_secs`: seconds a client may leave a response unread.
+///
+/// Raises `ValueError` for a port outside 0-65535 or a zero size limit,
 /// `TypeError` when `app` is not callable, and `OSError` when `host` cannot
 /// be resolved or the address cannot be bound (e.g. already in use).
 #[pyfunction]
