@@ -574,3 +574,58 @@ def test_flask_app(serve: Serve) -> None:
         assert r.header("Transfer-Encoding") == "chunked"
         assert r.body == b"0 /stream\n1 /stream\n2 /stream\n"
         assert c.request("/missing").status == 404
+
+
+def test_large_request_body_arrives_whole(serve: Serve) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        data = environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [f"{len(data)} {data.count(b'z')}".encode()]
+
+    server = serve(app)
+    body = b"z" * 3_000_000
+    with Client(server.server_port) as c:
+        assert c.request("/", "POST", body=body).body == b"3000000 3000000"
+
+
+SERVE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import rswsgi
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [b"served"]
+
+    rswsgi.serve(app, port=int(sys.argv[1]), quiet=True)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery to a child")
+def test_serve_runs_until_ctrl_c() -> None:
+    import signal
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE_SCRIPT, str(port)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with Client(port) as c:
+                    assert c.request("/").body == b"served"
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "KeyboardInterrupt" in err  # serve() re-raises it, as serve_forever does
