@@ -6,7 +6,7 @@
 //! (The HTTP server's request errors are a separate enum, `server::Error`,
 //! because they become status codes, not exceptions.)
 
-use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 use std::fmt;
 
@@ -70,6 +70,27 @@ pub enum Error {
     /// body iterator) was called from inside another call on the same
     /// response, e.g. an app's generator iterating its own wrapped body.
     ReentrantCall,
+    /// A function argument that must be callable is not; names the argument
+    /// and the value (e.g. the WSGI application given to `make_server`).
+    NotCallable {
+        /// The parameter's name as the Python caller spells it.
+        name: &'static str,
+        /// `repr()`-like text of the value that was given.
+        value: String,
+    },
+    /// An operating-system call failed (resolving a host, binding or
+    /// listening on a socket); `what` says what was attempted.
+    Os {
+        /// What was attempted, e.g. `cannot listen on 127.0.0.1:8888`.
+        what: String,
+        /// The OS error number, when there is one.
+        errno: Option<i32>,
+        /// The OS's description, plus a hint when one helps.
+        why: String,
+    },
+    /// The server is busy in another call (e.g. `server_close()` while
+    /// `serve_forever()` runs on another thread); says which call.
+    ServerBusy(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -107,6 +128,14 @@ impl fmt::Display for Error {
             Self::ReentrantCall => f.write_str(
                 "re-entrant call: this response's start_response/write/body was used from inside another of its own calls",
             ),
+            Self::NotCallable { name, value } => {
+                write!(f, "{name}={value}: expected a callable (a WSGI application)")
+            }
+            Self::Os { what, why, .. } => write!(f, "{what}: {why}"),
+            Self::ServerBusy(call) => write!(
+                f,
+                "{call}() cannot run while the server is serving on another thread; call shutdown() first"
+            ),
         }
     }
 }
@@ -120,13 +149,19 @@ impl From<Error> for PyErr {
             Error::InvalidStatus(_) | Error::InvalidHeader(_) | Error::BadArgument { .. } => {
                 PyValueError::new_err(msg)
             }
-            Error::BodyNotBytes(_) | Error::ParamType { .. } => PyTypeError::new_err(msg),
-            // routing
+            Error::BodyNotBytes(_) | Error::ParamType { .. } | Error::NotCallable { .. } => {
+                PyTypeError::new_err(msg)
+            }
             Error::RouteConflict { .. } | Error::MissingParam { .. } => PyValueError::new_err(msg),
             Error::UnknownRoute(_) | Error::MissingEnvironKey(_) => PyKeyError::new_err(msg),
-            Error::StartResponseTwice | Error::StartResponseNotCalled | Error::ReentrantCall => {
-                PyRuntimeError::new_err(msg)
-            }
+            Error::StartResponseTwice
+            | Error::StartResponseNotCalled
+            | Error::ReentrantCall
+            | Error::ServerBusy(_) => PyRuntimeError::new_err(msg),
+            // OSError(errno, strerror) picks the errno's subclass, as the
+            // socket module's own errors do.
+            Error::Os { errno: Some(n), .. } => PyOSError::new_err((n, msg)),
+            Error::Os { errno: None, .. } => PyOSError::new_err(msg),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod errors;
 pub mod middleware;
 pub mod routing;
+pub mod server;
 pub mod wsgi;
 
 use pyo3::prelude::*;
@@ -19,6 +20,8 @@ mod _rswsgi {
     use crate::middleware::{stack, HandleError, LogEnviron, Reverser, WrapQueryParams};
     #[pymodule_export]
     use crate::routing::Router;
+    #[pymodule_export]
+    use crate::server::{make_server, serve, Server};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

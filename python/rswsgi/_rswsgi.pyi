@@ -1,16 +1,21 @@
 """Stubs for the native module rswsgi._rswsgi."""
 
 from collections.abc import Callable, Iterable
+from types import TracebackType
 from typing import Protocol, TypeVar, final
 
 from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+from typing_extensions import Self
 
 __all__ = [
     "Router",
+    "Server",
     "__version__",
     "handle_error",
     "log_environ",
+    "make_server",
     "reverser",
+    "serve",
     "stack",
     "wrap_query_params",
 ]
@@ -96,3 +101,48 @@ class Router:
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]: ...
+
+# server
+
+@final
+class Server:
+    """A WSGI development server bound to one address (``make_server``'s result)."""
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None: ...
+    def handle_request(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def server_close(self) -> None: ...
+    @property
+    def server_address(self) -> tuple[str, int]: ...
+    @property
+    def server_port(self) -> int: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> bool: ...
+
+def make_server(
+    host: str,
+    port: int,
+    app: WSGIApplication,
+    *,
+    quiet: bool = False,
+    max_request_line_bytes: int | None = None,
+    max_header_bytes: int | None = None,
+    max_header_count: int | None = None,
+    max_body_bytes: int | None = None,
+    idle_timeout_secs: int | None = None,
+    read_timeout_secs: int | None = None,
+    write_timeout_secs: int | None = None,
+) -> Server: ...
+def serve(
+    app: WSGIApplication,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    quiet: bool = False,
+) -> None: ...

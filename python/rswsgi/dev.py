@@ -1,0 +1,141 @@
+"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [--quiet]``: the dev server CLI.
+
+``MODULE:APP`` names a WSGI application: ``MODULE:NAME`` (a dotted attribute path is
+fine), ``MODULE:factory()`` (called with no arguments) or ``MODULE`` alone (its ``app``,
+else its ``application``). The current directory is put first on ``sys.path``, as
+gunicorn and flask do. Without a target a built-in demo app is served.
+
+A target that cannot be loaded is a one-line error on stderr and exit status 2.
+Ctrl-C stops the server within a second (exit status 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, Callable, NoReturn
+
+from . import make_server
+
+PROG = "python -m rswsgi.dev"
+
+
+class TargetError(Exception):
+    """The ``MODULE:APP`` target cannot be turned into a WSGI application."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Serve a WSGI application with rswsgi's single-threaded dev server.",
+    )
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="MODULE:APP",
+        help="the application: MODULE:NAME, MODULE:factory() or MODULE "
+        "(looks for 'app', then 'application'); default: a demo app",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=8888, help="TCP port (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no access log")
+    # `--reload` goes here: the parent would own the socket and re-exec a child per change.
+    return parser
+
+
+def load_app(target: str | None) -> Callable[..., Any]:
+    """Imports and returns the application named by ``target`` (``None``: the demo app).
+
+    Raises ``TargetError`` with a one-line message when it cannot.
+    """
+    if target is None:
+        from ._demo import app
+
+        return app
+    module_name, _, attr = target.partition(":")
+    if not module_name:
+        raise TargetError(f"{target!r} has no module name (expected MODULE:APP)")
+    module = _import(module_name)
+    if not attr:
+        for name in ("app", "application"):
+            if hasattr(module, name):
+                attr = name
+                break
+        else:
+            raise TargetError(f"module {module_name!r} has no 'app' or 'application' attribute")
+    call = attr.endswith("()")
+    path = attr[:-2] if call else attr
+    obj: Any = module
+    for part in path.split("."):
+        if not part.isidentifier():
+            raise TargetError(f"{attr!r} is not an attribute name or NAME()")
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {path!r}") from None
+    if call:
+        if not callable(obj):
+            raise TargetError(f"{module_name}:{path} is not callable")
+        try:
+            obj = obj()
+        except Exception as e:  # noqa: BLE001 - any failure of the factory is one line
+            raise TargetError(f"{module_name}:{attr} raised {_one_line(e)}") from None
+    if not callable(obj):
+        raise TargetError(
+            f"{module_name}:{attr} is not a WSGI application (a {type(obj).__name__}, not callable)"
+        )
+    return obj  # type: ignore[no-any-return]
+
+
+def _import(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise TargetError(f"module {module_name!r} not found") from None
+        raise TargetError(f"importing {module_name!r} failed: {_one_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 - SyntaxError, any error at import time
+        raise TargetError(f"importing {module_name!r} failed: {_one_line(e)}") from None
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        app = load_app(args.target)
+    except TargetError as e:
+        _fail(str(e), 2)
+    try:
+        server = make_server(args.host, args.port, app, quiet=args.quiet)
+    except (OSError, ValueError) as e:
+        _fail(str(e), 1)
+    host, port = server.server_address
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("Shutting down.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+//! [3] Request body framing (sans-IO): which bytes after the head are the
+//! body (RFC 9112 §6), and decoding them into one buffer.
+//!
+//! The event loop reads the whole body before the app runs, so a slow
+//! uploader never holds the single app thread. Framing is strict because a
+//! lenient server desyncs behind a proxy (request smuggling, RFC 9112 §6.3,
+//! §11.2).
+
+use super::config::Limits;
+use super::error::Error;
+use super::parse::{list_members, RequestHead};
+
+/// Longest chunk-size line (size, extensions, CRLF) or trailer line, bytes.
+const MAX_CHUNK_LINE_BYTES: usize = 4096;
+
+/// How the request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Content-Length: N` bytes (no header: zero bytes, RFC 9112 §6.3 item 7).
+    Length(u64),
+    /// `Transfer-Encoding: chunked` (RFC 9112 §7.1).
+    Chunked,
+}
+
+/// Decides the body framing of a request from its head.
+///
+/// # Errors
+/// [`Error::MalformedRequest`] (400) for `Transfer-Encoding` on HTTP/1.0,
+/// with `Content-Length`, without a final `chunked`, or for two different or
+/// non-numeric `Content-Length` values; [`Error::Unsupported`] (501) for a
+/// transfer coding other than `chunked`; [`Error::BodyTooLarge`] (413) for a
+/// declared length over `max_body_bytes`.
+pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
+    let mut length: Option<u64> = None;
+    let mut codings = 0usize;
+    let mut chunked_last = false;
+    for (name, value) in head.headers() {
+        if name.eq_ignore_ascii_case("content-length") {
+            // `Content-Length: 5, 5` and repeated equal fields are one value
+            // (RFC 9110 §8.6); anything else is an error.
+            if list_members(value).next().is_none() {
+                return Err(Error::MalformedRequest("empty Content-Length"));
+            }
+            for member in list_members(value) {
+                let n = parse_decimal(member)
+                    .ok_or(Error::MalformedRequest("Content-Length is not a number"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(Error::MalformedRequest(
+                        "two different Content-Length values",
+                    ));
+                }
+                length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            for coding in list_members(value) {
+                if !coding.eq_ignore_ascii_case(b"chunked") {
+                    return Err(Error::Unsupported("transfer codings other than chunked"));
+                }
+                if chunked_last {
+                    return Err(Error::MalformedRequest("chunked applied twice"));
+                }
+                chunked_last = true;
+                codings += 1;
+            }
+        }
+    }
+    if head.values("transfer-encoding").next().is_some() {
+        if head.minor_version == 0 {
+            return Err(Error::MalformedRequest(
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ));
+        }
+        if length.is_some() {
+            return Err(Error::MalformedRequest(
+                "both Content-Length and Transfer-Encoding",
+            ));
+        }
+        if codings == 0 {
+            return Err(Error::MalformedRequest("empty Transfer-Encoding"));
+        }
+        return Ok(Framing::Chunked);
+    }
+    match length {
+        Some(n) if n > limits.max_body_bytes => Err(Error::BodyTooLarge),
+        Some(n) => Ok(Framing::Length(n)),
+        None => Ok(Framing::Length(0)),
+    }
+}
+
+/// `true` when the client waits for `100 Continue` before sending the body
+/// (RFC 9110 §10.1.1; only HTTP/1.1 clients may ask).
+#[must_use]
+pub fn expects_continue(head: &RequestHead) -> bool {
+    head.minor_version >= 1
+        && head
+            .values("expect")
+            .any(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// A decimal number of at most 19 digits (fits u64); `None` otherwise.
+fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// Where a chunked decoder is (RFC 9112 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside chunk data, this many bytes to go.
+    Data(u64),
+    /// Expecting the CRLF after chunk data.
+    DataEnd,
+    /// After the last chunk: trailer lines until a blank line.
+    Trailers,
+}
+
+/// Decodes one request body into a buffer, whatever its framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyDecoder {
+    /// This many `Content-Length` bytes still to come.
+    Length(u64),
+    /// A chunked body in progress.
+    Chunked(ChunkState),
+    /// The body is complete.
+    Done,
+}
+
+/// The progress of a chunked body; opaque outside this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkState(Chunk);
+
+impl BodyDecoder {
+    /// A decoder for `framing`.
+    #[must_use]
+    pub fn new(framing: Framing) -> Self {
+        match framing {
+            Framing::Length(0) => Self::Done,
+            Framing::Length(n) => Self::Length(n),
+            Framing::Chunked => Self::Chunked(ChunkState(Chunk::Size)),
+        }
+    }
+
+    /// `true` once the whole body has been decoded.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        matches!(self, Self::Done)
+    }
+
+    /// Bytes of a `Content-Length` body still to come (a hint for how much
+    /// to read); `None` for chunked.
+    #[must_use]
+    pub fn remaining(&self) -> Option<u64> {
+        match self {
+            Self::Length(n) => Some(*n),
+            Self::Done => Some(0),
+            Self::Chunked(_) => None,
+        }
+    }
+
+    /// Decodes as much of `input` as it can, appending body bytes to `out`.
+    /// Returns how many bytes of `input` were used; the rest belongs to the
+    /// next request (pipelining) or is incomplete (read more, call again).
+    ///
+    /// # Errors
+    /// [`Error::MalformedRequest`] for a bad chunk size or missing CRLF, and
+    /// [`Error::BodyTooLarge`] when `out` would exceed `max_body_bytes`.
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        max_body_bytes: u64,
+    ) -> Result<usize, Error> {
+        let mut used = 0;
+        loop {
+            let rest = &input[used..];
+            match self {
+                Self::Done => return Ok(used),
+                Self::Length(n) => {
+                    let take = rest.len().min(usize::try_from(*n).unwrap_or(usize::MAX));
+                    out.extend_from_slice(&rest[..take]);
+                    *n -= take as u64;
+                    used += take;
+                    if *n == 0 {
+                        *self = Self::Done;
+                    }
+                    return Ok(used);
+                }
+                Self::Chunked(ChunkState(state)) => {
+                    let (n, next) = chunk_step(*state, rest, out, max_body_bytes)?;
+                    used += n;
+                    match next {
+                        None => {
+                            *self = Self::Done;
+                            return Ok(used);
+                        }
+                        Some(s) if n == 0 && s == *state => return Ok(used),
+                        Some(s) => *state = s,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One step of chunked decoding: bytes used and the next state (`None` at
+/// the end of the body). Using 0 bytes without a state change means "need
+/// more input".
+fn chunk_step(
+    state: Chunk,
+    rest: &[u8],
+    out: &mut Vec<u8>,
+    max_body_bytes: u64,
+) -> Result<(usize, Option<Chunk>), Error> {
+    const BAD_SIZE: Error = Error::MalformedRequest("invalid chunk size");
+    match state {
+        Chunk::Size => {
+            let Some(&first) = rest.first() else {
+                return Ok((0, Some(state)));
+            };
+            // httparse accepts an empty size as 0; RFC 9112 needs 1*HEXDIG.
+            if !first.is_ascii_hexdigit() {
+                return Err(BAD_SIZE);
+            }
+            match httparse::parse_chunk_size(rest).map_err(|_| BAD_SIZE)? {
+                httparse::Status::Partial if rest.len() > MAX_CHUNK_LINE_BYTES => Err(BAD_SIZE),
+                httparse::Status::Partial => Ok((0, Some(state))),
+                httparse::Status::Complete((_, size))
+                    if (out.len() as u64).saturating_add(size) > max_body_bytes =>
+                {
+                    Err(Error::BodyTooLarge)
+                }
+                httparse::Status::Complete((n, 0)) => Ok((n, Some(Chunk::Trailers))),
+                httparse::Status::Complete((n, size)) => Ok((n, Some(Chunk::Data(size)))),
+            }
+        }
+        Chunk::Data(left) => {
+            let take = rest.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            out.extend_from_slice(&rest[..take]);
+            let left = left - take as u64;
+            Ok((
+                take,
+                Some(if left == 0 {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(left)
+                }),
+            ))
+        }
+        Chunk::DataEnd => match rest {
+            [b'\r', b'\n', ..] => Ok((2, Some(Chunk::Size))),
+            [] | [b'\r'] => Ok((0, Some(state))),
+            _ => Err(Error::MalformedRequest("chunk data not followed by CRLF")),
+        },
+        Chunk::Trailers => match rest.windows(2).position(|w| w == b"\r\n") {
+            // Trailer fields are read and dropped: the environ has no place
+            // for them (PEP 3333 predates them).
+            Some(0) => Ok((2, None)),
+            Some(n) if n <= MAX_CHUNK_LINE_BYTES => Ok((n + 2, Some(Chunk::Trailers))),
+            None if rest.len() <= MAX_CHUNK_LINE_BYTES => Ok((0, Some(state))),
+            _ => Err(Error::MalformedRequest("trailer line too long")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::parse_head;
+    use super::*;
+
+    fn head(headers: &str) -> RequestHead {
+        let raw = format!("POST / HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
+        parse_head(raw.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap()
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            max_body_bytes: 100,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn framing_table() {
+        for (headers, want) in [
+            ("", Ok(Framing::Length(0))),
+            ("Content-Length: 5\r\n", Ok(Framing::Length(5))),
+            (
+                "Content-Length: 5\r\nContent-Length: 5\r\n",
+                Ok(Framing::Length(5)),
+            ),
+            ("Content-Length: 5, 5\r\n", Ok(Framing::Length(5))),
+            ("Transfer-Encoding: chunked\r\n", Ok(Framing::Chunked)),
+            ("Transfer-Encoding: CHUNKED\r\n", Ok(Framing::Chunked)),
+            ("Content-Length: 5\r\nContent-Length: 6\r\n", Err(400)),
+            ("Content-Length: 5, 6\r\n", Err(400)),
+            ("Content-Length: -1\r\n", Err(400)),
+            ("Content-Length: +5\r\n", Err(400)),
+            ("Content-Length: 0x10\r\n", Err(400)),
+            ("Content-Length: \r\n", Err(400)),
+            ("Content-Length: 99999999999999999999999\r\n", Err(400)),
+            ("Content-Length: 101\r\n", Err(413)),
+            (
+                "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+                Err(400),
+            ),
+            ("Transfer-Encoding: chunked, chunked\r\n", Err(400)),
+            ("Transfer-Encoding: gzip, chunked\r\n", Err(501)),
+            ("Transfer-Encoding: identity\r\n", Err(501)),
+            ("Transfer-Encoding: \r\n", Err(400)),
+        ] {
+            let got = framing(&head(headers), &limits()).map_err(Error::code);
+            assert_eq!(got, want, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn transfer_encoding_on_http10_is_400() {
+        let raw = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let h = parse_head(raw, &Limits::default()).unwrap().unwrap();
+        assert_eq!(framing(&h, &limits()).map_err(Error::code), Err(400));
+    }
+
+    #[test]
+    fn expect_continue() {
+        assert!(expects_continue(&head("Expect: 100-Continue\r\n")));
+        assert!(!expects_continue(&head("")));
+    }
+
+    fn decode_all(framing: Framing, input: &[u8]) -> Result<(Vec<u8>, usize, bool), Error> {
+        let mut d = BodyDecoder::new(framing);
+        let mut out = Vec::new();
+        let used = d.decode(input, &mut out, 100)?;
+        Ok((out, used, d.is_done()))
+    }
+
+    #[test]
+    fn length_body_leaves_the_next_request() {
+        let (out, used, done) = decode_all(Framing::Length(3), b"abcGET").unwrap();
+        assert_eq!((out.as_slice(), used, done), (&b"abc"[..], 3, true));
+        let (out, used, done) = decode_all(Framing::Length(5), b"ab").unwrap();
+        assert_eq!((out.as_slice(), used, done), (&b"ab"[..], 2, false));
+    }
+
+    #[test]
+    fn chunked_whole_and_byte_by_byte() {
+        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        let (out, used, done) = decode_all(Framing::Chunked, body).unwrap();
+        assert_eq!(
+            (out.as_slice(), used, done),
+            (&b"Wikipedia"[..], body.len() - 4, true)
+        );
+        // Fed one byte at a time, keeping unused bytes, as the event loop does.
+        let mut d = BodyDecoder::new(Framing::Chunked);
+        let (mut out, mut pending) = (Vec::new(), Vec::new());
+        for &b in &body[..body.len() - 4] {
+            pending.push(b);
+            let used = d.decode(&pending, &mut out, 100).unwrap();
+            pending.drain(..used);
+        }
+        assert!(d.is_done() && pending.is_empty());
+        assert_eq!(out, b"Wikipedia");
+    }
+
+    #[test]
+    fn chunked_errors() {
+        for (body, code) in [
+            (&b"zz\r\n"[..], 400),
+            (b"\r\n", 400),
+            (b"4\r\nWikiXX", 400),
+            (b"65\r\n", 413),
+            (b"ffffffffffffffffff\r\n", 400),
+        ] {
+            let got = decode_all(Framing::Chunked, body)
+                .map(|_| ())
+                .map_err(Error::code);
+            assert_eq!(got, Err(code), "{body:?}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The server's limits, all in one struct (the units are in the names).
+//!
+//! Each limit protects the single app thread or the process's memory from one
+//! client; the status a client gets when it crosses one is in the doc of the
+//! field. Models: waitress `adjustments.py`, httparse `ParserConfig`.
+
+use std::time::Duration;
+
+/// Limits on what one client may send, and how long it may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request line (`GET /path HTTP/1.1`) in bytes, CRLF excluded;
+    /// longer gets `414 URI Too Long` (RFC 9112 §3). Default 8 KiB.
+    pub max_request_line_bytes: usize,
+    /// Longest request head (request line plus header section) in bytes;
+    /// longer gets `431 Request Header Fields Too Large` (RFC 6585 §5).
+    /// Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more gets `431`. Default 100.
+    pub max_header_count: usize,
+    /// Largest request body in bytes (the body is held in memory before the
+    /// app runs); a larger declared `Content-Length` gets `413 Content Too
+    /// Large` at once (RFC 9110 §15.5.14). Default 64 MiB.
+    pub max_body_bytes: u64,
+    /// Seconds an idle connection (between requests, or a preconnect that
+    /// sent nothing) is kept open before the server closes it. Default 60.
+    pub idle_timeout_secs: u64,
+    /// Seconds a client may pause while sending a request it has started
+    /// before it gets `408 Request Timeout` and the connection is closed.
+    /// Default 30.
+    pub read_timeout_secs: u64,
+    /// Seconds a client may leave a response unread (the socket not
+    /// writable) before the server aborts it. Default 60.
+    pub write_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_request_line_bytes: 8 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_header_count: 100,
+            max_body_bytes: 64 * 1024 * 1024,
+            idle_timeout_secs: 60,
+            read_timeout_secs: 30,
+            write_timeout_secs: 60,
+        }
+    }
+}
+
+impl Limits {
+    /// [`Limits::idle_timeout_secs`] as a `Duration`.
+    #[must_use]
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// [`Limits::read_timeout_secs`] as a `Duration`.
+    #[must_use]
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_secs(self.read_timeout_secs)
+    }
+
+    /// [`Limits::write_timeout_secs`] as a `Duration`.
+    #[must_use]
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
+    }
+}
+
+/// How long one `poll` waits at most before Python's signal handlers run
+/// (`check_signals`), so Ctrl-C stops the server well within a second.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Output bytes buffered for one connection above which the server stops
+/// iterating the app's body until the client has read some (backpressure).
+pub const HIGH_WATER_BYTES: usize = 256 * 1024;
+
+/// Bytes asked of the kernel per `read` while waiting for a request head.
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// How long an interrupted server (Ctrl-C) keeps finishing the responses it
+/// is writing before it closes them.
+pub const STOP_GRACE: Duration = Duration::from_millis(500);

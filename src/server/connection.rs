@@ -1,0 +1,431 @@
+//! One client connection: an explicit state machine from bytes in to bytes
+//! out (`Head` → `Body` → `Respond` → `Head` again or `Closing`).
+//!
+//! I/O is non-blocking and edge-triggered (mio): the connection remembers
+//! whether the socket may still be readable or writable and tries the
+//! operation until `WouldBlock`, so it never waits on one client while
+//! another is ready. After each response, bytes already buffered are parsed
+//! before the socket is read again (pipelining, gunicorn#3301).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use super::access_log::{format_line, write_stderr, Entry};
+use super::body::{expects_continue, framing, BodyDecoder, Framing};
+use super::config::{HIGH_WATER_BYTES, READ_CHUNK_BYTES};
+use super::error::Error;
+use super::event_loop::{Ctx, Next};
+use super::input::Input;
+use super::parse::{parse_head, RequestHead};
+use super::respond::{Abort, Pumped, Response};
+use super::response_head::write_simple;
+use super::transport::{Received, Transport};
+
+/// Body blocks or responses one connection may produce per turn.
+const TURN_BUDGET: u32 = 64;
+
+/// Largest single `read` while receiving a body, bytes.
+const MAX_READ_BYTES: usize = 256 * 1024;
+
+/// How long a closing connection keeps draining what the client sends.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How many bytes a closing connection drains before it gives up.
+const LINGER_MAX_BYTES: usize = 1024 * 1024;
+
+/// Where the connection is.
+#[derive(Debug)]
+enum State {
+    /// Waiting for a request head; idle when nothing is buffered.
+    Head,
+    /// Receiving the body of `head`.
+    Body {
+        head: RequestHead,
+        decoder: BodyDecoder,
+        body: Vec<u8>,
+        has_body: bool,
+    },
+    /// The application's response is being produced and sent.
+    Respond {
+        resp: Box<Response>,
+        head: RequestHead,
+        started: Instant,
+    },
+    /// Sending what is buffered, then closing.
+    Closing,
+    /// Output sent and our side shut down; reading and dropping what the
+    /// client still sends until it closes, so an unread request body does
+    /// not turn our close into a reset that destroys the response in
+    /// flight (RFC 9112 §9.6, "lingering close").
+    Lingering { until: Instant, dropped: usize },
+}
+
+/// One accepted client.
+#[derive(Debug)]
+pub struct Connection {
+    /// The socket and its buffers.
+    pub io: Transport,
+    peer: SocketAddr,
+    remote: Option<(Py<PyString>, Py<PyString>)>,
+    state: State,
+    unflushed_answers: u32,
+    answered: u32,
+}
+
+impl Connection {
+    /// A new connection from `peer`, waiting for its first request.
+    #[must_use]
+    pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+        Self {
+            io: Transport::new(stream),
+            peer,
+            remote: None,
+            state: State::Head,
+            unflushed_answers: 0,
+            answered: 0,
+        }
+    }
+
+    /// Records a readiness event (edge-triggered: the socket may now be
+    /// read or written until `WouldBlock`).
+    pub fn ready(&mut self, readable: bool, writable: bool) {
+        self.io.ready(readable, writable);
+    }
+
+    /// Responses completed and fully handed to the kernel since the last
+    /// call (for `handle_request`).
+    pub fn take_answered(&mut self) -> u32 {
+        std::mem::take(&mut self.answered)
+    }
+
+    /// `true` when no request is in progress and nothing is buffered.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head) && self.io.input().is_empty() && self.io.pending() == 0
+    }
+
+    /// `true` while a response is being produced or sent.
+    #[must_use]
+    pub fn is_responding(&self) -> bool {
+        matches!(self.state, State::Respond { .. }) || self.io.pending() > 0
+    }
+
+    /// Applies the timeouts of `limits` at `now`: an idle connection past
+    /// `idle_timeout_secs` closes, a stalled request gets `408`, a client
+    /// that stopped reading is dropped.
+    pub fn check_timeouts(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
+        let quiet_for = now.saturating_duration_since(self.io.last_activity);
+        if let State::Lingering { until, .. } = self.state {
+            return if now >= until {
+                Next::Close
+            } else {
+                Next::Wait
+            };
+        }
+        if self.io.pending() > 0 {
+            if quiet_for > ctx.limits.write_timeout() {
+                self.shutdown(py);
+                return Next::Close;
+            }
+        } else if self.is_idle() {
+            if quiet_for > ctx.limits.idle_timeout() {
+                return Next::Close;
+            }
+        } else if matches!(self.state, State::Head | State::Body { .. })
+            && quiet_for > ctx.limits.read_timeout()
+        {
+            self.refuse(py, ctx, Error::Timeout);
+            return self.advance(py, ctx);
+        }
+        Next::Wait
+    }
+
+    /// Does everything that can be done without waiting: flush output,
+    /// read, parse, run the application, produce its response.
+    pub fn advance(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) -> Next {
+        // Body blocks or responses per turn, so a fast reader of an endless
+        // stream, or a long pipeline, cannot starve the other connections.
+        let mut budget = TURN_BUDGET;
+        loop {
+            if self.io.pending() > 0 && self.flush().is_err() {
+                // The client went away; the iterable is still closed.
+                self.shutdown(py);
+                return Next::Close;
+            }
+            let pending = self.io.pending();
+            match &mut self.state {
+                State::Closing => {
+                    if pending > 0 {
+                        return Next::Wait;
+                    }
+                    let _ = self.io.stream.shutdown(std::net::Shutdown::Write);
+                    self.state = State::Lingering {
+                        until: Instant::now() + LINGER,
+                        dropped: 0,
+                    };
+                }
+                State::Lingering { dropped, .. } => {
+                    return if self.io.drain_until_closed(dropped, LINGER_MAX_BYTES) {
+                        Next::Close
+                    } else {
+                        Next::Wait
+                    };
+                }
+                State::Respond { resp, .. } => {
+                    if pending >= HIGH_WATER_BYTES {
+                        return Next::Wait;
+                    }
+                    match resp.pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date) {
+                        Ok(Pumped::More) => {
+                            if !self.io.is_writable() {
+                                return Next::Wait;
+                            }
+                        }
+                        Ok(Pumped::Done) => self.finish_response(py, ctx),
+                        Err(Abort(fatal)) => {
+                            self.io.discard_output();
+                            return fatal.map_or(Next::Close, Next::Fatal);
+                        }
+                    }
+                    budget -= 1;
+                    if budget == 0 {
+                        return Next::Yield;
+                    }
+                }
+                State::Head => {
+                    if pending >= HIGH_WATER_BYTES {
+                        return Next::Wait;
+                    }
+                    if ctx.stopping && self.is_idle() {
+                        return Next::Close;
+                    }
+                    if !self.io.input().is_empty() {
+                        match parse_head(self.io.input(), ctx.limits) {
+                            Ok(Some(head)) => {
+                                self.io.consume(head.head_len);
+                                self.begin_body(py, ctx, head);
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                self.refuse(py, ctx, e);
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(next) = self.read_more(READ_CHUNK_BYTES) {
+                        return next;
+                    }
+                }
+                State::Body { decoder, body, .. } => {
+                    if !self.io.input().is_empty() {
+                        match decoder.decode(self.io.input(), body, ctx.limits.max_body_bytes) {
+                            Ok(used) => {
+                                self.io.consume(used);
+                            }
+                            Err(e) => {
+                                self.refuse(py, ctx, e);
+                                continue;
+                            }
+                        }
+                    }
+                    if decoder.is_done() {
+                        self.dispatch(py, ctx);
+                        continue;
+                    }
+                    let hint = decoder.remaining().map_or(READ_CHUNK_BYTES, |r| {
+                        usize::try_from(r)
+                            .unwrap_or(MAX_READ_BYTES)
+                            .clamp(READ_CHUNK_BYTES, MAX_READ_BYTES)
+                    });
+                    if let Some(next) = self.read_more(hint) {
+                        return next;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads up to `want` more bytes. `None`: bytes arrived, go on;
+    /// `Some(next)`: stop here (nothing yet, or the client is gone).
+    fn read_more(&mut self, want: usize) -> Option<Next> {
+        match self.io.read_some(want) {
+            Received::Data => None,
+            Received::WouldBlock => Some(Next::Wait),
+            // A half-sent request from a client that hung up is dropped;
+            // what is still buffered for it goes out first.
+            Received::Eof if self.io.pending() > 0 => Some(Next::Wait),
+            Received::Eof | Received::Failed => Some(Next::Close),
+        }
+    }
+
+    /// Writes what it can; counts responses as answered once written.
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.io.flush()? {
+            self.answered += std::mem::take(&mut self.unflushed_answers);
+        }
+        Ok(())
+    }
+
+    /// A head has been parsed: decide the body framing (refusing bad
+    /// framing at once, before any body is sent) and start receiving it.
+    fn begin_body(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, head: RequestHead) {
+        match framing(&head, ctx.limits) {
+            Ok(f) => {
+                let decoder = BodyDecoder::new(f);
+                // RFC 9110 §10.1.1: the client waits for 100 before sending.
+                if !decoder.is_done() && self.io.input().is_empty() && expects_continue(&head) {
+                    self.io
+                        .out
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                let has_body =
+                    f != Framing::Length(0) || head.values("content-length").next().is_some();
+                self.state = State::Body {
+                    head,
+                    decoder,
+                    body: Vec::new(),
+                    has_body,
+                };
+            }
+            Err(e) => {
+                self.state = State::Head;
+                self.answer_and_close(py, ctx, e.status(), Some(&head));
+            }
+        }
+    }
+
+    /// The body is complete: build the environ and call the application.
+    fn dispatch(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
+        let State::Body {
+            head,
+            body,
+            has_body,
+            ..
+        } = std::mem::replace(&mut self.state, State::Head)
+        else {
+            return;
+        };
+        let started = Instant::now();
+        let (addr, port) = self.remote.get_or_insert_with(|| {
+            (
+                PyString::new(py, &self.peer.ip().to_string()).unbind(),
+                PyString::new(py, &self.peer.port().to_string()).unbind(),
+            )
+        });
+        let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
+        let resp = Bound::new(py, Input::new(PyBytes::new(py, &body)))
+            .and_then(|input| {
+                ctx.environ.build(
+                    py,
+                    &head,
+                    (&addr, &port),
+                    has_body.then_some(body.len()),
+                    input.as_any(),
+                )
+            })
+            .and_then(|environ| {
+                let keep = head.keep_alive && !ctx.stopping;
+                Response::call_app(
+                    py,
+                    ctx.app,
+                    environ,
+                    head.is_head(),
+                    head.minor_version >= 1,
+                    keep,
+                )
+            });
+        match resp {
+            Ok(resp) => {
+                self.state = State::Respond {
+                    resp: Box::new(resp),
+                    head,
+                    started,
+                }
+            }
+            Err(e) => {
+                e.print(py);
+                self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head));
+            }
+        }
+    }
+
+    /// The response is complete: log it, then wait for the next request or
+    /// close.
+    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
+        let State::Respond {
+            resp,
+            head,
+            started,
+        } = std::mem::replace(&mut self.state, State::Head)
+        else {
+            return;
+        };
+        self.log(py, ctx, Some(&head), resp.status, resp.body_bytes, started);
+        self.unflushed_answers += 1;
+        if !resp.keep_alive || ctx.stopping {
+            self.state = State::Closing;
+        }
+    }
+
+    /// Answers a bad request with its 4xx/5xx and `Connection: close`.
+    fn refuse(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, e: Error) {
+        let head = match std::mem::replace(&mut self.state, State::Head) {
+            State::Body { head, .. } => Some(head),
+            _ => None,
+        };
+        self.answer_and_close(py, ctx, e.status(), head.as_ref());
+    }
+
+    /// Sends the server's own `status_line` response (no more requests are
+    /// read from this connection) and closes.
+    fn answer_and_close(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut Ctx<'_, '_>,
+        status_line: &str,
+        head: Option<&RequestHead>,
+    ) {
+        self.io.discard_input();
+        let is_head = head.is_some_and(RequestHead::is_head);
+        let date = ctx.date.now().as_bytes();
+        let bytes = write_simple(&mut self.io.out, status_line, is_head, false, true, date);
+        let code = status_line
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(500);
+        self.log(py, ctx, head, code, bytes, Instant::now());
+        self.unflushed_answers += 1;
+        self.state = State::Closing;
+    }
+
+    fn log(
+        &self,
+        py: Python<'_>,
+        ctx: &mut Ctx<'_, '_>,
+        head: Option<&RequestHead>,
+        status: u16,
+        bytes: u64,
+        started: Instant,
+    ) {
+        if !ctx.quiet {
+            let entry = Entry::new(self.peer.ip(), head, status, bytes, started.elapsed());
+            write_stderr(py, &format_line(&entry, ctx.date.now()));
+        }
+    }
+
+    /// Ends an in-progress response without sending the rest: the
+    /// iterable's `close()` is called (PEP 3333: also when the client went
+    /// away). The connection is closed when dropped.
+    pub fn shutdown(&mut self, py: Python<'_>) {
+        if let State::Respond { resp, .. } = &mut self.state {
+            resp.close_iter(py);
+        }
+        self.state = State::Closing;
+        self.io.discard_output();
+    }
+}

@@ -1,0 +1,304 @@
+//! [4] The PEP 3333 environ, built in one function ([`EnvironTemplate::build`])
+//! with interned keys.
+//!
+//! The keys that are the same for every request live in a template dict made
+//! once per server; each request copies it (one `dict.copy()`) and sets the
+//! per-request keys. Repeated header fields are folded here too.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use super::parse::RequestHead;
+use crate::wsgi::latin1_pystring;
+
+/// The environ keys shared by every request on one server, and what the
+/// per-request keys need.
+#[derive(Debug)]
+pub struct EnvironTemplate {
+    base: Py<PyDict>,
+    sys: Py<PyModule>,
+}
+
+impl EnvironTemplate {
+    /// The constant part of the environ (PEP 3333 "environ Variables"):
+    /// `SCRIPT_NAME` `''`, `SERVER_NAME`/`SERVER_PORT` from the listening
+    /// address, `wsgi.version` `(1, 0)`, `wsgi.url_scheme` `'http'`,
+    /// `wsgi.multithread`/`multiprocess`/`run_once` False (one thread runs
+    /// the app), `wsgi.input_terminated` True (the body is read before the
+    /// app runs), and `wsgi.file_wrapper`.
+    pub fn new(
+        py: Python<'_>,
+        server_name: &str,
+        server_port: u16,
+        file_wrapper: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let d = PyDict::new(py);
+        d.set_item(intern!(py, "SCRIPT_NAME"), intern!(py, ""))?;
+        d.set_item(intern!(py, "SERVER_NAME"), server_name)?;
+        d.set_item(intern!(py, "SERVER_PORT"), server_port.to_string())?;
+        d.set_item(intern!(py, "wsgi.version"), PyTuple::new(py, [1, 0])?)?;
+        d.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
+        d.set_item(intern!(py, "wsgi.multithread"), false)?;
+        d.set_item(intern!(py, "wsgi.multiprocess"), false)?;
+        d.set_item(intern!(py, "wsgi.run_once"), false)?;
+        d.set_item(intern!(py, "wsgi.input_terminated"), true)?;
+        d.set_item(intern!(py, "wsgi.file_wrapper"), file_wrapper)?;
+        Ok(Self {
+            base: d.unbind(),
+            sys: py.import("sys")?.unbind(),
+        })
+    }
+
+    /// The environ for one request.
+    ///
+    /// `remote` is `(REMOTE_ADDR, REMOTE_PORT)`; `body_len` is the decoded
+    /// body's length in bytes, set as `CONTENT_LENGTH` when the request had
+    /// a body framing header; `input` becomes `wsgi.input`. `wsgi.errors` is
+    /// `sys.stderr` at the time of the request.
+    pub fn build<'py>(
+        &self,
+        py: Python<'py>,
+        head: &RequestHead,
+        remote: (&Bound<'py, PyString>, &Bound<'py, PyString>),
+        body_len: Option<usize>,
+        input: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let env = self.base.bind(py).copy()?;
+        env.set_item(intern!(py, "REQUEST_METHOD"), method_str(py, head.method()))?;
+        let (path, query) = split_target(head.target());
+        env.set_item(intern!(py, "PATH_INFO"), latin1_pystring(py, &path))?;
+        env.set_item(intern!(py, "QUERY_STRING"), latin1_pystring(py, query))?;
+        env.set_item(
+            intern!(py, "SERVER_PROTOCOL"),
+            if head.minor_version == 0 {
+                intern!(py, "HTTP/1.0")
+            } else {
+                intern!(py, "HTTP/1.1")
+            },
+        )?;
+        env.set_item(intern!(py, "REMOTE_ADDR"), remote.0)?;
+        env.set_item(intern!(py, "REMOTE_PORT"), remote.1)?;
+        env.set_item(intern!(py, "wsgi.input"), input)?;
+        env.set_item(
+            intern!(py, "wsgi.errors"),
+            self.sys.bind(py).getattr(intern!(py, "stderr"))?,
+        )?;
+        for (i, (name, value)) in head.headers().enumerate() {
+            // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
+            // (both would be HTTP_X_FORWARDED_FOR).
+            if name.contains('_') || name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
+            let key = header_key(py, name);
+            let repeated = head
+                .headers()
+                .take(i)
+                .any(|(n, _)| n.eq_ignore_ascii_case(name));
+            let value = latin1_pystring(py, value);
+            match env.get_item(&key)? {
+                Some(prev) if repeated => {
+                    let sep = if name.eq_ignore_ascii_case("cookie") {
+                        "; "
+                    } else {
+                        ", "
+                    };
+                    let joined = format!("{}{sep}{}", prev.cast::<PyString>()?.to_str()?, value);
+                    env.set_item(key, joined)?;
+                }
+                _ => env.set_item(key, value)?,
+            }
+        }
+        if let Some(n) = body_len {
+            env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
+        }
+        Ok(env)
+    }
+}
+
+/// The method as a Python `str`, interned for the common ones.
+fn method_str<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
+    match method {
+        "GET" => intern!(py, "GET").clone(),
+        "POST" => intern!(py, "POST").clone(),
+        "HEAD" => intern!(py, "HEAD").clone(),
+        "PUT" => intern!(py, "PUT").clone(),
+        "DELETE" => intern!(py, "DELETE").clone(),
+        other => PyString::new(py, other),
+    }
+}
+
+/// The environ key of a request header: `CONTENT_TYPE` (CGI has no `HTTP_`
+/// prefix for it), else `HTTP_` + the name upper-cased with `-` → `_`.
+/// Common names use interned keys.
+fn header_key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    macro_rules! known {
+        ($($h:literal => $k:literal,)*) => {
+            $(if name.eq_ignore_ascii_case($h) {
+                return intern!(py, $k).clone();
+            })*
+        };
+    }
+    known! {
+        "host" => "HTTP_HOST",
+        "user-agent" => "HTTP_USER_AGENT",
+        "accept" => "HTTP_ACCEPT",
+        "accept-encoding" => "HTTP_ACCEPT_ENCODING",
+        "accept-language" => "HTTP_ACCEPT_LANGUAGE",
+        "connection" => "HTTP_CONNECTION",
+        "cookie" => "HTTP_COOKIE",
+        "content-type" => "CONTENT_TYPE",
+        "referer" => "HTTP_REFERER",
+        "cache-control" => "HTTP_CACHE_CONTROL",
+        "origin" => "HTTP_ORIGIN",
+        "authorization" => "HTTP_AUTHORIZATION",
+        "if-none-match" => "HTTP_IF_NONE_MATCH",
+        "if-modified-since" => "HTTP_IF_MODIFIED_SINCE",
+        "x-forwarded-for" => "HTTP_X_FORWARDED_FOR",
+    }
+    let mut key = String::with_capacity(5 + name.len());
+    key.push_str("HTTP_");
+    key.extend(name.chars().map(|c| {
+        if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    }));
+    PyString::new(py, &key)
+}
+
+/// Splits a request-target into the percent-decoded path (bytes; PEP 3333
+/// then decodes them as latin-1) and the raw query string.
+///
+/// Origin form `/p?q` is the usual case; absolute form
+/// `http://host/p?q` (RFC 9112 §3.2.2: a server MUST accept it) keeps only
+/// its path; `*` (OPTIONS) stays `*`.
+#[must_use]
+pub fn split_target(target: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
+    let (path, query) = match target.iter().position(|&b| b == b'?') {
+        Some(q) => (&target[..q], &target[q + 1..]),
+        None => (target, &b""[..]),
+    };
+    let path = match path.windows(3).position(|w| w == b"://") {
+        Some(i) if path.first() != Some(&b'/') => {
+            let after = &path[i + 3..];
+            after
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(&b"/"[..], |p| &after[p..])
+        }
+        _ => path,
+    };
+    (percent_decode(path).into(), query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::Limits;
+    use super::super::parse::parse_head;
+    use super::*;
+
+    #[test]
+    fn split_target_forms() {
+        for (target, path, query) in [
+            (&b"/"[..], &b"/"[..], &b""[..]),
+            (b"/a%20b?x=1&y=%20", b"/a b", b"x=1&y=%20"),
+            (b"/caf%C3%A9", "/café".as_bytes(), b""),
+            (b"/a%2Fb", b"/a/b", b""),
+            (b"/bad%zz", b"/bad%zz", b""),
+            (b"http://example.com/p?q", b"/p", b"q"),
+            (b"http://example.com", b"/", b""),
+            (b"*", b"*", b""),
+            (b"/x?", b"/x", b""),
+        ] {
+            let (p, q) = split_target(target);
+            assert_eq!((p.as_ref(), q), (path, query), "{target:?}");
+        }
+    }
+
+    fn environ_of(raw: &[u8], f: impl FnOnce(&Bound<'_, PyDict>)) {
+        Python::attach(|py| {
+            let head = parse_head(raw, &Limits::default()).unwrap().unwrap();
+            let tpl =
+                EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
+            let addr = PyString::new(py, "127.0.0.1");
+            let port = PyString::new(py, "5555");
+            let env = tpl
+                .build(
+                    py,
+                    &head,
+                    (&addr, &port),
+                    Some(0),
+                    &py.None().into_bound(py),
+                )
+                .unwrap();
+            f(&env);
+        });
+    }
+
+    fn get(env: &Bound<'_, PyDict>, key: &str) -> Option<String> {
+        env.get_item(key)
+            .unwrap()
+            .map(|v| v.extract::<String>().unwrap())
+    }
+
+    #[test]
+    fn environ_values() {
+        let raw = b"GET /caf%C3%A9/x?q=%C3%A9 HTTP/1.1\r\nHost: h:1\r\n\
+            Content-Type: text/plain\r\nX-Dup: a\r\nCookie: a=1\r\nx-dup: b\r\n\
+            Cookie: b=2\r\nX_Spoof: evil\r\nX-Latin: caf\xe9\r\n\r\n";
+        environ_of(raw, |env| {
+            // UTF-8 bytes of "é" decoded as latin-1: two characters.
+            assert_eq!(get(env, "PATH_INFO").as_deref(), Some("/caf\u{c3}\u{a9}/x"));
+            assert_eq!(get(env, "QUERY_STRING").as_deref(), Some("q=%C3%A9"));
+            assert_eq!(get(env, "REQUEST_METHOD").as_deref(), Some("GET"));
+            assert_eq!(get(env, "SERVER_PROTOCOL").as_deref(), Some("HTTP/1.1"));
+            assert_eq!(get(env, "SERVER_NAME").as_deref(), Some("localhost"));
+            assert_eq!(get(env, "SERVER_PORT").as_deref(), Some("8000"));
+            assert_eq!(get(env, "SCRIPT_NAME").as_deref(), Some(""));
+            assert_eq!(get(env, "REMOTE_ADDR").as_deref(), Some("127.0.0.1"));
+            assert_eq!(get(env, "REMOTE_PORT").as_deref(), Some("5555"));
+            assert_eq!(get(env, "HTTP_HOST").as_deref(), Some("h:1"));
+            assert_eq!(get(env, "CONTENT_TYPE").as_deref(), Some("text/plain"));
+            assert_eq!(get(env, "CONTENT_LENGTH").as_deref(), Some("0"));
+            assert_eq!(get(env, "HTTP_X_DUP").as_deref(), Some("a, b"));
+            assert_eq!(get(env, "HTTP_COOKIE").as_deref(), Some("a=1; b=2"));
+            assert_eq!(get(env, "HTTP_X_LATIN").as_deref(), Some("caf\u{e9}"));
+            assert_eq!(get(env, "HTTP_X_SPOOF"), None);
+            assert_eq!(get(env, "HTTP_CONTENT_TYPE"), None);
+            assert_eq!(get(env, "wsgi.url_scheme").as_deref(), Some("http"));
+            let version: (i32, i32) = env
+                .get_item("wsgi.version")
+                .unwrap()
+                .unwrap()
+                .extract()
+                .unwrap();
+            assert_eq!(version, (1, 0));
+            for key in ["wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once"] {
+                assert!(
+                    !env.get_item(key)
+                        .unwrap()
+                        .unwrap()
+                        .extract::<bool>()
+                        .unwrap(),
+                    "{key}"
+                );
+            }
+            assert!(env.contains("wsgi.errors").unwrap());
+            assert!(env.contains("wsgi.input").unwrap());
+        });
+    }
+
+    #[test]
+    fn http10_and_other_methods() {
+        environ_of(b"PATCH /p HTTP/1.0\r\n\r\n", |env| {
+            assert_eq!(get(env, "REQUEST_METHOD").as_deref(), Some("PATCH"));
+            assert_eq!(get(env, "SERVER_PROTOCOL").as_deref(), Some("HTTP/1.0"));
+            assert_eq!(get(env, "QUERY_STRING").as_deref(), Some(""));
+        });
+    }
+}

@@ -1,0 +1,107 @@
+//! `server::Error`: what can be wrong with a request, and the status each
+//! answer gets, in one place (like hyper `role.rs::on_error` and waitress
+//! `utilities.Error.to_response`).
+//!
+//! These errors never reach Python: each becomes a `4xx`/`5xx` response with
+//! `Connection: close`, and the server keeps serving other clients.
+
+use std::fmt;
+
+/// Why a request was refused, named by meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// The request does not follow RFC 9112 (bad request line, bad header,
+    /// conflicting framing); says what is wrong. → 400.
+    MalformedRequest(&'static str),
+    /// The request line is longer than `Limits::max_request_line_bytes`. → 414.
+    UriTooLong,
+    /// The head is longer than `Limits::max_header_bytes` or has more than
+    /// `Limits::max_header_count` fields. → 431.
+    HeaderTooLarge,
+    /// The body is larger than `Limits::max_body_bytes`. → 413.
+    BodyTooLarge,
+    /// A feature the server does not implement, e.g. a transfer coding other
+    /// than `chunked` (RFC 9112 §6.1). → 501.
+    Unsupported(&'static str),
+    /// An HTTP version other than 1.0 or 1.1. → 505.
+    VersionNotSupported,
+    /// The client paused longer than `Limits::read_timeout_secs` in the
+    /// middle of a request. → 408.
+    Timeout,
+}
+
+impl Error {
+    /// The response status line for this error, e.g. `"400 Bad Request"`.
+    #[must_use]
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::MalformedRequest(_) => "400 Bad Request",
+            Self::Timeout => "408 Request Timeout",
+            Self::BodyTooLarge => "413 Content Too Large",
+            Self::UriTooLong => "414 URI Too Long",
+            Self::HeaderTooLarge => "431 Request Header Fields Too Large",
+            Self::Unsupported(_) => "501 Not Implemented",
+            Self::VersionNotSupported => "505 HTTP Version Not Supported",
+        }
+    }
+
+    /// The numeric status code.
+    #[must_use]
+    pub fn code(self) -> u16 {
+        let b = self.status().as_bytes();
+        u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0')
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MalformedRequest(why) => write!(f, "malformed request: {why}"),
+            Self::UriTooLong => f.write_str("request line too long"),
+            Self::HeaderTooLarge => f.write_str("request header section too large"),
+            Self::BodyTooLarge => f.write_str("request body too large"),
+            Self::Unsupported(what) => write!(f, "not implemented: {what}"),
+            Self::VersionNotSupported => f.write_str("HTTP version not supported"),
+            Self::Timeout => f.write_str("timed out waiting for the rest of the request"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<httparse::Error> for Error {
+    fn from(e: httparse::Error) -> Self {
+        match e {
+            httparse::Error::TooManyHeaders => Self::HeaderTooLarge,
+            httparse::Error::Version => Self::VersionNotSupported,
+            httparse::Error::HeaderName => Self::MalformedRequest("invalid header name"),
+            httparse::Error::HeaderValue => Self::MalformedRequest("invalid header value"),
+            httparse::Error::NewLine => Self::MalformedRequest("invalid line ending"),
+            httparse::Error::Token => Self::MalformedRequest("invalid request line"),
+            httparse::Error::Status => Self::MalformedRequest("invalid status"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_status() {
+        for (e, code) in [
+            (Error::MalformedRequest("x"), 400),
+            (Error::Timeout, 408),
+            (Error::BodyTooLarge, 413),
+            (Error::UriTooLong, 414),
+            (Error::HeaderTooLarge, 431),
+            (Error::Unsupported("x"), 501),
+            (Error::VersionNotSupported, 505),
+        ] {
+            assert_eq!(e.code(), code, "{e}");
+        }
+        assert_eq!(Error::from(httparse::Error::TooManyHeaders).code(), 431);
+        assert_eq!(Error::from(httparse::Error::Version).code(), 505);
+        assert_eq!(Error::from(httparse::Error::Token).code(), 400);
+    }
+}

@@ -1,0 +1,355 @@
+//! [1][8] The event loop: one mio `Poll` on the thread that serves, the
+//! listener at `Token(0)`, a `Waker` at `Token(1)` for `shutdown()` from
+//! another thread, one token per connection (mio `examples/tcp_server.rs`).
+//!
+//! The wait releases the GIL and lasts at most [`TICK`]; after it Python's
+//! signal handlers run (`check_signals`), so Ctrl-C raises
+//! `KeyboardInterrupt` within a tick. On interrupt the server stops
+//! accepting, closes idle connections at once and gives responses in flight
+//! [`STOP_GRACE`] to finish (granian#568).
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use pyo3::prelude::*;
+
+use super::config::{Limits, STOP_GRACE, TICK};
+use super::connection::Connection;
+use super::environ::EnvironTemplate;
+use super::response_head::DateCache;
+
+/// The listening socket's token.
+const LISTENER: Token = Token(0);
+/// The waker's token (`shutdown()`).
+pub const WAKER: Token = Token(1);
+/// Connection `i` has token `i + FIRST_CONN`.
+const FIRST_CONN: usize = 2;
+/// How often idle and stalled connections are checked.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// What the server shares with every connection while it runs.
+#[derive(Debug)]
+pub struct Ctx<'a, 'py> {
+    /// The WSGI application.
+    pub app: &'a Bound<'py, PyAny>,
+    /// The environ's constant part.
+    pub environ: &'a EnvironTemplate,
+    /// Limits on requests.
+    pub limits: &'a Limits,
+    /// No access log when true.
+    pub quiet: bool,
+    /// The server is stopping: no keep-alive, idle connections close.
+    pub stopping: bool,
+    /// The `Date` header, formatted once per second.
+    pub date: &'a mut DateCache,
+}
+
+/// What the event loop does with a connection after `Connection::advance`.
+#[derive(Debug)]
+pub enum Next {
+    /// Wait for the next readiness event.
+    Wait,
+    /// Ready to go on, but yielding so other connections get a turn (the
+    /// event loop calls `advance` again without waiting for an event).
+    Yield,
+    /// Close and forget it.
+    Close,
+    /// Close it and stop the server with this exception (KeyboardInterrupt,
+    /// SystemExit raised by the application).
+    Fatal(PyErr),
+}
+
+/// What other threads share with the serving thread.
+#[derive(Debug)]
+pub struct Shared {
+    /// Wakes the poll so it sees `stop`.
+    pub waker: Waker,
+    /// Set by `shutdown()`; consumed by the loop it stops.
+    pub stop: AtomicBool,
+}
+
+/// When [`EventLoop::run`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// `shutdown()` was called (`serve_forever`).
+    Shutdown,
+    /// One response has been sent (`handle_request`).
+    OneAnswer,
+}
+
+/// The listener, its connections and what serving them needs.
+#[derive(Debug)]
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    ready: Vec<(Token, bool, bool)>,
+    listener: TcpListener,
+    conns: Vec<Option<Connection>>,
+    free: Vec<usize>,
+    /// Connections that yielded with work left (driven without an event).
+    runnable: Vec<usize>,
+    app: Py<PyAny>,
+    environ: EnvironTemplate,
+    limits: Limits,
+    quiet: bool,
+    date: DateCache,
+}
+
+impl EventLoop {
+    /// A loop over `listener`; returns it and the state `shutdown()` uses.
+    ///
+    /// # Errors
+    /// When the poll or waker cannot be created or the listener registered.
+    pub fn new(
+        mut listener: TcpListener,
+        app: Py<PyAny>,
+        environ: EnvironTemplate,
+        limits: Limits,
+        quiet: bool,
+    ) -> io::Result<(Self, Shared)> {
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let me = Self {
+            poll,
+            events: Events::with_capacity(256),
+            ready: Vec::with_capacity(256),
+            listener,
+            conns: Vec::new(),
+            free: Vec::new(),
+            runnable: Vec::new(),
+            app,
+            environ,
+            limits,
+            quiet,
+            date: DateCache::default(),
+        };
+        let shared = Shared {
+            waker,
+            stop: AtomicBool::new(false),
+        };
+        Ok((me, shared))
+    }
+
+    /// Serves until `until` (or an exception: `KeyboardInterrupt` on
+    /// Ctrl-C, `SystemExit`/`KeyboardInterrupt` raised by the app, or an
+    /// `OSError` from the poll itself).
+    pub fn run(&mut self, py: Python<'_>, shared: &Shared, until: Until) -> PyResult<()> {
+        let mut answered = 0u32;
+        let mut last_sweep = Instant::now();
+        // Connections queued while nobody was serving raise no new edge.
+        self.accept_all();
+        loop {
+            if until == Until::Shutdown && shared.stop.swap(false, Ordering::SeqCst) {
+                return Ok(());
+            }
+            let timeout = if self.runnable.is_empty() {
+                TICK
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.wait(py, timeout) {
+                return Err(e.into());
+            }
+            if let Err(e) = py.check_signals() {
+                return Err(self.stop(py, e));
+            }
+            for i in 0..self.ready.len() {
+                let (token, readable, writable) = self.ready[i];
+                match token {
+                    LISTENER => self.accept_all(),
+                    WAKER => {}
+                    Token(t) => {
+                        let idx = t - FIRST_CONN;
+                        if let Some(Some(conn)) = self.conns.get_mut(idx) {
+                            conn.ready(readable, writable);
+                        }
+                        match self.drive(py, idx, false, &mut answered) {
+                            Ok(()) => {}
+                            Err(e) => return Err(self.stop(py, e)),
+                        }
+                    }
+                }
+            }
+            for idx in std::mem::take(&mut self.runnable) {
+                if let Err(e) = self.drive(py, idx, false, &mut answered) {
+                    return Err(self.stop(py, e));
+                }
+            }
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = Instant::now();
+                for idx in 0..self.conns.len() {
+                    if let Err(e) = self.drive(py, idx, true, &mut answered) {
+                        return Err(self.stop(py, e));
+                    }
+                }
+            }
+            if until == Until::OneAnswer && answered > 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Polls with the GIL released; fills `self.ready`.
+    fn wait(&mut self, py: Python<'_>, timeout: Duration) -> io::Result<()> {
+        let (poll, events) = (&mut self.poll, &mut self.events);
+        match py.detach(|| poll.poll(events, Some(timeout))) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+            _ => {}
+        }
+        self.ready.clear();
+        self.ready.extend(self.events.iter().map(|e| {
+            (
+                e.token(),
+                e.is_readable() || e.is_read_closed() || e.is_error(),
+                e.is_writable() || e.is_write_closed() || e.is_error(),
+            )
+        }));
+        Ok(())
+    }
+
+    /// Accepts until `WouldBlock` (retrying on `Interrupted`).
+    fn accept_all(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let idx = self.free.pop().unwrap_or_else(|| {
+                        self.conns.push(None);
+                        self.conns.len() - 1
+                    });
+                    let token = Token(idx + FIRST_CONN);
+                    let interest = Interest::READABLE.add(Interest::WRITABLE);
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut stream, token, interest)
+                        .is_ok()
+                    {
+                        self.conns[idx] = Some(Connection::new(stream, peer));
+                    } else {
+                        self.free.push(idx);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock ends the batch; other errors (EMFILE, a
+                // connection reset while queued) must not stop the server.
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Advances connection `idx` (or checks its timeouts when `sweep`),
+    /// closing it when it is done.
+    fn drive(
+        &mut self,
+        py: Python<'_>,
+        idx: usize,
+        sweep: bool,
+        answered: &mut u32,
+    ) -> PyResult<()> {
+        self.drive_with(py, idx, sweep, false, answered)
+    }
+
+    fn drive_with(
+        &mut self,
+        py: Python<'_>,
+        idx: usize,
+        sweep: bool,
+        stopping: bool,
+        answered: &mut u32,
+    ) -> PyResult<()> {
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return Ok(());
+        };
+        let app = self.app.bind(py);
+        let mut ctx = Ctx {
+            app,
+            environ: &self.environ,
+            limits: &self.limits,
+            quiet: self.quiet,
+            stopping,
+            date: &mut self.date,
+        };
+        let next = if sweep {
+            conn.check_timeouts(py, &mut ctx, Instant::now())
+        } else {
+            conn.advance(py, &mut ctx)
+        };
+        *answered += conn.take_answered();
+        match next {
+            Next::Wait => Ok(()),
+            Next::Yield => {
+                if !self.runnable.contains(&idx) {
+                    self.runnable.push(idx);
+                }
+                Ok(())
+            }
+            Next::Close => {
+                self.close(py, idx);
+                Ok(())
+            }
+            Next::Fatal(e) => {
+                self.close(py, idx);
+                Err(e)
+            }
+        }
+    }
+
+    /// Deregisters and drops connection `idx`, closing its response.
+    fn close(&mut self, py: Python<'_>, idx: usize) {
+        if let Some(mut conn) = self.conns.get_mut(idx).and_then(Option::take) {
+            conn.shutdown(py);
+            let _ = self.poll.registry().deregister(&mut conn.io.stream);
+            self.free.push(idx);
+        }
+    }
+
+    /// Closes every connection (their responses' iterables are closed).
+    pub fn close_all(&mut self, py: Python<'_>) {
+        for idx in 0..self.conns.len() {
+            self.close(py, idx);
+        }
+    }
+
+    /// Stops after an exception (Ctrl-C): idle connections close at once,
+    /// responses in flight get [`STOP_GRACE`] to finish, then everything
+    /// closes and `err` is returned for re-raising.
+    fn stop(&mut self, py: Python<'_>, err: PyErr) -> PyErr {
+        let deadline = Instant::now() + STOP_GRACE;
+        let mut answered = 0;
+        loop {
+            for idx in 0..self.conns.len() {
+                let busy = matches!(&self.conns[idx], Some(c) if c.is_responding());
+                if !busy {
+                    self.close(py, idx);
+                } else if let Err(e) = self.drive_with(py, idx, false, true, &mut answered) {
+                    e.print(py);
+                }
+            }
+            let now = Instant::now();
+            if self.conns.iter().all(Option::is_none) || now >= deadline {
+                break;
+            }
+            // A second Ctrl-C, or a failing poll, ends the grace period.
+            if self.wait(py, (deadline - now).min(TICK)).is_err() || py.check_signals().is_err() {
+                break;
+            }
+            for i in 0..self.ready.len() {
+                let (Token(t), r, w) = self.ready[i];
+                if let Some(Some(conn)) = t
+                    .checked_sub(FIRST_CONN)
+                    .and_then(|i| self.conns.get_mut(i))
+                {
+                    conn.ready(r, w);
+                }
+            }
+        }
+        self.close_all(py);
+        err
+    }
+}

@@ -1,0 +1,331 @@
+//! The single-threaded development server: `make_server`, `serve` and the
+//! `Server` class (the shape of `wsgiref.simple_server`).
+//!
+//! The data path is the file list: [`event_loop`] (sockets) →
+//! [`transport`] (buffered bytes) → [`connection`] (state machine) → [`parse`] (head) → [`body`] (framing)
+//! → [`environ`] + [`input`] → the app with [`start_response`] →
+//! [`respond`] (driving the iterable) + [`response_head`] (framing, head bytes) → [`access_log`]. [`error`] maps request
+//! errors to statuses; [`config`] holds the limits.
+//! This is the only code in rswsgi that touches sockets.
+
+pub mod access_log;
+pub mod body;
+pub mod config;
+pub mod connection;
+pub mod environ;
+pub mod error;
+pub mod event_loop;
+pub mod file_wrapper;
+pub mod input;
+pub mod parse;
+pub mod respond;
+pub mod response_head;
+pub mod start_response;
+pub mod transport;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::thread::{self, ThreadId};
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+pub use config::Limits;
+pub use error::Error;
+
+use crate::errors::Error as PyFacingError;
+use crate::wsgi::repr_or_type;
+use environ::EnvironTemplate;
+use event_loop::{EventLoop, Shared, Until};
+use file_wrapper::FileWrapper;
+
+/// A WSGI development server bound to one address (`make_server`'s
+/// result), with the methods of `wsgiref.simple_server.WSGIServer`.
+///
+/// One thread — the one that calls `serve_forever()` or `handle_request()`
+/// — runs the application and multiplexes every socket; idle connections
+/// cost nothing. Use it as a context manager to close the socket.
+#[pyclass(module = "rswsgi._rswsgi", name = "Server", frozen)]
+pub struct Server {
+    core: Mutex<Option<EventLoop>>,
+    shared: Shared,
+    serving: Mutex<Option<ThreadId>>,
+    served: Condvar,
+    host: String,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Runs the loop until `until`, refusing to run twice at once.
+    fn run(&self, py: Python<'_>, until: Until, call: &'static str) -> PyResult<()> {
+        let mut guard = self
+            .core
+            .try_lock()
+            .map_err(|_| PyFacingError::ServerBusy(call))?;
+        let core = guard
+            .as_mut()
+            .ok_or(PyFacingError::ServerBusy("a closed server's serve"))?;
+        *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread::current().id());
+        let result = core.run(py, &self.shared, until);
+        if until == Until::Shutdown {
+            self.shared.stop.store(false, Ordering::SeqCst);
+        }
+        *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.served.notify_all();
+        result
+    }
+}
+
+#[pymethods]
+impl Server {
+    /// `serve_forever(poll_interval=0.5) -> None`: serves until
+    /// `shutdown()` is called from another thread (then returns) or Ctrl-C
+    /// (then raises `KeyboardInterrupt` within ~0.1 s, after finishing the
+    /// responses in flight for at most 0.5 s). `poll_interval` (seconds) is
+    /// accepted for `socketserver` compatibility; the server always checks
+    /// every 0.1 s. Raises `RuntimeError` if already serving or closed.
+    #[pyo3(signature = (poll_interval = 0.5))]
+    fn serve_forever(&self, py: Python<'_>, poll_interval: f64) -> PyResult<()> {
+        let _ = poll_interval;
+        self.run(py, Until::Shutdown, "serve_forever")
+    }
+
+    /// `handle_request() -> None`: serves (every connection, as
+    /// `serve_forever` does) until one response has been sent completely,
+    /// then returns. Raises as `serve_forever` does.
+    fn handle_request(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, Until::OneAnswer, "handle_request")
+    }
+
+    /// `shutdown() -> None`: makes `serve_forever()` return, and waits for
+    /// it when it runs on another thread (as `socketserver` does). Called
+    /// before `serve_forever()` starts, it makes the next one return at once.
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared
+            .waker
+            .wake()
+            .map_err(|e| os_error("cannot wake the server", &e))?;
+        let me = thread::current().id();
+        py.detach(|| {
+            let mut serving = self.serving.lock().unwrap_or_else(PoisonError::into_inner);
+            while serving.is_some_and(|t| t != me) {
+                serving = self
+                    .served
+                    .wait(serving)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        });
+        Ok(())
+    }
+
+    /// `server_close() -> None`: closes the listening socket and every
+    /// connection (their response iterables are closed). Idempotent. Raises
+    /// `RuntimeError` while the server is serving on another thread.
+    fn server_close(&self, py: Python<'_>) -> PyResult<()> {
+        let mut guard = self
+            .core
+            .try_lock()
+            .map_err(|_| PyFacingError::ServerBusy("server_close"))?;
+        if let Some(mut core) = guard.take() {
+            core.close_all(py);
+        }
+        Ok(())
+    }
+
+    /// `(host, port)`: the address the server listens on, as
+    /// `socket.getsockname()` gives it (`port` is the real one when `0` was
+    /// asked for).
+    #[getter]
+    fn server_address<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        (self.addr.ip().to_string(), self.addr.port()).into_pyobject(py)
+    }
+
+    /// The TCP port the server listens on (`int`).
+    #[getter]
+    fn server_port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `with make_server(...) as server:` closes the server on exit.
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Calls `server_close()`.
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.server_close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<rswsgi.Server listening on http://{}:{}>",
+            self.host,
+            self.addr.port()
+        )
+    }
+}
+
+/// An `OSError` naming what was attempted.
+fn os_error(what: &str, e: &std::io::Error) -> PyErr {
+    PyFacingError::Os {
+        what: what.to_owned(),
+        errno: e.raw_os_error(),
+        why: e.to_string(),
+    }
+    .into()
+}
+
+/// `make_server(host, port, app, *, quiet=False, max_request_line_bytes=8192,
+/// max_header_bytes=65536, max_header_count=100, max_body_bytes=67108864,
+/// idle_timeout_secs=60, read_timeout_secs=30, write_timeout_secs=60) -> Server`
+///
+/// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
+/// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
+/// `server_port`). `quiet=True` silences the access log. Limits (`None`
+/// means the default shown):
+///
+/// - `max_request_line_bytes`: longest request line, bytes (else 414).
+/// - `max_header_bytes`: longest request head, bytes (else 431).
+/// - `max_header_count`: most header fields (else 431).
+/// - `max_body_bytes`: largest request body, bytes, held in memory (else
+///   413, sent before the body is uploaded).
+/// - `idle_timeout_secs`: seconds an idle connection stays open.
+/// - `read_timeout_secs`: seconds a client may pause mid-request (else 408).
+/// - `write_timeout_secs`: seconds a client may leave a response unread.
+///
+/// Raises `ValueError` for a port outside 0-65535 or a zero size limit,
+/// `TypeError` when `app` is not callable, and `OSError` when `host` cannot
+/// be resolved or the address cannot be bound (e.g. already in use).
+#[pyfunction]
+#[pyo3(signature = (host, port, app, *, quiet = false, max_request_line_bytes = None,
+    max_header_bytes = None, max_header_count = None, max_body_bytes = None,
+    idle_timeout_secs = None, read_timeout_secs = None, write_timeout_secs = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn make_server(
+    py: Python<'_>,
+    host: &str,
+    port: &Bound<'_, PyAny>,
+    app: Bound<'_, PyAny>,
+    quiet: bool,
+    max_request_line_bytes: Option<usize>,
+    max_header_bytes: Option<usize>,
+    max_header_count: Option<usize>,
+    max_body_bytes: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    read_timeout_secs: Option<u64>,
+    write_timeout_secs: Option<u64>,
+) -> PyResult<Server> {
+    let port = port
+        .extract::<i64>()
+        .ok()
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| PyFacingError::BadArgument {
+            name: "port",
+            value: repr_or_type(port),
+            why: "expected an int from 0 to 65535 (0 picks a free port)",
+        })?;
+    if !app.is_callable() {
+        return Err(PyFacingError::NotCallable {
+            name: "app",
+            value: repr_or_type(&app),
+        }
+        .into());
+    }
+    let d = Limits::default();
+    let limits = Limits {
+        max_request_line_bytes: max_request_line_bytes.unwrap_or(d.max_request_line_bytes),
+        max_header_bytes: max_header_bytes.unwrap_or(d.max_header_bytes),
+        max_header_count: max_header_count.unwrap_or(d.max_header_count),
+        max_body_bytes: max_body_bytes.unwrap_or(d.max_body_bytes),
+        idle_timeout_secs: idle_timeout_secs.unwrap_or(d.idle_timeout_secs),
+        read_timeout_secs: read_timeout_secs.unwrap_or(d.read_timeout_secs),
+        write_timeout_secs: write_timeout_secs.unwrap_or(d.write_timeout_secs),
+    };
+    for (name, v) in [
+        ("max_request_line_bytes", limits.max_request_line_bytes),
+        ("max_header_bytes", limits.max_header_bytes),
+        ("max_header_count", limits.max_header_count),
+    ] {
+        if v == 0 {
+            return Err(PyFacingError::BadArgument {
+                name,
+                value: "0".into(),
+                why: "must be positive",
+            }
+            .into());
+        }
+    }
+    let host_repr = repr_or_type(pyo3::types::PyString::new(py, host).as_any());
+    let host_owned = host.to_owned();
+    let addrs: Vec<SocketAddr> = py
+        .detach(|| (host_owned.as_str(), port).to_socket_addrs())
+        .map_err(|e| os_error(&format!("host={host_repr} cannot be resolved"), &e))?
+        .collect();
+    let addr = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| PyFacingError::Os {
+            what: format!("host={host_repr} cannot be resolved"),
+            errno: None,
+            why: "no address found".into(),
+        })?;
+    let listener = mio::net::TcpListener::bind(addr).map_err(|e| {
+        let mut err = os_error(&format!("cannot listen on {host}:{port}"), &e);
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            err = PyFacingError::Os {
+                what: format!("cannot listen on {host}:{port}"),
+                errno: e.raw_os_error(),
+                why:
+                    "address already in use (is another server running there? choose another port)"
+                        .into(),
+            }
+            .into();
+        }
+        err
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| os_error("cannot read the bound address", &e))?;
+    let file_wrapper = py.get_type::<FileWrapper>();
+    let environ = EnvironTemplate::new(py, host, addr.port(), file_wrapper.as_any())?;
+    let (core, shared) = EventLoop::new(listener, app.unbind(), environ, limits, quiet)
+        .map_err(|e| os_error("cannot start the event loop", &e))?;
+    Ok(Server {
+        core: Mutex::new(Some(core)),
+        shared,
+        serving: Mutex::new(None),
+        served: Condvar::new(),
+        host: host.to_owned(),
+        addr,
+    })
+}
+
+/// `serve(app, host="127.0.0.1", port=8888, *, quiet=False) -> None`
+///
+/// `make_server(host, port, app, quiet=quiet).serve_forever()`: serves `app`
+/// until Ctrl-C (`KeyboardInterrupt` is raised, the socket closed). Raises
+/// as `make_server` does.
+#[pyfunction]
+#[pyo3(signature = (app, host = "127.0.0.1", port = None, *, quiet = false))]
+pub fn serve(
+    py: Python<'_>,
+    app: Bound<'_, PyAny>,
+    host: &str,
+    port: Option<&Bound<'_, PyAny>>,
+    quiet: bool,
+) -> PyResult<()> {
+    let default_port = 8888u16.into_pyobject(py)?.into_any();
+    let port = port.unwrap_or(&default_port);
+    let server = make_server(
+        py, host, port, app, quiet, None, None, None, None, None, None, None,
+    )?;
+    let result = server.serve_forever(py, 0.5);
+    server.server_close(py)?;
+    result
+}

@@ -1,0 +1,325 @@
+//! [2] Request head parsing: bytes in, [`RequestHead`] out (sans-IO).
+//!
+//! httparse is a push parser: `Partial` means "feed more bytes", so
+//! [`parse_head`] returns `Ok(None)` until the head is complete. Limits from
+//! [`Limits`] turn an endless head into `414`/`431` early, without waiting
+//! for the client to finish it.
+
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
+use super::config::Limits;
+use super::error::Error;
+
+/// Header slots on the stack; a larger `max_header_count` uses the heap.
+const STACK_HEADERS: usize = 128;
+
+/// A parsed request head, owning a copy of its bytes (`raw`) so the read
+/// buffer can be reused at once; fields are ranges into `raw`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    raw: Vec<u8>,
+    method: Range<usize>,
+    target: Range<usize>,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+    /// `0` for HTTP/1.0, `1` for HTTP/1.1.
+    pub minor_version: u8,
+    /// Length of the head in the input, blank line included: the body (or
+    /// the next pipelined request) starts at this offset.
+    pub head_len: usize,
+    /// Whether the client asked to keep the connection open: HTTP/1.1
+    /// unless `Connection: close`, HTTP/1.0 only with `Connection:
+    /// keep-alive` (RFC 9112 §9.3).
+    pub keep_alive: bool,
+}
+
+impl RequestHead {
+    /// The method, e.g. `GET` (an RFC 9110 token, so ASCII).
+    #[must_use]
+    pub fn method(&self) -> &str {
+        std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or("")
+    }
+
+    /// The request-target exactly as sent, e.g. `/a%20b?x=1`.
+    #[must_use]
+    pub fn target(&self) -> &[u8] {
+        &self.raw[self.target.clone()]
+    }
+
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    #[must_use]
+    pub fn protocol(&self) -> &'static str {
+        if self.minor_version == 0 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        }
+    }
+
+    /// The header fields in order: name as sent (ASCII token), raw value.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.headers.iter().map(|(n, v)| {
+            (
+                std::str::from_utf8(&self.raw[n.clone()]).unwrap_or(""),
+                &self.raw[v.clone()],
+            )
+        })
+    }
+
+    /// The values of every field called `name` (any case), in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// `true` when the method is `HEAD` (the response then has no body).
+    #[must_use]
+    pub fn is_head(&self) -> bool {
+        self.method() == "HEAD"
+    }
+}
+
+/// Splits a field value into its comma-separated list members (RFC 9110
+/// §5.6.1), trimmed, empty members skipped.
+pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|m| !m.is_empty())
+}
+
+/// Parses a request head from the start of `buf`.
+///
+/// `Ok(None)`: incomplete, read more. `Ok(Some(head))`: complete; the body
+/// starts at `head.head_len`.
+///
+/// # Errors
+/// [`Error::UriTooLong`] (414) for a request line over
+/// `max_request_line_bytes`, [`Error::HeaderTooLarge`] (431) for a head over
+/// `max_header_bytes` or `max_header_count` fields,
+/// [`Error::VersionNotSupported`] (505), and [`Error::MalformedRequest`]
+/// (400) for bytes that are not an RFC 9112 request head or an HTTP/1.1
+/// request without exactly one `Host` (RFC 9112 §3.2).
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
+    check_request_line(buf, limits.max_request_line_bytes)?;
+
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
+    let mut on_heap: Vec<MaybeUninit<httparse::Header<'_>>> = Vec::new();
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] =
+        if limits.max_header_count <= STACK_HEADERS {
+            &mut stack[..limits.max_header_count]
+        } else {
+            on_heap.resize_with(limits.max_header_count, MaybeUninit::uninit);
+            &mut on_heap
+        };
+    let mut parsed = httparse::Request::new(&mut []);
+    let head_len = match parsed.parse_with_uninit_headers(buf, slots)? {
+        httparse::Status::Partial if buf.len() > limits.max_header_bytes => {
+            return Err(Error::HeaderTooLarge)
+        }
+        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Complete(n) if n > limits.max_header_bytes => {
+            return Err(Error::HeaderTooLarge)
+        }
+        httparse::Status::Complete(n) => n,
+    };
+    let (Some(method), Some(target), Some(minor_version)) =
+        (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(Error::MalformedRequest("incomplete request line"));
+    };
+    // Every slice httparse returns points into `buf[..head_len]`; store
+    // offsets so the head owns one copy of its bytes.
+    let base = buf.as_ptr() as usize;
+    let range = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        start..start + s.len()
+    };
+    let mut head = RequestHead {
+        raw: buf[..head_len].to_vec(),
+        method: range(method.as_bytes()),
+        target: range(target.as_bytes()),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|h| (range(h.name.as_bytes()), range(h.value)))
+            .collect(),
+        minor_version,
+        head_len,
+        keep_alive: false,
+    };
+    let (mut hosts, mut close, mut keep) = (0, false, false);
+    for (name, value) in head.headers() {
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in list_members(value) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    // A `close` anywhere wins over a `keep-alive` (RFC 9112 §9.6).
+    head.keep_alive = !close && (minor_version >= 1 || keep);
+    if minor_version >= 1 && hosts != 1 {
+        return Err(Error::MalformedRequest(
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
+    }
+    Ok(Some(head))
+}
+
+/// Refuses a request line longer than `max` bytes (leading blank lines,
+/// which RFC 9112 §2.2 lets a server skip, do not count).
+fn check_request_line(buf: &[u8], max: usize) -> Result<(), Error> {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = &buf[start..];
+    let len = line
+        .iter()
+        .take(max + 2)
+        .position(|&b| b == b'\n')
+        .map_or(line.len(), |nl| {
+            nl.saturating_sub(usize::from(nl > 0 && line[nl - 1] == b'\r'))
+        });
+    if len > max {
+        Err(Error::UriTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_request_line_bytes: 40,
+            max_header_bytes: 200,
+            max_header_count: 4,
+            ..Limits::default()
+        }
+    }
+
+    fn parse(b: &[u8]) -> Result<Option<RequestHead>, Error> {
+        parse_head(b, &limits())
+    }
+
+    #[test]
+    fn complete_request() {
+        let buf = b"GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\nBODY";
+        let head = parse(buf).unwrap().unwrap();
+        assert_eq!(head.method(), "GET");
+        assert_eq!(head.target(), b"/a%20b?x=1");
+        assert_eq!(head.protocol(), "HTTP/1.1");
+        assert_eq!(head.head_len, buf.len() - 4);
+        assert!(head.keep_alive);
+        let hs: Vec<_> = head.headers().collect();
+        assert_eq!(hs, vec![("Host", &b"h"[..]), ("X-A", &b"1"[..])]);
+        assert!(!head.is_head());
+    }
+
+    #[test]
+    fn partial_until_blank_line() {
+        let full = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        for cut in 0..full.len() {
+            assert_eq!(parse(&full[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert!(parse(full).unwrap().is_some());
+    }
+
+    #[test]
+    fn leading_blank_lines_are_skipped() {
+        // RFC 9112 §2.2: a server SHOULD ignore a CRLF before the request line.
+        let head = parse(b"\r\nGET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert_eq!(head.method(), "GET");
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        for (req, keep) in [
+            (&b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..], true),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Keep-Alive, CLOSE\r\n\r\n",
+                false,
+            ),
+            (b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
+        ] {
+            assert_eq!(parse(req).unwrap().unwrap().keep_alive, keep, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn errors_and_their_status() {
+        for (req, code) in [
+            (&b"garbage\r\n\r\n"[..], 400),
+            (b"{}POST / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            (b"GET / HTTP/2.0\r\n\r\n", 505),
+            (
+                b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
+                414,
+            ),
+            // The long line is refused before its end arrives.
+            (&[b'A'; 60][..], 414),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
+                431,
+            ),
+            (
+                &[&b"GET / HTTP/1.1\r\nHost: h\r\nA: "[..], &[b'x'; 300]].concat(),
+                431,
+            ),
+        ] {
+            let err = parse(req).unwrap_err();
+            assert_eq!(
+                err.code(),
+                code,
+                "{:?} -> {err}",
+                String::from_utf8_lossy(req)
+            );
+        }
+    }
+
+    #[test]
+    fn request_line_limit_is_exact() {
+        let ok = b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n"; // line of 40 bytes
+        assert_eq!(ok.iter().position(|&b| b == b'\r'), Some(40));
+        assert!(parse(ok).unwrap().is_some());
+        let long = b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n";
+        assert_eq!(parse(long), Err(Error::UriTooLong));
+    }
+
+    #[test]
+    fn many_headers_use_the_heap() {
+        let limits = Limits {
+            max_header_count: 300,
+            ..Limits::default()
+        };
+        let mut req = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+        for i in 0..200 {
+            req.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        let head = parse_head(&req, &limits).unwrap().unwrap();
+        assert_eq!(head.headers().count(), 201);
+    }
+
+    #[test]
+    fn list_members_trims() {
+        let v: Vec<_> = list_members(b" a ,, b,c ").collect();
+        assert_eq!(v, vec![&b"a"[..], b"b", b"c"]);
+    }
+}

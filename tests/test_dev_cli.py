@@ -1,0 +1,156 @@
+"""``python -m rswsgi.dev`` as a user runs it: a subprocess, a free port, real requests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Dev:
+    """A running ``python -m rswsgi.dev`` process."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rswsgi.dev", *args, "--port", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.banner = self.proc.stdout.readline()
+
+    def get(self, path: str = "/") -> bytes:
+        with Client(self.port) as c:
+            return c.request(path).body
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
+@pytest.fixture
+def dev() -> Iterator[type[Dev]]:
+    started: list[Dev] = []
+
+    class Started(Dev):
+        def __init__(self, *args: str) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    yield Started
+    for d in started:
+        d.stop()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rswsgi.dev", *args, "--port", str(free_port())],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_serves_module_app(dev: type[Dev]) -> None:
+    d = dev("tests.cli_app:app")
+    assert d.banner == f"Serving on http://127.0.0.1:{d.port} (Ctrl-C to quit)\n"
+    assert d.get() == b"fixture app"
+
+
+def test_factory_call(dev: type[Dev]) -> None:
+    assert dev("tests.cli_app:create_app()").get() == b"from factory"
+
+
+def test_module_alone_finds_application(dev: type[Dev]) -> None:
+    assert dev("tests.cli_app_application").get() == b"application"
+    assert dev("tests.cli_app").get() == b"fixture app"
+
+
+def test_no_target_serves_the_demo(dev: type[Dev]) -> None:
+    d = dev()
+    page = d.get("/?x=1")
+    assert b"<table>" in page and b"QUERY_STRING" in page and b"&#x27;x=1&#x27;" in page
+    assert b'href="/hello"' in page
+    assert d.get("/hello") == b"Hello from rswsgi!\n"
+    assert d.get("/echo?x=1").startswith(b"query: x=1\n")
+    assert d.get("/stream") == b"".join(f"chunk {i}\n".encode() for i in range(1, 6))
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("tests.no_such_module:app", "module 'tests.no_such_module' not found"),
+        ("tests.cli_app:missing", "has no attribute 'missing'"),
+        ("tests.cli_app:not_callable", "is not a WSGI application"),
+        ("tests.cli_app:failing_factory()", "raised RuntimeError: factory failed"),
+        ("tests.cli_broken:app", "importing 'tests.cli_broken' failed: ModuleNotFoundError"),
+        ("tests.cli_app:bad-name", "is not an attribute name"),
+        (":app", "has no module name"),
+    ],
+)
+def test_bad_target_is_one_line_and_exit_2(target: str, message: str) -> None:
+    done = run_cli(target)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("python -m rswsgi.dev: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_address_in_use_is_one_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "rswsgi.dev", "tests.cli_app:app", "--port", str(port)],
+            cwd=ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1
+    assert "already in use" in done.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child")
+def test_sigint_stops_within_a_second(dev: type[Dev]) -> None:
+    d = dev("tests.cli_app:app")
+    with Client(d.port) as idle:  # an open keep-alive connection must not hold it up
+        assert idle.request("/").status == 200
+        d.proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        try:
+            d.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server was still running 1 s after SIGINT")
+        ended = time.monotonic() - sent
+    _, err = d.proc.communicate()
+    assert ended < 1.0
+    assert d.proc.returncode in (0, 130)
+    assert "Traceback" not in err
