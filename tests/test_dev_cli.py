@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Client
@@ -26,7 +27,7 @@ def free_port() -> int:
 class Dev:
     """A running ``python -m rswsgi.dev`` process."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, **popen: Any) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rswsgi.dev", *args, "--port", str(self.port)],
@@ -34,6 +35,7 @@ class Dev:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            **popen,
         )
         assert self.proc.stdout is not None
         self.banner = self.proc.stdout.readline()
@@ -53,8 +55,8 @@ def dev() -> Iterator[type[Dev]]:
     started: list[Dev] = []
 
     class Started(Dev):
-        def __init__(self, *args: str) -> None:
-            super().__init__(*args)
+        def __init__(self, *args: str, **popen: Any) -> None:
+            super().__init__(*args, **popen)
             started.append(self)
 
     yield Started
@@ -138,17 +140,33 @@ def test_address_in_use_is_one_line() -> None:
     assert "already in use" in done.stderr
 
 
-@pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child")
-def test_sigint_stops_within_a_second(dev: type[Dev]) -> None:
-    d = dev("tests.cli_app:app")
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signal delivery to a child")
+@pytest.mark.parametrize(
+    ("signum", "popen"),
+    [
+        (signal.SIGINT, {}),
+        (signal.SIGTERM, {}),
+        # `python -m rswsgi.dev app &` from a script starts with SIGINT ignored.
+        (signal.SIGINT, {"preexec_fn": _ignore_sigint}),
+    ],
+    ids=["sigint", "sigterm", "sigint-inherited-ignored"],
+)
+def test_signal_stops_within_a_second(
+    dev: type[Dev], signum: signal.Signals, popen: dict[str, Any]
+) -> None:
+    d = dev("tests.cli_app:app", **popen)
     with Client(d.port) as idle:  # an open keep-alive connection must not hold it up
         assert idle.request("/").status == 200
-        d.proc.send_signal(signal.SIGINT)
+        d.proc.send_signal(signum)
         sent = time.monotonic()
         try:
             d.proc.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
-            pytest.fail("the server was still running 1 s after SIGINT")
+            pytest.fail(f"the server was still running 1 s after {signum.name}")
         ended = time.monotonic() - sent
     _, err = d.proc.communicate()
     assert ended < 1.0

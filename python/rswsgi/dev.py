@@ -6,7 +6,7 @@ else its ``application``). The current directory is put first on ``sys.path``, a
 gunicorn and flask do. Without a target a built-in demo app is served.
 
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
-Ctrl-C stops the server within a second (exit status 0).
+Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, Callable, NoReturn
@@ -113,8 +114,22 @@ def _fail(message: str, status: int) -> NoReturn:
     sys.exit(status)
 
 
+def _stop(signum: int, frame: object) -> NoReturn:
+    """SIGTERM stops the server the way Ctrl-C does (gunicorn's habit)."""
+    raise KeyboardInterrupt
+
+
+def _install_signal_handlers() -> None:
+    # A non-interactive shell starts `cmd &` with SIGINT ignored, and Python
+    # keeps an inherited SIG_IGN; install the handler explicitly so that
+    # `kill -INT` stops a backgrounded server too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _install_signal_handlers()
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
