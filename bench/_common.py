@@ -81,6 +81,34 @@ def target_line(what: str, measured: float, goal: float, higher_is_better: bool)
     return f"- {what}: **{'met' if met else 'NOT met'}** (measured {measured:,.2f})"
 
 
+def overhead_table(
+    samples: dict[str, list[float]], base: str, head: Sequence[str]
+) -> tuple[str, dict[str, float]]:
+    """Markdown rows of per-request time minus the ``base`` pass (paired by round).
+
+    ``samples`` maps each pass to its per-request times (ns), ``base`` included;
+    returns the table and the median overhead of each implementation. Ratios are
+    against the ``rswsgi`` row.
+    """
+    samples = dict(samples)
+    base_s = samples.pop(base)
+    over = {n: median(paired_diff(s, base_s)) for n, s in samples.items()}
+    ref = over["rswsgi"]
+    rows = [[base, fmt_ns(median(base_s)), "—", "—", "—"]]
+    for n, s in samples.items():
+        lo, hi = iqr(paired_diff(s, base_s))
+        rows.append(
+            [
+                n,
+                fmt_ns(median(s)),
+                f"**{fmt_ns(over[n])}**",
+                f"{fmt_ns(lo)} – {fmt_ns(hi)}",
+                fmt_ratio(over[n] / ref) if ref > 0 else "n/a",
+            ]
+        )
+    return table(head, rows), over
+
+
 def environment() -> str:
     """One line naming the machine, date and versions, for the README."""
     try:

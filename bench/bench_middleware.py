@@ -31,13 +31,8 @@ import pymiddleware as pym
 import rswsgi
 from _common import (
     environment,
-    fmt_ns,
-    fmt_ratio,
-    iqr,
-    median,
-    paired_diff,
+    overhead_table,
     run_rounds,
-    table,
     target_line,
 )
 
@@ -311,24 +306,10 @@ def measure(case: Case, rounds: int) -> tuple[str, dict[str, float]]:
     passes = {"(bare app)": make_pass(case.bare, case)}
     passes.update({name: make_pass(app, case) for name, app in case.impls.items()})
     samples = run_rounds(passes, rounds, warmup=1)
-    base = samples.pop("(bare app)")
-    over = {n: median(paired_diff(s, base)) for n, s in samples.items()}
-    ref = over["rswsgi"]
-    rows = [["(bare app)", fmt_ns(median(base)), "—", "—", "—"]]
-    for n, s in samples.items():
-        lo, hi = iqr(paired_diff(s, base))
-        rows.append(
-            [
-                n,
-                fmt_ns(median(s)),
-                f"**{fmt_ns(over[n])}**",
-                f"{fmt_ns(lo)} – {fmt_ns(hi)}",
-                fmt_ratio(over[n] / ref) if ref > 0 else "n/a",
-            ]
-        )
     head = ["implementation", "median per request", "overhead (median)", "overhead IQR", "× rswsgi"]
+    rows_md, over = overhead_table(samples, "(bare app)", head)
     text = f"### {case.title}\n\n{case.calls} requests per pass, {rounds} rounds\n\n"
-    return text + table(head, rows), over
+    return text + rows_md, over
 
 
 def main() -> int:

@@ -35,13 +35,8 @@ import routes
 import rswsgi
 from _common import (
     environment,
-    fmt_ns,
-    fmt_ratio,
-    iqr,
-    median,
-    paired_diff,
+    overhead_table,
     run_rounds,
-    table,
     target_line,
 )
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -401,24 +396,10 @@ def measure(
     passes = {"(direct app call)": make_pass(None, cases, direct_apps, reps)}
     passes.update({n: make_pass(d, cases, direct_apps, reps) for n, d in routers.items()})
     samples = run_rounds(passes, rounds)
-    base = samples.pop("(direct app call)")
-    over = {n: median(paired_diff(s, base)) for n, s in samples.items()}
-    ref = over["rswsgi"]
-    rows = [["(direct app call)", fmt_ns(median(base)), "—", "—", "—"]]
-    for n, s in samples.items():
-        lo, hi = iqr(paired_diff(s, base))
-        rows.append(
-            [
-                n,
-                fmt_ns(median(s)),
-                f"**{fmt_ns(over[n])}**",
-                f"{fmt_ns(lo)} – {fmt_ns(hi)}",
-                fmt_ratio(over[n] / ref) if ref > 0 else "n/a",
-            ]
-        )
     head = ["router", "median ns/request", "overhead (median)", "overhead IQR", "× rswsgi"]
+    rows_md, over = overhead_table(samples, "(direct app call)", head)
     text = f"### {title}\n\n{len(cases)} paths × {reps} per pass, {rounds} rounds\n\n"
-    return text + table(head, rows), over
+    return text + rows_md, over
 
 
 def main() -> int:
