@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
     parser.add_argument("--port", type=int, default=8888, help="TCP port (default: %(default)s)")
+    parser.add_argument(
+        "--routes",
+        action="store_true",
+        help="print the rswsgi Router's routes and mounts (found through the middleware) and exit",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log")
     # `--reload` goes here: the parent would own the socket and re-exec a child per change.
     return parser
@@ -137,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = load_app(args.target)
     except TargetError as e:
         _fail(str(e), 2)
+    if args.routes:
+        from ._routes import print_routes
+
+        target = args.target or "the demo app"
+        return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
     try:
         server = make_server(args.host, args.port, app, quiet=args.quiet)
     except (OSError, ValueError) as e:

@@ -13,7 +13,7 @@ mod url_for;
 
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 use crate::errors::Error;
@@ -52,6 +52,17 @@ pub struct Router {
     /// Per route (same index as the table's routes): its param keys.
     keys: Vec<ParamKeys>,
     mounts: Mounts<Py<PyAny>>,
+    /// One entry per successful `add`, in order, for `Router.routes`.
+    added: Vec<Added>,
+}
+
+/// What one `add` call registered, as `Router.routes` reports it.
+#[derive(Debug)]
+struct Added {
+    path: String,
+    methods: Methods,
+    name: Option<String>,
+    app: Py<PyAny>,
 }
 
 /// `methods=`: `None` (any), or an iterable of `str` (not a bare `str`).
@@ -109,7 +120,7 @@ impl Router {
         let py = app.py();
         let inserted = self
             .table
-            .insert(path, methods, name, app.clone().unbind())?;
+            .insert(path, methods.clone(), name, app.clone().unbind())?;
         if inserted.new_route {
             let keys = url_for::param_names(path)
                 .into_iter()
@@ -117,6 +128,12 @@ impl Router {
                 .collect();
             self.keys.push(ParamKeys(keys));
         }
+        self.added.push(Added {
+            path: path.to_owned(),
+            methods,
+            name: name.map(str::to_owned),
+            app: app.clone().unbind(),
+        });
         Ok(())
     }
 }
@@ -211,6 +228,46 @@ impl Router {
         url_for::url_for(&self.table, name, params)
     }
 
+    /// Every ``add``/``route`` call that succeeded, in the order made: a new
+    /// ``list`` of ``(path, methods, name, app)`` tuples. ``path`` is the
+    /// matchit pattern as given; ``methods`` is ``None`` (any method) or a
+    /// ``tuple[str, ...]`` of upper-case names, sorted (HEAD is not added for
+    /// GET, though GET routes answer it); ``name`` is ``None`` when none was
+    /// given; ``app`` is the WSGI callable. For listing, as ``flask routes``
+    /// does (``python -m rswsgi.dev MODULE:APP --routes``); changing the list
+    /// does not change the router. Raises nothing.
+    #[getter]
+    fn routes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let rows = self.added.iter().map(|a| {
+            let methods = match &a.methods {
+                Methods::Any => py.None().into_bound(py),
+                Methods::Only(names) => PyTuple::new(py, names)?.into_any(),
+            };
+            PyTuple::new(
+                py,
+                [
+                    PyString::new(py, &a.path).into_any(),
+                    methods,
+                    a.name.as_deref().into_pyobject(py)?,
+                    a.app.bind(py).clone(),
+                ],
+            )
+        });
+        PyList::new(py, rows.collect::<PyResult<Vec<_>>>()?)
+    }
+
+    /// Every ``mount``: a new ``list`` of ``(prefix, app)`` tuples, longest
+    /// prefix first (the order in which a request's path is tested against
+    /// them; equal lengths in the order mounted). Raises nothing.
+    #[getter]
+    fn mounts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let rows = self
+            .mounts
+            .iter()
+            .map(|m| (m.prefix.as_str(), m.app.bind(py)));
+        PyList::new(py, rows)
+    }
+
     /// Routes one request (PEP 3333 application call); see the class doc.
     fn __call__<'py>(
         slf: &Bound<'py, Self>,
@@ -229,6 +286,9 @@ impl Router {
         for app in self.mounts.apps() {
             visit.call(app)?;
         }
+        for added in &self.added {
+            visit.call(&added.app)?;
+        }
         Ok(())
     }
 
@@ -236,6 +296,7 @@ impl Router {
         self.table.clear();
         self.keys.clear();
         self.mounts.clear();
+        self.added.clear();
     }
 }
 

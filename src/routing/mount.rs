@@ -96,6 +96,11 @@ impl<T> Mounts<T> {
             .find_map(|m| split(path_info, &m.wire).map(|rest| (m, rest)))
     }
 
+    /// Every mount, longest prefix first (the order `find` tries them).
+    pub fn iter(&self) -> impl Iterator<Item = &Mount<T>> {
+        self.mounts.iter()
+    }
+
     /// Every mounted app, for the garbage collector.
     pub fn apps(&self) -> impl Iterator<Item = &T> {
         self.mounts.iter().map(|m| &m.app)

@@ -1,0 +1,166 @@
+"""``examples/composed.py`` runs unchanged under gunicorn, waitress and granian.
+
+Each server is started as a user would start it (the README's "Deploying"
+section), as a subprocess on a free 127.0.0.1 port; the test waits until it
+answers, checks every kind of route, then stops it. A server whose package
+cannot be imported is skipped (the ``test`` extra installs all three).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from livedev import ROOT, Response, free_port, get
+
+APP = "examples.composed:app"
+# The same router without handle_error on top (see test_granian_serves_the_bare_router).
+ROUTER = "examples.composed:router"
+START_TIMEOUT = 60.0  # seconds: a cold start imports Flask in each worker
+STOP_TIMEOUT = 15.0
+
+
+def command(server: str, port: int, app: str) -> list[str]:
+    """The README's command for ``server``, on ``port`` (``python -m`` keeps it in this venv)."""
+    if server == "gunicorn":
+        return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", app]
+    if server == "waitress":
+        return [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", app]
+    if server == "granian":
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            app,
+        ]
+    raise ValueError(server)
+
+
+@contextmanager
+def running(server: str, app: str = APP) -> Iterator[int]:
+    """Start ``server`` serving ``app``; yield its port once ``/hello`` answers 200; stop it."""
+    if importlib.util.find_spec(server) is None:
+        pytest.skip(f"{server} is not installed (pip install '.[test]')")
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            command(server, port, app),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode("utf-8", "replace")[-4000:]
+
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"{server} exited with {proc.returncode}:\n{output()}")
+                try:
+                    if get(port, "/hello").status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{server} did not answer within {START_TIMEOUT} s:\n{output()}")
+                time.sleep(0.1)
+            yield port
+        finally:
+            # SIGTERM is the graceful stop of all three (what systemd or Docker send).
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def text(resp: Response) -> str:
+    return resp.body.decode("utf-8")
+
+
+# granian reads the status and headers as soon as the app returns, before it
+# iterates the body (granian#845, closed "wontfix"), while PEP 3333 lets
+# start_response be called as late as the first iteration. handle_error and
+# reverser pass the inner app's start_response on only when the first body
+# chunk arrives (so handle_error can still answer 500 without exc_info), so
+# under granian every response through them goes out as "200 OK" with no
+# headers (a 404 included); only /boom, whose 500 is started at call time,
+# is right. Strict: once the middleware start eagerly, this XPASSes and fails.
+GRANIAN_845 = pytest.mark.xfail(
+    strict=True,
+    reason="granian#845: status/headers read before iteration; handle_error defers them",
+)
+
+
+@pytest.fixture(
+    params=["gunicorn", "waitress", pytest.param("granian", marks=GRANIAN_845)],
+)
+def port(request: pytest.FixtureRequest) -> Iterator[int]:
+    with running(request.param) as p:
+        yield p
+
+
+def test_composed_app_under_server(port: int) -> None:
+    hello = get(port, "/hello")
+    assert (hello.status, text(hello)) == (200, "Hello world from rswsgi!\n")
+    assert hello.headers["content-type"] == "text/plain; charset=utf-8"
+
+    # The server decodes %C3%B6 to PATH_INFO bytes; the router reads them as UTF-8.
+    name = get(port, "/hello/w%C3%B6rld")
+    assert (name.status, text(name)) == (200, "Hello, wörld!\n")
+
+    rev = get(port, "/reverse")
+    assert (rev.status, text(rev)) == (200, "👍🏽 dlröw olléh")
+    rev = get(port, "/reverse?text=abc")
+    assert (rev.status, text(rev)) == (200, "cba")
+
+    search = get(port, "/search?q=rust&q=python")
+    assert (search.status, search.body) == (200, b'{"q": ["rust", "python"]}')
+
+    flask = get(port, "/flask/hello")
+    assert (flask.status, text(flask)) == (200, "Hello world from Flask!\n")
+    where = get(port, "/flask/whereami")
+    assert text(where) == "SCRIPT_NAME=/flask PATH_INFO=/whereami\n"
+
+    boom = get(port, "/boom")
+    assert (boom.status, text(boom)) == (500, "500 Internal Server Error")
+
+    assert get(port, "/no/such/page").status == 404
+    wrong = get(port, "/hello", method="POST")
+    assert wrong.status == 405
+    assert wrong.headers["allow"] == "GET, HEAD"
+
+    # The server survived the 500 and still answers.
+    assert get(port, "/hello").status == 200
+
+
+def test_granian_serves_the_bare_router() -> None:
+    """The Router, the mount and Flask are fine under granian: only deferring middleware is not."""
+    with running("granian", ROUTER) as port:
+        hello = get(port, "/hello")
+        assert (hello.status, text(hello)) == (200, "Hello world from rswsgi!\n")
+        assert hello.headers["content-type"] == "text/plain; charset=utf-8"
+        assert text(get(port, "/hello/w%C3%B6rld")) == "Hello, wörld!\n"
+        flask = get(port, "/flask/hello")
+        assert (flask.status, text(flask)) == (200, "Hello world from Flask!\n")
+        assert get(port, "/no/such/page").status == 404
+        assert get(port, "/hello", method="POST").headers["allow"] == "GET, HEAD"
