@@ -124,6 +124,13 @@ def test_composed_example_table() -> None:
     )
 
 
+def test_readme_shows_the_real_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ python -m rswsgi.dev examples.composed:app --routes\n"
+    shown = readme.split(command, 1)[1].split("```", 1)[0]
+    assert routes_cli("examples.composed:app").stdout == shown
+
+
 WRAPPERS = """
 import functools
 
@@ -162,14 +169,15 @@ class Holder:
 
 held = Holder(log_environ(router))
 
-# no router anywhere, and a wrapper that points at itself
+# no router anywhere, and two wrappers that point at each other
 class Loop:
-    def __init__(self):
-        self.app = self
+    app = None
     def __call__(self, environ, start_response):
         return ok(environ, start_response)
 
-loop = log_environ(Loop())
+a, b = Loop(), Loop()
+a.app, b.app = b, a
+loop = log_environ(a)
 plain = log_environ(ok)
 """
 

@@ -45,7 +45,7 @@ def find_router(app: object) -> Router | None:
                 inner: Any = getattr(obj, attr)
             except Exception:  # noqa: BLE001 - a property that raises is not a wrapper
                 continue
-            if inner is not None and inner is not obj:
+            if inner is not None:
                 todo.append((inner, depth + 1))
     return None
 
