@@ -212,12 +212,29 @@ def test_ctrl_c_stops_the_parent_and_its_child(
         socket.create_connection(("127.0.0.1", r.port), timeout=1).close()
 
 
+def test_a_child_stops_when_its_parent_is_killed(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    write_app(tmp_path / "app.py", "v1")
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    [child] = r.importers()
+    r.proc.kill()  # SIGKILL: the parent cannot stop its child itself
+    r.proc.wait()
+    eventually(lambda: not _alive(child) or None, "the orphan to exit", within=10)
+
+
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped yet does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def test_the_demo_app_reloads_too(tmp_path: Path, serve_reload: Callable[..., Reloader]) -> None:

@@ -4,7 +4,7 @@ The parent process (``supervise``) never imports the application. It binds the
 listening socket once and starts a child, ``python -m rswsgi.dev ... --fd N``,
 that serves on that same socket, so a connection made while a child restarts
 waits in the kernel's accept queue instead of being refused. The child reports
-the files of the modules it imported (``report_modules``) on a pipe; the parent
+the files of the modules it imported (``report_to_parent``) on a socket pair; the parent
 watches them, plus every ``*.py`` file under the working directory, with OS
 notifications (``rswsgi._rswsgi._FileWatcher``), never a polling walk
 (flask#5307, werkzeug#2141).
@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from types import FrameType
@@ -100,15 +101,31 @@ def imported_files(modules: Iterable[object]) -> list[str]:
     return sorted(files)
 
 
-def report_modules(fd: int) -> None:
-    """Child side: writes the files of every module imported so far to the pipe ``fd``
-    (NUL-separated file system paths), then closes it. A parent that went away is ignored."""
+def report_to_parent(fd: int) -> None:
+    """Child side, once the app is loaded (or failed to load): sends the files of every
+    module imported so far on the socket ``fd`` (NUL-separated file system paths) and
+    ends that direction; then, in a daemon thread, waits for the parent's end to close
+    and stops this process (SIGTERM) when it does, so that a parent killed with
+    SIGKILL never leaves an orphan serving its port."""
     data = b"\0".join(os.fsencode(p) for p in imported_files(sys.modules.values()))
+    parent = socket.socket(fileno=fd)
     try:
-        with open(fd, "wb") as pipe:
-            pipe.write(data)
+        parent.sendall(data)
+        parent.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+    threading.Thread(
+        target=_stop_when_orphaned, args=(parent,), name="rswsgi-parent", daemon=True
+    ).start()
+
+
+def _stop_when_orphaned(parent: socket.socket) -> None:
+    try:
+        while parent.recv(1):  # the parent never sends; b"" means it is gone
+            pass
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def stop_between_requests() -> None:
@@ -132,35 +149,37 @@ class _Child:
     """One ``python -m rswsgi.dev ... --fd N`` process serving the parent's socket."""
 
     def __init__(self, argv: Sequence[str], sock: socket.socket) -> None:
-        read_end, write_end = os.pipe()
+        # The child's report comes back on this socket pair, and the parent's
+        # end stays open while the parent lives (see report_to_parent).
+        self._link, child_end = socket.socketpair()
         self.started = time.time()
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "rswsgi.dev", "--fd", str(sock.fileno())]
-                + ["--report-fd", str(write_end), *argv],
-                pass_fds=(sock.fileno(), write_end),
+                + ["--parent-fd", str(child_end.fileno()), *argv],
+                pass_fds=(sock.fileno(), child_end.fileno()),
             )
         except BaseException:
-            os.close(read_end)
+            self._link.close()
             raise
         finally:
-            os.close(write_end)
-        os.set_blocking(read_end, False)
-        self._report: int | None = read_end
-        self._data = b""
+            child_end.close()
+        self._link.setblocking(False)
+        self._data: bytes | None = b""
 
     def reported(self) -> list[str]:
-        """The files the child reported, once it has closed its end of the pipe; else []."""
-        if self._report is None:
+        """The files the child reported, once it has sent them all (then never again); else []."""
+        if self._data is None:
             return []
         try:
-            while chunk := os.read(self._report, 65536):
+            while chunk := self._link.recv(65536):
                 self._data += chunk
         except BlockingIOError:
             return []
-        os.close(self._report)
-        self._report = None
-        return [os.fsdecode(p) for p in self._data.split(b"\0") if p]
+        except OSError:
+            pass
+        data, self._data = self._data, None
+        return [os.fsdecode(p) for p in data.split(b"\0") if p]
 
     def stop(self, within: float) -> None:
         """SIGTERM (graceful: in-flight responses finish), then SIGKILL after ``within`` s."""
@@ -172,9 +191,7 @@ class _Child:
                 _say(f"the app did not stop within {within:g} s; killing it")
                 self.proc.kill()
                 self.proc.wait()
-        if self._report is not None:
-            os.close(self._report)
-            self._report = None
+        self._link.close()
 
 
 def _watch(watcher: _FileWatcher, paths: Iterable[str]) -> None:

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
     return parser
 
 
@@ -156,10 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TargetError as e:
         _fail(str(e), 2)
     finally:
-        if args.report_fd is not None:
-            from ._reload import report_modules
+        if args.parent_fd is not None:
+            from ._reload import report_to_parent
 
-            report_modules(args.report_fd)
+            report_to_parent(args.parent_fd)
     try:
         server = make_server(args.host, args.port, app, quiet=args.quiet, fd=args.fd)
     except (OSError, ValueError) as e:
