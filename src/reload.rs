@@ -255,8 +255,8 @@ fn seconds(name: &'static str, secs: f64) -> PyResult<Duration> {
     })
 }
 
-fn watch_error(path: &Path, e: notify::Error) -> PyErr {
-    let what = format!("cannot watch {}", path.display());
+/// An `OSError` for a watch that failed; `what` says what was attempted.
+fn watch_error(what: String, e: notify::Error) -> PyErr {
     let (errno, why) = match e.kind {
         notify::ErrorKind::Io(io) => (io.raw_os_error(), io.to_string()),
         notify::ErrorKind::PathNotFound => (Some(2), "no such file or directory".into()), // ENOENT
@@ -276,7 +276,8 @@ impl FileWatcher {
     #[pyo3(signature = (paths = Vec::new(), *, debounce_secs = 0.1))]
     fn new(py: Python<'_>, paths: Vec<PathBuf>, debounce_secs: f64) -> PyResult<Self> {
         let debounce = seconds("debounce_secs", debounce_secs)?;
-        let (set, events) = watch_set(debounce).map_err(|e| watch_error(Path::new("."), e))?;
+        let (set, events) = watch_set(debounce)
+            .map_err(|e| watch_error("cannot start watching files".into(), e))?;
         let watcher = Self {
             set: Mutex::new(set),
             events: Mutex::new(events),
@@ -298,7 +299,7 @@ impl FileWatcher {
             let mut set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
             set.add(&path)
         })
-        .map_err(|e| watch_error(&path, e))
+        .map_err(|e| watch_error(format!("cannot watch {}", path.display()), e))
     }
 
     /// `wait(timeout_secs=None) -> list[str] | None`: blocks until watched

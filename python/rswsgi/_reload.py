@@ -244,7 +244,11 @@ def _serve_until_change(child: _Child, watcher: _FileWatcher) -> list[str]:
 
 def supervise(host: str, port: int, argv: Sequence[str]) -> int:
     """The ``--reload`` parent: serve ``argv`` (the CLI's own arguments) in a child
-    process on a socket bound here, restarting it on every change, until Ctrl-C."""
+    process on a socket bound here, restarting it on every change, until Ctrl-C.
+
+    Raises ``OSError`` when the address cannot be bound or files cannot be watched."""
+    if os.name != "posix":
+        raise OSError("--reload needs a POSIX system (each child inherits the socket's fd)")
     sock = listen(host, port)
     child: _Child | None = None
     try:
