@@ -72,10 +72,14 @@ fn a_watched_file_that_changes_is_reported_once_per_burst() {
     for i in 0..5 {
         f.write("app.py", &format!("x = {i}\n"));
     }
-    let batches = f.batches(Duration::from_secs(5));
-    assert!(!batches.is_empty(), "no event within 5 s");
-    assert_eq!(batches[0], vec![f.path("app.py")], "{batches:?}");
-    assert_eq!(batches.len(), 1, "one burst, one batch: {batches:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut first = Vec::new();
+    while first.is_empty() && Instant::now() < deadline {
+        first = f.batches(Duration::from_millis(100)).concat();
+    }
+    assert_eq!(first, vec![f.path("app.py")]);
+    // One burst, one batch: nothing follows.
+    assert_eq!(f.batches(DEBOUNCE * 8), Vec::<Vec<PathBuf>>::new());
     // A sibling in the same (watched) directory is not reported.
     f.write("other.py", "y = 2\n");
     assert_eq!(f.batches(DEBOUNCE * 8), Vec::<Vec<PathBuf>>::new());
