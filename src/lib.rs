@@ -5,6 +5,7 @@
 
 pub mod errors;
 pub mod middleware;
+pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod wsgi;
@@ -18,6 +19,8 @@ mod _rswsgi {
 
     #[pymodule_export]
     use crate::middleware::{stack, HandleError, LogEnviron, Reverser, WrapQueryParams};
+    #[pymodule_export]
+    use crate::reload::FileWatcher;
     #[pymodule_export]
     use crate::routing::Router;
     #[pymodule_export]

@@ -1,6 +1,7 @@
 """Stubs for the native module rswsgi._rswsgi."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from os import PathLike
 from types import TracebackType
 from typing import Protocol, TypeVar, final
 
@@ -9,6 +10,7 @@ from typing_extensions import Self
 
 __all__ = [
     "Router",
+    "_FileWatcher",
     "Server",
     "__version__",
     "handle_error",
@@ -144,6 +146,7 @@ def make_server(
     idle_timeout_secs: int | None = None,
     read_timeout_secs: int | None = None,
     write_timeout_secs: int | None = None,
+    fd: int | None = None,
 ) -> Server: ...
 def serve(
     app: WSGIApplication,
@@ -152,3 +155,15 @@ def serve(
     *,
     quiet: bool = False,
 ) -> None: ...
+
+# reload (private: used by ``python -m rswsgi.dev --reload``)
+
+@final
+class _FileWatcher:
+    """Reports changes to files and ``*.py`` trees, from OS notifications."""
+
+    def __new__(
+        cls, paths: Sequence[str | PathLike[str]] = ..., *, debounce_secs: float = 0.1
+    ) -> _FileWatcher: ...
+    def add(self, path: str | PathLike[str]) -> None: ...
+    def wait(self, timeout_secs: float | None = None) -> list[str] | None: ...

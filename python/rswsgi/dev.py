@@ -1,4 +1,4 @@
-"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [--quiet]``: the dev server CLI.
+"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [--reload] [--quiet]``: the CLI.
 
 ``MODULE:APP`` names a WSGI application: ``MODULE:NAME`` (a dotted attribute path is
 fine), ``MODULE:factory()`` (called with no arguments) or ``MODULE`` alone (its ``app``,
@@ -7,6 +7,8 @@ gunicorn and flask do. Without a target a built-in demo app is served.
 
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
 Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
+``--reload`` serves the app from a child process restarted on every source change
+(see ``_reload``).
 """
 
 from __future__ import annotations
@@ -50,7 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the rswsgi Router's routes and mounts (found through the middleware) and exit",
     )
     parser.add_argument("--quiet", action="store_true", help="no access log")
-    # `--reload` goes here: the parent would own the socket and re-exec a child per change.
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart the app when a source file changes (the app runs in a child process)",
+    )
+    # Internal: how the --reload parent starts each child (see _reload.py).
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
     return parser
 
 
@@ -135,6 +144,15 @@ def _install_signal_handlers() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _install_signal_handlers()
+    # --reload: this process only supervises; a child (--fd) loads and serves the app.
+    reload_child = args.fd is not None
+    if args.reload and not reload_child and not args.routes:
+        from . import _reload
+
+        try:
+            return _reload.supervise(args.host, args.port, sys.argv[1:] if argv is None else argv)
+        except OSError as e:
+            _fail(str(e), 1)
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
@@ -142,23 +160,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = load_app(args.target)
     except TargetError as e:
         _fail(str(e), 2)
+    finally:
+        if args.parent_fd is not None:
+            from ._reload import report_to_parent
+
+            report_to_parent(args.parent_fd)
     if args.routes:
         from ._routes import print_routes
 
         target = args.target or "the demo app"
         return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
     try:
-        server = make_server(args.host, args.port, app, quiet=args.quiet)
+        server = make_server(args.host, args.port, app, quiet=args.quiet, fd=args.fd)
     except (OSError, ValueError) as e:
         _fail(str(e), 1)
     host, port = server.server_address
     shown = f"[{host}]" if ":" in host else host
-    print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
+    if reload_child:
+        from ._reload import stop_between_requests
+
+        stop_between_requests()
+    else:
+        print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
     with server:
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            print("Shutting down.", flush=True)
+            if not reload_child:
+                print("Shutting down.", flush=True)
     return 0
 
 

@@ -16,6 +16,7 @@ pub mod environ;
 pub mod error;
 pub mod event_loop;
 pub mod file_wrapper;
+pub mod inherit;
 pub mod input;
 pub mod parse;
 pub mod respond;
@@ -181,7 +182,7 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 
 /// `make_server(host, port, app, *, quiet=False, max_request_line_bytes=8192,
 /// max_header_bytes=65536, max_header_count=100, max_body_bytes=67108864,
-/// idle_timeout_secs=60, read_timeout_secs=30, write_timeout_secs=60) -> Server`
+/// idle_timeout_secs=60, read_timeout_secs=30, write_timeout_secs=60, fd=None) -> Server`
 ///
 /// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
 /// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
@@ -197,13 +198,20 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// - `read_timeout_secs`: seconds a client may pause mid-request (else 408).
 /// - `write_timeout_secs`: seconds a client may leave a response unread.
 ///
+/// `fd`: serve this already bound TCP socket (a file descriptor, e.g. one
+/// inherited from a parent process, as `--reload` does) instead of binding
+/// `host`:`port`; the server uses a duplicate (`socket.fromfd`'s habit), so
+/// the caller keeps and closes `fd`; `port` is then ignored and `host` only
+/// names the server (`SERVER_NAME`).
+///
 /// Raises `ValueError` for a port outside 0-65535 or a zero size limit,
 /// `TypeError` when `app` is not callable, and `OSError` when `host` cannot
-/// be resolved or the address cannot be bound (e.g. already in use).
+/// be resolved, the address cannot be bound (e.g. already in use) or `fd` is
+/// not a bound TCP socket.
 #[pyfunction]
 #[pyo3(signature = (host, port, app, *, quiet = false, max_request_line_bytes = None,
     max_header_bytes = None, max_header_count = None, max_body_bytes = None,
-    idle_timeout_secs = None, read_timeout_secs = None, write_timeout_secs = None))]
+    idle_timeout_secs = None, read_timeout_secs = None, write_timeout_secs = None, fd = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn make_server(
     py: Python<'_>,
@@ -218,6 +226,7 @@ pub fn make_server(
     idle_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
     write_timeout_secs: Option<u64>,
+    fd: Option<i64>,
 ) -> PyResult<Server> {
     let port = port
         .extract::<i64>()
@@ -275,7 +284,11 @@ pub fn make_server(
             errno: None,
             why: "no address found".into(),
         })?;
-    let listener = mio::net::TcpListener::bind(addr).map_err(|e| {
+    let bound = match fd {
+        Some(fd) => inherit::listener(fd),
+        None => mio::net::TcpListener::bind(addr),
+    };
+    let listener = bound.map_err(|e| {
         let mut err = os_error(&format!("cannot listen on {host}:{port}"), &e);
         if e.kind() == std::io::ErrorKind::AddrInUse {
             err = PyFacingError::Os {
@@ -323,7 +336,7 @@ pub fn serve(
     let default_port = 8888u16.into_pyobject(py)?.into_any();
     let port = port.unwrap_or(&default_port);
     let server = make_server(
-        py, host, port, app, quiet, None, None, None, None, None, None, None,
+        py, host, port, app, quiet, None, None, None, None, None, None, None, None,
     )?;
     let result = server.serve_forever(py, 0.5);
     server.server_close(py)?;

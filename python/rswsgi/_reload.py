@@ -1,0 +1,284 @@
+"""``python -m rswsgi.dev --reload``: restart the app's process when its source changes.
+
+The parent process (``supervise``) never imports the application. It binds the
+listening socket once and starts a child, ``python -m rswsgi.dev ... --fd N``,
+that serves on that same socket, so a connection made while a child restarts
+waits in the kernel's accept queue instead of being refused. The child reports
+the files of the modules it imported (``report_to_parent``) on a socket pair; the parent
+watches them, plus every ``*.py`` file under the working directory, with OS
+notifications (``rswsgi._rswsgi._FileWatcher``), never a polling walk
+(flask#5307, werkzeug#2141).
+
+On a change the parent sends the child SIGTERM, which the dev CLI turns into
+``KeyboardInterrupt``: the child stops accepting and finishes the responses in
+flight, then exits; after ``RELOAD_GRACE_SECS`` it is killed. A child that
+cannot load the app prints its one-line error and exits with status 2; the
+parent then waits for the next change instead of exiting. Ctrl-C or SIGTERM
+stops the parent and its child (exit status 0).
+
+POSIX only: the socket is handed over as an inherited file descriptor.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import site
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from types import FrameType
+
+from ._rswsgi import _FileWatcher
+
+#: Exit status of a child that could not load the app (dev.py's ``_fail(..., 2)``).
+BAD_TARGET = 2
+#: Seconds a child gets to finish its responses in flight before it is killed.
+RELOAD_GRACE_SECS = 5.0
+#: Seconds the whole shutdown may take after Ctrl-C (the CLI promises one).
+QUIT_SECS = 0.9
+#: Seconds a change must be quiet before it counts (an editor's save is a burst).
+DEBOUNCE_SECS = 0.1
+#: How often (seconds) the parent looks at its child between file events.
+CHILD_POLL_SECS = 0.25
+
+
+def _say(message: str) -> None:
+    print(f"rswsgi: {message}", file=sys.stderr, flush=True)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (IPv4 first, as ``make_server`` picks).
+
+    Raises ``OSError`` naming the address when it cannot be resolved or bound.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos.sort(key=lambda info: info[0] != socket.AF_INET)
+        family, kind, proto, _, addr = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as e:
+        raise OSError(e.errno, f"host={host!r} cannot be resolved: {e.strerror or e}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(1024)
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
+def _library_dirs() -> tuple[str, ...]:
+    """The stdlib and site-packages directories: code nobody edits while developing."""
+    dirs = {
+        path
+        for scheme in (sysconfig.get_paths(), sysconfig.get_paths(vars={"base": sys.base_prefix}))
+        for key, path in scheme.items()
+        if key in ("stdlib", "platstdlib", "purelib", "platlib")
+    }
+    dirs.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+    dirs.add(site.getusersitepackages())
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
+
+
+def imported_files(modules: Iterable[object]) -> list[str]:
+    """The source files of ``modules`` (e.g. ``sys.modules.values()``), minus the stdlib's
+    and site-packages' (installed code that does not change while developing; watching it
+    would cost an OS watch per directory for nothing)."""
+    skip = _library_dirs()
+    files = set()
+    for module in list(modules):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and os.path.isabs(path):
+            real = os.path.realpath(path)
+            if not real.startswith(skip):
+                files.add(real)
+    return sorted(files)
+
+
+def report_to_parent(fd: int) -> None:
+    """Child side, once the app is loaded (or failed to load): sends the files of every
+    module imported so far on the socket ``fd`` (NUL-separated file system paths) and
+    ends that direction; then, in a daemon thread, waits for the parent's end to close
+    and stops this process (SIGTERM) when it does, so that a parent killed with
+    SIGKILL never leaves an orphan serving its port."""
+    data = b"\0".join(os.fsencode(p) for p in imported_files(sys.modules.values()))
+    parent = socket.socket(fileno=fd)
+    try:
+        parent.sendall(data)
+        parent.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    threading.Thread(
+        target=_stop_when_orphaned, args=(parent,), name="rswsgi-parent", daemon=True
+    ).start()
+
+
+def _stop_when_orphaned(parent: socket.socket) -> None:
+    try:
+        while parent.recv(1):  # the parent never sends; b"" means it is gone
+            pass
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stop_between_requests() -> None:
+    """Child side, called by the function that will call ``serve_forever()``: SIGTERM
+    stops the server only where the server checks for signals (between requests, so
+    the graceful stop finishes the responses in flight), never inside the app, where
+    the dev CLI's plain handler would raise ``KeyboardInterrupt`` into the request.
+    Arriving inside the app, it asks again every 50 ms (SIGALRM) until then."""
+    serving = sys._getframe(1).f_code
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if frame is not None and frame.f_code is serving:
+            raise KeyboardInterrupt
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGALRM, stop)
+
+
+class _Child:
+    """One ``python -m rswsgi.dev ... --fd N`` process serving the parent's socket."""
+
+    def __init__(self, argv: Sequence[str], sock: socket.socket) -> None:
+        # The child's report comes back on this socket pair, and the parent's
+        # end stays open while the parent lives (see report_to_parent).
+        self._link, child_end = socket.socketpair()
+        self.started = time.time()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "rswsgi.dev", "--fd", str(sock.fileno())]
+                + ["--parent-fd", str(child_end.fileno()), *argv],
+                pass_fds=(sock.fileno(), child_end.fileno()),
+            )
+        except BaseException:
+            self._link.close()
+            raise
+        finally:
+            child_end.close()
+        self._link.setblocking(False)
+        self._data: bytes | None = b""
+
+    def reported(self) -> list[str]:
+        """The files the child reported, once it has sent them all (then never again); else []."""
+        if self._data is None:
+            return []
+        try:
+            while chunk := self._link.recv(65536):
+                self._data += chunk
+        except BlockingIOError:
+            return []
+        except OSError:
+            pass
+        data, self._data = self._data, None
+        return [os.fsdecode(p) for p in data.split(b"\0") if p]
+
+    def stop(self, within: float) -> None:
+        """SIGTERM (graceful: in-flight responses finish), then SIGKILL after ``within`` s."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(within)
+            except subprocess.TimeoutExpired:
+                _say(f"the app did not stop within {within:g} s; killing it")
+                self.proc.kill()
+                self.proc.wait()
+        self._link.close()
+
+
+def _watch(watcher: _FileWatcher, paths: Iterable[str]) -> None:
+    for path in paths:
+        try:
+            watcher.add(path)
+        except OSError as e:
+            _say(f"not watching {path}: {e}")
+
+
+def _shown(paths: Sequence[str]) -> str:
+    cwd = os.path.realpath(os.getcwd())
+    rel = [os.path.relpath(p, cwd) if p.startswith(os.path.join(cwd, "")) else p for p in paths]
+    return ", ".join(rel)
+
+
+def _watch_reported(watcher: _FileWatcher, child: _Child) -> list[str]:
+    """Watches the files the child reported; returns those changed since it started
+    (an edit made before the watch began, which no notification will report)."""
+    reported = child.reported()
+    _watch(watcher, reported)
+    changed = []
+    for path in reported:
+        try:
+            if os.stat(path).st_mtime > child.started:
+                changed.append(path)
+        except OSError:
+            changed.append(path)
+    return changed
+
+
+def _serve_until_change(child: _Child, watcher: _FileWatcher) -> list[str]:
+    """Watches until a watched file changes; says so when the child exits on its own."""
+    while True:
+        changed = watcher.wait(CHILD_POLL_SECS) or []
+        changed += _watch_reported(watcher, child)
+        if changed:
+            return sorted(set(changed))
+        status = child.proc.poll()
+        if status is not None:
+            changed = _watch_reported(watcher, child)
+            if changed:
+                return changed
+            if status == BAD_TARGET:
+                _say("waiting for a change to retry")
+            else:
+                _say(f"the app exited with status {status}; waiting for a change to restart")
+            return watcher.wait() or []
+
+
+def supervise(host: str, port: int, argv: Sequence[str]) -> int:
+    """The ``--reload`` parent: serve ``argv`` (the CLI's own arguments) in a child
+    process on a socket bound here, restarting it on every change, until Ctrl-C.
+
+    Raises ``OSError`` when the address cannot be bound or files cannot be watched."""
+    if os.name != "posix":
+        raise OSError("--reload needs a POSIX system (each child inherits the socket's fd)")
+    sock = listen(host, port)
+    child: _Child | None = None
+    try:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(
+            f"Serving on http://{shown}:{port} (reloading on changes; Ctrl-C to quit)", flush=True
+        )
+        watcher = _FileWatcher(debounce_secs=DEBOUNCE_SECS)
+        _watch(watcher, [os.getcwd()])
+        while True:
+            watcher.wait(0)  # what changed before this start is in this child
+            child = _Child(argv, sock)
+            changed = _serve_until_change(child, watcher)
+            _say(f"reloading: {_shown(changed)}")
+            child.stop(RELOAD_GRACE_SECS)
+            child = None
+    except KeyboardInterrupt:
+        if child is not None:
+            # Ctrl-C at a terminal reaches the child too: let it stop on its
+            # own first, so a second signal does not cut its graceful stop.
+            try:
+                child.proc.wait(QUIT_SECS / 3)
+            except subprocess.TimeoutExpired:
+                pass
+            child.stop(QUIT_SECS * 2 / 3)
+            child = None
+        print("Shutting down.", flush=True)
+        return 0
+    finally:
+        if child is not None:
+            child.stop(QUIT_SECS)
+        sock.close()

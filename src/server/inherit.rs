@@ -1,0 +1,97 @@
+//! Serving a listening socket that another process opened:
+//! `make_server(..., fd=N)`. The `--reload` parent binds once and hands the
+//! socket to each child it starts, so connections made while a child
+//! restarts wait in the kernel's accept queue instead of being refused.
+
+use std::io;
+use std::net::TcpListener;
+
+/// The listening TCP socket behind file descriptor `fd`, as a non-blocking
+/// mio listener of the server's own.
+///
+/// The server owns a duplicate (`dup(2)`), never `fd` itself, as
+/// `socket.fromfd` does: the caller still owns `fd` and closes it when it
+/// likes, and a wrong number can never make the server close a descriptor it
+/// does not own. The socket must be a bound IPv4/IPv6 stream socket;
+/// `listen(2)` is called again (a no-op for one that already listens).
+pub fn listener(fd: i64) -> io::Result<mio::net::TcpListener> {
+    let listener = TcpListener::from(dup(fd)?);
+    let sock = socket2::SockRef::from(&listener);
+    let not_tcp = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd} {why}"));
+    if sock.r#type()? != socket2::Type::STREAM {
+        return Err(not_tcp("is not a stream (TCP) socket"));
+    }
+    let addr = sock
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| not_tcp("is not an IPv4 or IPv6 socket"))?;
+    if addr.port() == 0 {
+        return Err(not_tcp("is not bound to an address"));
+    }
+    sock.listen(1024)?;
+    listener.set_nonblocking(true)?;
+    Ok(mio::net::TcpListener::from_std(listener))
+}
+
+/// A new descriptor for the open file description behind `fd`.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn dup(fd: i64) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{BorrowedFd, RawFd};
+    let raw = RawFd::try_from(fd)
+        .ok()
+        .filter(|&n| n >= 0)
+        .ok_or_else(|| io::Error::from_raw_os_error(9))?; // EBADF
+                                                          // SAFETY: `borrow_raw` asks that `raw` stay open while the BorrowedFd
+                                                          // lives. It lives only for the `dup(2)` on the next line, inside this
+                                                          // call; the kernel checks the number itself (EBADF when it is not open).
+                                                          // Only another thread closing `fd` at this very moment could break that,
+                                                          // which is the caller's race exactly as with `socket.fromfd`. Std offers
+                                                          // no safe way to name an fd received as an integer (I/O safety), so this
+                                                          // is the one unsafe line, and nothing ever closes `raw` itself.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
+    borrowed.try_clone_to_owned()
+}
+
+/// Inherited sockets are a POSIX feature here (`fd` is a file descriptor).
+#[cfg(not(unix))]
+fn dup(_fd: i64) -> io::Result<socket2::Socket> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "serving an inherited fd needs a POSIX system",
+    ))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn serves_a_duplicate_and_leaves_the_original_open() {
+        let original = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = original.local_addr().unwrap().port();
+        let adopted = listener(i64::from(original.as_raw_fd())).unwrap();
+        assert_eq!(adopted.local_addr().unwrap().port(), port);
+        drop(adopted);
+        // The original is still ours and still listening.
+        let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        assert!(original.accept().is_ok());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_bound_tcp_socket() {
+        for fd in [-1, i64::from(i32::MAX), i64::MAX] {
+            assert!(listener(fd).is_err(), "fd {fd}");
+        }
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let e = listener(i64::from(udp.as_raw_fd())).unwrap_err();
+        assert!(e.to_string().contains("not a stream"), "{e}");
+        let file = std::fs::File::open(file!()).unwrap();
+        assert!(listener(i64::from(file.as_raw_fd())).is_err());
+        let unbound =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let e = listener(i64::from(unbound.as_raw_fd())).unwrap_err();
+        assert!(e.to_string().contains("not bound"), "{e}");
+    }
+}

@@ -1,0 +1,300 @@
+"""``python -m rswsgi.dev --reload``: a real parent and child, a real socket, real file edits.
+
+Each test serves an app from its own ``tmp_path`` (the working directory of the
+server). The app appends its process id to ``imported-by.txt`` when imported, so a
+test can tell which processes imported it. Waits are deadlines, never timing asserts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, TypeVar
+
+import pytest
+import rswsgi
+from livedev import free_port, get, read_response
+from rswsgi._rswsgi import _FileWatcher
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="--reload needs POSIX fds")
+
+T = TypeVar("T")
+DEADLINE = 20.0
+
+APP = """\
+import os, time
+with open("imported-by.txt", "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        open("slow-started", "w").close()
+        time.sleep(1.5)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [{body!r}.encode()]
+"""
+
+
+def write_app(path: Path, body: str) -> None:
+    path.write_text(APP.format(body=body))
+
+
+def eventually(probe: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
+    """``probe()``'s first non-None result, polling until ``within`` seconds pass."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = probe()
+        if result is not None:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Reloader:
+    """``python -m rswsgi.dev TARGET --reload`` running in ``cwd``."""
+
+    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.cwd = cwd
+        self.port = free_port()
+        self._err: IO[bytes] = tempfile.TemporaryFile()
+        self._out: IO[bytes] = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rswsgi.dev", *args, "--reload", "--port", str(self.port)],
+            cwd=cwd,
+            stdout=self._out,
+            stderr=self._err,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
+        )
+
+    def body(self, path: str = "/") -> bytes | None:
+        """The response body, or None when nothing answers (yet)."""
+        try:
+            return get(self.port, path).body
+        except OSError:
+            return None
+
+    def served(self, body: bytes, path: str = "/") -> bytes:
+        return eventually(lambda: body if self.body(path) == body else None, f"{body!r}")
+
+    def importers(self) -> list[int]:
+        try:
+            return [int(line) for line in (self.cwd / "imported-by.txt").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def stderr(self) -> str:
+        self._err.seek(0)
+        return self._err.read().decode("utf-8", "replace")
+
+    def stdout(self) -> str:
+        self._out.seek(0)
+        return self._out.read().decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in self.importers():  # never leave a child behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._err.close()
+        self._out.close()
+
+
+@pytest.fixture
+def serve_reload(tmp_path: Path) -> Iterator[Callable[..., Reloader]]:
+    started: list[Reloader] = []
+
+    def start(*args: str, cwd: Path = tmp_path, **kw: dict[str, str]) -> Reloader:
+        r = Reloader(cwd, *args, **kw)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.close()
+
+
+def test_an_edited_module_is_served_after_a_reload(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    write_app(tmp_path / "app.py", "v1")
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    write_app(tmp_path / "app.py", "v2")
+    r.served(b"v2")
+    assert "rswsgi: reloading: app.py" in r.stderr()
+    banner = r.stdout().splitlines()[0]
+    assert banner == f"Serving on http://127.0.0.1:{r.port} (reloading on changes; Ctrl-C to quit)"
+    # Two children imported the app; the parent never did.
+    importers = r.importers()
+    assert len(set(importers)) == 2, importers
+    assert r.proc.pid not in importers
+
+
+def test_a_module_outside_the_working_directory_is_watched_too(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    # The child reports the files it imported; lib/ is only on PYTHONPATH.
+    lib, project = tmp_path / "lib", tmp_path / "project"
+    lib.mkdir()
+    project.mkdir()
+    (lib / "greeting.py").write_text("TEXT = b'hello'\n")
+    (project / "app.py").write_text(
+        "from greeting import TEXT\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [TEXT]\n"
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))
+    r = serve_reload("app:app", cwd=project, env={"PYTHONPATH": pythonpath})
+    r.served(b"hello")
+    (lib / "greeting.py").write_text("TEXT = b'bonjour'\n")
+    r.served(b"bonjour")
+    assert f"rswsgi: reloading: {(lib / 'greeting.py').resolve()}" in r.stderr()
+
+
+def test_a_broken_module_keeps_the_socket_and_the_parent_until_fixed(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    write_app(tmp_path / "app.py", "v1")
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    (tmp_path / "app.py").write_text("def app(:\n")
+    eventually(lambda: "waiting for a change to retry" in r.stderr() or None, "the retry line")
+    assert "importing 'app' failed: SyntaxError" in r.stderr()
+    assert r.proc.poll() is None, r.stderr()
+    # No child serves now, yet the parent's socket still takes connections:
+    # a request sent now waits in the accept queue and is answered once fixed.
+    with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        write_app(tmp_path / "app.py", "v3")
+        assert read_response(sock).body == b"v3"
+    assert r.body() == b"v3"
+
+
+def test_a_request_in_flight_finishes_on_the_old_code(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    write_app(tmp_path / "app.py", "v1")
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        eventually(lambda: (tmp_path / "slow-started").exists() or None, "the slow request")
+        write_app(tmp_path / "app.py", "v2")  # the reload's SIGTERM lands inside the app
+        resp = read_response(sock)
+    assert (resp.status, resp.body) == (200, b"v1")
+    r.served(b"v2")
+
+
+def test_ctrl_c_stops_the_parent_and_its_child(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    write_app(tmp_path / "app.py", "v1")
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    [child] = r.importers()
+    r.proc.send_signal(signal.SIGINT)
+    assert r.proc.wait(10) == 0
+    assert "Shutting down." in r.stdout()
+    eventually(lambda: not _alive(child) or None, "the child to exit", within=10)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", r.port), timeout=1).close()
+
+
+def test_a_child_stops_when_its_parent_is_killed(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    write_app(tmp_path / "app.py", "v1")
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    [child] = r.importers()
+    r.proc.kill()  # SIGKILL: the parent cannot stop its child itself
+    r.proc.wait()
+    eventually(lambda: not _alive(child) or None, "the orphan to exit", within=10)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped yet does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_the_demo_app_reloads_too(tmp_path: Path, serve_reload: Callable[..., Reloader]) -> None:
+    r = serve_reload()
+    assert b"rswsgi" in eventually(r.body, "the demo app")
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(serve_reload: Callable[..., Reloader]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "rswsgi.dev", "--reload", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+
+
+# The pieces, in-process.
+
+
+def test_make_server_serves_an_inherited_socket_and_leaves_it_open() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+
+        def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [str(environ["SERVER_PORT"]).encode()]
+
+        with rswsgi.make_server("127.0.0.1", 1, app, quiet=True, fd=sock.fileno()) as server:
+            assert server.server_port == port
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                server.handle_request()
+                assert read_response(client).body == str(port).encode()
+        assert sock.getsockname()[1] == port  # still ours, still open
+        with pytest.raises(OSError, match="not a stream"):
+            with socket.socket(type=socket.SOCK_DGRAM) as udp:
+                rswsgi.make_server("127.0.0.1", 0, app, fd=udp.fileno())
+
+
+def test_the_watcher_reports_a_changed_file(tmp_path: Path) -> None:
+    watched, other = tmp_path / "watched.txt", tmp_path / "other.txt"
+    watched.write_text("1")
+    watcher = _FileWatcher([watched], debounce_secs=0.05)
+    assert watcher.wait(0) is None
+    other.write_text("1")
+    watched.write_text("2")
+    watched.write_text("3")
+    assert watcher.wait(DEADLINE) == [str(watched.resolve())]
+    assert watcher.wait(0.3) is None
+    with pytest.raises(ValueError, match="timeout_secs"):
+        watcher.wait(-1)
+    with pytest.raises(FileNotFoundError):
+        watcher.add(tmp_path / "no" / "such.py")
