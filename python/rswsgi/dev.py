@@ -1,4 +1,4 @@
-"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [--quiet]``: the dev server CLI.
+"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [OPTIONS]``: the dev server CLI.
 
 ``MODULE:APP`` names a WSGI application: ``MODULE:NAME`` (a dotted attribute path is
 fine), ``MODULE:factory()`` (called with no arguments) or ``MODULE`` alone (its ``app``,
@@ -44,9 +44,81 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
     parser.add_argument("--port", type=int, default=8888, help="TCP port (default: %(default)s)")
-    parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.add_argument("--quiet", action="store_true", help="no startup banner and no access log")
     # `--reload` goes here: the parent would own the socket and re-exec a child per change.
+    _add_limit_arguments(parser)
     return parser
+
+
+# Server limits: (flag, make_server keyword, default, help). Defaults mirror
+# rswsgi's Limits (src/server/config.rs); None here means "the server's default".
+LIMITS: tuple[tuple[str, str, int, str], ...] = (
+    (
+        "--max-request-line-bytes",
+        "max_request_line_bytes",
+        8192,
+        "longest request line, bytes (else 414)",
+    ),
+    ("--max-header-bytes", "max_header_bytes", 65536, "longest request head, bytes (else 431)"),
+    ("--max-header-count", "max_header_count", 100, "most header fields (else 431)"),
+    ("--max-body-bytes", "max_body_bytes", 1 << 30, "largest request body, bytes (else 413)"),
+    (
+        "--max-in-memory-body-bytes",
+        "max_in_memory_body_bytes",
+        1 << 20,
+        "bodies larger than this many bytes spill to a temporary file",
+    ),
+    ("--idle-timeout", "idle_timeout_secs", 60, "seconds an idle keep-alive connection stays open"),
+    (
+        "--header-timeout",
+        "header_timeout_secs",
+        30,
+        "seconds from a request's first byte to the end of its head (else 408)",
+    ),
+    (
+        "--read-timeout",
+        "read_timeout_secs",
+        30,
+        "seconds a client may pause mid-request (else 408)",
+    ),
+    (
+        "--body-timeout",
+        "body_timeout_secs",
+        300,
+        "seconds from the end of the head to the end of the body (else 408)",
+    ),
+    ("--write-timeout", "write_timeout_secs", 60, "seconds a client may leave a response unread"),
+)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits (per request; see README 'Dev server')")
+    for flag, dest, default, text in LIMITS:
+        group.add_argument(
+            flag,
+            dest=dest,
+            type=_non_negative,
+            default=None,
+            metavar="N",
+            help=f"{text} (default: {default})",
+        )
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def limit_kwargs(args: argparse.Namespace) -> dict[str, int]:
+    """The ``make_server`` limit keywords given on the command line."""
+    return {
+        dest: getattr(args, dest) for _, dest, _, _ in LIMITS if getattr(args, dest) is not None
+    }
 
 
 def load_app(target: str | None) -> Callable[..., Any]:
@@ -138,17 +210,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TargetError as e:
         _fail(str(e), 2)
     try:
-        server = make_server(args.host, args.port, app, quiet=args.quiet)
+        server = make_server(args.host, args.port, app, quiet=args.quiet, **limit_kwargs(args))
     except (OSError, ValueError) as e:
         _fail(str(e), 1)
     host, port = server.server_address
     shown = f"[{host}]" if ":" in host else host
-    print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
+    if not args.quiet:
+        print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
     with server:
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            print("Shutting down.", flush=True)
+            if not args.quiet:
+                print("Shutting down.", flush=True)
     return 0
 
 

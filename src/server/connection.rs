@@ -12,17 +12,17 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyString;
 
-use super::access_log::{format_line, write_stderr, Entry};
+use super::access_log::{format_line, warn, write_stderr, Entry};
 use super::body::{expects_continue, framing, BodyDecoder, Framing};
 use super::config::{HIGH_WATER_BYTES, READ_CHUNK_BYTES};
 use super::error::Error;
 use super::event_loop::{Ctx, Next};
-use super::input::Input;
 use super::parse::{parse_head, RequestHead};
 use super::respond::{Abort, Pumped, Response};
 use super::response_head::write_simple;
+use super::spool::Spool;
 use super::transport::{Received, Transport};
 
 /// Body blocks or responses one connection may produce per turn.
@@ -46,8 +46,10 @@ enum State {
     Body {
         head: RequestHead,
         decoder: BodyDecoder,
-        body: Vec<u8>,
+        body: Spool,
         has_body: bool,
+        /// `Limits::body_timeout_secs` after the head.
+        deadline: Instant,
     },
     /// The application's response is being produced and sent.
     Respond {
@@ -72,6 +74,9 @@ pub struct Connection {
     peer: SocketAddr,
     remote: Option<(Py<PyString>, Py<PyString>)>,
     state: State,
+    /// When the first byte of the request head being received arrived
+    /// (for `Limits::header_timeout_secs`).
+    head_started: Option<Instant>,
     unflushed_answers: u32,
     answered: u32,
 }
@@ -85,6 +90,7 @@ impl Connection {
             peer,
             remote: None,
             state: State::Head,
+            head_started: None,
             unflushed_answers: 0,
             answered: 0,
         }
@@ -115,8 +121,11 @@ impl Connection {
     }
 
     /// Applies the timeouts of `limits` at `now`: an idle connection past
-    /// `idle_timeout_secs` closes, a stalled request gets `408`, a client
-    /// that stopped reading is dropped.
+    /// `idle_timeout_secs` closes; a request whose head is not complete
+    /// `header_timeout_secs` after its first byte, whose body is not complete
+    /// `body_timeout_secs` after its head, or that paused for
+    /// `read_timeout_secs`, gets `408`; a client that stopped reading is
+    /// dropped.
     pub fn check_timeouts(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
         let quiet_for = now.saturating_duration_since(self.io.last_activity);
         if let State::Lingering { until, .. } = self.state {
@@ -135,11 +144,23 @@ impl Connection {
             if quiet_for > ctx.limits.idle_timeout() {
                 return Next::Close;
             }
-        } else if matches!(self.state, State::Head | State::Body { .. })
-            && quiet_for > ctx.limits.read_timeout()
-        {
-            self.refuse(py, ctx, Error::Timeout);
-            return self.advance(py, ctx);
+        } else {
+            let late = match &self.state {
+                State::Head => self.head_started.is_some_and(|t| {
+                    now.saturating_duration_since(t) > ctx.limits.header_timeout()
+                }),
+                State::Body { deadline, .. } => now > *deadline,
+                // A `sendfile` response whose client stopped reading.
+                State::Respond { .. } if quiet_for > ctx.limits.write_timeout() => {
+                    self.shutdown(py);
+                    return Next::Close;
+                }
+                _ => return Next::Wait,
+            };
+            if late || quiet_for > ctx.limits.read_timeout() {
+                self.refuse(py, ctx, Error::Timeout);
+                return self.advance(py, ctx);
+            }
         }
         Next::Wait
     }
@@ -151,10 +172,10 @@ impl Connection {
         // stream, or a long pipeline, cannot starve the other connections.
         let mut budget = TURN_BUDGET;
         loop {
-            if self.io.pending() > 0 && self.flush().is_err() {
-                // The client went away; the iterable is still closed.
-                self.shutdown(py);
-                return Next::Close;
+            if self.io.pending() > 0 {
+                if let Err(e) = self.flush() {
+                    return self.client_gone(py, ctx, &e);
+                }
             }
             let pending = self.io.pending();
             match &mut self.state {
@@ -175,21 +196,9 @@ impl Connection {
                         Next::Wait
                     };
                 }
-                State::Respond { resp, .. } => {
-                    if pending >= HIGH_WATER_BYTES {
-                        return Next::Wait;
-                    }
-                    match resp.pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date) {
-                        Ok(Pumped::More) => {
-                            if !self.io.is_writable() {
-                                return Next::Wait;
-                            }
-                        }
-                        Ok(Pumped::Done) => self.finish_response(py, ctx),
-                        Err(Abort(fatal)) => {
-                            self.io.discard_output();
-                            return fatal.map_or(Next::Close, Next::Fatal);
-                        }
+                State::Respond { .. } => {
+                    if let Some(next) = self.respond_turn(py, ctx, pending) {
+                        return next;
                     }
                     budget -= 1;
                     if budget == 0 {
@@ -204,8 +213,10 @@ impl Connection {
                         return Next::Close;
                     }
                     if !self.io.input().is_empty() {
+                        self.head_started.get_or_insert_with(Instant::now);
                         match parse_head(self.io.input(), ctx.limits) {
                             Ok(Some(head)) => {
+                                self.head_started = None;
                                 self.io.consume(head.head_len);
                                 self.begin_body(py, ctx, head);
                                 continue;
@@ -223,7 +234,8 @@ impl Connection {
                 }
                 State::Body { decoder, body, .. } => {
                     if !self.io.input().is_empty() {
-                        match decoder.decode(self.io.input(), body, ctx.limits.max_body_bytes) {
+                        let max = ctx.limits.max_body_bytes;
+                        match decoder.decode(self.io.input(), &mut body.mem, max) {
                             Ok(used) => {
                                 self.io.consume(used);
                             }
@@ -231,6 +243,11 @@ impl Connection {
                                 self.refuse(py, ctx, e);
                                 continue;
                             }
+                        }
+                        if let Err(e) = body.settle(ctx.limits.max_in_memory_body_bytes) {
+                            warn(py, &format!("cannot store a request body: {e}"));
+                            self.refuse(py, ctx, Error::Storage);
+                            continue;
                         }
                     }
                     if decoder.is_done() {
@@ -248,6 +265,57 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Produces (and for a file, sends) the next part of the response in
+    /// progress; `Some(next)` to stop this turn.
+    fn respond_turn(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut Ctx<'_, '_>,
+        pending: usize,
+    ) -> Option<Next> {
+        let State::Respond { resp, .. } = &mut self.state else {
+            return None;
+        };
+        if pending >= HIGH_WATER_BYTES {
+            return Some(Next::Wait);
+        }
+        if ctx.stopping {
+            // Ctrl-C: a head not yet sent says `Connection: close`.
+            resp.keep_alive = false;
+        }
+        match resp.pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date) {
+            Ok(Pumped::File) => {
+                if pending > 0 {
+                    return Some(Next::Wait);
+                }
+                let sent = match resp.file_body() {
+                    Some(file) => self.io.send_file(file),
+                    None => Ok(Some(0)),
+                };
+                match sent {
+                    Ok(Some(n)) => {
+                        if let Err(Abort(fatal)) = resp.file_sent(py, n) {
+                            return Some(fatal.map_or(Next::Close, Next::Fatal));
+                        }
+                    }
+                    Ok(None) => return Some(Next::Wait),
+                    Err(e) => return Some(self.client_gone(py, ctx, &e)),
+                }
+            }
+            Ok(Pumped::More) => {
+                if !self.io.is_writable() {
+                    return Some(Next::Wait);
+                }
+            }
+            Ok(Pumped::Done) => self.finish_response(py, ctx),
+            Err(Abort(fatal)) => {
+                self.io.discard_output();
+                return Some(fatal.map_or(Next::Close, Next::Fatal));
+            }
+        }
+        None
     }
 
     /// Reads up to `want` more bytes. `None`: bytes arrived, go on;
@@ -288,8 +356,9 @@ impl Connection {
                 self.state = State::Body {
                     head,
                     decoder,
-                    body: Vec::new(),
+                    body: Spool::default(),
                     has_body,
+                    deadline: Instant::now() + ctx.limits.body_timeout(),
                 };
             }
             Err(e) => {
@@ -318,13 +387,15 @@ impl Connection {
             )
         });
         let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
-        let resp = Bound::new(py, Input::new(PyBytes::new(py, &body)))
-            .and_then(|input| {
+        let resp = body
+            .into_input(py)
+            .and_then(|(input, len)| Ok((Bound::new(py, input)?, len)))
+            .and_then(|(input, len)| {
                 ctx.environ.build(
                     py,
                     &head,
                     (&addr, &port),
-                    has_body.then_some(body.len()),
+                    has_body.then_some(len),
                     input.as_any(),
                 )
             })
@@ -414,8 +485,29 @@ impl Connection {
     ) {
         if !ctx.quiet {
             let entry = Entry::new(self.peer.ip(), head, status, bytes, started.elapsed());
-            write_stderr(py, &format_line(&entry, ctx.date.now()));
+            write_stderr(py, &format_line(&entry, ctx.date.now(), ctx.color));
         }
+    }
+
+    /// The client went away (`EPIPE`, `ECONNRESET`) with output pending:
+    /// one log line, the response's iterable closed, the connection dropped.
+    fn client_gone(&mut self, py: Python<'_>, ctx: &Ctx<'_, '_>, e: &std::io::Error) -> Next {
+        if !ctx.quiet {
+            let what = match &self.state {
+                State::Respond { head, .. } => format!(
+                    "{} {}",
+                    head.method(),
+                    String::from_utf8_lossy(head.target()).escape_debug()
+                ),
+                _ => "a response".to_owned(),
+            };
+            warn(
+                py,
+                &format!("client {} went away during {what} ({e})", self.peer),
+            );
+        }
+        self.shutdown(py);
+        Next::Close
     }
 
     /// Ends an in-progress response without sending the rest: the

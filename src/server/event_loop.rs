@@ -16,6 +16,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use pyo3::prelude::*;
 
+use super::access_log::stderr_wants_color;
 use super::config::{Limits, STOP_GRACE, TICK};
 use super::connection::Connection;
 use super::environ::EnvironTemplate;
@@ -41,6 +42,8 @@ pub struct Ctx<'a, 'py> {
     pub limits: &'a Limits,
     /// No access log when true.
     pub quiet: bool,
+    /// Color the access log (stderr is a terminal).
+    pub color: bool,
     /// The server is stopping: no keep-alive, idle connections close.
     pub stopping: bool,
     /// The `Date` header, formatted once per second.
@@ -95,6 +98,7 @@ pub struct EventLoop {
     environ: EnvironTemplate,
     limits: Limits,
     quiet: bool,
+    color: bool,
     date: DateCache,
 }
 
@@ -126,6 +130,7 @@ impl EventLoop {
             environ,
             limits,
             quiet,
+            color: false,
             date: DateCache::default(),
         };
         let shared = Shared {
@@ -141,6 +146,7 @@ impl EventLoop {
     pub fn run(&mut self, py: Python<'_>, shared: &Shared, until: Until) -> PyResult<()> {
         let mut answered = 0u32;
         let mut last_sweep = Instant::now();
+        self.color = !self.quiet && stderr_wants_color(py);
         // Connections queued while nobody was serving raise no new edge.
         self.accept_all();
         loop {
@@ -272,6 +278,7 @@ impl EventLoop {
             environ: &self.environ,
             limits: &self.limits,
             quiet: self.quiet,
+            color: self.color,
             stopping,
             date: &mut self.date,
         };

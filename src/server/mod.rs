@@ -16,10 +16,14 @@ pub mod environ;
 pub mod error;
 pub mod event_loop;
 pub mod file_wrapper;
+#[cfg(test)]
+mod fuzz;
 pub mod input;
 pub mod parse;
 pub mod respond;
 pub mod response_head;
+pub mod sendfile;
+pub mod spool;
 pub mod start_response;
 pub mod transport;
 
@@ -180,8 +184,10 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 }
 
 /// `make_server(host, port, app, *, quiet=False, max_request_line_bytes=8192,
-/// max_header_bytes=65536, max_header_count=100, max_body_bytes=67108864,
-/// idle_timeout_secs=60, read_timeout_secs=30, write_timeout_secs=60) -> Server`
+/// max_header_bytes=65536, max_header_count=100, max_body_bytes=1073741824,
+/// max_in_memory_body_bytes=1048576, idle_timeout_secs=60,
+/// header_timeout_secs=30, read_timeout_secs=30, body_timeout_secs=300,
+/// write_timeout_secs=60) -> Server`
 ///
 /// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
 /// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
@@ -191,10 +197,15 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// - `max_request_line_bytes`: longest request line, bytes (else 414).
 /// - `max_header_bytes`: longest request head, bytes (else 431).
 /// - `max_header_count`: most header fields (else 431).
-/// - `max_body_bytes`: largest request body, bytes, held in memory (else
-///   413, sent before the body is uploaded).
+/// - `max_body_bytes`: largest request body, bytes (else 413, sent before
+///   the body is uploaded when `Content-Length` declares it).
+/// - `max_in_memory_body_bytes`: larger bodies spill to a temporary file.
 /// - `idle_timeout_secs`: seconds an idle connection stays open.
+/// - `header_timeout_secs`: seconds from a request's first byte to the end
+///   of its head (else 408).
 /// - `read_timeout_secs`: seconds a client may pause mid-request (else 408).
+/// - `body_timeout_secs`: seconds from the end of the head to the end of
+///   the body (else 408).
 /// - `write_timeout_secs`: seconds a client may leave a response unread.
 ///
 /// Raises `ValueError` for a port outside 0-65535 or a zero size limit,
@@ -203,7 +214,8 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (host, port, app, *, quiet = false, max_request_line_bytes = None,
     max_header_bytes = None, max_header_count = None, max_body_bytes = None,
-    idle_timeout_secs = None, read_timeout_secs = None, write_timeout_secs = None))]
+    max_in_memory_body_bytes = None, idle_timeout_secs = None, header_timeout_secs = None,
+    read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn make_server(
     py: Python<'_>,
@@ -215,8 +227,11 @@ pub fn make_server(
     max_header_bytes: Option<usize>,
     max_header_count: Option<usize>,
     max_body_bytes: Option<u64>,
+    max_in_memory_body_bytes: Option<u64>,
     idle_timeout_secs: Option<u64>,
+    header_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
     write_timeout_secs: Option<u64>,
 ) -> PyResult<Server> {
     let port = port
@@ -241,8 +256,11 @@ pub fn make_server(
         max_header_bytes: max_header_bytes.unwrap_or(d.max_header_bytes),
         max_header_count: max_header_count.unwrap_or(d.max_header_count),
         max_body_bytes: max_body_bytes.unwrap_or(d.max_body_bytes),
+        max_in_memory_body_bytes: max_in_memory_body_bytes.unwrap_or(d.max_in_memory_body_bytes),
         idle_timeout_secs: idle_timeout_secs.unwrap_or(d.idle_timeout_secs),
+        header_timeout_secs: header_timeout_secs.unwrap_or(d.header_timeout_secs),
         read_timeout_secs: read_timeout_secs.unwrap_or(d.read_timeout_secs),
+        body_timeout_secs: body_timeout_secs.unwrap_or(d.body_timeout_secs),
         write_timeout_secs: write_timeout_secs.unwrap_or(d.write_timeout_secs),
     };
     for (name, v) in [
@@ -323,7 +341,7 @@ pub fn serve(
     let default_port = 8888u16.into_pyobject(py)?.into_any();
     let port = port.unwrap_or(&default_port);
     let server = make_server(
-        py, host, port, app, quiet, None, None, None, None, None, None, None,
+        py, host, port, app, quiet, None, None, None, None, None, None, None, None, None, None,
     )?;
     let result = server.serve_forever(py, 0.5);
     server.server_close(py)?;

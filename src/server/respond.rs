@@ -14,7 +14,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use super::access_log::warn;
+use super::file_wrapper::FileWrapper;
 use super::response_head::{write_head, write_simple, DateCache, Plan};
+use super::sendfile::FileBody;
 use super::start_response::StartResponse;
 use crate::wsgi::AppIter;
 
@@ -25,6 +27,9 @@ pub enum Pumped {
     More,
     /// The response is complete and the iterable closed.
     Done,
+    /// The head is out; the body is a file for [`Response::file_body`] to
+    /// send (after the buffered output is flushed).
+    File,
 }
 
 /// The connection must be dropped without sending what is buffered (an
@@ -63,6 +68,8 @@ pub struct Response {
     /// so output is batched; otherwise each block is flushed before the
     /// next is asked for (PEP 3333 "Buffering and Streaming").
     in_memory: bool,
+    /// A regular file behind `wsgi.file_wrapper`, sent with `sendfile`.
+    file: Option<FileBody>,
     /// `false` once this response requires closing the connection after it.
     pub keep_alive: bool,
     /// The status code sent, `0` until the head is produced.
@@ -99,6 +106,7 @@ impl Response {
             http11,
             write_bytes: 0,
             in_memory: false,
+            file: None,
             keep_alive,
             status: 0,
             body_bytes: 0,
@@ -135,6 +143,7 @@ impl Response {
                     }
                     continue;
                 }
+                Phase::Body(_) if self.file.is_some() => return Ok(Pumped::File),
                 Phase::Body(plan) => *plan,
             };
             if !plan.send_body {
@@ -228,9 +237,10 @@ impl Response {
             let it = it.iterable(py);
             it.is_instance_of::<PyList>() || it.is_instance_of::<PyTuple>()
         });
+        let file = self.sendable_file(py);
         // Bytes from write() during the app call come first.
         let mut first = Vec::new();
-        let mut ended = self.pull(py, &mut first)?;
+        let mut ended = file.is_some() || self.pull(py, &mut first)?;
         let (status, headers) = {
             let mut sr = self.start.borrow_mut(py);
             let head = sr
@@ -241,8 +251,11 @@ impl Response {
             head
         };
         let declared = headers.content_length()?;
-        let mut known = None;
-        if declared.is_none() && Plan::decide(status.code, false, true, None, None).send_body {
+        let mut known = file.as_ref().map(FileBody::left);
+        if known.is_none()
+            && declared.is_none()
+            && Plan::decide(status.code, false, true, None, None).send_body
+        {
             if !ended {
                 if let Some(list) = self.list_total(py) {
                     known = Some(self.write_bytes + list);
@@ -279,8 +292,52 @@ impl Response {
             );
         }
         self.phase = Phase::Body(plan);
+        if let Some(mut file) = file.filter(|f| plan.send_body && f.left() > 0) {
+            file.truncate(plan.limit.unwrap_or(u64::MAX));
+            self.file = Some(file);
+            return Ok(None);
+        }
         self.emit(py, out, plan, &first);
         Ok(ended.then_some(plan))
+    }
+
+    /// The file to `sendfile` when the app returned `wsgi.file_wrapper`
+    /// over a regular file, called `start_response` and wrote nothing.
+    fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
+        let wrapper = self
+            .iter
+            .as_ref()?
+            .iterable(py)
+            .cast::<FileWrapper>()
+            .ok()?;
+        let sr = self.start.borrow(py);
+        if sr.head().is_none() || sr.has_written() {
+            return None;
+        }
+        drop(sr);
+        let filelike = wrapper.borrow().filelike(py);
+        FileBody::from_filelike(py, &filelike)
+    }
+
+    /// The file still to send after [`Pumped::File`], if any.
+    pub fn file_body(&mut self) -> Option<&mut FileBody> {
+        self.file.as_mut()
+    }
+
+    /// Records `n` bytes sent from the file; at its end, the response is
+    /// finished (the iterable, and so the file, closed).
+    ///
+    /// # Errors
+    /// [`Abort`] when `close()` raised `KeyboardInterrupt`/`SystemExit`.
+    pub fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
+        self.body_bytes += n as u64;
+        if self.file.as_ref().is_some_and(|f| f.left() == 0) {
+            self.file = None;
+            if let Phase::Body(plan) = self.phase {
+                self.finish(py, &mut Vec::new(), plan)?;
+            }
+        }
+        Ok(())
     }
 
     /// Appends body bytes under `plan`: nothing for HEAD/204/304, cut at

@@ -11,6 +11,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::config::HIGH_WATER_BYTES;
+use super::sendfile::FileBody;
 
 /// The outcome of [`Transport::read_some`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +183,24 @@ impl Transport {
             self.out_pos = 0;
         }
         Ok(false)
+    }
+
+    /// Sends part of `file` straight from the kernel (`sendfile`), once the
+    /// buffered output is gone: `Ok(Some(n))` bytes sent, `Ok(None)` when
+    /// the socket is full (wait for the next writable edge).
+    ///
+    /// # Errors
+    /// The socket's error (the client went away), or the file ended early.
+    pub fn send_file(&mut self, file: &mut FileBody) -> io::Result<Option<usize>> {
+        if !self.writable {
+            return Ok(None);
+        }
+        let sent = file.send_to(&self.stream)?;
+        match sent {
+            Some(_) => self.last_activity = Instant::now(),
+            None => self.writable = false,
+        }
+        Ok(sent)
     }
 
     /// Reads and drops input (lingering close); `true` once the client
