@@ -174,7 +174,7 @@ impl Connection {
         loop {
             if self.io.pending() > 0 {
                 if let Err(e) = self.flush() {
-                    return self.client_gone(py, ctx, &e);
+                    return self.client_gone(py, &e);
                 }
             }
             let pending = self.io.pending();
@@ -301,7 +301,7 @@ impl Connection {
                         }
                     }
                     Ok(None) => return Some(Next::Wait),
-                    Err(e) => return Some(self.client_gone(py, ctx, &e)),
+                    Err(e) => return Some(self.client_gone(py, &e)),
                 }
             }
             Ok(Pumped::More) => {
@@ -490,22 +490,21 @@ impl Connection {
     }
 
     /// The client went away (`EPIPE`, `ECONNRESET`) with output pending:
-    /// one log line, the response's iterable closed, the connection dropped.
-    fn client_gone(&mut self, py: Python<'_>, ctx: &Ctx<'_, '_>, e: &std::io::Error) -> Next {
-        if !ctx.quiet {
-            let what = match &self.state {
-                State::Respond { head, .. } => format!(
-                    "{} {}",
-                    head.method(),
-                    String::from_utf8_lossy(head.target()).escape_debug()
-                ),
-                _ => "a response".to_owned(),
-            };
-            warn(
-                py,
-                &format!("client {} went away during {what} ({e})", self.peer),
-            );
-        }
+    /// one log line (even when quiet: it explains a truncated response),
+    /// the response's iterable closed, the connection dropped.
+    fn client_gone(&mut self, py: Python<'_>, e: &std::io::Error) -> Next {
+        let what = match &self.state {
+            State::Respond { head, .. } => format!(
+                "{} {}",
+                head.method(),
+                String::from_utf8_lossy(head.target()).escape_debug()
+            ),
+            _ => "a response".to_owned(),
+        };
+        warn(
+            py,
+            &format!("client {} went away during {what} ({e})", self.peer),
+        );
         self.shutdown(py);
         Next::Close
     }
