@@ -98,8 +98,8 @@ impl Connection {
 
     /// Records a readiness event (edge-triggered: the socket may now be
     /// read or written until `WouldBlock`).
-    pub fn ready(&mut self, readable: bool, writable: bool) {
-        self.io.ready(readable, writable);
+    pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        self.io.ready(readable, writable, read_closed);
     }
 
     /// Responses completed and fully handed to the kernel since the last

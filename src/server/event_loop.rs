@@ -88,7 +88,7 @@ pub enum Until {
 pub struct EventLoop {
     poll: Poll,
     events: Events,
-    ready: Vec<(Token, bool, bool)>,
+    ready: Vec<(Token, bool, bool, bool)>,
     listener: TcpListener,
     conns: Vec<Option<Connection>>,
     free: Vec<usize>,
@@ -165,14 +165,14 @@ impl EventLoop {
                 return Err(self.stop(py, e));
             }
             for i in 0..self.ready.len() {
-                let (token, readable, writable) = self.ready[i];
+                let (token, readable, writable, closed) = self.ready[i];
                 match token {
                     LISTENER => self.accept_all(),
                     WAKER => {}
                     Token(t) => {
                         let idx = t - FIRST_CONN;
                         if let Some(Some(conn)) = self.conns.get_mut(idx) {
-                            conn.ready(readable, writable);
+                            conn.ready(readable, writable, closed);
                         }
                         match self.drive(py, idx, false, &mut answered) {
                             Ok(()) => {}
@@ -213,6 +213,7 @@ impl EventLoop {
                 e.token(),
                 e.is_readable() || e.is_read_closed() || e.is_error(),
                 e.is_writable() || e.is_write_closed() || e.is_error(),
+                e.is_read_closed() || e.is_error(),
             )
         }));
         Ok(())
@@ -347,12 +348,12 @@ impl EventLoop {
                 break;
             }
             for i in 0..self.ready.len() {
-                let (Token(t), r, w) = self.ready[i];
+                let (Token(t), r, w, c) = self.ready[i];
                 if let Some(Some(conn)) = t
                     .checked_sub(FIRST_CONN)
                     .and_then(|i| self.conns.get_mut(i))
                 {
-                    conn.ready(r, w);
+                    conn.ready(r, w, c);
                 }
             }
         }

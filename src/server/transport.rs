@@ -41,6 +41,9 @@ pub struct Transport {
     out_pos: usize,
     readable: bool,
     writable: bool,
+    /// The last edge said the client has closed its side: no later edge
+    /// will come, so reading goes on until it says so (end of file).
+    read_closed: bool,
     /// The client closed its sending side.
     pub eof: bool,
     /// When bytes last moved in either direction (for timeouts).
@@ -61,15 +64,18 @@ impl Transport {
             out_pos: 0,
             readable: true,
             writable: true,
+            read_closed: false,
             eof: false,
             last_activity: Instant::now(),
         }
     }
 
-    /// Records a readiness edge.
-    pub fn ready(&mut self, readable: bool, writable: bool) {
+    /// Records a readiness edge; `read_closed` when the client's FIN (or an
+    /// error) came with it.
+    pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// Received bytes not yet consumed.
@@ -142,8 +148,10 @@ impl Transport {
                 self.end += n;
                 self.last_activity = Instant::now();
                 // A short read drained the socket; the next edge says when
-                // more arrives (saves a read that would only say WouldBlock).
-                if n < want {
+                // more arrives (saves a read that would only say WouldBlock)
+                // unless the FIN came with this edge: then no edge follows,
+                // and the next read must see the end of file.
+                if n < want && !self.read_closed {
                     self.readable = false;
                 }
                 Received::Data
