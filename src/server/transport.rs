@@ -28,6 +28,7 @@ pub enum Received {
 
 /// A socket with buffered, non-blocking input and output.
 #[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent facts about the socket, not a state
 pub struct Transport {
     /// The socket (registered with the poll by the event loop).
     pub stream: TcpStream,
