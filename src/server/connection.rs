@@ -14,14 +14,13 @@ use mio::net::TcpStream;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::access_log::{format_line, warn, write_stderr, Entry};
+use super::access_log::warn;
 use super::body::{expects_continue, framing, BodyDecoder, Framing};
 use super::config::{HIGH_WATER_BYTES, READ_CHUNK_BYTES};
 use super::error::Error;
 use super::event_loop::{Ctx, Next};
 use super::parse::{parse_head, RequestHead};
 use super::respond::{Abort, Pumped, Response};
-use super::response_head::write_simple;
 use super::spool::Spool;
 use super::transport::{Received, Transport};
 
@@ -39,7 +38,7 @@ const LINGER_MAX_BYTES: usize = 1024 * 1024;
 
 /// Where the connection is.
 #[derive(Debug)]
-enum State {
+pub(super) enum State {
     /// Waiting for a request head; idle when nothing is buffered.
     Head,
     /// Receiving the body of `head`.
@@ -71,14 +70,14 @@ enum State {
 pub struct Connection {
     /// The socket and its buffers.
     pub io: Transport,
-    peer: SocketAddr,
-    remote: Option<(Py<PyString>, Py<PyString>)>,
-    state: State,
+    pub(super) peer: SocketAddr,
+    pub(super) remote: Option<(Py<PyString>, Py<PyString>)>,
+    pub(super) state: State,
     /// When the first byte of the request head being received arrived
     /// (for `Limits::header_timeout_secs`).
-    head_started: Option<Instant>,
-    unflushed_answers: u32,
-    answered: u32,
+    pub(super) head_started: Option<Instant>,
+    pub(super) unflushed_answers: u32,
+    pub(super) answered: u32,
 }
 
 impl Connection {
@@ -118,51 +117,6 @@ impl Connection {
     #[must_use]
     pub fn is_responding(&self) -> bool {
         matches!(self.state, State::Respond { .. }) || self.io.pending() > 0
-    }
-
-    /// Applies the timeouts of `limits` at `now`: an idle connection past
-    /// `idle_timeout_secs` closes; a request whose head is not complete
-    /// `header_timeout_secs` after its first byte, whose body is not complete
-    /// `body_timeout_secs` after its head, or that paused for
-    /// `read_timeout_secs`, gets `408`; a client that stopped reading is
-    /// dropped.
-    pub fn check_timeouts(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
-        let quiet_for = now.saturating_duration_since(self.io.last_activity);
-        if let State::Lingering { until, .. } = self.state {
-            return if now >= until {
-                Next::Close
-            } else {
-                Next::Wait
-            };
-        }
-        if self.io.pending() > 0 {
-            if quiet_for > ctx.limits.write_timeout() {
-                self.shutdown(py);
-                return Next::Close;
-            }
-        } else if self.is_idle() {
-            if quiet_for > ctx.limits.idle_timeout() {
-                return Next::Close;
-            }
-        } else {
-            let late = match &self.state {
-                State::Head => self.head_started.is_some_and(|t| {
-                    now.saturating_duration_since(t) > ctx.limits.header_timeout()
-                }),
-                State::Body { deadline, .. } => now > *deadline,
-                // A `sendfile` response whose client stopped reading.
-                State::Respond { .. } if quiet_for > ctx.limits.write_timeout() => {
-                    self.shutdown(py);
-                    return Next::Close;
-                }
-                _ => return Next::Wait,
-            };
-            if late || quiet_for > ctx.limits.read_timeout() {
-                self.refuse(py, ctx, Error::Timeout);
-                return self.advance(py, ctx);
-            }
-        }
-        Next::Wait
     }
 
     /// Does everything that can be done without waiting: flush output,
@@ -332,7 +286,7 @@ impl Connection {
     }
 
     /// Writes what it can; counts responses as answered once written.
-    fn flush(&mut self) -> std::io::Result<()> {
+    pub(super) fn flush(&mut self) -> std::io::Result<()> {
         if self.io.flush()? {
             self.answered += std::mem::take(&mut self.unflushed_answers);
         }
@@ -423,100 +377,5 @@ impl Connection {
                 self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head));
             }
         }
-    }
-
-    /// The response is complete: log it, then wait for the next request or
-    /// close.
-    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
-        let State::Respond {
-            resp,
-            head,
-            started,
-        } = std::mem::replace(&mut self.state, State::Head)
-        else {
-            return;
-        };
-        self.log(py, ctx, Some(&head), resp.status, resp.body_bytes, started);
-        self.unflushed_answers += 1;
-        if !resp.keep_alive || ctx.stopping {
-            self.state = State::Closing;
-        }
-    }
-
-    /// Answers a bad request with its 4xx/5xx and `Connection: close`.
-    fn refuse(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, e: Error) {
-        let head = match std::mem::replace(&mut self.state, State::Head) {
-            State::Body { head, .. } => Some(head),
-            _ => None,
-        };
-        self.answer_and_close(py, ctx, e.status(), head.as_ref());
-    }
-
-    /// Sends the server's own `status_line` response (no more requests are
-    /// read from this connection) and closes.
-    fn answer_and_close(
-        &mut self,
-        py: Python<'_>,
-        ctx: &mut Ctx<'_, '_>,
-        status_line: &str,
-        head: Option<&RequestHead>,
-    ) {
-        self.io.discard_input();
-        let is_head = head.is_some_and(RequestHead::is_head);
-        let date = ctx.date.now().as_bytes();
-        let bytes = write_simple(&mut self.io.out, status_line, is_head, false, true, date);
-        let code = status_line
-            .get(..3)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(500);
-        self.log(py, ctx, head, code, bytes, Instant::now());
-        self.unflushed_answers += 1;
-        self.state = State::Closing;
-    }
-
-    fn log(
-        &self,
-        py: Python<'_>,
-        ctx: &mut Ctx<'_, '_>,
-        head: Option<&RequestHead>,
-        status: u16,
-        bytes: u64,
-        started: Instant,
-    ) {
-        if !ctx.quiet {
-            let entry = Entry::new(self.peer.ip(), head, status, bytes, started.elapsed());
-            write_stderr(py, &format_line(&entry, ctx.date.now(), ctx.color));
-        }
-    }
-
-    /// The client went away (`EPIPE`, `ECONNRESET`) with output pending:
-    /// one log line (even when quiet: it explains a truncated response),
-    /// the response's iterable closed, the connection dropped.
-    fn client_gone(&mut self, py: Python<'_>, e: &std::io::Error) -> Next {
-        let what = match &self.state {
-            State::Respond { head, .. } => format!(
-                "{} {}",
-                head.method(),
-                String::from_utf8_lossy(head.target()).escape_debug()
-            ),
-            _ => "a response".to_owned(),
-        };
-        warn(
-            py,
-            &format!("client {} went away during {what} ({e})", self.peer),
-        );
-        self.shutdown(py);
-        Next::Close
-    }
-
-    /// Ends an in-progress response without sending the rest: the
-    /// iterable's `close()` is called (PEP 3333: also when the client went
-    /// away). The connection is closed when dropped.
-    pub fn shutdown(&mut self, py: Python<'_>) {
-        if let State::Respond { resp, .. } = &mut self.state {
-            resp.close_iter(py);
-        }
-        self.state = State::Closing;
-        self.io.discard_output();
     }
 }

@@ -2,16 +2,20 @@
 //! `Server` class (the shape of `wsgiref.simple_server`).
 //!
 //! The data path is the file list: [`event_loop`] (sockets) →
-//! [`transport`] (buffered bytes) → [`connection`] (state machine) → [`parse`] (head) → [`body`] (framing)
-//! → [`environ`] + [`input`] → the app with [`start_response`] →
-//! [`respond`] (driving the iterable) + [`response_head`] (framing, head bytes) → [`access_log`]. [`error`] maps request
-//! errors to statuses; [`config`] holds the limits.
+//! [`transport`] (buffered bytes) → [`connection`] (state machine; how each
+//! exchange ends is in [`ending`]) → [`parse`] (head) → [`body`] (framing)
+//! and [`spool`] (memory or a temporary file) → [`environ`] and [`input`] →
+//! the app with [`start_response`] → [`respond`] (driving the iterable) with
+//! [`response_head`] (framing, head bytes) and [`sendfile`] (file_wrapper
+//! over a real file) → [`access_log`]. [`error`] maps request errors to
+//! statuses; [`config`] holds the limits.
 //! This is the only code in rswsgi that touches sockets.
 
 pub mod access_log;
 pub mod body;
 pub mod config;
 pub mod connection;
+pub mod ending;
 pub mod environ;
 pub mod error;
 pub mod event_loop;

@@ -14,7 +14,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use super::access_log::warn;
-use super::file_wrapper::FileWrapper;
 use super::response_head::{write_head, write_simple, DateCache, Plan};
 use super::sendfile::FileBody;
 use super::start_response::StartResponse;
@@ -41,7 +40,7 @@ pub struct Abort(pub Option<PyErr>);
 
 /// Where a response is.
 #[derive(Debug)]
-enum Phase {
+pub(super) enum Phase {
     /// The app raised when called; a 500 goes out on the first pump.
     Failed(Option<PyErr>),
     /// Waiting for the first non-empty body bytes or the end.
@@ -57,9 +56,9 @@ enum Phase {
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // four independent facts, not a state
 pub struct Response {
-    iter: Option<AppIter>,
-    start: Py<StartResponse>,
-    phase: Phase,
+    pub(super) iter: Option<AppIter>,
+    pub(super) start: Py<StartResponse>,
+    pub(super) phase: Phase,
     is_head: bool,
     http11: bool,
     /// Bytes that came from `write()` before the head was produced.
@@ -69,7 +68,7 @@ pub struct Response {
     /// next is asked for (PEP 3333 "Buffering and Streaming").
     in_memory: bool,
     /// A regular file behind `wsgi.file_wrapper`, sent with `sendfile`.
-    file: Option<FileBody>,
+    pub(super) file: Option<FileBody>,
     /// `false` once this response requires closing the connection after it.
     pub keep_alive: bool,
     /// The status code sent, `0` until the head is produced.
@@ -301,45 +300,6 @@ impl Response {
         Ok(ended.then_some(plan))
     }
 
-    /// The file to `sendfile` when the app returned `wsgi.file_wrapper`
-    /// over a regular file, called `start_response` and wrote nothing.
-    fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
-        let wrapper = self
-            .iter
-            .as_ref()?
-            .iterable(py)
-            .cast::<FileWrapper>()
-            .ok()?;
-        let sr = self.start.borrow(py);
-        if sr.head().is_none() || sr.has_written() {
-            return None;
-        }
-        drop(sr);
-        let filelike = wrapper.borrow().filelike(py);
-        FileBody::from_filelike(py, &filelike)
-    }
-
-    /// The file still to send after [`Pumped::File`], if any.
-    pub fn file_body(&mut self) -> Option<&mut FileBody> {
-        self.file.as_mut()
-    }
-
-    /// Records `n` bytes sent from the file; at its end, the response is
-    /// finished (the iterable, and so the file, closed).
-    ///
-    /// # Errors
-    /// [`Abort`] when `close()` raised `KeyboardInterrupt`/`SystemExit`.
-    pub fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
-        self.body_bytes += n as u64;
-        if self.file.as_ref().is_some_and(|f| f.left() == 0) {
-            self.file = None;
-            if let Phase::Body(plan) = self.phase {
-                self.finish(py, &mut Vec::new(), plan)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Appends body bytes under `plan`: nothing for HEAD/204/304, cut at
     /// the Content-Length (the rest is dropped and logged), chunk-framed
     /// when chunked.
@@ -375,7 +335,12 @@ impl Response {
 
     /// Ends the body (chunked terminator; a short Content-Length body means
     /// the connection closes) and closes the iterable.
-    fn finish(&mut self, py: Python<'_>, out: &mut Vec<u8>, plan: Plan) -> Result<(), Abort> {
+    pub(super) fn finish(
+        &mut self,
+        py: Python<'_>,
+        out: &mut Vec<u8>,
+        plan: Plan,
+    ) -> Result<(), Abort> {
         self.phase = Phase::Done;
         if plan.send_body && plan.chunked {
             out.extend_from_slice(b"0\r\n\r\n");
