@@ -302,3 +302,26 @@ def test_quiet_silences_banner_and_access_log(dev: Callable[..., DevServer]) -> 
     assert server.stop() == 0
     assert server.stdout() == ""
     assert server.stderr() == ""
+
+
+def test_limit_flags_reach_the_server(dev: Callable[..., DevServer]) -> None:
+    server = dev("--max-body-bytes", "10", "--max-header-count", "3")
+    with Client(server.port) as c:
+        c.send(build("/up", "POST", body=b"x" * 11))
+        assert c.response().status == 413
+    with Client(server.port) as c:
+        assert c.request("/", headers=(("A", "1"), ("B", "2"))).status == 200
+        assert c.request("/", headers=(("A", "1"), ("B", "2"), ("C", "3"))).status == 431
+
+
+@pytest.mark.parametrize("value", ["-1", "ten"])
+def test_bad_limit_flag_is_a_usage_error(value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rswsgi.dev", "--idle-timeout", value],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--idle-timeout" in done.stderr
