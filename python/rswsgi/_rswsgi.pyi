@@ -143,8 +143,11 @@ def make_server(
     max_header_bytes: int | None = None,
     max_header_count: int | None = None,
     max_body_bytes: int | None = None,
+    max_in_memory_body_bytes: int | None = None,
     idle_timeout_secs: int | None = None,
+    header_timeout_secs: int | None = None,
     read_timeout_secs: int | None = None,
+    body_timeout_secs: int | None = None,
     write_timeout_secs: int | None = None,
     fd: int | None = None,
 ) -> Server: ...

@@ -1,4 +1,4 @@
-"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [--reload] [--quiet]``: the CLI.
+"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [OPTIONS]``: the dev server CLI.
 
 ``MODULE:APP`` names a WSGI application: ``MODULE:NAME`` (a dotted attribute path is
 fine), ``MODULE:factory()`` (called with no arguments) or ``MODULE`` alone (its ``app``,
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the rswsgi Router's routes and mounts (found through the middleware) and exit",
     )
-    parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.add_argument("--quiet", action="store_true", help="no startup banner and no access log")
     parser.add_argument(
         "--reload",
         action="store_true",
@@ -60,7 +60,79 @@ def build_parser() -> argparse.ArgumentParser:
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
+    _add_limit_arguments(parser)
     return parser
+
+
+# Server limits: (flag, make_server keyword, default, help). Defaults mirror
+# rswsgi's Limits (src/server/config.rs); None here means "the server's default".
+LIMITS: tuple[tuple[str, str, int, str], ...] = (
+    (
+        "--max-request-line-bytes",
+        "max_request_line_bytes",
+        8192,
+        "longest request line, bytes (else 414)",
+    ),
+    ("--max-header-bytes", "max_header_bytes", 65536, "longest request head, bytes (else 431)"),
+    ("--max-header-count", "max_header_count", 100, "most header fields (else 431)"),
+    ("--max-body-bytes", "max_body_bytes", 1 << 30, "largest request body, bytes (else 413)"),
+    (
+        "--max-in-memory-body-bytes",
+        "max_in_memory_body_bytes",
+        1 << 20,
+        "bodies larger than this many bytes spill to a temporary file",
+    ),
+    ("--idle-timeout", "idle_timeout_secs", 60, "seconds an idle keep-alive connection stays open"),
+    (
+        "--header-timeout",
+        "header_timeout_secs",
+        30,
+        "seconds from a request's first byte to the end of its head (else 408)",
+    ),
+    (
+        "--read-timeout",
+        "read_timeout_secs",
+        30,
+        "seconds a client may pause mid-request (else 408)",
+    ),
+    (
+        "--body-timeout",
+        "body_timeout_secs",
+        300,
+        "seconds from the end of the head to the end of the body (else 408)",
+    ),
+    ("--write-timeout", "write_timeout_secs", 60, "seconds a client may leave a response unread"),
+)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits (per request; see README 'Dev server')")
+    for flag, dest, default, text in LIMITS:
+        group.add_argument(
+            flag,
+            dest=dest,
+            type=_non_negative,
+            default=None,
+            metavar="N",
+            help=f"{text} (default: {default})",
+        )
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def limit_kwargs(args: argparse.Namespace) -> dict[str, int]:
+    """The ``make_server`` limit keywords given on the command line."""
+    return {
+        dest: getattr(args, dest) for _, dest, _, _ in LIMITS if getattr(args, dest) is not None
+    }
 
 
 def load_app(target: str | None) -> Callable[..., Any]:
@@ -171,7 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = args.target or "the demo app"
         return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
     try:
-        server = make_server(args.host, args.port, app, quiet=args.quiet, fd=args.fd)
+        server = make_server(
+            args.host, args.port, app, quiet=args.quiet, fd=args.fd, **limit_kwargs(args)
+        )
     except (OSError, ValueError) as e:
         _fail(str(e), 1)
     host, port = server.server_address
@@ -180,13 +254,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._reload import stop_between_requests
 
         stop_between_requests()
-    else:
+    elif not args.quiet:
         print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
     with server:
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            if not reload_child:
+            if not (reload_child or args.quiet):
                 print("Shutting down.", flush=True)
     return 0
 

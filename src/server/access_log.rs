@@ -5,7 +5,10 @@
 //!
 //! The timestamp is UTC (the `Date` header's clock). Bytes are the body
 //! bytes sent; milliseconds run from the complete request to the complete
-//! response. The server's own warnings go to the same stream.
+//! response. The server's own warnings go to the same stream. When stderr
+//! is a terminal (and `NO_COLOR` is not set, no-color.org) the line is
+//! colored by status class, werkzeug's habit: 200 plain, other 2xx green,
+//! 3xx cyan, 4xx yellow, 5xx red, 1xx bold.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -58,10 +61,24 @@ impl<'a> Entry<'a> {
     }
 }
 
+/// The ANSI SGR color of a status code's line (`None`: plain).
+#[must_use]
+pub fn status_color(status: u16) -> Option<&'static str> {
+    match status {
+        200 => None,
+        100..=199 => Some("1"),
+        201..=299 => Some("32"),
+        300..=399 => Some("36"),
+        400..=499 => Some("33"),
+        _ => Some("31"),
+    }
+}
+
 /// Formats one line (with its `\n`). `http_date` is an IMF-fixdate such as
 /// `Sun, 06 Nov 1994 08:49:37 GMT`; it is shown as `06/Nov/1994 08:49:37`.
+/// `color` wraps the line in the ANSI color of [`status_color`].
 #[must_use]
-pub fn format_line(entry: &Entry<'_>, http_date: &str) -> String {
+pub fn format_line(entry: &Entry<'_>, http_date: &str, color: bool) -> String {
     let stamp = match (
         http_date.get(5..7),
         http_date.get(8..11),
@@ -71,7 +88,12 @@ pub fn format_line(entry: &Entry<'_>, http_date: &str) -> String {
         (Some(day), Some(month), Some(year), Some(time)) => format!("{day}/{month}/{year} {time}"),
         _ => http_date.to_owned(),
     };
-    let mut line = format!("{} - - [{stamp}] \"{} ", entry.client, entry.method);
+    let sgr = status_color(entry.status).filter(|_| color);
+    let mut line = String::with_capacity(96 + entry.target.len());
+    if let Some(sgr) = sgr {
+        let _ = write!(line, "\x1b[{sgr}m");
+    }
+    let _ = write!(line, "{} - - [{stamp}] \"{} ", entry.client, entry.method);
     // Escaped so a request cannot forge log lines or terminal escapes.
     for &b in entry.target {
         if b.is_ascii_graphic() && b != b'"' && b != b'\\' {
@@ -81,12 +103,29 @@ pub fn format_line(entry: &Entry<'_>, http_date: &str) -> String {
         }
     }
     let ms = entry.elapsed.as_secs_f64() * 1000.0;
-    let _ = writeln!(
+    let _ = write!(
         line,
         " {}\" {} {} {ms:.2}ms",
         entry.protocol, entry.status, entry.bytes
     );
+    if sgr.is_some() {
+        line.push_str("\x1b[0m");
+    }
+    line.push('\n');
     line
+}
+
+/// `true` when log lines should be colored: `sys.stderr` is a terminal and
+/// the `NO_COLOR` environment variable is unset or empty.
+pub fn stderr_wants_color(py: Python<'_>) -> bool {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    py.import(intern!(py, "sys"))
+        .and_then(|sys| sys.getattr(intern!(py, "stderr")))
+        .and_then(|err| err.call_method0(intern!(py, "isatty")))
+        .and_then(|tty| tty.is_truthy())
+        .unwrap_or(false)
 }
 
 /// Writes `text` to `sys.stderr` as it is at the time of the call (so
@@ -124,8 +163,29 @@ mod tests {
             elapsed: Duration::from_micros(420),
         };
         assert_eq!(
-            format_line(&e, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            format_line(&e, "Sun, 06 Nov 1994 08:49:37 GMT", false),
             "127.0.0.1 - - [06/Nov/1994 08:49:37] \"GET /a?b=\\x22c\\x22\\x1b HTTP/1.1\" 200 13 0.42ms\n"
         );
+        // 200 stays plain even in color; 404 is yellow, reset before the newline.
+        assert!(!format_line(&e, "x", true).contains('\x1b') || e.target.contains(&0x1b));
+        let e404 = Entry {
+            status: 404,
+            target: b"/",
+            ..e
+        };
+        let line = format_line(&e404, "x", true);
+        assert!(
+            line.starts_with("\x1b[33m127.0.0.1") && line.ends_with("\x1b[0m\n"),
+            "{line:?}"
+        );
+        assert!(!format_line(&e404, "x", false).contains('\x1b'));
+        for (code, sgr) in [
+            (101, Some("1")),
+            (204, Some("32")),
+            (304, Some("36")),
+            (503, Some("31")),
+        ] {
+            assert_eq!(status_color(code), sgr, "{code}");
+        }
     }
 }

@@ -129,9 +129,10 @@ pub enum BodyDecoder {
     Done,
 }
 
-/// The progress of a chunked body; opaque outside this module.
+/// The progress of a chunked body (where it is, and body bytes decoded so
+/// far, for the size limit); opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkState(Chunk);
+pub struct ChunkState(Chunk, u64);
 
 impl BodyDecoder {
     /// A decoder for `framing`.
@@ -140,7 +141,7 @@ impl BodyDecoder {
         match framing {
             Framing::Length(0) => Self::Done,
             Framing::Length(n) => Self::Length(n),
-            Framing::Chunked => Self::Chunked(ChunkState(Chunk::Size)),
+            Framing::Chunked => Self::Chunked(ChunkState(Chunk::Size, 0)),
         }
     }
 
@@ -161,13 +162,17 @@ impl BodyDecoder {
         }
     }
 
-    /// Decodes as much of `input` as it can, appending body bytes to `out`.
-    /// Returns how many bytes of `input` were used; the rest belongs to the
-    /// next request (pipelining) or is incomplete (read more, call again).
+    /// Decodes as much of `input` as it can, appending body bytes to `out`
+    /// (which the caller may empty between calls, e.g. to spill it to a
+    /// file). Returns how many bytes of `input` were used; the rest belongs
+    /// to the next request (pipelining) or is incomplete (read more, call
+    /// again).
     ///
     /// # Errors
     /// [`Error::MalformedRequest`] for a bad chunk size or missing CRLF, and
-    /// [`Error::BodyTooLarge`] when `out` would exceed `max_body_bytes`.
+    /// [`Error::BodyTooLarge`] when the whole body would exceed
+    /// `max_body_bytes` (a `Content-Length` over it is refused by
+    /// [`framing`] before any body is read).
     pub fn decode(
         &mut self,
         input: &[u8],
@@ -189,8 +194,10 @@ impl BodyDecoder {
                     }
                     return Ok(used);
                 }
-                Self::Chunked(ChunkState(state)) => {
-                    let (n, next) = chunk_step(*state, rest, out, max_body_bytes)?;
+                Self::Chunked(ChunkState(state, decoded)) => {
+                    let before = out.len();
+                    let (n, next) = chunk_step(*state, rest, out, *decoded, max_body_bytes)?;
+                    *decoded += (out.len() - before) as u64;
                     used += n;
                     match next {
                         None => {
@@ -213,6 +220,7 @@ fn chunk_step(
     state: Chunk,
     rest: &[u8],
     out: &mut Vec<u8>,
+    decoded: u64,
     max_body_bytes: u64,
 ) -> Result<(usize, Option<Chunk>), Error> {
     const BAD_SIZE: Error = Error::MalformedRequest("invalid chunk size");
@@ -229,7 +237,7 @@ fn chunk_step(
                 httparse::Status::Partial if rest.len() > MAX_CHUNK_LINE_BYTES => Err(BAD_SIZE),
                 httparse::Status::Partial => Ok((0, Some(state))),
                 httparse::Status::Complete((_, size))
-                    if (out.len() as u64).saturating_add(size) > max_body_bytes =>
+                    if decoded.saturating_add(size) > max_body_bytes =>
                 {
                     Err(Error::BodyTooLarge)
                 }

@@ -2,7 +2,8 @@
 //!
 //! Each limit protects the single app thread or the process's memory from one
 //! client; the status a client gets when it crosses one is in the doc of the
-//! field. Models: waitress `adjustments.py`, httparse `ParserConfig`.
+//! field. Models: waitress `adjustments.py`, httparse `ParserConfig`, granian
+//! `HTTP1Settings` (whose `header_read_timeout` has no unit in its name).
 
 use std::time::Duration;
 
@@ -10,25 +11,41 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Longest request line (`GET /path HTTP/1.1`) in bytes, CRLF excluded;
-    /// longer gets `414 URI Too Long` (RFC 9112 §3). Default 8 KiB.
+    /// longer gets `414 URI Too Long` (RFC 9112 §3). Default 8 KiB, the
+    /// minimum RFC 9112 §3 recommends supporting and what nginx and
+    /// gunicorn allow.
     pub max_request_line_bytes: usize,
     /// Longest request head (request line plus header section) in bytes;
     /// longer gets `431 Request Header Fields Too Large` (RFC 6585 §5).
-    /// Default 64 KiB.
+    /// Default 64 KiB: big cookies fit, a header flood does not.
     pub max_header_bytes: usize,
-    /// Most header fields in one request; more gets `431`. Default 100.
+    /// Most header fields in one request; more gets `431`. Default 100
+    /// (gunicorn's `limit_request_fields`).
     pub max_header_count: usize,
-    /// Largest request body in bytes (the body is held in memory before the
-    /// app runs); a larger declared `Content-Length` gets `413 Content Too
-    /// Large` at once (RFC 9110 §15.5.14). Default 64 MiB.
+    /// Largest request body in bytes; a larger declared `Content-Length`
+    /// gets `413 Content Too Large` at once (RFC 9110 §15.5.14), a chunked
+    /// body gets it when it crosses the limit. Default 1 GiB: bodies past
+    /// `max_in_memory_body_bytes` go to a temporary file, so the limit
+    /// guards the disk, not memory.
     pub max_body_bytes: u64,
+    /// Request bodies up to this many bytes are held in memory; larger ones
+    /// spill to an anonymous temporary file that `wsgi.input` then reads.
+    /// Default 1 MiB (werkzeug's form parser's in-memory threshold is
+    /// 500 KiB; Django's `FILE_UPLOAD_MAX_MEMORY_SIZE` is 2.5 MB).
+    pub max_in_memory_body_bytes: u64,
     /// Seconds an idle connection (between requests, or a preconnect that
     /// sent nothing) is kept open before the server closes it. Default 60.
     pub idle_timeout_secs: u64,
-    /// Seconds a client may pause while sending a request it has started
-    /// before it gets `408 Request Timeout` and the connection is closed.
-    /// Default 30.
+    /// Seconds from the first byte of a request head to its blank line;
+    /// later gets `408 Request Timeout` (a client trickling one header byte
+    /// a second cannot hold a connection forever). Default 30.
+    pub header_timeout_secs: u64,
+    /// Seconds a client may pause (send nothing) in the middle of a request
+    /// before it gets `408`. Default 30.
     pub read_timeout_secs: u64,
+    /// Seconds from the end of the head to the end of the body; later gets
+    /// `408`. Default 300 (1 GiB at 3.5 MB/s).
+    pub body_timeout_secs: u64,
     /// Seconds a client may leave a response unread (the socket not
     /// writable) before the server aborts it. Default 60.
     pub write_timeout_secs: u64,
@@ -40,9 +57,12 @@ impl Default for Limits {
             max_request_line_bytes: 8 * 1024,
             max_header_bytes: 64 * 1024,
             max_header_count: 100,
-            max_body_bytes: 64 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024 * 1024,
+            max_in_memory_body_bytes: 1024 * 1024,
             idle_timeout_secs: 60,
+            header_timeout_secs: 30,
             read_timeout_secs: 30,
+            body_timeout_secs: 300,
             write_timeout_secs: 60,
         }
     }
@@ -55,10 +75,22 @@ impl Limits {
         Duration::from_secs(self.idle_timeout_secs)
     }
 
+    /// [`Limits::header_timeout_secs`] as a `Duration`.
+    #[must_use]
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+
     /// [`Limits::read_timeout_secs`] as a `Duration`.
     #[must_use]
     pub fn read_timeout(&self) -> Duration {
         Duration::from_secs(self.read_timeout_secs)
+    }
+
+    /// [`Limits::body_timeout_secs`] as a `Duration`.
+    #[must_use]
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
     }
 
     /// [`Limits::write_timeout_secs`] as a `Duration`.

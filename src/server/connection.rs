@@ -12,17 +12,16 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyString;
 
-use super::access_log::{format_line, write_stderr, Entry};
+use super::access_log::warn;
 use super::body::{expects_continue, framing, BodyDecoder, Framing};
 use super::config::{HIGH_WATER_BYTES, READ_CHUNK_BYTES};
 use super::error::Error;
 use super::event_loop::{Ctx, Next};
-use super::input::Input;
 use super::parse::{parse_head, RequestHead};
 use super::respond::{Abort, Pumped, Response};
-use super::response_head::write_simple;
+use super::spool::Spool;
 use super::transport::{Received, Transport};
 
 /// Body blocks or responses one connection may produce per turn.
@@ -39,15 +38,17 @@ const LINGER_MAX_BYTES: usize = 1024 * 1024;
 
 /// Where the connection is.
 #[derive(Debug)]
-enum State {
+pub(super) enum State {
     /// Waiting for a request head; idle when nothing is buffered.
     Head,
     /// Receiving the body of `head`.
     Body {
         head: RequestHead,
         decoder: BodyDecoder,
-        body: Vec<u8>,
+        body: Spool,
         has_body: bool,
+        /// `Limits::body_timeout_secs` after the head.
+        deadline: Instant,
     },
     /// The application's response is being produced and sent.
     Respond {
@@ -69,11 +70,14 @@ enum State {
 pub struct Connection {
     /// The socket and its buffers.
     pub io: Transport,
-    peer: SocketAddr,
-    remote: Option<(Py<PyString>, Py<PyString>)>,
-    state: State,
-    unflushed_answers: u32,
-    answered: u32,
+    pub(super) peer: SocketAddr,
+    pub(super) remote: Option<(Py<PyString>, Py<PyString>)>,
+    pub(super) state: State,
+    /// When the first byte of the request head being received arrived
+    /// (for `Limits::header_timeout_secs`).
+    pub(super) head_started: Option<Instant>,
+    pub(super) unflushed_answers: u32,
+    pub(super) answered: u32,
 }
 
 impl Connection {
@@ -85,6 +89,7 @@ impl Connection {
             peer,
             remote: None,
             state: State::Head,
+            head_started: None,
             unflushed_answers: 0,
             answered: 0,
         }
@@ -92,8 +97,8 @@ impl Connection {
 
     /// Records a readiness event (edge-triggered: the socket may now be
     /// read or written until `WouldBlock`).
-    pub fn ready(&mut self, readable: bool, writable: bool) {
-        self.io.ready(readable, writable);
+    pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        self.io.ready(readable, writable, read_closed);
     }
 
     /// Responses completed and fully handed to the kernel since the last
@@ -114,36 +119,6 @@ impl Connection {
         matches!(self.state, State::Respond { .. }) || self.io.pending() > 0
     }
 
-    /// Applies the timeouts of `limits` at `now`: an idle connection past
-    /// `idle_timeout_secs` closes, a stalled request gets `408`, a client
-    /// that stopped reading is dropped.
-    pub fn check_timeouts(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
-        let quiet_for = now.saturating_duration_since(self.io.last_activity);
-        if let State::Lingering { until, .. } = self.state {
-            return if now >= until {
-                Next::Close
-            } else {
-                Next::Wait
-            };
-        }
-        if self.io.pending() > 0 {
-            if quiet_for > ctx.limits.write_timeout() {
-                self.shutdown(py);
-                return Next::Close;
-            }
-        } else if self.is_idle() {
-            if quiet_for > ctx.limits.idle_timeout() {
-                return Next::Close;
-            }
-        } else if matches!(self.state, State::Head | State::Body { .. })
-            && quiet_for > ctx.limits.read_timeout()
-        {
-            self.refuse(py, ctx, Error::Timeout);
-            return self.advance(py, ctx);
-        }
-        Next::Wait
-    }
-
     /// Does everything that can be done without waiting: flush output,
     /// read, parse, run the application, produce its response.
     pub fn advance(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) -> Next {
@@ -151,10 +126,10 @@ impl Connection {
         // stream, or a long pipeline, cannot starve the other connections.
         let mut budget = TURN_BUDGET;
         loop {
-            if self.io.pending() > 0 && self.flush().is_err() {
-                // The client went away; the iterable is still closed.
-                self.shutdown(py);
-                return Next::Close;
+            if self.io.pending() > 0 {
+                if let Err(e) = self.flush() {
+                    return self.client_gone(py, &e);
+                }
             }
             let pending = self.io.pending();
             match &mut self.state {
@@ -175,21 +150,9 @@ impl Connection {
                         Next::Wait
                     };
                 }
-                State::Respond { resp, .. } => {
-                    if pending >= HIGH_WATER_BYTES {
-                        return Next::Wait;
-                    }
-                    match resp.pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date) {
-                        Ok(Pumped::More) => {
-                            if !self.io.is_writable() {
-                                return Next::Wait;
-                            }
-                        }
-                        Ok(Pumped::Done) => self.finish_response(py, ctx),
-                        Err(Abort(fatal)) => {
-                            self.io.discard_output();
-                            return fatal.map_or(Next::Close, Next::Fatal);
-                        }
+                State::Respond { .. } => {
+                    if let Some(next) = self.respond_turn(py, ctx, pending) {
+                        return next;
                     }
                     budget -= 1;
                     if budget == 0 {
@@ -204,8 +167,10 @@ impl Connection {
                         return Next::Close;
                     }
                     if !self.io.input().is_empty() {
+                        self.head_started.get_or_insert_with(Instant::now);
                         match parse_head(self.io.input(), ctx.limits) {
                             Ok(Some(head)) => {
+                                self.head_started = None;
                                 self.io.consume(head.head_len);
                                 self.begin_body(py, ctx, head);
                                 continue;
@@ -223,7 +188,8 @@ impl Connection {
                 }
                 State::Body { decoder, body, .. } => {
                     if !self.io.input().is_empty() {
-                        match decoder.decode(self.io.input(), body, ctx.limits.max_body_bytes) {
+                        let max = ctx.limits.max_body_bytes;
+                        match decoder.decode(self.io.input(), &mut body.mem, max) {
                             Ok(used) => {
                                 self.io.consume(used);
                             }
@@ -231,6 +197,11 @@ impl Connection {
                                 self.refuse(py, ctx, e);
                                 continue;
                             }
+                        }
+                        if let Err(e) = body.settle(ctx.limits.max_in_memory_body_bytes) {
+                            warn(py, &format!("cannot store a request body: {e}"));
+                            self.refuse(py, ctx, Error::Storage);
+                            continue;
                         }
                     }
                     if decoder.is_done() {
@@ -250,6 +221,57 @@ impl Connection {
         }
     }
 
+    /// Produces (and for a file, sends) the next part of the response in
+    /// progress; `Some(next)` to stop this turn.
+    fn respond_turn(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut Ctx<'_, '_>,
+        pending: usize,
+    ) -> Option<Next> {
+        let State::Respond { resp, .. } = &mut self.state else {
+            return None;
+        };
+        if pending >= HIGH_WATER_BYTES {
+            return Some(Next::Wait);
+        }
+        if ctx.stopping {
+            // Ctrl-C: a head not yet sent says `Connection: close`.
+            resp.keep_alive = false;
+        }
+        match resp.pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date) {
+            Ok(Pumped::File) => {
+                if pending > 0 {
+                    return Some(Next::Wait);
+                }
+                let sent = match resp.file_body() {
+                    Some(file) => self.io.send_file(file),
+                    None => Ok(Some(0)),
+                };
+                match sent {
+                    Ok(Some(n)) => {
+                        if let Err(Abort(fatal)) = resp.file_sent(py, n) {
+                            return Some(fatal.map_or(Next::Close, Next::Fatal));
+                        }
+                    }
+                    Ok(None) => return Some(Next::Wait),
+                    Err(e) => return Some(self.client_gone(py, &e)),
+                }
+            }
+            Ok(Pumped::More) => {
+                if !self.io.is_writable() {
+                    return Some(Next::Wait);
+                }
+            }
+            Ok(Pumped::Done) => self.finish_response(py, ctx),
+            Err(Abort(fatal)) => {
+                self.io.discard_output();
+                return Some(fatal.map_or(Next::Close, Next::Fatal));
+            }
+        }
+        None
+    }
+
     /// Reads up to `want` more bytes. `None`: bytes arrived, go on;
     /// `Some(next)`: stop here (nothing yet, or the client is gone).
     fn read_more(&mut self, want: usize) -> Option<Next> {
@@ -264,7 +286,7 @@ impl Connection {
     }
 
     /// Writes what it can; counts responses as answered once written.
-    fn flush(&mut self) -> std::io::Result<()> {
+    pub(super) fn flush(&mut self) -> std::io::Result<()> {
         if self.io.flush()? {
             self.answered += std::mem::take(&mut self.unflushed_answers);
         }
@@ -288,8 +310,9 @@ impl Connection {
                 self.state = State::Body {
                     head,
                     decoder,
-                    body: Vec::new(),
+                    body: Spool::default(),
                     has_body,
+                    deadline: Instant::now() + ctx.limits.body_timeout(),
                 };
             }
             Err(e) => {
@@ -318,13 +341,15 @@ impl Connection {
             )
         });
         let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
-        let resp = Bound::new(py, Input::new(PyBytes::new(py, &body)))
-            .and_then(|input| {
+        let resp = body
+            .into_input(py)
+            .and_then(|(input, len)| Ok((Bound::new(py, input)?, len)))
+            .and_then(|(input, len)| {
                 ctx.environ.build(
                     py,
                     &head,
                     (&addr, &port),
-                    has_body.then_some(body.len()),
+                    has_body.then_some(len),
                     input.as_any(),
                 )
             })
@@ -352,80 +377,5 @@ impl Connection {
                 self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head));
             }
         }
-    }
-
-    /// The response is complete: log it, then wait for the next request or
-    /// close.
-    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
-        let State::Respond {
-            resp,
-            head,
-            started,
-        } = std::mem::replace(&mut self.state, State::Head)
-        else {
-            return;
-        };
-        self.log(py, ctx, Some(&head), resp.status, resp.body_bytes, started);
-        self.unflushed_answers += 1;
-        if !resp.keep_alive || ctx.stopping {
-            self.state = State::Closing;
-        }
-    }
-
-    /// Answers a bad request with its 4xx/5xx and `Connection: close`.
-    fn refuse(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, e: Error) {
-        let head = match std::mem::replace(&mut self.state, State::Head) {
-            State::Body { head, .. } => Some(head),
-            _ => None,
-        };
-        self.answer_and_close(py, ctx, e.status(), head.as_ref());
-    }
-
-    /// Sends the server's own `status_line` response (no more requests are
-    /// read from this connection) and closes.
-    fn answer_and_close(
-        &mut self,
-        py: Python<'_>,
-        ctx: &mut Ctx<'_, '_>,
-        status_line: &str,
-        head: Option<&RequestHead>,
-    ) {
-        self.io.discard_input();
-        let is_head = head.is_some_and(RequestHead::is_head);
-        let date = ctx.date.now().as_bytes();
-        let bytes = write_simple(&mut self.io.out, status_line, is_head, false, true, date);
-        let code = status_line
-            .get(..3)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(500);
-        self.log(py, ctx, head, code, bytes, Instant::now());
-        self.unflushed_answers += 1;
-        self.state = State::Closing;
-    }
-
-    fn log(
-        &self,
-        py: Python<'_>,
-        ctx: &mut Ctx<'_, '_>,
-        head: Option<&RequestHead>,
-        status: u16,
-        bytes: u64,
-        started: Instant,
-    ) {
-        if !ctx.quiet {
-            let entry = Entry::new(self.peer.ip(), head, status, bytes, started.elapsed());
-            write_stderr(py, &format_line(&entry, ctx.date.now()));
-        }
-    }
-
-    /// Ends an in-progress response without sending the rest: the
-    /// iterable's `close()` is called (PEP 3333: also when the client went
-    /// away). The connection is closed when dropped.
-    pub fn shutdown(&mut self, py: Python<'_>) {
-        if let State::Respond { resp, .. } = &mut self.state {
-            resp.close_iter(py);
-        }
-        self.state = State::Closing;
-        self.io.discard_output();
     }
 }

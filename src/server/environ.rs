@@ -112,6 +112,11 @@ impl EnvironTemplate {
                 _ => env.set_item(key, value)?,
             }
         }
+        if let Some(authority) = absolute_authority(head.target()) {
+            // RFC 9112 §3.2.2: with an absolute-form target the server MUST
+            // ignore Host and use the target's authority.
+            env.set_item(intern!(py, "HTTP_HOST"), latin1_pystring(py, authority))?;
+        }
         if let Some(n) = body_len {
             env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
         }
@@ -171,6 +176,24 @@ fn header_key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
     PyString::new(py, &key)
 }
 
+/// The authority (`host[:port]`) of an absolute-form request-target such as
+/// `http://example.com:8080/p?q`; `None` for origin form and `*`.
+#[must_use]
+pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
+    if target.first() == Some(&b'/') {
+        return None;
+    }
+    let i = target.windows(3).position(|w| w == b"://")?;
+    let after = &target[i + 3..];
+    let end = after
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(after.len());
+    let authority = &after[..end];
+    // Userinfo (`user@`) is not part of Host (RFC 9110 §4.2.4 forbids it).
+    Some(authority.rsplit(|&b| b == b'@').next().unwrap_or(authority))
+}
+
 /// Splits a request-target into the percent-decoded path (bytes; PEP 3333
 /// then decodes them as latin-1) and the raw query string.
 ///
@@ -218,6 +241,15 @@ mod tests {
             let (p, q) = split_target(target);
             assert_eq!((p.as_ref(), q), (path, query), "{target:?}");
         }
+    }
+
+    #[test]
+    fn absolute_form_authority() {
+        assert_eq!(absolute_authority(b"http://h:1/p?q"), Some(&b"h:1"[..]));
+        assert_eq!(absolute_authority(b"http://h?q"), Some(&b"h"[..]));
+        assert_eq!(absolute_authority(b"http://u@h/"), Some(&b"h"[..]));
+        assert_eq!(absolute_authority(b"/p?x=http://h"), None);
+        assert_eq!(absolute_authority(b"*"), None);
     }
 
     fn environ_of(raw: &[u8], f: impl FnOnce(&Bound<'_, PyDict>)) {

@@ -25,9 +25,12 @@ pub enum Error {
     Unsupported(&'static str),
     /// An HTTP version other than 1.0 or 1.1. → 505.
     VersionNotSupported,
-    /// The client paused longer than `Limits::read_timeout_secs` in the
-    /// middle of a request. → 408.
+    /// The client took longer than a `Limits` timeout (`header_timeout_secs`,
+    /// `read_timeout_secs`, `body_timeout_secs`) to send its request. → 408.
     Timeout,
+    /// The server could not store the request body (the temporary file
+    /// failed: disk full). → 500.
+    Storage,
 }
 
 impl Error {
@@ -37,6 +40,7 @@ impl Error {
         match self {
             Self::MalformedRequest(_) => "400 Bad Request",
             Self::Timeout => "408 Request Timeout",
+            Self::Storage => "500 Internal Server Error",
             Self::BodyTooLarge => "413 Content Too Large",
             Self::UriTooLong => "414 URI Too Long",
             Self::HeaderTooLarge => "431 Request Header Fields Too Large",
@@ -63,6 +67,7 @@ impl fmt::Display for Error {
             Self::Unsupported(what) => write!(f, "not implemented: {what}"),
             Self::VersionNotSupported => f.write_str("HTTP version not supported"),
             Self::Timeout => f.write_str("timed out waiting for the rest of the request"),
+            Self::Storage => f.write_str("cannot store the request body"),
         }
     }
 }
@@ -92,6 +97,7 @@ mod tests {
         for (e, code) in [
             (Error::MalformedRequest("x"), 400),
             (Error::Timeout, 408),
+            (Error::Storage, 500),
             (Error::BodyTooLarge, 413),
             (Error::UriTooLong, 414),
             (Error::HeaderTooLarge, 431),

@@ -16,6 +16,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use pyo3::prelude::*;
 
+use super::access_log::stderr_wants_color;
 use super::config::{Limits, STOP_GRACE, TICK};
 use super::connection::Connection;
 use super::environ::EnvironTemplate;
@@ -41,6 +42,8 @@ pub struct Ctx<'a, 'py> {
     pub limits: &'a Limits,
     /// No access log when true.
     pub quiet: bool,
+    /// Color the access log (stderr is a terminal).
+    pub color: bool,
     /// The server is stopping: no keep-alive, idle connections close.
     pub stopping: bool,
     /// The `Date` header, formatted once per second.
@@ -85,7 +88,7 @@ pub enum Until {
 pub struct EventLoop {
     poll: Poll,
     events: Events,
-    ready: Vec<(Token, bool, bool)>,
+    ready: Vec<(Token, bool, bool, bool)>,
     listener: TcpListener,
     conns: Vec<Option<Connection>>,
     free: Vec<usize>,
@@ -95,6 +98,7 @@ pub struct EventLoop {
     environ: EnvironTemplate,
     limits: Limits,
     quiet: bool,
+    color: bool,
     date: DateCache,
 }
 
@@ -126,6 +130,7 @@ impl EventLoop {
             environ,
             limits,
             quiet,
+            color: false,
             date: DateCache::default(),
         };
         let shared = Shared {
@@ -141,6 +146,7 @@ impl EventLoop {
     pub fn run(&mut self, py: Python<'_>, shared: &Shared, until: Until) -> PyResult<()> {
         let mut answered = 0u32;
         let mut last_sweep = Instant::now();
+        self.color = !self.quiet && stderr_wants_color(py);
         // Connections queued while nobody was serving raise no new edge.
         self.accept_all();
         loop {
@@ -159,14 +165,14 @@ impl EventLoop {
                 return Err(self.stop(py, e));
             }
             for i in 0..self.ready.len() {
-                let (token, readable, writable) = self.ready[i];
+                let (token, readable, writable, closed) = self.ready[i];
                 match token {
                     LISTENER => self.accept_all(),
                     WAKER => {}
                     Token(t) => {
                         let idx = t - FIRST_CONN;
                         if let Some(Some(conn)) = self.conns.get_mut(idx) {
-                            conn.ready(readable, writable);
+                            conn.ready(readable, writable, closed);
                         }
                         match self.drive(py, idx, false, &mut answered) {
                             Ok(()) => {}
@@ -207,6 +213,7 @@ impl EventLoop {
                 e.token(),
                 e.is_readable() || e.is_read_closed() || e.is_error(),
                 e.is_writable() || e.is_write_closed() || e.is_error(),
+                e.is_read_closed() || e.is_error(),
             )
         }));
         Ok(())
@@ -272,6 +279,7 @@ impl EventLoop {
             environ: &self.environ,
             limits: &self.limits,
             quiet: self.quiet,
+            color: self.color,
             stopping,
             date: &mut self.date,
         };
@@ -340,12 +348,12 @@ impl EventLoop {
                 break;
             }
             for i in 0..self.ready.len() {
-                let (Token(t), r, w) = self.ready[i];
+                let (Token(t), r, w, c) = self.ready[i];
                 if let Some(Some(conn)) = t
                     .checked_sub(FIRST_CONN)
                     .and_then(|i| self.conns.get_mut(i))
                 {
-                    conn.ready(r, w);
+                    conn.ready(r, w, c);
                 }
             }
         }

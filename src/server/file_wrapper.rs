@@ -1,5 +1,7 @@
 //! `wsgi.file_wrapper` (PEP 3333 "Optional Platform-Specific File
-//! Handling"): an iterable over a file-like object, read in blocks.
+//! Handling"): an iterable over a file-like object, read in blocks. When the
+//! object is a regular file the server sends it with `sendfile` instead
+//! (`sendfile.rs`).
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -13,6 +15,14 @@ use pyo3::prelude::*;
 pub struct FileWrapper {
     filelike: Py<PyAny>,
     blksize: usize,
+}
+
+impl FileWrapper {
+    /// The wrapped file-like object.
+    #[must_use]
+    pub fn filelike<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.filelike.bind(py).clone()
+    }
 }
 
 #[pymethods]

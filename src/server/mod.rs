@@ -2,25 +2,33 @@
 //! `Server` class (the shape of `wsgiref.simple_server`).
 //!
 //! The data path is the file list: [`event_loop`] (sockets) →
-//! [`transport`] (buffered bytes) → [`connection`] (state machine) → [`parse`] (head) → [`body`] (framing)
-//! → [`environ`] + [`input`] → the app with [`start_response`] →
-//! [`respond`] (driving the iterable) + [`response_head`] (framing, head bytes) → [`access_log`]. [`error`] maps request
-//! errors to statuses; [`config`] holds the limits.
+//! [`transport`] (buffered bytes) → [`connection`] (state machine; how each
+//! exchange ends is in [`ending`]) → [`parse`] (head) → [`body`] (framing)
+//! and [`spool`] (memory or a temporary file) → [`environ`] and [`input`] →
+//! the app with [`start_response`] → [`respond`] (driving the iterable) with
+//! [`response_head`] (framing, head bytes) and [`sendfile`] (file_wrapper
+//! over a real file) → [`access_log`]. [`error`] maps request errors to
+//! statuses; [`config`] holds the limits.
 //! This is the only code in rswsgi that touches sockets.
 
 pub mod access_log;
 pub mod body;
 pub mod config;
 pub mod connection;
+pub mod ending;
 pub mod environ;
 pub mod error;
 pub mod event_loop;
 pub mod file_wrapper;
+#[cfg(test)]
+mod fuzz;
 pub mod inherit;
 pub mod input;
 pub mod parse;
 pub mod respond;
 pub mod response_head;
+pub mod sendfile;
+pub mod spool;
 pub mod start_response;
 pub mod transport;
 
@@ -181,8 +189,10 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 }
 
 /// `make_server(host, port, app, *, quiet=False, max_request_line_bytes=8192,
-/// max_header_bytes=65536, max_header_count=100, max_body_bytes=67108864,
-/// idle_timeout_secs=60, read_timeout_secs=30, write_timeout_secs=60, fd=None) -> Server`
+/// max_header_bytes=65536, max_header_count=100, max_body_bytes=1073741824,
+/// max_in_memory_body_bytes=1048576, idle_timeout_secs=60,
+/// header_timeout_secs=30, read_timeout_secs=30, body_timeout_secs=300,
+/// write_timeout_secs=60, fd=None) -> Server`
 ///
 /// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
 /// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
@@ -192,10 +202,15 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// - `max_request_line_bytes`: longest request line, bytes (else 414).
 /// - `max_header_bytes`: longest request head, bytes (else 431).
 /// - `max_header_count`: most header fields (else 431).
-/// - `max_body_bytes`: largest request body, bytes, held in memory (else
-///   413, sent before the body is uploaded).
+/// - `max_body_bytes`: largest request body, bytes (else 413, sent before
+///   the body is uploaded when `Content-Length` declares it).
+/// - `max_in_memory_body_bytes`: larger bodies spill to a temporary file.
 /// - `idle_timeout_secs`: seconds an idle connection stays open.
+/// - `header_timeout_secs`: seconds from a request's first byte to the end
+///   of its head (else 408).
 /// - `read_timeout_secs`: seconds a client may pause mid-request (else 408).
+/// - `body_timeout_secs`: seconds from the end of the head to the end of
+///   the body (else 408).
 /// - `write_timeout_secs`: seconds a client may leave a response unread.
 ///
 /// `fd`: serve this already bound TCP socket (a file descriptor, e.g. one
@@ -211,7 +226,8 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (host, port, app, *, quiet = false, max_request_line_bytes = None,
     max_header_bytes = None, max_header_count = None, max_body_bytes = None,
-    idle_timeout_secs = None, read_timeout_secs = None, write_timeout_secs = None, fd = None))]
+    max_in_memory_body_bytes = None, idle_timeout_secs = None, header_timeout_secs = None,
+    read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None, fd = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn make_server(
     py: Python<'_>,
@@ -223,8 +239,11 @@ pub fn make_server(
     max_header_bytes: Option<usize>,
     max_header_count: Option<usize>,
     max_body_bytes: Option<u64>,
+    max_in_memory_body_bytes: Option<u64>,
     idle_timeout_secs: Option<u64>,
+    header_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
     write_timeout_secs: Option<u64>,
     fd: Option<i64>,
 ) -> PyResult<Server> {
@@ -250,8 +269,11 @@ pub fn make_server(
         max_header_bytes: max_header_bytes.unwrap_or(d.max_header_bytes),
         max_header_count: max_header_count.unwrap_or(d.max_header_count),
         max_body_bytes: max_body_bytes.unwrap_or(d.max_body_bytes),
+        max_in_memory_body_bytes: max_in_memory_body_bytes.unwrap_or(d.max_in_memory_body_bytes),
         idle_timeout_secs: idle_timeout_secs.unwrap_or(d.idle_timeout_secs),
+        header_timeout_secs: header_timeout_secs.unwrap_or(d.header_timeout_secs),
         read_timeout_secs: read_timeout_secs.unwrap_or(d.read_timeout_secs),
+        body_timeout_secs: body_timeout_secs.unwrap_or(d.body_timeout_secs),
         write_timeout_secs: write_timeout_secs.unwrap_or(d.write_timeout_secs),
     };
     for (name, v) in [
@@ -336,7 +358,8 @@ pub fn serve(
     let default_port = 8888u16.into_pyobject(py)?.into_any();
     let port = port.unwrap_or(&default_port);
     let server = make_server(
-        py, host, port, app, quiet, None, None, None, None, None, None, None, None,
+        py, host, port, app, quiet, None, None, None, None, None, None, None, None, None, None,
+        None,
     )?;
     let result = server.serve_forever(py, 0.5);
     server.server_close(py)?;

@@ -152,6 +152,9 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Er
     let (mut hosts, mut close, mut keep) = (0, false, false);
     for (name, value) in head.headers() {
         if name.eq_ignore_ascii_case("host") {
+            if !is_valid_host(value) {
+                return Err(Error::MalformedRequest("invalid Host header"));
+            }
             hosts += 1;
         } else if name.eq_ignore_ascii_case("connection") {
             for token in list_members(value) {
@@ -168,6 +171,41 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Er
         ));
     }
     Ok(Some(head))
+}
+
+/// `true` for a Host value RFC 9112 §3.2 accepts: `uri-host [":" port]`
+/// (RFC 3986 §3.2.2: an IP literal in brackets, or a reg-name of unreserved,
+/// sub-delims and `%`), or empty.
+#[must_use]
+pub fn is_valid_host(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(end) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..end];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b) || is_reg_name_byte(b))
+        {
+            return false;
+        }
+        (&b""[..], &value[end + 1..])
+    } else {
+        let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+        (&value[..colon], &value[colon..])
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    port_ok && host.iter().all(|&b| is_reg_name_byte(b))
+}
+
+/// RFC 3986 reg-name bytes: unreserved, sub-delims, `%` of pct-encoded.
+fn is_reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
 }
 
 /// Refuses a request line longer than `max` bytes (leading blank lines,
@@ -267,6 +305,13 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+            (b"GET / HTTP/1.0\r\nHost: a@b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400),
+            (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
             (b"GET / HTTP/2.0\r\n\r\n", 505),
             (
                 b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
@@ -315,6 +360,35 @@ mod tests {
         req.extend_from_slice(b"\r\n");
         let head = parse_head(&req, &limits).unwrap().unwrap();
         assert_eq!(head.headers().count(), 201);
+    }
+
+    #[test]
+    fn host_values() {
+        for ok in [
+            &b""[..],
+            b"h",
+            b"h:80",
+            b"a.b-c_d~",
+            b"[::1]",
+            b"[::1]:8080",
+            b"xn--caf-dma.fr:1",
+            b"127.0.0.1:0",
+        ] {
+            assert!(is_valid_host(ok), "{ok:?}");
+        }
+        for bad in [
+            &b"a b"[..],
+            b"a/b",
+            b"a@b",
+            b"h:8x",
+            b"[::1",
+            b"[]",
+            b"[::1]x",
+            b"a:b:c",
+            b"\xe9",
+        ] {
+            assert!(!is_valid_host(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use super::access_log::warn;
 use super::response_head::{write_head, write_simple, DateCache, Plan};
+use super::sendfile::FileBody;
 use super::start_response::StartResponse;
 use crate::wsgi::AppIter;
 
@@ -25,6 +26,9 @@ pub enum Pumped {
     More,
     /// The response is complete and the iterable closed.
     Done,
+    /// The head is out; the body is a file for [`Response::file_body`] to
+    /// send (after the buffered output is flushed).
+    File,
 }
 
 /// The connection must be dropped without sending what is buffered (an
@@ -36,7 +40,7 @@ pub struct Abort(pub Option<PyErr>);
 
 /// Where a response is.
 #[derive(Debug)]
-enum Phase {
+pub(super) enum Phase {
     /// The app raised when called; a 500 goes out on the first pump.
     Failed(Option<PyErr>),
     /// Waiting for the first non-empty body bytes or the end.
@@ -52,9 +56,9 @@ enum Phase {
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // four independent facts, not a state
 pub struct Response {
-    iter: Option<AppIter>,
-    start: Py<StartResponse>,
-    phase: Phase,
+    pub(super) iter: Option<AppIter>,
+    pub(super) start: Py<StartResponse>,
+    pub(super) phase: Phase,
     is_head: bool,
     http11: bool,
     /// Bytes that came from `write()` before the head was produced.
@@ -63,6 +67,8 @@ pub struct Response {
     /// so output is batched; otherwise each block is flushed before the
     /// next is asked for (PEP 3333 "Buffering and Streaming").
     in_memory: bool,
+    /// A regular file behind `wsgi.file_wrapper`, sent with `sendfile`.
+    pub(super) file: Option<FileBody>,
     /// `false` once this response requires closing the connection after it.
     pub keep_alive: bool,
     /// The status code sent, `0` until the head is produced.
@@ -99,6 +105,7 @@ impl Response {
             http11,
             write_bytes: 0,
             in_memory: false,
+            file: None,
             keep_alive,
             status: 0,
             body_bytes: 0,
@@ -135,6 +142,7 @@ impl Response {
                     }
                     continue;
                 }
+                Phase::Body(_) if self.file.is_some() => return Ok(Pumped::File),
                 Phase::Body(plan) => *plan,
             };
             if !plan.send_body {
@@ -228,9 +236,10 @@ impl Response {
             let it = it.iterable(py);
             it.is_instance_of::<PyList>() || it.is_instance_of::<PyTuple>()
         });
+        let file = self.sendable_file(py);
         // Bytes from write() during the app call come first.
         let mut first = Vec::new();
-        let mut ended = self.pull(py, &mut first)?;
+        let mut ended = file.is_some() || self.pull(py, &mut first)?;
         let (status, headers) = {
             let mut sr = self.start.borrow_mut(py);
             let head = sr
@@ -241,8 +250,11 @@ impl Response {
             head
         };
         let declared = headers.content_length()?;
-        let mut known = None;
-        if declared.is_none() && Plan::decide(status.code, false, true, None, None).send_body {
+        let mut known = file.as_ref().map(FileBody::left);
+        if known.is_none()
+            && declared.is_none()
+            && Plan::decide(status.code, false, true, None, None).send_body
+        {
             if !ended {
                 if let Some(list) = self.list_total(py) {
                     known = Some(self.write_bytes + list);
@@ -279,6 +291,11 @@ impl Response {
             );
         }
         self.phase = Phase::Body(plan);
+        if let Some(mut file) = file.filter(|f| plan.send_body && f.left() > 0) {
+            file.truncate(plan.limit.unwrap_or(u64::MAX));
+            self.file = Some(file);
+            return Ok(None);
+        }
         self.emit(py, out, plan, &first);
         Ok(ended.then_some(plan))
     }
@@ -318,7 +335,12 @@ impl Response {
 
     /// Ends the body (chunked terminator; a short Content-Length body means
     /// the connection closes) and closes the iterable.
-    fn finish(&mut self, py: Python<'_>, out: &mut Vec<u8>, plan: Plan) -> Result<(), Abort> {
+    pub(super) fn finish(
+        &mut self,
+        py: Python<'_>,
+        out: &mut Vec<u8>,
+        plan: Plan,
+    ) -> Result<(), Abort> {
         self.phase = Phase::Done;
         if plan.send_body && plan.chunked {
             out.extend_from_slice(b"0\r\n\r\n");

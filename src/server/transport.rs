@@ -11,6 +11,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::config::HIGH_WATER_BYTES;
+use super::sendfile::FileBody;
 
 /// The outcome of [`Transport::read_some`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,7 @@ pub enum Received {
 
 /// A socket with buffered, non-blocking input and output.
 #[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent facts about the socket, not a state
 pub struct Transport {
     /// The socket (registered with the poll by the event loop).
     pub stream: TcpStream,
@@ -40,6 +42,9 @@ pub struct Transport {
     out_pos: usize,
     readable: bool,
     writable: bool,
+    /// The last edge said the client has closed its side: no later edge
+    /// will come, so reading goes on until it says so (end of file).
+    read_closed: bool,
     /// The client closed its sending side.
     pub eof: bool,
     /// When bytes last moved in either direction (for timeouts).
@@ -60,15 +65,18 @@ impl Transport {
             out_pos: 0,
             readable: true,
             writable: true,
+            read_closed: false,
             eof: false,
             last_activity: Instant::now(),
         }
     }
 
-    /// Records a readiness edge.
-    pub fn ready(&mut self, readable: bool, writable: bool) {
+    /// Records a readiness edge; `read_closed` when the client's FIN (or an
+    /// error) came with it.
+    pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// Received bytes not yet consumed.
@@ -141,8 +149,10 @@ impl Transport {
                 self.end += n;
                 self.last_activity = Instant::now();
                 // A short read drained the socket; the next edge says when
-                // more arrives (saves a read that would only say WouldBlock).
-                if n < want {
+                // more arrives (saves a read that would only say WouldBlock)
+                // unless the FIN came with this edge: then no edge follows,
+                // and the next read must see the end of file.
+                if n < want && !self.read_closed {
                     self.readable = false;
                 }
                 Received::Data
@@ -182,6 +192,24 @@ impl Transport {
             self.out_pos = 0;
         }
         Ok(false)
+    }
+
+    /// Sends part of `file` straight from the kernel (`sendfile`), once the
+    /// buffered output is gone: `Ok(Some(n))` bytes sent, `Ok(None)` when
+    /// the socket is full (wait for the next writable edge).
+    ///
+    /// # Errors
+    /// The socket's error (the client went away), or the file ended early.
+    pub fn send_file(&mut self, file: &mut FileBody) -> io::Result<Option<usize>> {
+        if !self.writable {
+            return Ok(None);
+        }
+        let sent = file.send_to(&self.stream)?;
+        match sent {
+            Some(_) => self.last_activity = Instant::now(),
+            None => self.writable = false,
+        }
+        Ok(sent)
     }
 
     /// Reads and drops input (lingering close); `true` once the client

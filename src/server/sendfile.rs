@@ -1,0 +1,155 @@
+//! [8] `wsgi.file_wrapper` over a real file goes out with `sendfile(2)`
+//! (PEP 3333 "Optional Platform-Specific File Handling"): the kernel copies
+//! from the page cache to the socket, and Python's `read()` is never called.
+//!
+//! The file is reached through a duplicate of its descriptor taken when the
+//! response starts, so the transfer does not depend on the Python object's
+//! state; its `close()` is still called once, at the end, through the
+//! application iterable. Other file-likes (`BytesIO`, sockets, pipes) and
+//! other platforms use the ordinary iteration.
+
+use std::fs::File;
+use std::io;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+
+use super::file_wrapper::FileWrapper;
+use super::respond::{Abort, Phase, Response};
+
+/// Largest single `sendfile` call, bytes (keeps one connection's turn short).
+const MAX_SEND_BYTES: usize = 1024 * 1024;
+
+/// The rest of a regular file to send.
+#[derive(Debug)]
+pub struct FileBody {
+    file: File,
+    offset: u64,
+    left: u64,
+}
+
+impl FileBody {
+    /// The unread part of `filelike` (from `tell()` to the end of the file)
+    /// when it is a regular file with a working `fileno()`; `None` for
+    /// anything else (the response is then iterated as usual).
+    #[must_use]
+    pub fn from_filelike(py: Python<'_>, filelike: &Bound<'_, PyAny>) -> Option<Self> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let fd = filelike
+            .call_method0(intern!(py, "fileno"))
+            .and_then(|f| f.extract::<i32>())
+            .ok()?;
+        let offset = filelike
+            .call_method0(intern!(py, "tell"))
+            .and_then(|t| t.extract::<u64>())
+            .ok()?;
+        let file = File::from(dup_fd(fd).ok()?);
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        Some(Self {
+            file,
+            offset,
+            left: meta.len().saturating_sub(offset),
+        })
+    }
+
+    /// Bytes still to send.
+    #[must_use]
+    pub fn left(&self) -> u64 {
+        self.left
+    }
+
+    /// Sends no more than `limit` bytes in all (the response's
+    /// `Content-Length`).
+    pub fn truncate(&mut self, limit: u64) {
+        self.left = self.left.min(limit);
+    }
+
+    /// One `sendfile` call to `sock`: `Ok(Some(n))` bytes sent, `Ok(None)`
+    /// when the socket would block.
+    ///
+    /// # Errors
+    /// The socket's error (the client went away), or `UnexpectedEof` when
+    /// the file ended early (it shrank after the response started).
+    #[cfg(target_os = "linux")]
+    pub fn send_to(&mut self, sock: &impl std::os::fd::AsFd) -> io::Result<Option<usize>> {
+        let want = usize::try_from(self.left).map_or(MAX_SEND_BYTES, |l| l.min(MAX_SEND_BYTES));
+        loop {
+            match rustix::fs::sendfile(sock, &self.file, Some(&mut self.offset), want) {
+                Ok(0) if want > 0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    self.left -= n as u64;
+                    return Ok(Some(n));
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Never called: [`FileBody::from_filelike`] gives `None` here.
+    #[cfg(not(target_os = "linux"))]
+    pub fn send_to<T>(&mut self, _sock: &T) -> io::Result<Option<usize>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// A new descriptor for the open file `fd` (a `dup`), owned by the caller.
+#[allow(unsafe_code)]
+fn dup_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    if fd < 0 {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    // SAFETY: `fd` was just returned by `fileno()` of a Python file object
+    // that the caller holds a reference to, with the GIL held and no Python
+    // code run since, so it names an open descriptor for the whole (brief)
+    // borrow; the borrow ends with the `dup` below and is never stored.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    borrowed.try_clone_to_owned()
+}
+
+impl Response {
+    /// The file to `sendfile` when the app returned `wsgi.file_wrapper`
+    /// over a regular file, called `start_response` and wrote nothing.
+    pub(super) fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
+        let wrapper = self
+            .iter
+            .as_ref()?
+            .iterable(py)
+            .cast::<FileWrapper>()
+            .ok()?;
+        let sr = self.start.borrow(py);
+        if sr.head().is_none() || sr.has_written() {
+            return None;
+        }
+        drop(sr);
+        let filelike = wrapper.borrow().filelike(py);
+        FileBody::from_filelike(py, &filelike)
+    }
+
+    /// The file still to send after [`Pumped::File`], if any.
+    pub fn file_body(&mut self) -> Option<&mut FileBody> {
+        self.file.as_mut()
+    }
+
+    /// Records `n` bytes sent from the file; at its end, the response is
+    /// finished (the iterable, and so the file, closed).
+    ///
+    /// # Errors
+    /// [`Abort`] when `close()` raised `KeyboardInterrupt`/`SystemExit`.
+    pub fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
+        self.body_bytes += n as u64;
+        if self.file.as_ref().is_some_and(|f| f.left() == 0) {
+            self.file = None;
+            if let Phase::Body(plan) = self.phase {
+                self.finish(py, &mut Vec::new(), plan)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! [3] Where a request body goes while it arrives: memory up to
+//! `Limits::max_in_memory_body_bytes`, then an anonymous temporary file
+//! (`tempfile::tempfile`: unlinked at creation, so nothing is left behind
+//! even if the process dies), so uploads of any allowed size cost bounded
+//! memory.
+
+use std::fs::File;
+use std::io::{self, Seek, Write};
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::input::Input;
+
+/// A request body being received.
+#[derive(Debug, Default)]
+pub struct Spool {
+    /// Decoded bytes not yet in the file (the whole body while it is small).
+    pub mem: Vec<u8>,
+    file: Option<File>,
+    in_file: u64,
+}
+
+impl Spool {
+    /// Body bytes received so far.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.in_file + self.mem.len() as u64
+    }
+
+    /// `true` before any body byte.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Moves what is in memory to the file once the body is past
+    /// `threshold` bytes (creating the file the first time).
+    ///
+    /// # Errors
+    /// When the temporary file cannot be created or written (disk full).
+    pub fn settle(&mut self, threshold: u64) -> io::Result<()> {
+        if self.file.is_none() && self.mem.len() as u64 <= threshold {
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(tempfile::tempfile()?),
+        };
+        file.write_all(&self.mem)?;
+        self.in_file += self.mem.len() as u64;
+        self.mem.clear();
+        Ok(())
+    }
+
+    /// The received body as `wsgi.input` (and its length in bytes).
+    ///
+    /// # Errors
+    /// When the temporary file cannot be rewound.
+    pub fn into_input(self, py: Python<'_>) -> PyResult<(Input, usize)> {
+        let len = usize::try_from(self.len()).unwrap_or(usize::MAX);
+        match self.file {
+            None => Ok((Input::new(PyBytes::new(py, &self.mem)), len)),
+            Some(mut file) => {
+                file.write_all(&self.mem)?;
+                file.rewind()?;
+                Ok((Input::from_file(file, len), len))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_stays_in_memory_large_spills() {
+        let mut s = Spool::default();
+        s.mem.extend_from_slice(b"abc");
+        s.settle(3).unwrap();
+        assert!(s.file.is_none());
+        s.mem.extend_from_slice(b"d");
+        s.settle(3).unwrap();
+        assert!(s.file.is_some() && s.mem.is_empty());
+        s.mem.extend_from_slice(b"e");
+        s.settle(3).unwrap();
+        assert_eq!(s.len(), 5);
+        Python::attach(|py| {
+            let (input, len) = s.into_input(py).unwrap();
+            assert_eq!(len, 5);
+            let input = Bound::new(py, input).unwrap();
+            let all: Vec<u8> = input.call_method0("read").unwrap().extract().unwrap();
+            assert_eq!(all, b"abcde");
+        });
+    }
+}
