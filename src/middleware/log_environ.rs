@@ -4,10 +4,10 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyString};
+use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
-use super::{check_app, describe_app};
+use super::{check_app, describe_app, pyrepr};
 use crate::errors::Error;
 use crate::wsgi::{repr_or_type, type_name};
 
@@ -170,19 +170,24 @@ pub fn format_environ<'py>(
 ) -> PyResult<Bound<'py, PyString>> {
     let py = environ.py();
     let items: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = environ.iter().collect();
-    let mut entries: Vec<(Cow<'_, str>, &Bound<'py, PyAny>)> = items
+    let mut entries: Vec<Entry<'_, 'py>> = items
         .iter()
         .map(|(k, v)| {
             let key = match k.cast::<PyString>().map(|s| s.to_str()) {
                 Ok(Ok(s)) => Cow::Borrowed(s),
                 _ => Cow::Owned(repr_or_placeholder(k)),
             };
-            (key, v)
+            Entry {
+                prefix: sort_prefix(&key),
+                key,
+                value: v,
+            }
         })
         .collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Most comparisons end at the first 16 bytes (one integer compare);
+    // equal prefixes fall back to comparing the whole key.
+    entries.sort_unstable_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| a.key.cmp(&b.key)));
 
-    let mut out = String::with_capacity(64 + entries.len() * 48);
     let text = |key: &Bound<'py, PyString>| match environ.get_item(key) {
         Ok(Some(v)) => v
             .cast::<PyString>()
@@ -191,6 +196,8 @@ pub fn format_environ<'py>(
         _ => None,
     };
     let method = text(intern!(py, "REQUEST_METHOD"));
+    let size: usize = entries.iter().map(|e| e.key.len() + 40).sum();
+    let mut out = String::with_capacity(128 + size);
     let _ = write!(
         out,
         "{} {}{}",
@@ -203,43 +210,44 @@ pub fn format_environ<'py>(
         out.push_str(&qs);
     }
     out.push('\n');
-    for (key, value) in &entries {
+    for Entry { key, value, .. } in &entries {
         out.push_str("  ");
         out.push_str(key);
         out.push_str(": ");
         if redact.iter().any(|r| r == key) {
             out.push_str(REDACTED);
         } else {
-            push_repr(&mut out, value);
+            push_repr(&mut out, value)?;
         }
         out.push('\n');
     }
     Ok(PyString::new(py, &out))
 }
 
-/// Appends `repr(value)`, computed in Rust for the common cases (plain
-/// printable-ASCII `str`, `bool`, `None`), else by Python.
-fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) {
-    if let Ok(s) = value.cast_exact::<PyString>() {
-        if let Ok(t) = s.to_str() {
-            // repr() of such a str is the text in single quotes.
-            if t.bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'\'' && b != b'\\')
-            {
-                out.push('\'');
-                out.push_str(t);
-                out.push('\'');
-                return;
-            }
-        }
-    } else if let Ok(b) = value.cast_exact::<PyBool>() {
-        out.push_str(if b.is_true() { "True" } else { "False" });
-        return;
-    } else if value.is_none() {
-        out.push_str("None");
-        return;
+/// One environ item of the dump: its key as printed, the key's first 16
+/// bytes as a big-endian number (sorts as the bytes do), and the value.
+struct Entry<'a, 'py> {
+    prefix: u128,
+    key: Cow<'a, str>,
+    value: &'a Bound<'py, PyAny>,
+}
+
+/// The first 16 bytes of `key`, zero-padded, as a big-endian number: for
+/// keys that differ within them, the numbers order as the strings do.
+fn sort_prefix(key: &str) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = key.len().min(16);
+    buf[..n].copy_from_slice(&key.as_bytes()[..n]);
+    u128::from_be_bytes(buf)
+}
+
+/// Appends `repr(value)`: computed in Rust where that is exact (see
+/// [`pyrepr::push_repr`]), else by Python.
+fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !pyrepr::push_repr(out, value)? {
+        out.push_str(&repr_or_placeholder(value));
     }
-    out.push_str(&repr_or_placeholder(value));
+    Ok(())
 }
 
 /// `repr(obj)`, or `<TYPE object: repr() raised EXC>` when that raises.
