@@ -43,8 +43,45 @@ impl Charset {
 /// emoji, `"e\u{301}"` and `"\r\n"` staying whole.
 #[must_use]
 pub fn reverse_graphemes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    out.extend(text.graphemes(true).rev());
+    let out = reverse_utf8(text);
+    // Whole clusters of valid UTF-8 in another order are valid UTF-8; the
+    // check keeps this free of `unsafe` (and cannot fail).
+    String::from_utf8(out).unwrap_or_else(|_| text.graphemes(true).rev().collect())
+}
+
+/// [`reverse_graphemes`] as bytes, written back to front into one buffer.
+///
+/// ASCII fast path (UAX #29): between two ASCII characters there is always
+/// a cluster boundary except inside CR LF (GB3); every rule that joins
+/// characters otherwise (GB9 Extend/ZWJ, GB9a SpacingMark, GB9b Prepend,
+/// GB11 emoji, GB12/13 regional indicators, Hangul GB6-8) involves a
+/// non-ASCII character. So an ASCII byte followed by an ASCII byte (CR LF
+/// aside) is a cluster of its own; anywhere else the segmenter takes the
+/// next cluster, starting at a known boundary.
+#[must_use]
+pub fn reverse_utf8(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    let mut out = vec![0u8; n];
+    let mut end = n; // out[end..] is filled
+    let mut i = 0;
+    while i < n {
+        let b = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        let single = b.is_ascii()
+            && match next {
+                None => true,
+                Some(c) => c.is_ascii() && !(b == b'\r' && c == b'\n'),
+            };
+        let len = if single {
+            1
+        } else {
+            text[i..].graphemes(true).next().map_or(n - i, str::len)
+        };
+        out[end - len..end].copy_from_slice(&bytes[i..i + len]);
+        end -= len;
+        i += len;
+    }
     out
 }
 
@@ -56,9 +93,7 @@ pub fn reverse_graphemes(text: &str) -> String {
 pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
     match charset {
         Charset::Ascii if !body.is_ascii() => None,
-        Charset::Utf8 | Charset::Ascii => std::str::from_utf8(body)
-            .ok()
-            .map(|t| reverse_graphemes(t).into_bytes()),
+        Charset::Utf8 | Charset::Ascii => std::str::from_utf8(body).ok().map(reverse_utf8),
         Charset::Latin1 => {
             let text: String = body.iter().map(|&b| char::from(b)).collect();
             // Every char came from one byte, so each fits in one again.
