@@ -78,7 +78,10 @@ fn push_repr_at(out: &mut String, value: &Bound<'_, PyAny>, top: bool) -> PyResu
     if let Ok(i) = value.cast_exact::<PyInt>() {
         return Ok(match i.extract::<i64>() {
             Ok(n) => {
-                let _ = write!(out, "{n}");
+                if n < 0 {
+                    out.push('-');
+                }
+                push_digits(out, n.unsigned_abs(), 10);
                 true
             }
             Err(_) => false,
@@ -141,8 +144,29 @@ fn push_default_repr(out: &mut String, value: &Bound<'_, PyAny>) -> bool {
     if module == "builtins" {
         return false; // object_repr then prints tp_name, which Python keeps
     }
-    let _ = write!(out, "<{module}.{qualname} object at {:p}>", value.as_ptr());
+    out.push('<');
+    out.push_str(module);
+    out.push('.');
+    out.push_str(qualname);
+    out.push_str(" object at 0x");
+    push_digits(out, value.as_ptr() as usize as u64, 16);
+    out.push('>');
     true
+}
+
+/// Appends `n` in base 10 or 16 (lower case), without `core::fmt`.
+fn push_digits(out: &mut String, mut n: u64, base: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b"0123456789abcdef"[(n % base) as usize];
+        n /= base;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(buf[at..].iter().map(|&b| char::from(b)));
 }
 
 /// Appends `repr(s)` to `out`. `Ok(false)` (nothing appended) when `s` holds
