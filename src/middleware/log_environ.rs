@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -44,6 +45,9 @@ pub struct LogEnviron {
     app: Py<PyAny>,
     stream: Option<Py<PyAny>>,
     redact: Vec<String>,
+    /// The sorted order of the last environ's keys (servers build every
+    /// environ alike, so most requests reuse it instead of sorting).
+    order: Mutex<KeyOrder>,
 }
 
 #[pymethods]
@@ -84,6 +88,7 @@ impl LogEnviron {
             app: check_app(app)?,
             stream,
             redact,
+            order: Mutex::default(),
         })
     }
 
@@ -100,7 +105,7 @@ impl LogEnviron {
                 type_name(environ)
             ))
         })?;
-        let text = format_environ(dict, &self.redact)?;
+        let text = format_environ(dict, &self.redact, Some(&self.order))?;
         let stream = match &self.stream {
             Some(s) => s.bind(py).clone(),
             None => match dict.get_item(intern!(py, "wsgi.errors"))? {
@@ -167,10 +172,11 @@ fn redact_keys(r: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 pub fn format_environ<'py>(
     environ: &Bound<'py, PyDict>,
     redact: &[String],
+    cache: Option<&Mutex<KeyOrder>>,
 ) -> PyResult<Bound<'py, PyString>> {
     let py = environ.py();
     let items: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = environ.iter().collect();
-    let mut entries: Vec<Entry<'_, 'py>> = items
+    let entries: Vec<Entry<'_, 'py>> = items
         .iter()
         .map(|(k, v)| {
             let key = match k.cast::<PyString>().map(|s| s.to_str()) {
@@ -184,9 +190,7 @@ pub fn format_environ<'py>(
             }
         })
         .collect();
-    // Most comparisons end at the first 16 bytes (one integer compare);
-    // equal prefixes fall back to comparing the whole key.
-    entries.sort_unstable_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| a.key.cmp(&b.key)));
+    let order = sorted_order(&entries, cache);
 
     let text = |key: &Bound<'py, PyString>| match environ.get_item(key) {
         Ok(Some(v)) => v
@@ -210,7 +214,7 @@ pub fn format_environ<'py>(
         out.push_str(&qs);
     }
     out.push('\n');
-    for Entry { key, value, .. } in &entries {
+    for Entry { key, value, .. } in order.iter().filter_map(|&i| entries.get(i)) {
         out.push_str("  ");
         out.push_str(key);
         out.push_str(": ");
@@ -222,6 +226,38 @@ pub fn format_environ<'py>(
         out.push('\n');
     }
     Ok(PyString::new(py, &out))
+}
+
+/// The sorted order of one sequence of environ keys: `order[k]` is the
+/// index (in dict order) of the `k`-th key in sorted order.
+#[derive(Debug, Default)]
+pub struct KeyOrder {
+    keys: Vec<String>,
+    order: Vec<usize>,
+}
+
+/// The indices of `entries` in key order (ties, possible only among keys
+/// printed alike, keep dict order). Reused from `cache` when the keys are
+/// the cached ones, in the same dict order; else sorted and cached.
+fn sorted_order(entries: &[Entry<'_, '_>], cache: Option<&Mutex<KeyOrder>>) -> Vec<usize> {
+    let mut cached = cache.and_then(|c| c.try_lock().ok());
+    if let Some(c) = cached.as_deref() {
+        if c.keys.len() == entries.len() && c.keys.iter().zip(entries).all(|(k, e)| *k == e.key) {
+            return c.order.clone();
+        }
+    }
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    // Most comparisons end at the first 16 bytes (one integer compare);
+    // equal prefixes fall back to comparing the whole key.
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (&entries[a], &entries[b]);
+        (x.prefix, &x.key, a).cmp(&(y.prefix, &y.key, b))
+    });
+    if let Some(c) = cached.as_deref_mut() {
+        c.keys = entries.iter().map(|e| e.key.clone().into_owned()).collect();
+        c.order.clone_from(&order);
+    }
+    order
 }
 
 /// One environ item of the dump: its key as printed, the key's first 16
@@ -278,7 +314,7 @@ mod tests {
                 Some(&locals),
             )
             .unwrap();
-            let text = format_environ(&env, &["HTTP_COOKIE".to_owned()]).unwrap();
+            let text = format_environ(&env, &["HTTP_COOKIE".to_owned()], None).unwrap();
             let text = text.to_str().unwrap();
             assert_eq!(
                 text,
