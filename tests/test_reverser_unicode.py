@@ -59,6 +59,8 @@ CORPUS = {
     "variation selectors": "\u2764\ufe0f\u263a\ufe0e\u00a9\ufe0f",
     "controls": "\x00a\x1b[0m\x7f\u0085\u200b",
     "ascii": "Hello, World!\n",
+    "latin-1 then combining": "\u00fc\u0308 \u00e9\u0301\u00e9\r\n"
+    + "\u00ad\u00a9\u200d\u00a9\u00ff\u0300",
     "mixed": "Hello, w\u00f6rld! \u00c7a va? \U0001f44d\U0001f3fd e\u0301 na\u00efve \u2014 ok.\n",
 }
 
@@ -91,6 +93,7 @@ ASSIGNED = st.characters(blacklist_categories=("Cs", "Cn", "Co"))
 INTERESTING = st.sampled_from(
     ["\r", "\n", "\u200d", "\u0301", "\ufe0f", "\U0001f3fd", "\U0001f1eb", "\u094d", "\u0600"]
     + ["\u1100", "\u1161", "\u11a8", "\uac00", "\U0001f469", "a", " "]
+    + ["\u00e9", "\u00ad", "\u00a9", "\u0085", "\u00ff"]
 )
 
 

@@ -51,13 +51,15 @@ pub fn reverse_graphemes(text: &str) -> String {
 
 /// [`reverse_graphemes`] as bytes, written back to front into one buffer.
 ///
-/// ASCII fast path (UAX #29): between two ASCII characters there is always
-/// a cluster boundary except inside CR LF (GB3); every rule that joins
-/// characters otherwise (GB9 Extend/ZWJ, GB9a SpacingMark, GB9b Prepend,
-/// GB11 emoji, GB12/13 regional indicators, Hangul GB6-8) involves a
-/// non-ASCII character. So an ASCII byte followed by an ASCII byte (CR LF
-/// aside) is a cluster of its own; anywhere else the segmenter takes the
-/// next cluster, starting at a known boundary.
+/// Fast path (UAX #29): call a character *simple* when it is below U+0100
+/// (ASCII or Latin-1, one or two UTF-8 bytes). No simple character is
+/// Extend, ZWJ, SpacingMark, Prepend, a regional indicator or a Hangul
+/// jamo, so between two simple characters there is always a cluster
+/// boundary except inside CR LF (GB3): every rule that joins characters
+/// (GB9, GB9a, GB9b, GB9c, GB11, GB12/13, GB6-8) involves a character
+/// above U+00FF. A simple character followed by a simple one (CR LF aside)
+/// or by the end is therefore a cluster of its own; anywhere else the
+/// segmenter takes the next cluster, starting at a known boundary.
 #[must_use]
 pub fn reverse_utf8(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
@@ -67,22 +69,30 @@ pub fn reverse_utf8(text: &str) -> Vec<u8> {
     let mut i = 0;
     while i < n {
         let b = bytes[i];
-        let next = bytes.get(i + 1).copied();
-        let single = b.is_ascii()
-            && match next {
-                None => true,
-                Some(c) => c.is_ascii() && !(b == b'\r' && c == b'\n'),
-            };
-        let len = if single {
-            1
-        } else {
-            text[i..].graphemes(true).next().map_or(n - i, str::len)
+        let simple = simple_len(b);
+        let alone = simple.is_some_and(|len| match bytes.get(i + len) {
+            None => true,
+            Some(&c) => simple_len(c).is_some() && !(b == b'\r' && c == b'\n'),
+        });
+        let len = match simple {
+            Some(len) if alone => len,
+            _ => text[i..].graphemes(true).next().map_or(n - i, str::len),
         };
         out[end - len..end].copy_from_slice(&bytes[i..i + len]);
         end -= len;
         i += len;
     }
     out
+}
+
+/// The UTF-8 length of the character whose first byte is `b` when that
+/// character is below U+0100 (lead bytes 0xC2 and 0xC3 begin U+0080..U+00FF).
+fn simple_len(b: u8) -> Option<usize> {
+    match b {
+        0..=0x7f => Some(1),
+        0xc2 | 0xc3 => Some(2),
+        _ => None,
+    }
 }
 
 /// `body` decoded with `charset`, reversed by grapheme clusters and encoded
