@@ -100,6 +100,7 @@ INTERESTING = st.sampled_from(
 @settings(max_examples=400, deadline=None)
 @given(st.text(st.one_of(ASSIGNED, INTERESTING), max_size=40), st.integers(1, 4))
 @example("a\u0600\r\n", 2)
+@example("x\r\n\u0301\r\n\u00e9\r\r\n\U0001f44d", 1)
 def test_arbitrary_text_matches_regex_x(text: str, chunks: int) -> None:
     assert all(unicodedata.category(c) != "Cn" for c in text)
     assert reversed_by_rswsgi(text, chunks) == reference(text)

@@ -68,6 +68,26 @@ pub fn reverse_utf8(text: &str) -> Vec<u8> {
     let mut end = n; // out[end..] is filled
     let mut i = 0;
     while i < n {
+        // A run of ASCII: every byte but the last is a cluster of its own
+        // (CR LF aside), and the last one too when a simple character or
+        // the end follows it. Copied reversed in one pass.
+        let run = bytes[i..]
+            .iter()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(n - i);
+        let mut bulk = match bytes.get(i + run) {
+            None | Some(0xc2 | 0xc3) => run,
+            Some(_) => run.saturating_sub(1),
+        };
+        if bulk > 0 && bulk < run && bytes[i + bulk - 1] == b'\r' && bytes[i + bulk] == b'\n' {
+            bulk -= 1; // keep a CR LF split by the held-back byte together
+        }
+        if bulk > 0 {
+            reverse_ascii(&bytes[i..i + bulk], &mut out[end - bulk..end]);
+            end -= bulk;
+            i += bulk;
+            continue;
+        }
         let b = bytes[i];
         let simple = simple_len(b);
         let alone = simple.is_some_and(|len| match bytes.get(i + len) {
@@ -83,6 +103,25 @@ pub fn reverse_utf8(text: &str) -> Vec<u8> {
         i += len;
     }
     out
+}
+
+/// Writes the ASCII `run` reversed by clusters into `out` (same length):
+/// byte by byte, then each CR LF put back in order.
+fn reverse_ascii(run: &[u8], out: &mut [u8]) {
+    for (o, &b) in out.iter_mut().zip(run.iter().rev()) {
+        *o = b;
+    }
+    if !run.contains(&b'\r') {
+        return;
+    }
+    let last = out.len() - 1;
+    for (k, pair) in run.windows(2).enumerate() {
+        if pair == b"\r\n" {
+            // run[k], run[k + 1] landed at out[last - k], out[last - k - 1].
+            out[last - k - 1] = b'\r';
+            out[last - k] = b'\n';
+        }
+    }
 }
 
 /// The UTF-8 length of the character whose first byte is `b` when that
@@ -257,6 +296,34 @@ mod tests {
             "!\u{1f1eb}\u{1f1f7}"
         );
         assert_eq!(reverse_graphemes(""), "");
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_segmenter() {
+        let naive = |t: &str| t.graphemes(true).rev().collect::<String>();
+        let parts = [
+            "ab",
+            "\r\n",
+            "\r",
+            "\n",
+            "\u{e9}",
+            "\u{301}",
+            "\u{1f44d}",
+            "\u{1f3fd}",
+            "\u{600}",
+            "\u{200d}",
+            "\u{ad}",
+            "x",
+        ];
+        // Every sequence of three parts, and each doubled.
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let t = format!("{a}{b}{c}{a}{b}{c}");
+                    assert_eq!(reverse_graphemes(&t), naive(&t), "{t:?}");
+                }
+            }
+        }
     }
 
     #[test]
