@@ -178,7 +178,10 @@ pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
         )));
     }
     // Visible ASCII, space and tab (nearly every value): nothing to report.
-    if value.bytes().all(|b| (b' '..=b'~').contains(&b) || b == b'\t') {
+    if value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\t')
+    {
         return Ok(());
     }
     if let Some(c) = value
