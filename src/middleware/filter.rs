@@ -33,7 +33,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 pub use start_response::{StartResponse, Write};
@@ -214,7 +214,16 @@ pub fn call_filtered<'py>(
     )?;
     match app.call1((environ, sr)) {
         Ok(iterable) => {
+            // A list or tuple body runs no app code while it is read, so the
+            // filter can do all its work now and hand the server a plain
+            // list: no per-chunk calls back into Rust, and an outer filter
+            // sees a list too.
+            let sequence = iterable.is_exact_instance_of::<PyList>()
+                || iterable.is_exact_instance_of::<PyTuple>();
             body.get().lock()?.inner = Inner::Ready(AppIter::new(iterable));
+            if sequence {
+                return Ok(PyList::new(py, FilteredBody::drain(&body)?)?.into_any());
+            }
         }
         Err(err) => {
             let last = recover(&body, err)?;

@@ -2,12 +2,13 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyString};
+use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
-use super::{check_app, describe_app};
+use super::{check_app, describe_app, pyrepr};
 use crate::errors::Error;
 use crate::wsgi::{repr_or_type, type_name};
 
@@ -44,6 +45,9 @@ pub struct LogEnviron {
     app: Py<PyAny>,
     stream: Option<Py<PyAny>>,
     redact: Vec<String>,
+    /// The sorted order of the last environ's keys (servers build every
+    /// environ alike, so most requests reuse it instead of sorting).
+    order: Mutex<KeyOrder>,
 }
 
 #[pymethods]
@@ -84,6 +88,7 @@ impl LogEnviron {
             app: check_app(app)?,
             stream,
             redact,
+            order: Mutex::default(),
         })
     }
 
@@ -100,7 +105,7 @@ impl LogEnviron {
                 type_name(environ)
             ))
         })?;
-        let text = format_environ(dict, &self.redact)?;
+        let text = format_environ(dict, &self.redact, Some(&self.order))?;
         let stream = match &self.stream {
             Some(s) => s.bind(py).clone(),
             None => match dict.get_item(intern!(py, "wsgi.errors"))? {
@@ -167,22 +172,26 @@ fn redact_keys(r: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 pub fn format_environ<'py>(
     environ: &Bound<'py, PyDict>,
     redact: &[String],
+    cache: Option<&Mutex<KeyOrder>>,
 ) -> PyResult<Bound<'py, PyString>> {
     let py = environ.py();
     let items: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = environ.iter().collect();
-    let mut entries: Vec<(Cow<'_, str>, &Bound<'py, PyAny>)> = items
+    let entries: Vec<Entry<'_, 'py>> = items
         .iter()
         .map(|(k, v)| {
             let key = match k.cast::<PyString>().map(|s| s.to_str()) {
                 Ok(Ok(s)) => Cow::Borrowed(s),
                 _ => Cow::Owned(repr_or_placeholder(k)),
             };
-            (key, v)
+            Entry {
+                prefix: sort_prefix(&key),
+                key,
+                value: v,
+            }
         })
         .collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let order = sorted_order(&entries, cache);
 
-    let mut out = String::with_capacity(64 + entries.len() * 48);
     let text = |key: &Bound<'py, PyString>| match environ.get_item(key) {
         Ok(Some(v)) => v
             .cast::<PyString>()
@@ -191,6 +200,8 @@ pub fn format_environ<'py>(
         _ => None,
     };
     let method = text(intern!(py, "REQUEST_METHOD"));
+    let size: usize = entries.iter().map(|e| e.key.len() + 40).sum();
+    let mut out = String::with_capacity(128 + size);
     let _ = write!(
         out,
         "{} {}{}",
@@ -203,43 +214,76 @@ pub fn format_environ<'py>(
         out.push_str(&qs);
     }
     out.push('\n');
-    for (key, value) in &entries {
+    for Entry { key, value, .. } in order.iter().filter_map(|&i| entries.get(i)) {
         out.push_str("  ");
         out.push_str(key);
         out.push_str(": ");
         if redact.iter().any(|r| r == key) {
             out.push_str(REDACTED);
         } else {
-            push_repr(&mut out, value);
+            push_repr(&mut out, value)?;
         }
         out.push('\n');
     }
     Ok(PyString::new(py, &out))
 }
 
-/// Appends `repr(value)`, computed in Rust for the common cases (plain
-/// printable-ASCII `str`, `bool`, `None`), else by Python.
-fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) {
-    if let Ok(s) = value.cast_exact::<PyString>() {
-        if let Ok(t) = s.to_str() {
-            // repr() of such a str is the text in single quotes.
-            if t.bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'\'' && b != b'\\')
-            {
-                out.push('\'');
-                out.push_str(t);
-                out.push('\'');
-                return;
-            }
+/// The sorted order of one sequence of environ keys: `order[k]` is the
+/// index (in dict order) of the `k`-th key in sorted order.
+#[derive(Debug, Default)]
+pub struct KeyOrder {
+    keys: Vec<String>,
+    order: Vec<usize>,
+}
+
+/// The indices of `entries` in key order (ties, possible only among keys
+/// printed alike, keep dict order). Reused from `cache` when the keys are
+/// the cached ones, in the same dict order; else sorted and cached.
+fn sorted_order(entries: &[Entry<'_, '_>], cache: Option<&Mutex<KeyOrder>>) -> Vec<usize> {
+    let mut cached = cache.and_then(|c| c.try_lock().ok());
+    if let Some(c) = cached.as_deref() {
+        if c.keys.len() == entries.len() && c.keys.iter().zip(entries).all(|(k, e)| *k == e.key) {
+            return c.order.clone();
         }
-    } else if let Ok(b) = value.cast_exact::<PyBool>() {
-        out.push_str(if b.is_true() { "True" } else { "False" });
-        return;
-    } else if value.is_none() {
-        out.push_str("None");
-        return;
     }
-    out.push_str(&repr_or_placeholder(value));
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    // Most comparisons end at the first 16 bytes (one integer compare);
+    // equal prefixes fall back to comparing the whole key.
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (&entries[a], &entries[b]);
+        (x.prefix, &x.key, a).cmp(&(y.prefix, &y.key, b))
+    });
+    if let Some(c) = cached.as_deref_mut() {
+        c.keys = entries.iter().map(|e| e.key.clone().into_owned()).collect();
+        c.order.clone_from(&order);
+    }
+    order
+}
+
+/// One environ item of the dump: its key as printed, the key's first 16
+/// bytes as a big-endian number (sorts as the bytes do), and the value.
+struct Entry<'a, 'py> {
+    prefix: u128,
+    key: Cow<'a, str>,
+    value: &'a Bound<'py, PyAny>,
+}
+
+/// The first 16 bytes of `key`, zero-padded, as a big-endian number: for
+/// keys that differ within them, the numbers order as the strings do.
+fn sort_prefix(key: &str) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = key.len().min(16);
+    buf[..n].copy_from_slice(&key.as_bytes()[..n]);
+    u128::from_be_bytes(buf)
+}
+
+/// Appends `repr(value)`: computed in Rust where that is exact (see
+/// [`pyrepr::push_repr`]), else by Python.
+fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !pyrepr::push_repr(out, value)? {
+        out.push_str(&repr_or_placeholder(value));
+    }
+    Ok(())
 }
 
 /// `repr(obj)`, or `<TYPE object: repr() raised EXC>` when that raises.
@@ -270,7 +314,7 @@ mod tests {
                 Some(&locals),
             )
             .unwrap();
-            let text = format_environ(&env, &["HTTP_COOKIE".to_owned()]).unwrap();
+            let text = format_environ(&env, &["HTTP_COOKIE".to_owned()], None).unwrap();
             let text = text.to_str().unwrap();
             assert_eq!(
                 text,

@@ -13,6 +13,7 @@
 pub mod filter;
 pub mod handle_error;
 pub mod log_environ;
+mod pyrepr;
 pub mod query_params;
 pub mod reverser;
 

@@ -10,24 +10,30 @@ use std::borrow::Cow;
 
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::errors::Error;
 use crate::routing::Router;
 
-/// The Python `str` keys of one route's params, cached at `add` time so a
-/// request does not build them.
+/// The Python `str` keys of one route's params, in pattern order, made at
+/// `add` time so a request does not build them.
 #[derive(Debug)]
 pub struct ParamKeys(pub Vec<(String, Py<PyString>)>);
 
 impl ParamKeys {
-    /// The cached key for the `i`-th param named `name` (matchit yields params
-    /// in pattern order), or a new string if the cache disagrees.
+    /// The key of the `i`-th param. matchit yields a route's params in
+    /// pattern order under the route's own names, the order `add` cached
+    /// them in, so the index alone finds the key; a new string only if the
+    /// cache were ever shorter.
     #[inline]
     fn key<'py>(&self, py: Python<'py>, i: usize, name: &str) -> Bound<'py, PyString> {
         match self.0.get(i) {
-            Some((text, key)) if text == name => key.bind(py).clone(),
-            _ => PyString::new(py, name),
+            Some((text, key)) => {
+                debug_assert_eq!(text, name);
+                key.bind(py).clone()
+            }
+            None => PyString::new(py, name),
         }
     }
 }
@@ -57,7 +63,7 @@ enum Outcome<'py> {
         script_name: Bound<'py, PyString>,
         path_info: Bound<'py, PyString>,
     },
-    NotAllowed(String),
+    NotAllowed(Bound<'py, PyString>),
     NotFound,
 }
 
@@ -83,18 +89,8 @@ pub fn call<'py>(
             environ.set_item(intern!(py, "PATH_INFO"), path_info)?;
             app.call1((environ, start_response))
         }
-        Outcome::NotAllowed(allow) => respond(
-            start_response,
-            intern!(py, "405 Method Not Allowed"),
-            b"405 Method Not Allowed\n",
-            Some(&allow),
-        ),
-        Outcome::NotFound => respond(
-            start_response,
-            intern!(py, "404 Not Found"),
-            b"404 Not Found\n",
-            None,
-        ),
+        Outcome::NotAllowed(allow) => respond(start_response, &NOT_ALLOWED, Some(allow)),
+        Outcome::NotFound => respond(start_response, &NOT_FOUND, None),
     }
 }
 
@@ -133,13 +129,14 @@ fn decide_path<'py>(
                         kwargs.set_item(keys.key(py, i, name), value)?;
                     }
                 }
-                let args = PyTuple::new(py, [PyTuple::empty(py).into_any(), kwargs.into_any()])?;
+                // A 2-tuple straight from its items (no iterator protocol).
+                let args = (PyTuple::empty(py), kwargs).into_pyobject(py)?;
                 return Ok(Outcome::Route {
                     app: app.bind(py).clone(),
                     args,
                 });
             }
-            allow = Some(route.methods.allow_header());
+            allow = Some(PyString::new(py, route.methods.allow_header()));
         }
     }
     // A route that matches path and method wins; else the longest mount;
@@ -162,26 +159,75 @@ fn decide_path<'py>(
     Ok(allow.map_or(Outcome::NotFound, Outcome::NotAllowed))
 }
 
+/// One of the router's own error responses: status line and body, and
+/// their Python objects once made.
+struct ErrorPage {
+    status: &'static str,
+    body: &'static [u8],
+    parts: PyOnceLock<ErrorParts>,
+}
+
+static NOT_FOUND: ErrorPage = ErrorPage {
+    status: "404 Not Found",
+    body: b"404 Not Found\n",
+    parts: PyOnceLock::new(),
+};
+
+static NOT_ALLOWED: ErrorPage = ErrorPage {
+    status: "405 Method Not Allowed",
+    body: b"405 Method Not Allowed\n",
+    parts: PyOnceLock::new(),
+};
+
+/// The immutable parts of an error response, made once per interpreter:
+/// status, the two header tuples and the body (`bytes` and `tuple` cannot
+/// change, so every response may share them; the header list is new each
+/// time because a server or middleware may edit it).
+struct ErrorParts {
+    status: Py<PyString>,
+    content_type: Py<PyTuple>,
+    content_length: Py<PyTuple>,
+    body: Py<PyBytes>,
+}
+
+impl ErrorParts {
+    fn new(py: Python<'_>, page: &ErrorPage) -> PyResult<Self> {
+        Ok(Self {
+            status: PyString::new(py, page.status).unbind(),
+            content_type: ("Content-Type", "text/plain; charset=utf-8")
+                .into_pyobject(py)?
+                .unbind(),
+            content_length: ("Content-Length", page.body.len().to_string())
+                .into_pyobject(py)?
+                .unbind(),
+            body: PyBytes::new(py, page.body).unbind(),
+        })
+    }
+}
+
 /// A short text/plain error response (404/405), `Allow` on a 405 (RFC 9110
 /// §15.5.6). HEAD gets the body too: PEP 3333 servers strip it.
 fn respond<'py>(
     start_response: &Bound<'py, PyAny>,
-    status: &Bound<'py, PyString>,
-    body: &[u8],
-    allow: Option<&str>,
+    page: &ErrorPage,
+    allow: Option<Bound<'py, PyString>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = start_response.py();
-    let headers = PyList::empty(py);
-    headers.append((
-        intern!(py, "Content-Type"),
-        intern!(py, "text/plain; charset=utf-8"),
-    ))?;
-    headers.append((intern!(py, "Content-Length"), body.len().to_string()))?;
+    let parts = page
+        .parts
+        .get_or_try_init(py, || ErrorParts::new(py, page))?;
+    let headers = PyList::new(
+        py,
+        [
+            parts.content_type.bind(py).as_any(),
+            parts.content_length.bind(py).as_any(),
+        ],
+    )?;
     if let Some(allow) = allow {
         headers.append((intern!(py, "Allow"), allow))?;
     }
-    start_response.call1((status, headers))?;
-    Ok(PyList::new(py, [PyBytes::new(py, body)])?.into_any())
+    start_response.call1((parts.status.bind(py), headers))?;
+    Ok(PyList::new(py, [parts.body.bind(py)])?.into_any())
 }
 
 #[cfg(test)]

@@ -83,6 +83,9 @@ pub struct MethodTable<T> {
     /// One entry per `add` call with explicit methods (an app registered for
     /// GET and POST at once is stored once).
     endpoints: Vec<T>,
+    /// The `Allow` value of a 405, rebuilt on each insert so a request
+    /// only borrows it.
+    allow: String,
 }
 
 impl<T> MethodTable<T> {
@@ -91,6 +94,7 @@ impl<T> MethodTable<T> {
             any: None,
             only: Vec::new(),
             endpoints: Vec::new(),
+            allow: String::new(),
         }
     }
 
@@ -123,6 +127,7 @@ impl<T> MethodTable<T> {
                     .extend(names.into_iter().map(|name| (name, index)));
             }
         }
+        self.allow = self.build_allow();
     }
 
     /// The endpoint for `method`: an exact entry, else GET's for HEAD
@@ -153,7 +158,12 @@ impl<T> MethodTable<T> {
 
     /// The `Allow` header value of a 405 (RFC 9110 §15.5.6, §10.2.1): the
     /// registered methods plus HEAD when GET is there, sorted, joined by ", ".
-    pub fn allow_header(&self) -> String {
+    /// Computed when the methods change, not per request.
+    pub fn allow_header(&self) -> &str {
+        &self.allow
+    }
+
+    fn build_allow(&self) -> String {
         let mut names = self.allowed_explicit();
         if names.iter().any(|n| n == "GET") && !names.iter().any(|n| n == "HEAD") {
             names.push("HEAD".to_owned());

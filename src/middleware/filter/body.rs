@@ -108,6 +108,22 @@ fn fail<'py>(
     recover(body, err)
 }
 
+impl FilteredBody {
+    /// Runs the whole body loop now, for an app iterable whose iteration
+    /// runs no app code (a `list` or `tuple`): the chunks the server would
+    /// get, in order, with every rule of `__next__` applied (the head is
+    /// passed on, errors recovered or raised, the iterable closed) — only
+    /// earlier. Raises what `__next__` would raise.
+    pub(super) fn drain<'py>(slf: &Bound<'py, Self>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let mut out = Vec::new();
+        while let Some(chunk) = Self::__next__(slf)? {
+            out.push(chunk);
+        }
+        slf.get().close(slf.py())?;
+        Ok(out)
+    }
+}
+
 #[pymethods]
 impl FilteredBody {
     /// The body is its own iterator.

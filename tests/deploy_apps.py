@@ -1,0 +1,19 @@
+"""Apps for tests/test_deploy.py that the composed example does not cover."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rswsgi import handle_error
+
+
+def _streamed(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    start_response("201 Created", [("Content-Type", "text/plain"), ("X-Streamed", "yes")])
+    yield b"part one, "
+    yield b"part two"
+
+
+# A generator body behind handle_error: its head reaches the server only at
+# the first chunk (PEP 3333 allows it; handle_error needs it to answer 500).
+app = handle_error(_streamed)
