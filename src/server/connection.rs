@@ -342,8 +342,7 @@ impl Connection {
         });
         let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
         let resp = body
-            .into_input(py)
-            .and_then(|(input, len)| Ok((Bound::new(py, input)?, len)))
+            .into_input(py, ctx.environ.empty_input())
             .and_then(|(input, len)| {
                 ctx.environ.build(
                     py,

@@ -10,8 +10,9 @@ use std::borrow::Cow;
 use percent_encoding::percent_decode;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
+use super::input::Input;
 use super::parse::RequestHead;
 use crate::wsgi::latin1_pystring;
 
@@ -23,6 +24,8 @@ pub struct EnvironTemplate {
     sys: Py<PyModule>,
     /// `sys.__dict__`, where `sys.stderr` is looked up per request.
     sys_dict: Py<PyDict>,
+    /// The `wsgi.input` of every request without a body.
+    empty_input: Py<Input>,
 }
 
 impl EnvironTemplate {
@@ -69,6 +72,7 @@ impl EnvironTemplate {
         let sys = py.import("sys")?;
         Ok(Self {
             base: d.unbind(),
+            empty_input: Py::new(py, Input::new(PyBytes::new(py, b"")))?,
             sys_dict: sys.dict().unbind(),
             sys: sys.unbind(),
         })
@@ -146,6 +150,13 @@ impl EnvironTemplate {
             env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
         }
         Ok(env)
+    }
+
+    /// The `wsgi.input` shared by requests without a body (see
+    /// [`super::spool::Spool::into_input`]).
+    #[must_use]
+    pub fn empty_input(&self) -> &Py<Input> {
+        &self.empty_input
     }
 
     /// `sys.stderr` now: read from `sys.__dict__` (a plain dict lookup, not
