@@ -163,10 +163,21 @@ const fn is_tchar(b: u8) -> bool {
         b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
 }
 
+/// [`is_tchar`] for every byte value, for a lookup per byte.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = is_tchar(i as u8);
+        i += 1;
+    }
+    table
+};
+
 /// `true` when `name` is a non-empty RFC 9110 token (a valid field name).
 #[must_use]
 pub fn is_token(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(is_tchar)
+    !name.is_empty() && name.bytes().all(|b| TCHAR[usize::from(b)])
 }
 
 /// Checks one header pair: a token name and a latin-1 value with no control

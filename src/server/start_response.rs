@@ -12,8 +12,8 @@ use pyo3::types::PyBytes;
 
 use crate::errors::Error;
 use crate::wsgi::{
-    check_header, header_item, header_list, is_hop_by_hop, latin1_bytes, next_content_length,
-    reraise, status_code, status_str, type_name,
+    check_header, header_item, header_list, is_hop_by_hop, is_token, latin1_bytes,
+    next_content_length, reraise, status_code, status_str, type_name,
 };
 
 /// A response head given to `start_response`, checked and serialised in one
@@ -109,7 +109,16 @@ impl AppHead {
     /// # Errors
     /// [`Error::InvalidHeader`] as in [`check_header`].
     pub fn push(&mut self, name: &str, value: &str) -> Result<(), Error> {
-        check_header(name, value)?;
+        // A token name with a printable-ASCII value (nearly every header)
+        // passes `check_header` and is its own latin-1; anything else goes
+        // through `check_header` for the exact rule and message.
+        let plain = is_token(name)
+            && value
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+        if !plain {
+            check_header(name, value)?;
+        }
         if name.eq_ignore_ascii_case("content-length") {
             if let Ok(found) = self.content_length {
                 self.content_length = next_content_length(found, value).map(Some);
@@ -130,7 +139,11 @@ impl AppHead {
         }
         self.bytes.extend_from_slice(name.as_bytes());
         self.bytes.extend_from_slice(b": ");
-        push_latin1(&mut self.bytes, value);
+        if plain {
+            self.bytes.extend_from_slice(value.as_bytes());
+        } else {
+            push_latin1(&mut self.bytes, value);
+        }
         self.bytes.extend_from_slice(b"\r\n");
         Ok(())
     }
@@ -406,5 +419,30 @@ mod tests {
             let e = sr.call1((&status500, PyList::empty(py), &exc)).unwrap_err();
             assert!(e.is_instance_of::<PyValueError>(py));
         });
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, failure_persistence: None, ..Default::default() })]
+
+        /// The fast path of `push` accepts and writes exactly what
+        /// `check_header` + latin-1 would (names and values drawn from
+        /// ASCII, controls, latin-1 and beyond).
+        #[test]
+        fn push_agrees_with_check_header(
+            name in "[\\x00-\\x7f\\u{e9}]{0,6}",
+            value in "[\\x00-\\x7f\\u{a0}-\\u{ff}\\u{100}\\u{20ac}]{0,8}",
+        ) {
+            let head = AppHead::from_parts("200 OK", [(name.as_str(), value.as_str())]);
+            let expected = crate::wsgi::check_header(&name, &value);
+            proptest::prop_assert_eq!(head.as_ref().err(), expected.as_ref().err());
+            if let (Ok(head), false) = (head, is_hop_by_hop(&name)) {
+                let mut want = b"200 OK\r\n".to_vec();
+                want.extend_from_slice(name.as_bytes());
+                want.extend_from_slice(b": ");
+                want.extend_from_slice(&latin1_bytes(&value).unwrap());
+                want.extend_from_slice(b"\r\n");
+                proptest::prop_assert_eq!(head.bytes(), &want[..]);
+            }
+        }
     }
 }
