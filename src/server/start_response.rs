@@ -1,10 +1,13 @@
 //! [6] The server's `start_response` callable and its `write()` (PEP 3333
 //! "The start_response() Callable", "The write() Callable").
 //!
-//! The exc_info rules live in [`ResponseStart`]; this class only adds the
-//! `write()` buffer. Nothing is sent from here: the responder reads the
-//! recorded head when the first non-empty body bytes arrive (from `write()`
-//! or the iterable) or the iterable ends.
+//! The exc_info rules are those of [`crate::wsgi::ResponseStart`] (the
+//! middleware's); the server keeps its own copy of that small state machine
+//! so that the head is recorded as an [`AppHead`]: checked with the shared
+//! rules and serialised once, at call time, with no `String` per header.
+//! Nothing is sent from here: the responder takes the recorded head when the
+//! first non-empty body bytes arrive (from `write()` or the iterable) or the
+//! iterable ends.
 
 use pyo3::intern;
 use pyo3::prelude::*;
