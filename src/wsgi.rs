@@ -78,23 +78,8 @@ impl Status {
     /// [`Error::InvalidStatus`] unless it is three ASCII digits (first one
     /// 1-9), a space, then a reason of visible characters, spaces and tabs.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let b = s.as_bytes();
-        let ok = b.len() >= 4
-            && b[0].is_ascii_digit()
-            && b[0] != b'0'
-            && b[1].is_ascii_digit()
-            && b[2].is_ascii_digit()
-            && b[3] == b' '
-            && s[4..]
-                .chars()
-                .all(|c| c == '\t' || (c >= ' ' && c != '\x7f' && (c as u32) <= 0xFF));
-        if !ok {
-            return Err(Error::InvalidStatus(s.to_owned()));
-        }
-        let code =
-            u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0');
         Ok(Self {
-            code,
+            code: status_code(s)?,
             line: s.to_owned(),
         })
     }
@@ -104,14 +89,43 @@ impl Status {
     /// # Errors
     /// `TypeError` when it is not a `str`; `ValueError` as in [`Status::parse`].
     pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let s = obj.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "status must be a str such as '200 OK' (PEP 3333), not {}",
-                type_name(obj)
-            ))
-        })?;
-        Ok(Self::parse(s.to_str()?)?)
+        Ok(Self::parse(status_str(obj)?.to_str()?)?)
     }
+}
+
+/// Checks a status string and returns its code, without copying it.
+///
+/// # Errors
+/// [`Error::InvalidStatus`] unless it is three ASCII digits (first one
+/// 1-9), a space, then a reason of visible characters, spaces and tabs.
+pub fn status_code(s: &str) -> Result<u16, Error> {
+    let b = s.as_bytes();
+    let ok = b.len() >= 4
+        && b[0].is_ascii_digit()
+        && b[0] != b'0'
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b[3] == b' '
+        && s[4..]
+            .chars()
+            .all(|c| c == '\t' || (c >= ' ' && c != '\x7f' && (c as u32) <= 0xFF));
+    if !ok {
+        return Err(Error::InvalidStatus(s.to_owned()));
+    }
+    Ok(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'))
+}
+
+/// The status argument of `start_response` as a `str` (not yet checked).
+///
+/// # Errors
+/// `TypeError` when it is not a `str`.
+pub fn status_str<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyString>> {
+    obj.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "status must be a str such as '200 OK' (PEP 3333), not {}",
+            type_name(obj)
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -205,32 +219,10 @@ impl Headers {
     /// `TypeError` when it is not a list of 2-tuples of `str`; `ValueError`
     /// ([`Error::InvalidHeader`]) for a bad name or value.
     pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let list = obj.cast::<PyList>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "response_headers must be a list of (str, str) tuples (PEP 3333), not {}",
-                type_name(obj)
-            ))
-        })?;
+        let list = header_list(obj)?;
         let mut out = Vec::with_capacity(list.len());
         for item in list.iter() {
-            let pair = item
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 2)
-                .ok_or_else(|| {
-                    PyTypeError::new_err(format!(
-                        "each response header must be a (name, value) tuple, not {}",
-                        repr_or_type(&item)
-                    ))
-                })?;
-            let name = pair.get_item(0)?;
-            let value = pair.get_item(1)?;
-            let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
-                return Err(PyTypeError::new_err(format!(
-                    "response header name and value must be str, got {}",
-                    repr_or_type(&item)
-                )));
-            };
+            let (name, value) = header_item(&item)?;
             let (name, value) = (name.to_str()?, value.to_str()?);
             check_header(name, value)?;
             out.push((name.to_owned(), value.to_owned()));
@@ -278,21 +270,7 @@ impl Headers {
         let mut found: Option<u64> = None;
         for (n, v) in &self.0 {
             if n.eq_ignore_ascii_case("content-length") {
-                let t = v.trim();
-                let parsed = (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| t.parse::<u64>().ok())
-                    .flatten()
-                    .ok_or_else(|| {
-                        Error::InvalidHeader(format!(
-                            "Content-Length: {v:?} is not a number of bytes"
-                        ))
-                    })?;
-                if found.is_some_and(|f| f != parsed) {
-                    return Err(Error::InvalidHeader(
-                        "two different Content-Length values".to_owned(),
-                    ));
-                }
-                found = Some(parsed);
+                found = Some(next_content_length(found, v)?);
             }
         }
         Ok(found)
@@ -311,6 +289,71 @@ impl Headers {
             out.extend_from_slice(b"\r\n");
         }
     }
+}
+
+/// The `response_headers` argument of `start_response` as a list (its
+/// items not yet checked).
+///
+/// # Errors
+/// `TypeError` when it is not a `list`.
+pub fn header_list<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyList>> {
+    obj.cast::<PyList>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "response_headers must be a list of (str, str) tuples (PEP 3333), not {}",
+            type_name(obj)
+        ))
+    })
+}
+
+/// One item of a `response_headers` list as its `(name, value)` strings
+/// (their text not yet checked: see [`check_header`]).
+///
+/// # Errors
+/// `TypeError` unless it is a 2-tuple of `str`.
+pub fn header_item<'py>(
+    item: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
+    let pair = item
+        .cast::<PyTuple>()
+        .ok()
+        .filter(|t| t.len() == 2)
+        .ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "each response header must be a (name, value) tuple, not {}",
+                repr_or_type(item)
+            ))
+        })?;
+    let name = pair.get_item(0)?;
+    let value = pair.get_item(1)?;
+    match (name.cast_into::<PyString>(), value.cast_into::<PyString>()) {
+        (Ok(name), Ok(value)) => Ok((name, value)),
+        _ => Err(PyTypeError::new_err(format!(
+            "response header name and value must be str, got {}",
+            repr_or_type(item)
+        ))),
+    }
+}
+
+/// Folds one more `Content-Length` value `v` into `found` (the value seen
+/// so far, if any): RFC 9110 §8.6, a decimal number, repeated only with the
+/// same value.
+///
+/// # Errors
+/// [`Error::InvalidHeader`] for a non-numeric value or a different repeat.
+pub fn next_content_length(found: Option<u64>, v: &str) -> Result<u64, Error> {
+    let t = v.trim();
+    let parsed = (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| t.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            Error::InvalidHeader(format!("Content-Length: {v:?} is not a number of bytes"))
+        })?;
+    if found.is_some_and(|f| f != parsed) {
+        return Err(Error::InvalidHeader(
+            "two different Content-Length values".to_owned(),
+        ));
+    }
+    Ok(parsed)
 }
 
 // ---------------------------------------------------------------------------

@@ -167,7 +167,9 @@ impl Connection {
                         return Next::Close;
                     }
                     if !self.io.input().is_empty() {
-                        self.head_started.get_or_insert_with(Instant::now);
+                        // The read that brought these bytes set
+                        // `last_activity`: no clock read per request.
+                        self.head_started.get_or_insert(self.io.last_activity);
                         match parse_head(self.io.input(), ctx.limits) {
                             Ok(Some(head)) => {
                                 self.head_started = None;
@@ -312,7 +314,8 @@ impl Connection {
                     decoder,
                     body: Spool::default(),
                     has_body,
-                    deadline: Instant::now() + ctx.limits.body_timeout(),
+                    // From the read that completed the head.
+                    deadline: self.io.last_activity + ctx.limits.body_timeout(),
                 };
             }
             Err(e) => {
@@ -333,7 +336,12 @@ impl Connection {
         else {
             return;
         };
-        let started = Instant::now();
+        // Only the access log reads it; quiet, no clock read is needed.
+        let started = if ctx.quiet {
+            self.io.last_activity
+        } else {
+            Instant::now()
+        };
         let (addr, port) = self.remote.get_or_insert_with(|| {
             (
                 PyString::new(py, &self.peer.ip().to_string()).unbind(),
@@ -342,8 +350,7 @@ impl Connection {
         });
         let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
         let resp = body
-            .into_input(py)
-            .and_then(|(input, len)| Ok((Bound::new(py, input)?, len)))
+            .into_input(py, ctx.environ.empty_input())
             .and_then(|(input, len)| {
                 ctx.environ.build(
                     py,

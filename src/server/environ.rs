@@ -10,8 +10,9 @@ use std::borrow::Cow;
 use percent_encoding::percent_decode;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
+use super::input::Input;
 use super::parse::RequestHead;
 use crate::wsgi::latin1_pystring;
 
@@ -21,6 +22,10 @@ use crate::wsgi::latin1_pystring;
 pub struct EnvironTemplate {
     base: Py<PyDict>,
     sys: Py<PyModule>,
+    /// `sys.__dict__`, where `sys.stderr` is looked up per request.
+    sys_dict: Py<PyDict>,
+    /// The `wsgi.input` of every request without a body.
+    empty_input: Py<Input>,
 }
 
 impl EnvironTemplate {
@@ -30,6 +35,10 @@ impl EnvironTemplate {
     /// `wsgi.multithread`/`multiprocess`/`run_once` False (one thread runs
     /// the app), `wsgi.input_terminated` True (the body is read before the
     /// app runs), and `wsgi.file_wrapper`.
+    ///
+    /// The keys every request sets are there too, with `None` as a
+    /// placeholder: `dict.copy()` then gives a table of the final size and
+    /// setting them replaces a value instead of inserting (no resize).
     pub fn new(
         py: Python<'_>,
         server_name: &str,
@@ -47,9 +56,25 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "wsgi.run_once"), false)?;
         d.set_item(intern!(py, "wsgi.input_terminated"), true)?;
         d.set_item(intern!(py, "wsgi.file_wrapper"), file_wrapper)?;
+        // Placeholders, replaced by `build` (in the order it sets them).
+        for key in [
+            intern!(py, "REQUEST_METHOD"),
+            intern!(py, "PATH_INFO"),
+            intern!(py, "QUERY_STRING"),
+            intern!(py, "SERVER_PROTOCOL"),
+            intern!(py, "REMOTE_ADDR"),
+            intern!(py, "REMOTE_PORT"),
+            intern!(py, "wsgi.input"),
+            intern!(py, "wsgi.errors"),
+        ] {
+            d.set_item(key, py.None())?;
+        }
+        let sys = py.import("sys")?;
         Ok(Self {
             base: d.unbind(),
-            sys: py.import("sys")?.unbind(),
+            empty_input: Py::new(py, Input::new(PyBytes::new(py, b"")))?,
+            sys_dict: sys.dict().unbind(),
+            sys: sys.unbind(),
         })
     }
 
@@ -71,7 +96,12 @@ impl EnvironTemplate {
         env.set_item(intern!(py, "REQUEST_METHOD"), method_str(py, head.method()))?;
         let (path, query) = split_target(head.target());
         env.set_item(intern!(py, "PATH_INFO"), latin1_pystring(py, &path))?;
-        env.set_item(intern!(py, "QUERY_STRING"), latin1_pystring(py, query))?;
+        let query = if query.is_empty() {
+            intern!(py, "").clone()
+        } else {
+            latin1_pystring(py, query)
+        };
+        env.set_item(intern!(py, "QUERY_STRING"), query)?;
         env.set_item(
             intern!(py, "SERVER_PROTOCOL"),
             if head.minor_version == 0 {
@@ -83,10 +113,7 @@ impl EnvironTemplate {
         env.set_item(intern!(py, "REMOTE_ADDR"), remote.0)?;
         env.set_item(intern!(py, "REMOTE_PORT"), remote.1)?;
         env.set_item(intern!(py, "wsgi.input"), input)?;
-        env.set_item(
-            intern!(py, "wsgi.errors"),
-            self.sys.bind(py).getattr(intern!(py, "stderr"))?,
-        )?;
+        env.set_item(intern!(py, "wsgi.errors"), self.stderr(py)?)?;
         for (i, (name, value)) in head.headers().enumerate() {
             // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
             // (both would be HTTP_X_FORWARDED_FOR).
@@ -99,8 +126,10 @@ impl EnvironTemplate {
                 .take(i)
                 .any(|(n, _)| n.eq_ignore_ascii_case(name));
             let value = latin1_pystring(py, value);
-            match env.get_item(&key)? {
-                Some(prev) if repeated => {
+            // Looked up only for a repeated field (most are not).
+            let prev = if repeated { env.get_item(&key)? } else { None };
+            match prev {
+                Some(prev) => {
                     let sep = if name.eq_ignore_ascii_case("cookie") {
                         "; "
                     } else {
@@ -121,6 +150,26 @@ impl EnvironTemplate {
             env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
         }
         Ok(env)
+    }
+
+    /// The `wsgi.input` shared by requests without a body (see
+    /// [`super::spool::Spool::into_input`]).
+    #[must_use]
+    pub fn empty_input(&self) -> &Py<Input> {
+        &self.empty_input
+    }
+
+    /// `sys.stderr` now: read from `sys.__dict__` (a plain dict lookup, not
+    /// a module attribute lookup), so an app or test that reassigns
+    /// `sys.stderr` is seen from the next request on.
+    ///
+    /// # Errors
+    /// `AttributeError` when `sys.stderr` was deleted.
+    fn stderr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.sys_dict.bind(py).get_item(intern!(py, "stderr"))? {
+            Some(stderr) => Ok(stderr),
+            None => self.sys.bind(py).getattr(intern!(py, "stderr")),
+        }
     }
 }
 
@@ -331,6 +380,46 @@ mod tests {
             assert_eq!(get(env, "REQUEST_METHOD").as_deref(), Some("PATCH"));
             assert_eq!(get(env, "SERVER_PROTOCOL").as_deref(), Some("HTTP/1.0"));
             assert_eq!(get(env, "QUERY_STRING").as_deref(), Some(""));
+        });
+    }
+
+    #[test]
+    fn no_placeholder_left_and_errors_follow_sys_stderr() {
+        environ_of(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", |env| {
+            let py = env.py();
+            // (The helper passes None as wsgi.input and wsgi.file_wrapper.)
+            for (k, v) in env.iter() {
+                let given_none = ["wsgi.input", "wsgi.file_wrapper"];
+                assert!(
+                    !v.is_none() || given_none.contains(&k.extract::<&str>().unwrap()),
+                    "{k} is None"
+                );
+            }
+            assert_eq!(get(env, "QUERY_STRING").as_deref(), Some(""));
+            let sys = py.import("sys").unwrap();
+            let errors = env.get_item("wsgi.errors").unwrap().unwrap();
+            assert!(errors.is(sys.getattr("stderr").unwrap()));
+        });
+        // A reassigned sys.stderr is used by the next request.
+        Python::attach(|py| {
+            let sys = py.import("sys").unwrap();
+            let old = sys.getattr("stderr").unwrap();
+            let tpl =
+                EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
+            let head = parse_head(b"GET / HTTP/1.0\r\n\r\n", &Limits::default())
+                .unwrap()
+                .unwrap();
+            let s = PyString::new(py, "x");
+            let build = || tpl.build(py, &head, (&s, &s), None, &py.None().into_bound(py));
+            let mine = py.import("io").unwrap().call_method0("StringIO").unwrap();
+            sys.setattr("stderr", &mine).unwrap();
+            let env = build();
+            sys.setattr("stderr", &old).unwrap();
+            let env = env.unwrap();
+            assert!(env.get_item("wsgi.errors").unwrap().unwrap().is(&mine));
+            assert!(env.get_item("CONTENT_LENGTH").unwrap().is_none());
+            let env = build().unwrap();
+            assert!(env.get_item("wsgi.errors").unwrap().unwrap().is(&old));
         });
     }
 }

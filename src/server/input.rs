@@ -28,6 +28,8 @@ enum Source {
 /// iteration (PEP 3333 "Input and Error Streams"). Reading past the end
 /// returns `b''`; nothing waits on the network. Raises `OSError` only if the
 /// temporary file holding a large body cannot be read.
+/// Requests without a body share one empty `Input`: every read of it
+/// returns `b''`, so it has no state to share.
 #[pyclass(module = "rswsgi._rswsgi", name = "Input")]
 #[derive(Debug)]
 pub struct Input {

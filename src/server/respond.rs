@@ -240,20 +240,16 @@ impl Response {
         // Bytes from write() during the app call come first.
         let mut first = Vec::new();
         let mut ended = file.is_some() || self.pull(py, &mut first)?;
-        let (status, headers) = {
-            let mut sr = self.start.borrow_mut(py);
-            let head = sr
-                .head()
-                .cloned()
-                .ok_or(crate::errors::Error::StartResponseNotCalled)?;
-            sr.mark_sent();
-            head
-        };
-        let declared = headers.content_length()?;
+        let head = self
+            .start
+            .borrow_mut(py)
+            .take_head()
+            .ok_or(crate::errors::Error::StartResponseNotCalled)?;
+        let declared = head.content_length()?;
         let mut known = file.as_ref().map(FileBody::left);
         if known.is_none()
             && declared.is_none()
-            && Plan::decide(status.code, false, true, None, None).send_body
+            && Plan::decide(head.code, false, true, None, None).send_body
         {
             if !ended {
                 if let Some(list) = self.list_total(py) {
@@ -267,26 +263,23 @@ impl Response {
                 known = Some(first.len() as u64);
             }
         }
-        let plan = Plan::decide(status.code, self.is_head, self.http11, declared, known);
-        let app_close = headers
-            .get("connection")
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
-        self.keep_alive &= !plan.close && !app_close;
-        self.status = status.code;
-        let dropped = write_head(
+        let plan = Plan::decide(head.code, self.is_head, self.http11, declared, known);
+        self.keep_alive &= !plan.close && !head.app_close;
+        self.status = head.code;
+        write_head(
             out,
-            &status,
-            &headers,
+            &head,
             &plan,
             self.keep_alive,
             self.http11,
             date.now().as_bytes(),
         );
-        if !dropped.is_empty() {
+        if !head.dropped.is_empty() {
             warn(
                 py,
                 &format!(
-                    "dropped hop-by-hop header(s) {dropped:?} set by the application (PEP 3333)"
+                    "dropped hop-by-hop header(s) {:?} set by the application (PEP 3333)",
+                    head.dropped
                 ),
             );
         }

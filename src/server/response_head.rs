@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::wsgi::{is_hop_by_hop, latin1_bytes, Headers, Status};
+use super::start_response::AppHead;
 
 /// The `Server` header value.
 pub const SERVER_HEADER: &str = concat!("rswsgi/", env!("CARGO_PKG_VERSION"));
@@ -69,47 +69,27 @@ impl Plan {
     }
 }
 
-/// Appends the response head to `out`. Hop-by-hop headers from the app
-/// (PEP 3333 forbids them) are left out and returned, for the log.
-/// `Date`/`Server` are added unless the app set them; `Connection: close`
-/// when `keep_alive` is false, `Connection: keep-alive` for a kept HTTP/1.0
-/// connection.
+/// Appends the response head to `out`: the status line and the app's
+/// headers as recorded (hop-by-hop ones already left out, PEP 3333), then
+/// `Date`/`Server` unless the app set them, the framing header of `plan`,
+/// `Connection: close` when `keep_alive` is false and `Connection:
+/// keep-alive` for a kept HTTP/1.0 connection.
 pub fn write_head(
     out: &mut Vec<u8>,
-    status: &Status,
-    headers: &Headers,
+    head: &AppHead,
     plan: &Plan,
     keep_alive: bool,
     http11: bool,
     date: &[u8],
-) -> Vec<String> {
+) {
     out.extend_from_slice(b"HTTP/1.1 ");
-    match latin1_bytes(&status.line) {
-        Some(b) => out.extend_from_slice(&b),
-        None => out.extend_from_slice(status.line.as_bytes()),
-    }
-    out.extend_from_slice(b"\r\n");
-    let dropped: Vec<String> = headers
-        .0
-        .iter()
-        .filter(|(n, _)| is_hop_by_hop(n))
-        .map(|(n, _)| n.clone())
-        .collect();
-    if dropped.is_empty() {
-        headers.write_to(out);
-    } else {
-        let mut kept = headers.clone();
-        for name in &dropped {
-            kept.remove(name);
-        }
-        kept.write_to(out);
-    }
-    if !headers.contains("date") {
+    out.extend_from_slice(head.bytes());
+    if !head.has_date {
         out.extend_from_slice(b"Date: ");
         out.extend_from_slice(date);
         out.extend_from_slice(b"\r\n");
     }
-    if !headers.contains("server") {
+    if !head.has_server {
         out.extend_from_slice(b"Server: ");
         out.extend_from_slice(SERVER_HEADER.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -126,7 +106,6 @@ pub fn write_head(
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    dropped
 }
 
 /// Appends a complete plain-text response whose body is the status line
@@ -140,19 +119,15 @@ pub fn write_simple(
     date: &[u8],
 ) -> u64 {
     let body = format!("{status_line}\n");
-    let status = Status {
-        code: status_line
-            .get(..3)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(500),
-        line: status_line.to_owned(),
-    };
-    let headers = Headers(vec![(
-        "Content-Type".to_owned(),
-        "text/plain; charset=utf-8".to_owned(),
-    )]);
-    let plan = Plan::decide(status.code, is_head, http11, None, Some(body.len() as u64));
-    write_head(out, &status, &headers, &plan, keep_alive, http11, date);
+    let code = status_line
+        .get(..3)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(500);
+    let mut head = AppHead::with_code(code, status_line);
+    // A constant, valid header: this cannot fail.
+    let _ = head.push("Content-Type", "text/plain; charset=utf-8");
+    let plan = Plan::decide(head.code, is_head, http11, None, Some(body.len() as u64));
+    write_head(out, &head, &plan, keep_alive, http11, date);
     if plan.send_body {
         out.extend_from_slice(body.as_bytes());
         body.len() as u64
@@ -194,15 +169,9 @@ mod tests {
         keep: bool,
         http11: bool,
     ) -> String {
-        let status = Status::parse(status).unwrap();
-        let headers = Headers(
-            headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-        );
+        let head = AppHead::from_parts(status, headers.iter().copied()).unwrap();
         let mut out = Vec::new();
-        write_head(&mut out, &status, &headers, &plan, keep, http11, DATE);
+        write_head(&mut out, &head, &plan, keep, http11, DATE);
         String::from_utf8(out).unwrap()
     }
 
@@ -312,28 +281,31 @@ mod tests {
 
     #[test]
     fn hop_by_hop_dropped_and_app_date_kept() {
-        let status = Status::parse("200 OK").unwrap();
-        let headers = Headers(vec![
-            ("Connection".into(), "close".into()),
-            ("Transfer-Encoding".into(), "chunked".into()),
-            ("Date".into(), "mine".into()),
-            ("Server".into(), "me".into()),
-            ("X-Ok".into(), "caf\u{e9}".into()),
-        ]);
+        let head = AppHead::from_parts(
+            "200 OK",
+            [
+                ("Connection", "close"),
+                ("Transfer-Encoding", "chunked"),
+                ("Date", "mine"),
+                ("Server", "me"),
+                ("X-Ok", "caf\u{e9}"),
+            ],
+        )
+        .unwrap();
         let mut out = Vec::new();
-        let dropped = write_head(
+        write_head(
             &mut out,
-            &status,
-            &headers,
+            &head,
             &Plan::decide(200, false, true, Some(0), None),
             true,
             true,
             DATE,
         );
         assert_eq!(
-            dropped,
+            head.dropped,
             vec!["Connection".to_owned(), "Transfer-Encoding".to_owned()]
         );
+        assert!(head.app_close);
         assert_eq!(
             out,
             b"HTTP/1.1 200 OK\r\nDate: mine\r\nServer: me\r\nX-Ok: caf\xe9\r\n\r\n"

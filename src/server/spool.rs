@@ -53,20 +53,30 @@ impl Spool {
         Ok(())
     }
 
-    /// The received body as `wsgi.input` (and its length in bytes).
+    /// The received body as `wsgi.input` (and its length in bytes). An
+    /// empty body gets `empty`, an [`Input`] over `b""` shared by such
+    /// requests: it has no state a read could change (every read returns
+    /// `b""`), so sharing it saves an object per request.
     ///
     /// # Errors
-    /// When the temporary file cannot be rewound.
-    pub fn into_input(self, py: Python<'_>) -> PyResult<(Input, usize)> {
+    /// When the temporary file cannot be rewound, or the `Input` object
+    /// cannot be allocated.
+    pub fn into_input<'py>(
+        self,
+        py: Python<'py>,
+        empty: &Py<Input>,
+    ) -> PyResult<(Bound<'py, Input>, usize)> {
         let len = usize::try_from(self.len()).unwrap_or(usize::MAX);
-        match self.file {
-            None => Ok((Input::new(PyBytes::new(py, &self.mem)), len)),
+        let input = match self.file {
+            None if self.mem.is_empty() => return Ok((empty.bind(py).clone(), 0)),
+            None => Input::new(PyBytes::new(py, &self.mem)),
             Some(mut file) => {
                 file.write_all(&self.mem)?;
                 file.rewind()?;
-                Ok((Input::from_file(file, len), len))
+                Input::from_file(file, len)
             }
-        }
+        };
+        Ok((Bound::new(py, input)?, len))
     }
 }
 
@@ -87,11 +97,29 @@ mod tests {
         s.settle(3).unwrap();
         assert_eq!(s.len(), 5);
         Python::attach(|py| {
-            let (input, len) = s.into_input(py).unwrap();
+            let empty = Py::new(py, Input::new(PyBytes::new(py, b""))).unwrap();
+            let (input, len) = s.into_input(py, &empty).unwrap();
             assert_eq!(len, 5);
-            let input = Bound::new(py, input).unwrap();
+            assert!(!input.is(&empty));
             let all: Vec<u8> = input.call_method0("read").unwrap().extract().unwrap();
             assert_eq!(all, b"abcde");
+            // Empty bodies share `empty`; reads from it always give b"".
+            for _ in 0..2 {
+                let (input, len) = Spool::default().into_input(py, &empty).unwrap();
+                assert!(input.is(&empty) && len == 0);
+                for m in ["read", "readline"] {
+                    let got: Vec<u8> = input.call_method0(m).unwrap().extract().unwrap();
+                    assert!(got.is_empty());
+                }
+                let lines: Vec<Vec<u8>> =
+                    input.call_method0("readlines").unwrap().extract().unwrap();
+                assert!(lines.is_empty());
+            }
+            // A small non-empty body gets its own stream.
+            let mut s = Spool::default();
+            s.mem.extend_from_slice(b"x");
+            let (input, len) = s.into_input(py, &empty).unwrap();
+            assert!(!input.is(&empty) && len == 1);
         });
     }
 }

@@ -1,17 +1,179 @@
 //! [6] The server's `start_response` callable and its `write()` (PEP 3333
 //! "The start_response() Callable", "The write() Callable").
 //!
-//! The exc_info rules live in [`ResponseStart`]; this class only adds the
-//! `write()` buffer. Nothing is sent from here: the responder reads the
-//! recorded head when the first non-empty body bytes arrive (from `write()`
-//! or the iterable) or the iterable ends.
+//! The exc_info rules are those of [`crate::wsgi::ResponseStart`] (the
+//! middleware's); the server keeps its own copy of that small state machine
+//! so that the head is recorded as an [`AppHead`]: checked with the shared
+//! rules and serialised once, at call time, with no `String` per header.
+//! Nothing is sent from here: the responder takes the recorded head when the
+//! first non-empty body bytes arrive (from `write()` or the iterable) or the
+//! iterable ends.
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::errors::Error;
-use crate::wsgi::{type_name, Headers, ResponseStart, Status};
+use crate::wsgi::{
+    check_header, header_item, header_list, is_hop_by_hop, is_token, latin1_bytes,
+    next_content_length, reraise, status_code, status_str, type_name,
+};
+
+/// A response head given to `start_response`, checked and serialised in one
+/// pass at call time, straight from the application's `str` objects (no
+/// `String` per header; the app may change its list afterwards without
+/// effect, as with a copy).
+///
+/// The checks are those of [`crate::wsgi::Status`] and
+/// [`crate::wsgi::Headers`] (PEP 3333 "The start_response() Callable",
+/// RFC 9110 §5.5); hop-by-hop headers (RFC 9110 §7.6.1) are left out of the
+/// bytes and listed in [`AppHead::dropped`].
+#[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent facts about the headers
+pub struct AppHead {
+    /// The status code, 100..=999.
+    pub code: u16,
+    /// `200 OK\r\n` then `Name: value\r\n` for each kept header, latin-1.
+    bytes: Vec<u8>,
+    /// The app's `Content-Length` (RFC 9110 §8.6), or why it is unusable.
+    content_length: Result<Option<u64>, Error>,
+    /// The app set `Date` (any case).
+    pub has_date: bool,
+    /// The app set `Server` (any case).
+    pub has_server: bool,
+    /// The app's first `Connection` header lists `close`.
+    pub app_close: bool,
+    seen_connection: bool,
+    /// Hop-by-hop header names the app set, as given (for the log).
+    pub dropped: Vec<String>,
+}
+
+impl AppHead {
+    /// A head with status `status` (e.g. `"200 OK"`) and no headers yet.
+    ///
+    /// # Errors
+    /// [`Error::InvalidStatus`] as in [`crate::wsgi::Status::parse`].
+    pub fn new(status: &str) -> Result<Self, Error> {
+        Ok(Self::with_code(status_code(status)?, status))
+    }
+
+    /// A head with status line `status` and code `code`, taken as they are
+    /// (the server's own answers).
+    #[must_use]
+    pub fn with_code(code: u16, status: &str) -> Self {
+        let mut bytes = Vec::with_capacity(128);
+        push_latin1(&mut bytes, status);
+        bytes.extend_from_slice(b"\r\n");
+        Self {
+            code,
+            bytes,
+            content_length: Ok(None),
+            has_date: false,
+            has_server: false,
+            app_close: false,
+            seen_connection: false,
+            dropped: Vec::new(),
+        }
+    }
+
+    /// A head from a status string and header pairs (the server's own
+    /// answers, tests).
+    ///
+    /// # Errors
+    /// As [`AppHead::new`] and [`AppHead::push`].
+    pub fn from_parts<'a>(
+        status: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Error> {
+        let mut head = Self::new(status)?;
+        for (name, value) in headers {
+            head.push(name, value)?;
+        }
+        Ok(head)
+    }
+
+    /// Reads and checks `start_response`'s `status` and `response_headers`.
+    ///
+    /// # Errors
+    /// `TypeError` for a non-`str` status or a header list that is not a
+    /// `list` of `(str, str)` tuples; `ValueError` for a bad status, name or
+    /// value (in that order, as [`crate::wsgi::ResponseStart::start`]).
+    pub fn from_py(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let mut head = Self::new(status_str(status)?.to_str()?)?;
+        for item in header_list(headers)?.iter() {
+            let (name, value) = header_item(&item)?;
+            head.push(name.to_str()?, value.to_str()?)?;
+        }
+        Ok(head)
+    }
+
+    /// Checks and appends one header.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHeader`] as in [`check_header`].
+    pub fn push(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        // A token name with a printable-ASCII value (nearly every header)
+        // passes `check_header` and is its own latin-1; anything else goes
+        // through `check_header` for the exact rule and message.
+        let plain = is_token(name)
+            && value
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+        if !plain {
+            check_header(name, value)?;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            if let Ok(found) = self.content_length {
+                self.content_length = next_content_length(found, value).map(Some);
+            }
+        } else if name.eq_ignore_ascii_case("date") {
+            self.has_date = true;
+        } else if name.eq_ignore_ascii_case("server") {
+            self.has_server = true;
+        } else if is_hop_by_hop(name) {
+            if !self.seen_connection && name.eq_ignore_ascii_case("connection") {
+                self.seen_connection = true;
+                self.app_close = value
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("close"));
+            }
+            self.dropped.push(name.to_owned());
+            return Ok(());
+        }
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.extend_from_slice(b": ");
+        if plain {
+            self.bytes.extend_from_slice(value.as_bytes());
+        } else {
+            push_latin1(&mut self.bytes, value);
+        }
+        self.bytes.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// The status line and the kept headers, latin-1, each ending in CRLF
+    /// (without the leading `HTTP/1.1 `).
+    #[must_use]
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The app's `Content-Length` in bytes, if it gave one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHeader`] for a non-numeric or repeated-and-different value.
+    pub fn content_length(&self) -> Result<Option<u64>, Error> {
+        self.content_length.clone()
+    }
+}
+
+/// Appends `s` latin-1 encoded (checked to fit by the caller).
+fn push_latin1(out: &mut Vec<u8>, s: &str) {
+    match latin1_bytes(s) {
+        Some(b) => out.extend_from_slice(&b),
+        None => out.extend_from_slice(s.as_bytes()),
+    }
+}
 
 /// The `start_response` callable the server passes to the application.
 ///
@@ -24,20 +186,34 @@ use crate::wsgi::{type_name, Headers, ResponseStart, Status};
 #[pyclass(module = "rswsgi._rswsgi", name = "StartResponse")]
 #[derive(Debug, Default)]
 pub struct StartResponse {
-    state: ResponseStart,
+    /// The head recorded by the last valid call, until the server takes it.
+    head: Option<AppHead>,
+    /// A valid call was made.
+    called: bool,
+    /// The head is being sent: a later `exc_info` call re-raises.
+    sent: bool,
     written: Vec<u8>,
 }
 
 impl StartResponse {
-    /// The status and headers recorded by the last valid call, if any.
+    /// The status and headers recorded by the last valid call, if any and
+    /// not yet taken.
     #[must_use]
-    pub fn head(&self) -> Option<&(Status, Headers)> {
-        self.state.head()
+    pub fn head(&self) -> Option<&AppHead> {
+        self.head.as_ref()
+    }
+
+    /// Takes the recorded head out to send it (later `exc_info` calls
+    /// re-raise); `None` when `start_response` was not called.
+    pub fn take_head(&mut self) -> Option<AppHead> {
+        let head = self.head.take();
+        self.sent |= head.is_some();
+        head
     }
 
     /// Records that the head is being sent: later `exc_info` calls re-raise.
     pub fn mark_sent(&mut self) {
-        self.state.mark_sent();
+        self.sent = true;
     }
 
     /// `true` when `write()` has buffered bytes.
@@ -50,6 +226,24 @@ impl StartResponse {
     pub fn drain_written_into(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.written);
     }
+
+    /// One `start_response` call: the rules of
+    /// [`crate::wsgi::ResponseStart::start`] (PEP 3333 "Error Handling").
+    fn start(
+        &mut self,
+        status: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        exc_info: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        match exc_info.filter(|e| !e.is_none()) {
+            Some(e) if self.sent => return Err(reraise(e)),
+            None if self.called => return Err(Error::StartResponseTwice.into()),
+            _ => {}
+        }
+        self.head = Some(AppHead::from_py(status, headers)?);
+        self.called = true;
+        Ok(())
+    }
 }
 
 #[pymethods]
@@ -61,9 +255,7 @@ impl StartResponse {
         response_headers: &Bound<'py, PyAny>,
         exc_info: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        slf.borrow_mut()
-            .state
-            .start(status, response_headers, exc_info)?;
+        slf.borrow_mut().start(status, response_headers, exc_info)?;
         slf.getattr(intern!(slf.py(), "write"))
     }
 
@@ -76,12 +268,12 @@ impl StartResponse {
         let data = data
             .cast::<PyBytes>()
             .map_err(|_| Error::BodyNotBytes(type_name(data)))?;
-        if self.state.head().is_none() {
+        if !self.called {
             return Err(Error::StartResponseNotCalled.into());
         }
         let bytes = data.as_bytes();
         if !bytes.is_empty() {
-            self.state.mark_sent();
+            self.sent = true;
             self.written.extend_from_slice(bytes);
         }
         Ok(())
@@ -111,7 +303,149 @@ mod tests {
             let mut out = Vec::new();
             sr.borrow_mut().drain_written_into(&mut out);
             assert_eq!(out, b"abc");
-            assert_eq!(sr.borrow().head().unwrap().0.code, 200);
+            assert_eq!(sr.borrow().head().unwrap().code, 200);
         });
+    }
+
+    #[test]
+    fn app_head_matches_headers_rules() {
+        use crate::wsgi::Headers;
+        let pairs = [
+            ("Content-Type", "text/plain"),
+            ("content-length", " 12 "),
+            ("CONTENT-LENGTH", "12"),
+            ("connection", "Keep-Alive, Close"),
+            ("Connection", "keep-alive"),
+            ("Keep-Alive", "5"),
+            ("DATE", "mine"),
+            ("X-Latin", "caf\u{e9}"),
+        ];
+        let head = AppHead::from_parts("201 Created", pairs).unwrap();
+        let headers = Headers(
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        assert_eq!(head.code, 201);
+        assert_eq!(head.content_length(), headers.content_length());
+        assert_eq!(head.content_length(), Ok(Some(12)));
+        assert!(head.app_close && head.has_date && !head.has_server);
+        assert_eq!(head.dropped, ["connection", "Connection", "Keep-Alive"]);
+        assert_eq!(
+            head.bytes(),
+            b"201 Created\r\nContent-Type: text/plain\r\ncontent-length:  12 \r\n\
+              CONTENT-LENGTH: 12\r\nDATE: mine\r\nX-Latin: caf\xe9\r\n"
+        );
+        // Only the first Connection header counts (as `Headers::get`).
+        let head = AppHead::from_parts("200 OK", [("Connection", "x"), ("Connection", "close")]);
+        assert!(!head.unwrap().app_close);
+        // Content-Length errors are those of `Headers`, first one kept.
+        for bad in [
+            &[("Content-Length", "1"), ("Content-Length", "2")][..],
+            &[("Content-Length", "x"), ("Content-Length", "2")],
+            &[("Content-Length", "")],
+            &[("Content-Length", "-1")],
+        ] {
+            let head = AppHead::from_parts("200 OK", bad.iter().copied()).unwrap();
+            let headers = Headers(
+                bad.iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+            );
+            assert!(head.content_length().is_err(), "{bad:?}");
+            assert_eq!(head.content_length(), headers.content_length(), "{bad:?}");
+        }
+        // Bad status and headers fail as in `Status::parse`/`check_header`.
+        assert!(matches!(
+            AppHead::new("200OK"),
+            Err(Error::InvalidStatus(_))
+        ));
+        assert!(matches!(
+            AppHead::from_parts("200 OK", [("Bad Name", "x")]),
+            Err(Error::InvalidHeader(_))
+        ));
+        assert!(AppHead::from_parts("200 OK", [("X", "\u{20ac}")]).is_err());
+    }
+
+    #[test]
+    fn start_response_rules_and_snapshot() {
+        use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+        use pyo3::types::PyTuple;
+        Python::attach(|py| {
+            let sr = Bound::new(py, StartResponse::default()).unwrap();
+            let err_of = |status: Bound<'_, PyAny>, headers: Bound<'_, PyAny>| {
+                sr.call1((status, headers)).unwrap_err()
+            };
+            let ok = PyString::new(py, "200 OK").into_any();
+            let list = PyList::empty(py).into_any();
+            assert!(
+                err_of(1i32.into_pyobject(py).unwrap().into_any(), list.clone())
+                    .is_instance_of::<PyTypeError>(py)
+            );
+            assert!(err_of(PyString::new(py, "OK").into_any(), list.clone())
+                .is_instance_of::<PyValueError>(py));
+            let tuple = PyTuple::empty(py).into_any();
+            assert!(err_of(ok.clone(), tuple).is_instance_of::<PyTypeError>(py));
+            let not_pair = PyList::new(py, [("a", "b", "c")]).unwrap().into_any();
+            assert!(err_of(ok.clone(), not_pair).is_instance_of::<PyTypeError>(py));
+            let not_str = PyList::new(py, [(1, 2)]).unwrap().into_any();
+            assert!(err_of(ok.clone(), not_str).is_instance_of::<PyTypeError>(py));
+            // Nothing recorded by failed calls; then a valid one.
+            assert!(sr.borrow().head().is_none());
+            let headers = PyList::new(py, [("X-A", "1")]).unwrap();
+            sr.call1((&ok, &headers)).unwrap();
+            // The list changed afterwards: the recorded head is unchanged.
+            headers.append(("X-B", "2")).unwrap();
+            assert_eq!(sr.borrow().head().unwrap().bytes(), b"200 OK\r\nX-A: 1\r\n");
+            // A second call without exc_info is an error, also once taken.
+            assert!(sr
+                .call1((&ok, &headers))
+                .unwrap_err()
+                .is_instance_of::<PyRuntimeError>(py));
+            let err = PyValueError::new_err("boom");
+            let exc = crate::wsgi::exc_info_tuple(py, &err).unwrap();
+            let status500 = PyString::new(py, "500 Oops");
+            sr.call1((&status500, PyList::empty(py), &exc)).unwrap();
+            assert_eq!(sr.borrow().head().unwrap().code, 500);
+            let head = sr.borrow_mut().take_head().unwrap();
+            assert_eq!(head.code, 500);
+            assert!(sr.borrow_mut().take_head().is_none());
+            assert!(sr
+                .call1((&ok, &headers))
+                .unwrap_err()
+                .is_instance_of::<PyRuntimeError>(py));
+            // write() still works after the head was taken.
+            let write = sr.getattr("write").unwrap();
+            write.call1((PyBytes::new(py, b"x"),)).unwrap();
+            // After sending, exc_info re-raises.
+            let e = sr.call1((&status500, PyList::empty(py), &exc)).unwrap_err();
+            assert!(e.is_instance_of::<PyValueError>(py));
+        });
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, failure_persistence: None, ..Default::default() })]
+
+        /// The fast path of `push` accepts and writes exactly what
+        /// `check_header` + latin-1 would (names and values drawn from
+        /// ASCII, controls, latin-1 and beyond).
+        #[test]
+        fn push_agrees_with_check_header(
+            name in "[\\x00-\\x7f\\u{e9}]{0,6}",
+            value in "[\\x00-\\x7f\\u{a0}-\\u{ff}\\u{100}\\u{20ac}]{0,8}",
+        ) {
+            let head = AppHead::from_parts("200 OK", [(name.as_str(), value.as_str())]);
+            let expected = crate::wsgi::check_header(&name, &value);
+            proptest::prop_assert_eq!(head.as_ref().err(), expected.as_ref().err());
+            if let (Ok(head), false) = (head, is_hop_by_hop(&name)) {
+                let mut want = b"200 OK\r\n".to_vec();
+                want.extend_from_slice(name.as_bytes());
+                want.extend_from_slice(b": ");
+                want.extend_from_slice(&latin1_bytes(&value).unwrap());
+                want.extend_from_slice(b"\r\n");
+                proptest::prop_assert_eq!(head.bytes(), &want[..]);
+            }
+        }
     }
 }
