@@ -361,4 +361,43 @@ mod tests {
             }
         });
     }
+
+    #[test]
+    fn default_repr_remembered_only_for_immutable_types() {
+        Python::attach(|py| {
+            let ns = pyo3::types::PyDict::new(py);
+            py.run(
+                c"__name__ = 'm'\nimport io\nclass T: pass\nt = T()\nfirst = [io.BytesIO(), io.BytesIO()]",
+                Some(&ns),
+                None,
+            )
+            .unwrap();
+            let get = |k: &str| ns.get_item(k).unwrap().unwrap();
+            let check = |v: &Bound<'_, PyAny>| {
+                let mut out = String::new();
+                assert!(push_repr(&mut out, v).unwrap());
+                assert_eq!(out, v.repr().unwrap().to_str().unwrap());
+                out
+            };
+            // Two objects of one immutable type: the second uses the cache
+            // and still prints its own address.
+            for b in get("first").try_iter().unwrap() {
+                check(&b.unwrap());
+            }
+            assert!(DEFAULT_REPRS
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(t, _)| t.bind(py).name().unwrap() == "BytesIO"));
+            // A class's names can change between requests: never remembered.
+            check(&get("t"));
+            py.run(
+                c"T.__qualname__ = 'Renamed'; T.__module__ = 'elsewhere'",
+                Some(&ns),
+                None,
+            )
+            .unwrap();
+            assert!(check(&get("t")).starts_with("<elsewhere.Renamed object at 0x"));
+        });
+    }
 }
