@@ -248,6 +248,9 @@ fn commit(body: &Bound<'_, FilteredBody>, known_len: Option<usize>) -> PyResult<
         if let (BodyMode::Whole, Some(head)) = (mode, st.start.head_mut()) {
             let h = &mut head.1;
             let edited = match known_len {
+                // The app already declared exactly this length (reversal
+                // keeps it): its own header list goes on unchanged.
+                Some(n) if declares_exactly(h, n) => false,
                 Some(n) => {
                     h.set("Content-Length", n.to_string());
                     true
@@ -275,6 +278,21 @@ fn commit(body: &Bound<'_, FilteredBody>, known_len: Option<usize>) -> PyResult<
     }?;
     body.get().lock()?.outer_write = Some(write);
     Ok(())
+}
+
+/// `true` when `headers` has exactly one `Content-Length` and it is `n`
+/// written in decimal digits.
+fn declares_exactly(headers: &Headers, n: usize) -> bool {
+    let mut values = headers
+        .0
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+    match (values.next(), values.next()) {
+        (Some((_, v)), None) => {
+            !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && v.parse() == Ok(n)
+        }
+        _ => false,
+    }
 }
 
 /// Handles an exception before the first non-empty chunk: the hooks'

@@ -190,7 +190,7 @@ pub fn format_environ<'py>(
             }
         })
         .collect();
-    let order = sorted_order(&entries, cache);
+    let order = sorted_order(&entries, redact, cache);
 
     let text = |key: &Bound<'py, PyString>| match environ.get_item(key) {
         Ok(Some(v)) => v
@@ -214,11 +214,14 @@ pub fn format_environ<'py>(
         out.push_str(&qs);
     }
     out.push('\n');
-    for Entry { key, value, .. } in order.iter().filter_map(|&i| entries.get(i)) {
+    for &(i, redacted) in &order {
+        let Some(Entry { key, value, .. }) = entries.get(i) else {
+            continue;
+        };
         out.push_str("  ");
         out.push_str(key);
         out.push_str(": ");
-        if redact.iter().any(|r| r == key) {
+        if redacted {
             out.push_str(REDACTED);
         } else {
             push_repr(&mut out, value)?;
@@ -229,17 +232,23 @@ pub fn format_environ<'py>(
 }
 
 /// The sorted order of one sequence of environ keys: `order[k]` is the
-/// index (in dict order) of the `k`-th key in sorted order.
+/// index (in dict order) of the `k`-th key in sorted order, and whether
+/// that key is redacted.
 #[derive(Debug, Default)]
 pub struct KeyOrder {
     keys: Vec<String>,
-    order: Vec<usize>,
+    order: Vec<(usize, bool)>,
 }
 
 /// The indices of `entries` in key order (ties, possible only among keys
-/// printed alike, keep dict order). Reused from `cache` when the keys are
-/// the cached ones, in the same dict order; else sorted and cached.
-fn sorted_order(entries: &[Entry<'_, '_>], cache: Option<&Mutex<KeyOrder>>) -> Vec<usize> {
+/// printed alike, keep dict order), each with whether its key is in
+/// `redact`. Reused from `cache` when the keys are the cached ones, in the
+/// same dict order; else sorted and cached.
+fn sorted_order(
+    entries: &[Entry<'_, '_>],
+    redact: &[String],
+    cache: Option<&Mutex<KeyOrder>>,
+) -> Vec<(usize, bool)> {
     let mut cached = cache.and_then(|c| c.try_lock().ok());
     if let Some(c) = cached.as_deref() {
         if c.keys.len() == entries.len() && c.keys.iter().zip(entries).all(|(k, e)| *k == e.key) {
@@ -253,6 +262,10 @@ fn sorted_order(entries: &[Entry<'_, '_>], cache: Option<&Mutex<KeyOrder>>) -> V
         let (x, y) = (&entries[a], &entries[b]);
         (x.prefix, &x.key, a).cmp(&(y.prefix, &y.key, b))
     });
+    let order: Vec<(usize, bool)> = order
+        .into_iter()
+        .map(|i| (i, redact.iter().any(|r| *r == entries[i].key)))
+        .collect();
     if let Some(c) = cached.as_deref_mut() {
         c.keys = entries.iter().map(|e| e.key.clone().into_owned()).collect();
         c.order.clone_from(&order);

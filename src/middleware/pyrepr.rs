@@ -17,11 +17,12 @@
 //! the result matches `repr()` on every Python version.
 
 use std::fmt::Write as _;
+use std::sync::Mutex;
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyInt, PyString, PyTuple, PyType};
 
 /// Byte classes for the one scan of [`push_str_repr`].
 const ESCAPE: u8 = 1; // control characters, DEL and backslash
@@ -122,36 +123,72 @@ fn push_default_repr(out: &mut String, value: &Bound<'_, PyAny>) -> bool {
     if !cfg!(unix) {
         return false;
     }
-    let py = value.py();
     let ty = value.get_type();
-    let Ok(object_repr) = OBJECT_REPR.get_or_try_init(py, || {
-        py.get_type::<PyAny>()
-            .getattr(intern!(py, "__repr__"))
-            .map(Bound::unbind)
-    }) else {
-        return false;
-    };
-    let own = ty.getattr(intern!(py, "__repr__"));
-    if !own.is_ok_and(|r| r.is(object_repr)) {
-        return false;
+    let cached = DEFAULT_REPRS.lock().ok().and_then(|c| {
+        c.iter()
+            .find(|(t, _)| t.is(&ty))
+            .map(|(_, prefix)| out.push_str(prefix))
+    });
+    if cached.is_none() {
+        let Some(prefix) = default_repr_prefix(&ty) else {
+            return false;
+        };
+        out.push_str(&prefix);
+        if is_immutable(&ty) {
+            if let Ok(mut c) = DEFAULT_REPRS.lock() {
+                if c.len() < DEFAULT_REPRS_MAX {
+                    c.push((ty.unbind(), prefix));
+                }
+            }
+        }
     }
-    let (Ok(module), Ok(qualname)) = (ty.module(), ty.qualname()) else {
-        return false;
-    };
-    let (Ok(module), Ok(qualname)) = (module.to_str(), qualname.to_str()) else {
-        return false;
-    };
-    if module == "builtins" {
-        return false; // object_repr then prints tp_name, which Python keeps
-    }
-    out.push('<');
-    out.push_str(module);
-    out.push('.');
-    out.push_str(qualname);
-    out.push_str(" object at 0x");
     push_digits(out, value.as_ptr() as usize as u64, 16);
     out.push('>');
     true
+}
+
+/// How many types [`DEFAULT_REPRS`] remembers.
+const DEFAULT_REPRS_MAX: usize = 16;
+
+/// `<module.qualname object at 0x` of immutable types whose repr is
+/// `object.__repr__` (such as `io.BytesIO` and `io.StringIO`, found in every
+/// environ). An immutable type can change neither its `__repr__` nor its
+/// `__module__` or `__qualname__` (`TypeError: cannot set ... of immutable
+/// type`), and the strong reference keeps its address from being reused, so
+/// the entry stays exact.
+static DEFAULT_REPRS: Mutex<Vec<(Py<PyType>, String)>> = Mutex::new(Vec::new());
+
+/// `true` when `ty` has `Py_TPFLAGS_IMMUTABLETYPE` (Python 3.10+: static
+/// builtin and extension types; its attributes cannot be set).
+#[allow(unsafe_code)]
+fn is_immutable(ty: &Bound<'_, PyType>) -> bool {
+    // SAFETY: `ty` is a live type object (a bound reference, GIL held);
+    // `PyType_GetFlags` only reads its `tp_flags`.
+    let flags = unsafe { pyo3::ffi::PyType_GetFlags(ty.as_type_ptr()) };
+    flags & pyo3::ffi::Py_TPFLAGS_IMMUTABLETYPE != 0
+}
+
+/// `<module.qualname object at 0x` when `ty` keeps `object.__repr__` and its
+/// `__module__` is a `str` other than `builtins`; else `None`.
+fn default_repr_prefix(ty: &Bound<'_, PyType>) -> Option<String> {
+    let py = ty.py();
+    let object_repr = OBJECT_REPR
+        .get_or_try_init(py, || {
+            py.get_type::<PyAny>()
+                .getattr(intern!(py, "__repr__"))
+                .map(Bound::unbind)
+        })
+        .ok()?;
+    let own = ty.getattr(intern!(py, "__repr__"));
+    if !own.is_ok_and(|r| r.is(object_repr)) {
+        return None;
+    }
+    let (module, qualname) = (ty.module().ok()?, ty.qualname().ok()?);
+    let (module, qualname) = (module.to_str().ok()?, qualname.to_str().ok()?);
+    if module == "builtins" {
+        return None; // object_repr then prints tp_name, which Python keeps
+    }
+    Some(format!("<{module}.{qualname} object at 0x"))
 }
 
 /// Appends `n` in base 10 or 16 (lower case), without `core::fmt`.
@@ -322,6 +359,45 @@ mod tests {
                     assert_eq!(out, "x", "{expr}");
                 }
             }
+        });
+    }
+
+    #[test]
+    fn default_repr_remembered_only_for_immutable_types() {
+        Python::attach(|py| {
+            let ns = pyo3::types::PyDict::new(py);
+            py.run(
+                c"__name__ = 'm'\nimport io\nclass T: pass\nt = T()\nfirst = [io.BytesIO(), io.BytesIO()]",
+                Some(&ns),
+                None,
+            )
+            .unwrap();
+            let get = |k: &str| ns.get_item(k).unwrap().unwrap();
+            let check = |v: &Bound<'_, PyAny>| {
+                let mut out = String::new();
+                assert!(push_repr(&mut out, v).unwrap());
+                assert_eq!(out, v.repr().unwrap().to_str().unwrap());
+                out
+            };
+            // Two objects of one immutable type: the second uses the cache
+            // and still prints its own address.
+            for b in get("first").try_iter().unwrap() {
+                check(&b.unwrap());
+            }
+            assert!(DEFAULT_REPRS
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(t, _)| t.bind(py).name().unwrap() == "BytesIO"));
+            // A class's names can change between requests: never remembered.
+            check(&get("t"));
+            py.run(
+                c"T.__qualname__ = 'Renamed'; T.__module__ = 'elsewhere'",
+                Some(&ns),
+                None,
+            )
+            .unwrap();
+            assert!(check(&get("t")).starts_with("<elsewhere.Renamed object at 0x"));
         });
     }
 }
