@@ -33,10 +33,15 @@ pub fn listener(fd: i64) -> io::Result<mio::net::TcpListener> {
     Ok(mio::net::TcpListener::from_std(listener))
 }
 
-/// A new descriptor for the open file description behind `fd`.
+/// A new descriptor for the open file description behind `fd` (a `dup(2)`),
+/// owned by the caller; `fd` itself is never closed. Shared by the inherited
+/// listening socket and by `sendfile` of a `wsgi.file_wrapper`'s file.
+///
+/// # Errors
+/// `EBADF` when `fd` is negative, too large or not open.
 #[cfg(unix)]
 #[allow(unsafe_code)]
-fn dup(fd: i64) -> io::Result<std::os::fd::OwnedFd> {
+pub(crate) fn dup(fd: i64) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::{BorrowedFd, RawFd};
     let raw = RawFd::try_from(fd)
         .ok()
@@ -46,9 +51,10 @@ fn dup(fd: i64) -> io::Result<std::os::fd::OwnedFd> {
                                                           // lives. It lives only for the `dup(2)` on the next line, inside this
                                                           // call; the kernel checks the number itself (EBADF when it is not open).
                                                           // Only another thread closing `fd` at this very moment could break that,
-                                                          // which is the caller's race exactly as with `socket.fromfd`. Std offers
-                                                          // no safe way to name an fd received as an integer (I/O safety), so this
-                                                          // is the one unsafe line, and nothing ever closes `raw` itself.
+                                                          // which is the caller's race exactly as with `socket.fromfd` (the callers
+                                                          // hold the Python object that owns `fd`, with the GIL held). Std offers no
+                                                          // safe way to name an fd received as an integer (I/O safety), so this is
+                                                          // the one unsafe line, and nothing ever closes `raw` itself.
     let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
     borrowed.try_clone_to_owned()
 }

@@ -45,7 +45,7 @@ impl FileBody {
             .call_method0(intern!(py, "tell"))
             .and_then(|t| t.extract::<u64>())
             .ok()?;
-        let file = File::from(dup_fd(fd).ok()?);
+        let file = File::from(super::inherit::dup(i64::from(fd)).ok()?);
         let meta = file.metadata().ok()?;
         if !meta.is_file() {
             return None;
@@ -97,20 +97,6 @@ impl FileBody {
     pub fn send_to<T>(&mut self, _sock: &T) -> io::Result<Option<usize>> {
         Err(io::ErrorKind::Unsupported.into())
     }
-}
-
-/// A new descriptor for the open file `fd` (a `dup`), owned by the caller.
-#[allow(unsafe_code)]
-fn dup_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
-    if fd < 0 {
-        return Err(io::ErrorKind::InvalidInput.into());
-    }
-    // SAFETY: `fd` was just returned by `fileno()` of a Python file object
-    // that the caller holds a reference to, with the GIL held and no Python
-    // code run since, so it names an open descriptor for the whole (brief)
-    // borrow; the borrow ends with the `dup` below and is never stored.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    borrowed.try_clone_to_owned()
 }
 
 impl Response {
