@@ -231,6 +231,22 @@ def test_ctrl_c_closes_idle_connections_and_finishes_the_response_in_flight(
     assert server.proc.wait(5) == 0
 
 
+def test_second_ctrl_c_ends_the_grace_period_at_once(dev: Callable[..., DevServer]) -> None:
+    # A grace period far longer than the test may wait, and a response the
+    # client never reads: only the second Ctrl-C can end the wait.
+    server = dev("--shutdown-grace-ms", "60000")
+    assert server.proc is not None
+    with Client(server.port, timeout=5) as busy:
+        busy.send(build("/down?128"))
+        assert busy.file.readline().startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)  # the server is now blocked on the unread response
+        server.proc.send_signal(signal.SIGINT)
+        with pytest.raises(subprocess.TimeoutExpired):
+            server.proc.wait(1.5)  # still finishing the response in flight
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(10) == 0
+
+
 # --- developer experience ---------------------------------------------------------------
 
 LOG_SCRIPT = textwrap.dedent(

@@ -149,6 +149,7 @@ def make_server(
     read_timeout_secs: int | None = None,
     body_timeout_secs: int | None = None,
     write_timeout_secs: int | None = None,
+    shutdown_grace_ms: int | None = None,
     fd: int | None = None,
 ) -> Server: ...
 def serve(

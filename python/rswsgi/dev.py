@@ -102,6 +102,12 @@ LIMITS: tuple[tuple[str, str, int, str], ...] = (
         "seconds from the end of the head to the end of the body (else 408)",
     ),
     ("--write-timeout", "write_timeout_secs", 60, "seconds a client may leave a response unread"),
+    (
+        "--shutdown-grace-ms",
+        "shutdown_grace_ms",
+        500,
+        "milliseconds in-flight responses may take to finish after Ctrl-C (a second one ends it)",
+    ),
 )
 
 

@@ -49,6 +49,11 @@ pub struct Limits {
     /// Seconds a client may leave a response unread (the socket not
     /// writable) before the server aborts it. Default 60.
     pub write_timeout_secs: u64,
+    /// Milliseconds an interrupted server (Ctrl-C, SIGTERM) keeps finishing
+    /// the responses it is writing before it closes them; a second Ctrl-C
+    /// ends the wait at once. Default 500, so Ctrl-C exits within a second
+    /// (gunicorn's `graceful_timeout` is the same idea, 30 s by default).
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for Limits {
@@ -64,6 +69,7 @@ impl Default for Limits {
             read_timeout_secs: 30,
             body_timeout_secs: 300,
             write_timeout_secs: 60,
+            shutdown_grace_ms: 500,
         }
     }
 }
@@ -98,6 +104,12 @@ impl Limits {
     pub fn write_timeout(&self) -> Duration {
         Duration::from_secs(self.write_timeout_secs)
     }
+
+    /// [`Limits::shutdown_grace_ms`] as a `Duration`.
+    #[must_use]
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
 }
 
 /// How long one `poll` waits at most before Python's signal handlers run
@@ -110,7 +122,3 @@ pub const HIGH_WATER_BYTES: usize = 256 * 1024;
 
 /// Bytes asked of the kernel per `read` while waiting for a request head.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
-
-/// How long an interrupted server (Ctrl-C) keeps finishing the responses it
-/// is writing before it closes them.
-pub const STOP_GRACE: Duration = Duration::from_millis(500);

@@ -6,7 +6,7 @@
 //! signal handlers run (`check_signals`), so Ctrl-C raises
 //! `KeyboardInterrupt` within a tick. On interrupt the server stops
 //! accepting, closes idle connections at once and gives responses in flight
-//! [`STOP_GRACE`] to finish (granian#568).
+//! [`Limits::shutdown_grace_ms`] to finish (granian#568).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use pyo3::prelude::*;
 
 use super::access_log::stderr_wants_color;
-use super::config::{Limits, STOP_GRACE, TICK};
+use super::config::{Limits, TICK};
 use super::connection::Connection;
 use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
@@ -325,10 +325,10 @@ impl EventLoop {
     }
 
     /// Stops after an exception (Ctrl-C): idle connections close at once,
-    /// responses in flight get [`STOP_GRACE`] to finish, then everything
+    /// responses in flight get [`Limits::shutdown_grace_ms`] to finish, then everything
     /// closes and `err` is returned for re-raising.
     fn stop(&mut self, py: Python<'_>, err: PyErr) -> PyErr {
-        let deadline = Instant::now() + STOP_GRACE;
+        let deadline = Instant::now() + self.limits.shutdown_grace();
         let mut answered = 0;
         loop {
             for idx in 0..self.conns.len() {

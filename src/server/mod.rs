@@ -192,7 +192,7 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// max_header_bytes=65536, max_header_count=100, max_body_bytes=1073741824,
 /// max_in_memory_body_bytes=1048576, idle_timeout_secs=60,
 /// header_timeout_secs=30, read_timeout_secs=30, body_timeout_secs=300,
-/// write_timeout_secs=60, fd=None) -> Server`
+/// write_timeout_secs=60, shutdown_grace_ms=500, fd=None) -> Server`
 ///
 /// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
 /// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
@@ -212,6 +212,8 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// - `body_timeout_secs`: seconds from the end of the head to the end of
 ///   the body (else 408).
 /// - `write_timeout_secs`: seconds a client may leave a response unread.
+/// - `shutdown_grace_ms`: milliseconds responses in flight may take to
+///   finish after Ctrl-C/SIGTERM (a second Ctrl-C ends the wait at once).
 ///
 /// `fd`: serve this already bound TCP socket (a file descriptor, e.g. one
 /// inherited from a parent process, as `--reload` does) instead of binding
@@ -227,7 +229,8 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 #[pyo3(signature = (host, port, app, *, quiet = false, max_request_line_bytes = None,
     max_header_bytes = None, max_header_count = None, max_body_bytes = None,
     max_in_memory_body_bytes = None, idle_timeout_secs = None, header_timeout_secs = None,
-    read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None, fd = None))]
+    read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None,
+    shutdown_grace_ms = None, fd = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn make_server(
     py: Python<'_>,
@@ -245,6 +248,7 @@ pub fn make_server(
     read_timeout_secs: Option<u64>,
     body_timeout_secs: Option<u64>,
     write_timeout_secs: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
     fd: Option<i64>,
 ) -> PyResult<Server> {
     let port = port
@@ -275,6 +279,7 @@ pub fn make_server(
         read_timeout_secs: read_timeout_secs.unwrap_or(d.read_timeout_secs),
         body_timeout_secs: body_timeout_secs.unwrap_or(d.body_timeout_secs),
         write_timeout_secs: write_timeout_secs.unwrap_or(d.write_timeout_secs),
+        shutdown_grace_ms: shutdown_grace_ms.unwrap_or(d.shutdown_grace_ms),
     };
     for (name, v) in [
         ("max_request_line_bytes", limits.max_request_line_bytes),
@@ -359,7 +364,7 @@ pub fn serve(
     let port = port.unwrap_or(&default_port);
     let server = make_server(
         py, host, port, app, quiet, None, None, None, None, None, None, None, None, None, None,
-        None,
+        None, None,
     )?;
     let result = server.serve_forever(py, 0.5);
     server.server_close(py)?;
