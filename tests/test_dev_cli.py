@@ -114,13 +114,15 @@ def test_bad_target_is_one_line_and_exit_2(target: str, message: str) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_address_in_use_is_one_line() -> None:
+@pytest.mark.parametrize("extra", [[], ["--reload"]], ids=["plain", "reload"])
+def test_address_in_use_is_one_line_and_exit_1(extra: list[str]) -> None:
+    # With --reload it is the supervising parent that binds, and says so the same way.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "rswsgi.dev", "tests.cli_app:app", "--port", str(port)],
+            [sys.executable, "-m", "rswsgi.dev", "tests.cli_app:app", *extra, "--port", str(port)],
             cwd=ROOT,
             check=False,
             capture_output=True,
@@ -128,7 +130,8 @@ def test_address_in_use_is_one_line() -> None:
             timeout=30,
         )
     assert done.returncode == 1
-    assert len(done.stderr.splitlines()) == 1
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "already in use" in done.stderr
 
 

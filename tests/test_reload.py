@@ -242,23 +242,6 @@ def test_the_demo_app_reloads_too(tmp_path: Path, serve_reload: Callable[..., Re
     assert b"rswsgi" in eventually(r.body, "the demo app")
 
 
-def test_a_port_in_use_is_one_line_and_exit_1(serve_reload: Callable[..., Reloader]) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        proc = subprocess.run(
-            [sys.executable, "-m", "rswsgi.dev", "--reload", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE,
-            check=False,
-        )
-    assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1, proc.stderr
-    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
-
-
 # The pieces, in-process.
 
 
