@@ -388,12 +388,7 @@ impl ResponseStart {
         headers: &Bound<'_, PyAny>,
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let exc_info = exc_info.filter(|e| !e.is_none());
-        match (exc_info, self.head.is_some()) {
-            (Some(e), _) if self.sent => return Err(reraise(e)),
-            (None, true) => return Err(Error::StartResponseTwice.into()),
-            _ => {}
-        }
+        check_restart(exc_info, self.head.is_some(), self.sent)?;
         let status = Status::from_py(status)?;
         let headers = Headers::from_py(headers)?;
         self.head = Some((status, headers));
@@ -421,6 +416,26 @@ impl ResponseStart {
     /// then re-raises.
     pub fn mark_sent(&mut self) {
         self.sent = true;
+    }
+}
+
+/// The gate every `start_response` passes before it records a head (PEP 3333
+/// "Error Handling"): with `exc_info` after the head was sent, re-raises
+/// that exception; without `exc_info` after an earlier call, refuses; else
+/// lets the call record (or replace) the head. `called`: a head was recorded
+/// before; `sent`: it has gone to the client (or to the next server out).
+///
+/// # Errors
+/// The exception in `exc_info`, or `RuntimeError` ([`Error::StartResponseTwice`]).
+pub fn check_restart(
+    exc_info: Option<&Bound<'_, PyAny>>,
+    called: bool,
+    sent: bool,
+) -> PyResult<()> {
+    match exc_info.filter(|e| !e.is_none()) {
+        Some(e) if sent => Err(reraise(e)),
+        None if called => Err(Error::StartResponseTwice.into()),
+        _ => Ok(()),
     }
 }
 

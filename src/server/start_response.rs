@@ -15,8 +15,8 @@ use pyo3::types::PyBytes;
 
 use crate::errors::Error;
 use crate::wsgi::{
-    check_header, header_item, header_list, is_hop_by_hop, is_token, latin1_bytes,
-    next_content_length, reraise, status_code, status_str, type_name,
+    check_header, check_restart, header_item, header_list, is_hop_by_hop, is_token, latin1_bytes,
+    next_content_length, status_code, status_str, type_name,
 };
 
 /// A response head given to `start_response`, checked and serialised in one
@@ -227,19 +227,15 @@ impl StartResponse {
         out.append(&mut self.written);
     }
 
-    /// One `start_response` call: the rules of
-    /// [`crate::wsgi::ResponseStart::start`] (PEP 3333 "Error Handling").
+    /// One `start_response` call: [`crate::wsgi::check_restart`], then the
+    /// new head is recorded (PEP 3333 "Error Handling").
     fn start(
         &mut self,
         status: &Bound<'_, PyAny>,
         headers: &Bound<'_, PyAny>,
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        match exc_info.filter(|e| !e.is_none()) {
-            Some(e) if self.sent => return Err(reraise(e)),
-            None if self.called => return Err(Error::StartResponseTwice.into()),
-            _ => {}
-        }
+        check_restart(exc_info, self.called, self.sent)?;
         self.head = Some(AppHead::from_py(status, headers)?);
         self.called = true;
         Ok(())
