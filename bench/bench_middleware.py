@@ -36,6 +36,15 @@ from _common import (
     target_line,
 )
 
+try:  # optional: `maturin develop --release` in bench/floor (see bench/README.md)
+    import rswsgi_bench_floor
+except ImportError:
+    rswsgi_bench_floor = None
+
+# A plain PyO3 dump doing less than log_environ (bench/floor): one write of `key: value` lines,
+# unsorted, str values raw, repr() for others; not cross-checked (its text differs on purpose).
+LOG_FLOOR = "(plain PyO3: unsorted, unescaped, repr())"
+
 Environ = dict[str, Any]
 App = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
 
@@ -137,16 +146,19 @@ class Case:
 
 def cases(stream: io.StringIO) -> list[Case]:
     hello = make_app([b"Hello World!\n"])
+    log_impls: dict[str, App] = {
+        "rswsgi": rswsgi.log_environ(hello, stream=stream),
+        "Python (PEP 3333)": pym.py_log_environ(hello, stream=stream),
+        "seed: pprint.pformat": pym.naive_log_environ(hello, stream),
+    }
+    if rswsgi_bench_floor is not None:
+        log_impls[LOG_FLOOR] = rswsgi_bench_floor.LogFloor(hello, stream)
     out = [
         Case(
             "log_environ (32-key environ, to io.StringIO)",
             environ_30(),
             hello,
-            {
-                "rswsgi": rswsgi.log_environ(hello, stream=stream),
-                "Python (PEP 3333)": pym.py_log_environ(hello, stream=stream),
-                "seed: pprint.pformat": pym.naive_log_environ(hello, stream),
-            },
+            log_impls,
             calls=200,
             stream=stream,
         ),

@@ -42,6 +42,11 @@ from _common import (
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
+try:  # optional: `maturin develop --release` in bench/floor (see bench/README.md)
+    import rswsgi_bench_floor
+except ImportError:
+    rswsgi_bench_floor = None
+
 DATA = Path(__file__).with_name("data") / "github_routes_methods.txt"
 PARAM = re.compile(r"\{(\w+)\}")
 
@@ -271,6 +276,18 @@ class DictRouter:
         return app(environ, start_response)
 
 
+def build_floor(table_: list[tuple[str, str]], apps: dict[tuple[str, str], App]) -> Dispatch:
+    """The PyO3 cost floor (bench/floor): the contract's object work, no matching."""
+    by_path: dict[str, tuple[list[tuple[str, str]], dict[str, App]]] = {}
+    for method, pattern in table_:
+        params = [(k, VALUES[k]) for k in PARAM.findall(pattern)]
+        by_path.setdefault(fill(pattern), (params, {}))[1][method] = apps[method, pattern]
+    floor: Dispatch = rswsgi_bench_floor.Floor(by_path)
+    return floor
+
+
+FLOOR = "(PyO3 floor: no matching)"
+
 BUILDERS: dict[str, Callable[[list[tuple[str, str]], dict[tuple[str, str], App]], Dispatch]] = {
     "rswsgi": build_rswsgi,
     "werkzeug": build_werkzeug,
@@ -416,8 +433,11 @@ def main() -> int:
     routers = {name: build(table_, tags) for name, build in BUILDERS.items()}
     hits = hit_cases(table_)
     not_found, not_allowed = miss_cases(table_)
+    hit_routers = dict(routers)
+    if rswsgi_bench_floor is not None:
+        hit_routers[FLOOR] = build_floor(table_, tags)
 
-    errors = cross_check(routers, hits)
+    errors = cross_check(hit_routers, hits)
     errors += cross_check(routers, not_found)
     errors += cross_check(
         {n: routers[n] for n in ("rswsgi", "werkzeug", "Python dict+regex")}, not_allowed
@@ -435,7 +455,7 @@ def main() -> int:
     )
     text, hit = measure(
         "Hit (route found, app called)",
-        routers,
+        hit_routers,
         hits,
         [tags[m, p] for m, p in table_],
         reps,
@@ -477,6 +497,11 @@ def main() -> int:
             "405 within 1.5× of a hit (405 overhead / hit overhead)", na["rswsgi"] / r, 1.5, False
         )
     )
+    if FLOOR in hit:
+        print(
+            f"\nThe PyO3 floor (the contract's object work, no matching) is {hit[FLOOR]:,.0f} ns; "
+            f"rswsgi adds {r - hit[FLOOR]:,.0f} ns to it (matchit, method table, path decoding)."
+        )
     if args.json:
         results = {"Router hit": hit, "Router 404": nf, "Router 405": na}
         Path(args.json).write_text(json.dumps(results, indent=1))
