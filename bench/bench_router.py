@@ -424,7 +424,16 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="a short smoke run (few rounds)")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--json", metavar="PATH", help="also write {table: {impl: overhead ns}}")
+    ap.add_argument(
+        "--dump-hits",
+        metavar="PATH",
+        help="write 'pattern<TAB>path' per hit, for bench/floor's matchit_github, and exit",
+    )
     args = ap.parse_args()
+    if args.dump_hits:
+        lines = [f"{p}\t{fill(p)}\n" for _, p in load_table()]
+        Path(args.dump_hits).write_text("".join(lines))
+        return 0
     rounds = args.rounds or (3 if args.quick else 61)
     reps = 1 if args.quick else 4
 
