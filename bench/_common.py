@@ -17,8 +17,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 Pass = Callable[[], "tuple[int, int]"]
+
+floor: ModuleType | None
+try:  # optional: `maturin develop --release` in bench/floor (see bench/README.md)
+    import rswsgi_bench_floor as floor
+except ImportError:
+    floor = None
 
 
 def run_rounds(passes: dict[str, Pass], rounds: int, warmup: int = 2) -> dict[str, list[float]]:

@@ -31,15 +31,11 @@ import pymiddleware as pym
 import rswsgi
 from _common import (
     environment,
+    floor,
     overhead_table,
     run_rounds,
     target_line,
 )
-
-try:  # optional: `maturin develop --release` in bench/floor (see bench/README.md)
-    import rswsgi_bench_floor
-except ImportError:
-    rswsgi_bench_floor = None
 
 # A plain PyO3 dump doing less than log_environ (bench/floor): one write of `key: value` lines,
 # unsorted, str values raw, repr() for others; not cross-checked (its text differs on purpose).
@@ -151,8 +147,8 @@ def cases(stream: io.StringIO) -> list[Case]:
         "Python (PEP 3333)": pym.py_log_environ(hello, stream=stream),
         "seed: pprint.pformat": pym.naive_log_environ(hello, stream),
     }
-    if rswsgi_bench_floor is not None:
-        log_impls[LOG_FLOOR] = rswsgi_bench_floor.LogFloor(hello, stream)
+    if floor is not None:
+        log_impls[LOG_FLOOR] = floor.LogFloor(hello, stream)
     out = [
         Case(
             "log_environ (32-key environ, to io.StringIO)",

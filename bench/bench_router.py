@@ -35,17 +35,13 @@ import routes
 import rswsgi
 from _common import (
     environment,
+    floor,
     overhead_table,
     run_rounds,
     target_line,
 )
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-
-try:  # optional: `maturin develop --release` in bench/floor (see bench/README.md)
-    import rswsgi_bench_floor
-except ImportError:
-    rswsgi_bench_floor = None
 
 DATA = Path(__file__).with_name("data") / "github_routes_methods.txt"
 PARAM = re.compile(r"\{(\w+)\}")
@@ -282,8 +278,8 @@ def build_floor(table_: list[tuple[str, str]], apps: dict[tuple[str, str], App])
     for method, pattern in table_:
         params = [(k, VALUES[k]) for k in PARAM.findall(pattern)]
         by_path.setdefault(fill(pattern), (params, {}))[1][method] = apps[method, pattern]
-    floor: Dispatch = rswsgi_bench_floor.Floor(by_path)
-    return floor
+    router: Dispatch = floor.Floor(by_path)
+    return router
 
 
 FLOOR = "(PyO3 floor: no matching)"
@@ -443,7 +439,7 @@ def main() -> int:
     hits = hit_cases(table_)
     not_found, not_allowed = miss_cases(table_)
     hit_routers = dict(routers)
-    if rswsgi_bench_floor is not None:
+    if floor is not None:
         hit_routers[FLOOR] = build_floor(table_, tags)
 
     errors = cross_check(hit_routers, hits)
