@@ -13,7 +13,13 @@ pub mod wsgi;
 use pyo3::prelude::*;
 
 /// The native half of rswsgi; import it through the `rswsgi` package.
-#[pymodule]
+///
+/// `gil_used = true`: rswsgi does not claim to be safe without the GIL. Its
+/// `Server`, `Router` and middleware keep mutable state in `#[pyclass]`es that
+/// rely on the GIL to serialise access, and nothing tests them on a
+/// free-threaded (3.13t/3.14t) build, so importing rswsgi there re-enables the
+/// GIL (CPython warns once) instead of risking a data race.
+#[pymodule(gil_used = true)]
 mod _rswsgi {
     use pyo3::prelude::*;
 

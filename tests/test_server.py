@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import io
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -602,15 +603,26 @@ SERVE_SCRIPT = textwrap.dedent(
 )
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery to a child")
 def test_serve_runs_until_ctrl_c() -> None:
-    import signal
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # The child must start with SIGINT at its default disposition, whatever
+    # this process inherited: a non-interactive shell starts a background job
+    # (`pytest &`, a matrix run in the background) with SIGINT ignored, exec
+    # keeps SIG_IGN, and CPython installs its KeyboardInterrupt handler only
+    # over SIG_DFL, so `serve()` would never see the Ctrl-C (the cause of
+    # this test's timeouts in backgrounded full runs).
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE_SCRIPT, str(port)], stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SERVE_SCRIPT, str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 10

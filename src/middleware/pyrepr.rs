@@ -160,12 +160,21 @@ static DEFAULT_REPRS: Mutex<Vec<(Py<PyType>, String)>> = Mutex::new(Vec::new());
 
 /// `true` when `ty` has `Py_TPFLAGS_IMMUTABLETYPE` (Python 3.10+: static
 /// builtin and extension types; its attributes cannot be set).
+#[cfg(Py_3_10)]
 #[allow(unsafe_code)]
 fn is_immutable(ty: &Bound<'_, PyType>) -> bool {
     // SAFETY: `ty` is a live type object (a bound reference, GIL held);
     // `PyType_GetFlags` only reads its `tp_flags`.
     let flags = unsafe { pyo3::ffi::PyType_GetFlags(ty.as_type_ptr()) };
     flags & pyo3::ffi::Py_TPFLAGS_IMMUTABLETYPE != 0
+}
+
+/// Before 3.10 the C API has no `Py_TPFLAGS_IMMUTABLETYPE`, so no type is
+/// known to be immutable and no default repr prefix is ever remembered
+/// (slower, never wrong).
+#[cfg(not(Py_3_10))]
+fn is_immutable(_ty: &Bound<'_, PyType>) -> bool {
+    false
 }
 
 /// `<module.qualname object at 0x` when `ty` keeps `object.__repr__` and its

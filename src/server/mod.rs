@@ -350,7 +350,11 @@ pub fn make_server(
 ///
 /// `make_server(host, port, app, quiet=quiet).serve_forever()`: serves `app`
 /// until Ctrl-C (`KeyboardInterrupt` is raised, the socket closed). Raises
-/// as `make_server` does.
+/// as `make_server` does. A process that started with SIGINT ignored (a
+/// background job of a script) keeps ignoring Ctrl-C, as POSIX asks, because
+/// CPython installs its handler only over the default disposition; call
+/// `signal.signal(signal.SIGINT, signal.default_int_handler)` first to stop
+/// it with `kill -INT` (`python -m rswsgi.dev` does).
 #[pyfunction]
 #[pyo3(signature = (app, host = "127.0.0.1", port = None, *, quiet = false))]
 pub fn serve(
