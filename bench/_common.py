@@ -62,7 +62,7 @@ def iqr(xs: Sequence[float]) -> tuple[float, float]:
 
 def paired_diff(a: Sequence[float], b: Sequence[float]) -> list[float]:
     """Round-by-round a - b (both measured in the same round, so the noise is shared)."""
-    return [x - y for x, y in zip(a, b)]
+    return [x - y for x, y in zip(a, b, strict=False)]
 
 
 def fmt_ns(ns: float) -> str:

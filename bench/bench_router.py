@@ -379,7 +379,8 @@ def make_pass(dispatch: Dispatch | None, cases: list[Case], apps: list[App], rep
     app_list = apps * reps
 
     def run_dispatch() -> tuple[int, int]:
-        pairs = list(zip([dict(t) for t in templates], app_list))  # fresh environs, untimed
+        # fresh environs, untimed
+        pairs = list(zip([dict(t) for t in templates], app_list, strict=True))
         sr = start_response
         d = dispatch
         t0 = time.perf_counter_ns()
@@ -388,7 +389,7 @@ def make_pass(dispatch: Dispatch | None, cases: list[Case], apps: list[App], rep
         return time.perf_counter_ns() - t0, len(pairs)
 
     def run_direct() -> tuple[int, int]:
-        pairs = list(zip([dict(t) for t in templates], app_list))
+        pairs = list(zip([dict(t) for t in templates], app_list, strict=True))
         sr = start_response
         t0 = time.perf_counter_ns()
         for env, app in pairs:

@@ -698,7 +698,7 @@ def plot(samples: list[Sample], scenarios: list[Scenario], path: Path) -> None:
     fig, axes = plt.subplots(
         len(scens), 2, figsize=(10, 1.9 * len(scens) + 0.6), squeeze=False, sharey="row"
     )
-    for row, scen in zip(axes, scens):
+    for row, scen in zip(axes, scens, strict=False):
         data = summ[scen.name]
         names = list(data)
         colors = ["#c0392b" if n == "rswsgi" else "#7f8c8d" for n in names]
@@ -709,8 +709,8 @@ def plot(samples: list[Sample], scenarios: list[Scenario], path: Path) -> None:
             rps,
             range(len(names)),
             xerr=[
-                [r - data[n].rps_lo for r, n in zip(rps, names)],
-                [data[n].rps_hi - r for r, n in zip(rps, names)],
+                [r - data[n].rps_lo for r, n in zip(rps, names, strict=False)],
+                [data[n].rps_hi - r for r, n in zip(rps, names, strict=False)],
             ],
             fmt="none",
             ecolor="black",
@@ -719,7 +719,7 @@ def plot(samples: list[Sample], scenarios: list[Scenario], path: Path) -> None:
         )
         top = max(data[n].rps_hi for n in names) or 1.0
         row[0].set_xlim(0, top * 1.3)
-        for y, (n, v) in enumerate(zip(names, rps)):
+        for y, (n, v) in enumerate(zip(names, rps, strict=False)):
             label = f" {v:,.0f}" if data[n].stalled < data[n].rounds else " stalled"
             row[0].text(data[n].rps_hi, y, label, va="center", fontsize=7)
         p99 = [data[n].p99 or 0.0 for n in names]

@@ -6,8 +6,8 @@ list (PEP 3333), so a server can frame it without chunking and keep the connecti
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 BODY = b"Hello, World!"
 HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))]

@@ -34,7 +34,7 @@ def main(paths: list[str]) -> int:
             gridspec_kw={"height_ratios": heights},
             squeeze=False,
         )
-        for ax, (title, over) in zip(axes[:, 0], tables.items()):
+        for ax, (title, over) in zip(axes[:, 0], tables.items(), strict=False):
             names = list(over)
             values = [max(over[n], 1.0) for n in names]
             colors = ["#c0392b" if n == "rswsgi" else "#7f8c8d" for n in names]

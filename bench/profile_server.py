@@ -78,7 +78,7 @@ def drive(port: int, requests: int, conns: int) -> float:
             batch = socks[: min(conns, requests - sent)]
             for s in batch:
                 s.sendall(REQUEST)
-            for s, buf in zip(batch, bufs):
+            for s, buf in zip(batch, bufs, strict=False):
                 read_response(s, buf)
             sent += len(batch)
     finally:

@@ -20,8 +20,8 @@ import os
 import random
 import struct
 import zlib
-from collections.abc import Iterable
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 BIG = 200 * 1024
 

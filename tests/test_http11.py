@@ -11,8 +11,9 @@ import io
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import server_apps as apps

@@ -28,7 +28,7 @@ def reference(text: str) -> str:
 def reversed_by_rswsgi(text: str, chunks: int = 1) -> str:
     body = text.encode()
     cut = [len(body) * i // chunks for i in range(chunks + 1)]
-    parts = [body[a:b] for a, b in zip(cut, cut[1:])]  # may split a character's bytes
+    parts = [body[a:b] for a, b in zip(cut, cut[1:], strict=False)]  # may split a character's bytes
 
     def app(environ: Any, start_response: Any) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])

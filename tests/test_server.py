@@ -12,7 +12,8 @@ import sys
 import textwrap
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from wsgiref.validate import validator
 
 import pytest

@@ -18,8 +18,8 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from . import make_server
 
