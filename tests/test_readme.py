@@ -8,10 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _console_blocks() -> list[str]:
+def _console_blocks(section: str = "Quick start") -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    return [b.strip() for b in re.findall(r"```console\n(.*?)```", quick, re.S)]
+    body = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
+    return [b.strip() for b in re.findall(r"```console\n(.*?)```", body, re.S)]
 
 
 def test_quick_start_is_exactly_two_commands() -> None:
@@ -26,3 +26,10 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert test_command in ci
     assert "cargo test" in test_command and "pytest" in test_command
+
+
+def test_ci_runs_the_readme_matrix_command_verbatim() -> None:
+    (matrix_command,) = _console_blocks("Development")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert matrix_command in ci
+    assert "nox" in matrix_command

@@ -1,0 +1,256 @@
+"""The interpreter matrix: ``pip install nox && nox`` from the repository root.
+
+For every CPython that rswsgi supports (the ``Programming Language :: Python :: 3.x``
+classifiers in pyproject.toml, the one list of them), session ``tests-3.x``:
+
+1. builds a release wheel for that interpreter with ``maturin build --release``;
+2. installs it, with the ``test`` extra, into a fresh virtualenv from a folder
+   outside the checkout, and runs the pytest suite from a copy of ``tests/`` made
+   outside the checkout too, so ``import rswsgi`` can only find the installed wheel
+   (``RSWSGI_TEST_INSTALLED`` makes tests/test_metadata.py check that it did);
+3. runs ``cargo test`` linked against the same interpreter (``PYO3_PYTHON``).
+
+Session ``sdist`` builds the sdist with ``maturin sdist``, checks what it holds
+(LICENSE and everything the build needs; no bench results), installs it the way pip
+installs an sdist (a build from source in isolation) and runs the suite against it.
+Session ``below-floor`` checks that pip refuses the CPython just below
+``requires-python`` with its own "requires a different Python" message. Session
+``summary`` prints one line per supported CPython: its full version and the counts,
+or that it was skipped because this machine does not have it.
+
+A supported CPython that is missing is skipped by name, never silently: nox prints
+"Session tests-3.14 skipped: Python interpreter 3.14 not found", and ``summary`` lists
+it. Interpreters are found on PATH (``python3.x``) and, where pyenv is installed, in
+``$(pyenv root)/versions`` whatever ``pyenv global`` selects.
+
+Why nox and not tox: each session is a short program (build a wheel for *this*
+interpreter, copy the suite out of the tree, link ``cargo test`` against the same
+libpython, parse pytest's JUnit XML for the summary). In nox that is plain Python in
+one file; tox would need a plugin or shell scripts around its ini/toml config for
+each of those steps.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+PYPROJECT = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+SUPPORTED = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', PYPROJECT)
+FLOOR = re.search(r'requires-python = ">=(3\.\d+)"', PYPROJECT)
+assert FLOOR and SUPPORTED and SUPPORTED[0] == FLOOR.group(1), "classifiers vs requires-python"
+BELOW_FLOOR = f"3.{int(FLOOR.group(1).split('.')[1]) - 1}"
+
+# What the suite needs from the checkout, copied next to it outside the tree:
+# pyproject.toml carries pytest's configuration (testpaths, filterwarnings=error).
+SUITE = ("tests", "examples", "bench/data", ".ci", ".github", "README.md", "pyproject.toml")
+
+# One target dir for every build of the run: only pyo3 and rswsgi itself are
+# rebuilt per interpreter, the other crates are compiled once.
+TARGET_DIR = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+
+nox.options.sessions = ["tests", "sdist", "below-floor", "summary"]
+# Skip (and name) a supported CPython this machine lacks, also where CI is set
+# (nox's default there is to fail); `summary` still lists it as skipped.
+nox.options.error_on_missing_interpreters = False
+
+# Filled by the sessions, printed by `summary`: nox runs them in one process.
+RESULTS: dict[str, str] = {}
+
+
+def _find_pyenv_interpreters() -> None:
+    """Puts each supported pyenv CPython's ``bin`` first on PATH.
+
+    pyenv's shims answer ``python3.12`` only for the versions ``pyenv global``
+    selects; the builds themselves live in ``$(pyenv root)/versions/3.12.1/bin``.
+    """
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        root = subprocess.run(
+            ["pyenv", "root"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    versions = Path(root or "~/.pyenv").expanduser() / "versions"
+    if not versions.is_dir():
+        return
+    bins = []
+    for minor in SUPPORTED:
+        builds = [p for p in versions.glob(f"{minor}.*") if re.fullmatch(r"3\.\d+\.\d+", p.name)]
+        if builds:
+            newest = max(builds, key=lambda p: tuple(int(n) for n in p.name.split(".")))
+            bins.append(str(newest / "bin"))
+    os.environ["PATH"] = os.pathsep.join([*bins, os.environ.get("PATH", "")])
+
+
+_find_pyenv_interpreters()
+
+
+def _python(session: nox.Session) -> str:
+    return str(Path(session.bin) / "python")
+
+
+def _version(session: nox.Session) -> str:
+    out = session.run(
+        "python", "-c", "import platform; print(platform.python_version())", silent=True
+    )
+    return str(out).strip()
+
+
+def _copy_suite(dest: Path) -> Path:
+    """The test suite and what it reads, copied to ``dest`` (outside the checkout)."""
+    for rel in SUITE:
+        src = ROOT / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+def _pytest(session: nox.Session, suite: Path, installed_from: str) -> str:
+    """Runs pytest in ``suite``; returns ``"N passed, M skipped or xfailed"``."""
+    report = suite / "junit.xml"
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={report}",
+        env={"RSWSGI_TEST_INSTALLED": installed_from},
+        # The copy, not the checkout: `import rswsgi` finds only the install.
+        cwd=str(suite),
+    )
+    totals = ET.parse(report).getroot()
+    suites = [totals] if totals.tag == "testsuite" else list(totals)
+    count = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors")}
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    passed = count["tests"] - count["failures"] - count["errors"] - skipped
+    return f"{passed} passed, {skipped} skipped or xfailed"
+
+
+def _cargo_test(session: nox.Session) -> str:
+    """``cargo test`` linked against this session's interpreter; returns its count."""
+    libdir = str(
+        session.run(
+            "python",
+            "-c",
+            "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))",
+            silent=True,
+        )
+    ).strip()
+    out = session.run(
+        "cargo",
+        "test",
+        external=True,
+        silent=True,
+        env={
+            "PYO3_PYTHON": _python(session),
+            "CARGO_TARGET_DIR": TARGET_DIR,
+            # The test binary embeds this interpreter: find its libpython.
+            "LD_LIBRARY_PATH": os.pathsep.join(
+                p for p in (libdir, os.environ.get("LD_LIBRARY_PATH", "")) if p
+            ),
+        },
+    )
+    passed = sum(int(n) for n in re.findall(r"test result: ok\. (\d+) passed", str(out)))
+    return f"{passed} Rust tests passed"
+
+
+@nox.session(python=SUPPORTED)
+def tests(session: nox.Session) -> None:
+    """A release wheel for this CPython, installed outside the tree; pytest and cargo test."""
+    RESULTS[session.python] = "FAILED"  # until the last step says otherwise
+    version = _version(session)
+    session.install("maturin>=1.9.4,<2")
+    with tempfile.TemporaryDirectory(prefix="rswsgi-wheel-") as tmp:
+        wheels = Path(tmp) / "wheels"
+        session.run(
+            "maturin",
+            "build",
+            "--release",
+            "--interpreter",
+            _python(session),
+            "--out",
+            str(wheels),
+            env={"CARGO_TARGET_DIR": TARGET_DIR},
+        )
+        (wheel,) = wheels.glob("*.whl")
+        session.log(f"wheel: {wheel.name} ({wheel.stat().st_size:,} bytes)")
+        session.install(f"{wheel}[test]")
+        py = _pytest(session, _copy_suite(Path(tmp) / "suite"), "wheel")
+    rust = _cargo_test(session)
+    RESULTS[session.python] = f"CPython {version}: {py} (wheel); {rust}"
+    session.log(RESULTS[session.python])
+
+
+@nox.session
+def sdist(session: nox.Session) -> None:
+    """The sdist: its contents checked, installed from source outside the tree, pytest."""
+    RESULTS["sdist"] = "FAILED"
+    session.install("maturin>=1.9.4,<2")
+    with tempfile.TemporaryDirectory(prefix="rswsgi-sdist-") as tmp:
+        out = Path(tmp) / "dist"
+        session.run("maturin", "sdist", "--out", str(out))
+        (archive,) = out.glob("*.tar.gz")
+        with tarfile.open(archive) as tar:
+            names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+        needed = {"LICENSE", "README.md", "pyproject.toml", "Cargo.toml", "Cargo.lock"}
+        needed |= {"build.rs", "src/lib.rs", "python/rswsgi/__init__.py"}
+        needed |= {"python/rswsgi/_rswsgi.pyi", "python/rswsgi/py.typed"}
+        missing = sorted(needed - names)
+        unwanted = sorted(n for n in names if n.startswith(("bench/", ".")) or n.endswith(".png"))
+        if missing or unwanted:
+            session.error(f"sdist: missing {missing}, unwanted {unwanted}")
+        session.log(f"sdist: {archive.name} ({archive.stat().st_size:,} bytes, {len(names)} files)")
+        # pip builds the sdist in isolation, as it would from PyPI.
+        session.install(f"{archive}[test]", env={"CARGO_TARGET_DIR": TARGET_DIR})
+        py = _pytest(session, _copy_suite(Path(tmp) / "suite"), "sdist")
+    RESULTS["sdist"] = f"sdist on CPython {_version(session)}: {py}"
+    session.log(RESULTS["sdist"])
+
+
+@nox.session(name="below-floor", python=BELOW_FLOOR)
+def below_floor(session: nox.Session) -> None:
+    """pip refuses the CPython just below requires-python with its own message."""
+    RESULTS["below-floor"] = "FAILED"
+    out = str(
+        session.run(
+            "python", "-m", "pip", "install", "--no-deps", str(ROOT), success_codes=[1], silent=True
+        )
+    )
+    if "requires a different Python" not in out:
+        session.error(f"pip did not refuse CPython {BELOW_FLOOR} with its own message:\n{out}")
+    line = next(ln for ln in out.splitlines() if "requires a different Python" in ln)
+    RESULTS["below-floor"] = f"CPython {_version(session)} refused by pip: {line.strip()}"
+    session.log(RESULTS["below-floor"])
+
+
+@nox.session(python=False)
+def summary(session: nox.Session) -> None:
+    """One line per supported CPython, and what happened to the sdist and the floor."""
+    session.log(f"matrix on {platform.system()} {platform.machine()}:")
+    for minor in SUPPORTED:
+        found = shutil.which(f"python{minor}")
+        line = RESULTS.get(minor) or (
+            f"CPython {minor}: not run" if found else f"CPython {minor}: SKIPPED (not found)"
+        )
+        session.log(f"  {line}")
+    for key, what in (("sdist", "sdist"), ("below-floor", f"CPython {BELOW_FLOOR}")):
+        found = key == "sdist" or shutil.which(f"python{BELOW_FLOOR}")
+        default = f"{what}: not run" if found else f"{what}: SKIPPED (not found)"
+        session.log(f"  {RESULTS.get(key, default)}")
+    if any(v == "FAILED" for v in RESULTS.values()):
+        session.error("a matrix session failed (see above)")
