@@ -69,30 +69,46 @@ nox.options.error_on_missing_interpreters = False
 RESULTS: dict[str, str] = {}
 
 
-def _find_pyenv_interpreters() -> None:
-    """Puts each supported pyenv CPython's ``bin`` first on PATH.
-
-    pyenv's shims answer ``python3.12`` only for the versions ``pyenv global``
-    selects; the builds themselves live in ``$(pyenv root)/versions/3.12.1/bin``.
-    """
+def _pyenv_versions() -> Path | None:
     root = os.environ.get("PYENV_ROOT")
     if not root and shutil.which("pyenv"):
         root = subprocess.run(
             ["pyenv", "root"], capture_output=True, text=True, check=False
         ).stdout.strip()
     versions = Path(root or "~/.pyenv").expanduser() / "versions"
-    if not versions.is_dir():
-        return
-    bins = []
-    for minor in SUPPORTED:
-        builds = [p for p in versions.glob(f"{minor}.*") if re.fullmatch(r"3\.\d+\.\d+", p.name)]
+    return versions if versions.is_dir() else None
+
+
+def _find_interpreters() -> dict[str, str]:
+    """``{"3.12": "/path/to/python3.12"}`` for each CPython the matrix may use.
+
+    pyenv's builds come first, and their ``bin`` goes first on PATH for nox:
+    pyenv's shims answer ``python3.12`` only for the versions ``pyenv global``
+    selects, while the builds live in ``$(pyenv root)/versions/3.12.1/bin``.
+    Otherwise ``python3.x`` on PATH, shims excluded.
+    """
+    found: dict[str, str] = {}
+    versions = _pyenv_versions()
+    for minor in [*SUPPORTED, BELOW_FLOOR]:
+        pattern = re.compile(rf"{re.escape(minor)}\.\d+")  # 3.12.1, not 3.12.1t or 3.12-dev
+        candidates = versions.glob(f"{minor}.*") if versions else ()
+        builds = [p for p in candidates if pattern.fullmatch(p.name)]
         if builds:
             newest = max(builds, key=lambda p: tuple(int(n) for n in p.name.split(".")))
-            bins.append(str(newest / "bin"))
+            found[minor] = str(newest / "bin" / f"python{minor}")
+            continue
+        path = os.pathsep.join(
+            d for d in os.environ.get("PATH", "").split(os.pathsep) if "shims" not in Path(d).parts
+        )
+        exe = shutil.which(f"python{minor}", path=path)
+        if exe:
+            found[minor] = exe
+    bins = [str(Path(exe).parent) for exe in found.values()]
     os.environ["PATH"] = os.pathsep.join([*bins, os.environ.get("PATH", "")])
+    return found
 
 
-_find_pyenv_interpreters()
+FOUND = _find_interpreters()
 
 
 def _python(session: nox.Session) -> str:
@@ -121,18 +137,18 @@ def _copy_suite(dest: Path) -> Path:
 def _pytest(session: nox.Session, suite: Path, installed_from: str) -> str:
     """Runs pytest in ``suite``; returns ``"N passed, M skipped or xfailed"``."""
     report = suite / "junit.xml"
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={report}",
-        env={"RSWSGI_TEST_INSTALLED": installed_from},
-        # The copy, not the checkout: `import rswsgi` finds only the install.
-        cwd=str(suite),
-    )
+    # In the copy, not the checkout: `import rswsgi` finds only the install.
+    with session.chdir(suite):
+        session.run(
+            "python",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            env={"RSWSGI_TEST_INSTALLED": installed_from},
+        )
     totals = ET.parse(report).getroot()
     suites = [totals] if totals.tag == "testsuite" else list(totals)
     count = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors")}
@@ -242,15 +258,15 @@ def below_floor(session: nox.Session) -> None:
 def summary(session: nox.Session) -> None:
     """One line per supported CPython, and what happened to the sdist and the floor."""
     session.log(f"matrix on {platform.system()} {platform.machine()}:")
-    for minor in SUPPORTED:
-        found = shutil.which(f"python{minor}")
-        line = RESULTS.get(minor) or (
-            f"CPython {minor}: not run" if found else f"CPython {minor}: SKIPPED (not found)"
-        )
-        session.log(f"  {line}")
-    for key, what in (("sdist", "sdist"), ("below-floor", f"CPython {BELOW_FLOOR}")):
-        found = key == "sdist" or shutil.which(f"python{BELOW_FLOOR}")
-        default = f"{what}: not run" if found else f"{what}: SKIPPED (not found)"
-        session.log(f"  {RESULTS.get(key, default)}")
-    if any(v == "FAILED" for v in RESULTS.values()):
+    rows = [(minor, f"CPython {minor}") for minor in SUPPORTED]
+    rows += [("sdist", "sdist"), ("below-floor", f"CPython {BELOW_FLOOR} (below the floor)")]
+    for key, name in rows:
+        result = RESULTS.get(key)
+        if result is None:
+            found = key == "sdist" or FOUND.get(key if key in SUPPORTED else BELOW_FLOOR)
+            result = f"{name}: not run" if found else f"{name}: SKIPPED (not found)"
+        elif result == "FAILED":
+            result = f"{name}: FAILED"
+        session.log(f"  {result}")
+    if "FAILED" in RESULTS.values():
         session.error("a matrix session failed (see above)")
