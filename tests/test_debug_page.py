@@ -11,11 +11,11 @@ import json
 import linecache
 import sys
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from apps import make_environ, raise_before_body, raise_mid_stream, run
+from parsed_page import Page
 from rswsgi import handle_error, log_environ
 from werkzeug.test import Client
 
@@ -26,45 +26,6 @@ BROWSER = (
 )
 CAUSE = "The above exception was the direct cause of the following exception:"
 CONTEXT = "During handling of the above exception, another exception occurred:"
-VOID = {"meta"}
-
-
-class Page(HTMLParser):
-    """A parsed page: every start tag with its attributes, and the text of every element
-    that has a class, by class (``texts['exc-line']``: one string per such element)."""
-
-    def __init__(self, body: bytes) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
-        self.texts: dict[str, list[str]] = {}
-        self.all_text: list[str] = []
-        self._open: list[tuple[str, list[tuple[str, int]]]] = []
-        self.feed(body.decode("utf-8"))
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
-        if tag in VOID:
-            return
-        slots = []
-        for cls in (dict(attrs).get("class") or "").split():
-            self.texts.setdefault(cls, []).append("")
-            slots.append((cls, len(self.texts[cls]) - 1))
-        self._open.append((tag, slots))
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._open:
-            if self._open.pop()[0] == tag:
-                break
-
-    def handle_data(self, data: str) -> None:
-        self.all_text.append(data)
-        for _, slots in self._open:
-            for cls, i in slots:
-                self.texts[cls][i] += data
-
-    def text(self, cls: str) -> list[str]:
-        return self.texts.get(cls, [])
 
 
 def debug_run(app: Any, accept: str | None = BROWSER, **extra: Any) -> tuple[Any, dict[str, Any]]:

@@ -217,14 +217,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _announce_debug(host: str, quiet: bool) -> None:
-    """The banner line of ``--debug``, and a warning when others could reach the page."""
-    if not quiet:
-        print(
-            "Debug mode: an exception answers with its traceback "
-            "(an HTML page in a browser, text otherwise)",
-            flush=True,
-        )
+def _warn_if_public(host: str) -> None:
+    """``--debug`` on an address other machines can reach: one warning line on stderr."""
     if not _is_loopback(host):
         print(
             f"{PROG}: warning: --debug on --host {host}: the error page shows source code "
@@ -232,6 +226,12 @@ def _announce_debug(host: str, quiet: bool) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+DEBUG_BANNER = (
+    "Debug mode: an exception answers with its traceback "
+    "(an HTML page in a browser, text otherwise)"
+)
 
 
 def _fail(message: str, status: int) -> NoReturn:
@@ -257,11 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _install_signal_handlers()
     # --reload: this process only supervises; a child (--fd) loads and serves the app.
     reload_child = args.fd is not None
+    if args.debug and not (reload_child or args.routes):
+        _warn_if_public(args.host)
     if args.reload and not reload_child and not args.routes:
         from . import _reload
 
-        if args.debug:
-            _announce_debug(args.host, args.quiet)
+        if args.debug and not args.quiet:
+            print(DEBUG_BANNER, flush=True)
         try:
             return _reload.supervise(args.host, args.port, sys.argv[1:] if argv is None else argv)
         except OSError as e:
@@ -297,9 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._reload import stop_between_requests
 
         stop_between_requests()
-    elif args.debug:
-        _announce_debug(args.host, args.quiet)
-    if not (reload_child or args.quiet):
+    elif not args.quiet:
+        if args.debug:
+            print(DEBUG_BANNER, flush=True)
         print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
     with server:
         try:
