@@ -5,16 +5,20 @@ log_environ's redaction), that nothing from the app or the request becomes marku
 
 from __future__ import annotations
 
+import gc
 import inspect
 import io
 import json
 import linecache
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import Any
+from wsgiref.validate import validator
 
+import conformance
 import pytest
-from apps import make_environ, raise_before_body, raise_mid_stream, run
+from apps import Streaming, make_environ, raise_before_body, raise_mid_stream, run
 from parsed_page import Page
 from rswsgi import handle_error, log_environ
 from werkzeug.test import Client
@@ -78,6 +82,16 @@ def test_a_browser_gets_one_self_contained_page() -> None:
     log = environ["wsgi.errors"].getvalue()
     assert log.startswith("Traceback (most recent call last):")
     assert [t.strip() for t in page.text("plain")] == ["Plain-text traceback\n" + log.strip()]
+
+
+def test_validator_both_sides_with_debug() -> None:
+    conformance.validator_both_sides(lambda app: handle_error(app, debug=True))
+    for accept in (BROWSER, "*/*"):
+        server, _ = debug_run(
+            validator(handle_error(validator(raise_before_body), debug=True)), accept
+        )
+        assert server.status == "500 Internal Server Error"
+    gc.collect()
 
 
 @pytest.mark.parametrize(
@@ -380,3 +394,21 @@ def test_an_exception_whose_str_fails() -> None:
     page = Page(debug_run(app)[0].data)
     assert page.text("message") == ["<exception str() failed>"]
     assert page.text("exc-line")[0].endswith("Mute: <exception str() failed>")
+
+
+def test_a_response_kept_in_its_environ_is_collected() -> None:
+    # The debug handler's response holds the environ (for the page); an environ that holds
+    # the response back is a cycle the garbage collector must see through.
+    class Marker:
+        pass
+
+    def make() -> weakref.ref[Marker]:
+        environ = make_environ(HTTP_ACCEPT=BROWSER)
+        marker = Marker()
+        environ["marker"] = marker
+        environ["response"] = handle_error(Streaming([b"a"]), debug=True)(environ, print)
+        return weakref.ref(marker)
+
+    ref = make()
+    gc.collect()
+    assert ref() is None
