@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::filter::{call_filtered, ErrorResponse, ResponseHooks};
@@ -88,20 +88,23 @@ impl HandleError {
             .get_item(intern!(py, "wsgi.errors"))
             .ok()
             .map(Bound::unbind);
-        let key = intern!(py, DEBUG_KEY);
-        let defer = environ
-            .get_item(key)
-            .is_ok_and(|v| v.is_truthy().unwrap_or(false));
-        if self.debug && !defer {
-            // An environ that is not a dict (PEP 3333 says it is) only
-            // means that inner handlers answer for themselves.
-            let _ = environ.set_item(key, true);
-        }
+        // A debug handler decides now, before it marks the environ for the
+        // handlers inside it; the others look only when an exception comes,
+        // so a request that succeeds pays nothing for the mark.
+        let defer = self.debug.then(|| {
+            let outer = marked(environ);
+            if !outer {
+                // An environ that is not a dict (PEP 3333 says it is) only
+                // means that inner handlers answer for themselves.
+                let _ = environ.set_item(intern!(py, DEBUG_KEY), true);
+            }
+            outer
+        });
         let hooks = Box::new(Hooks {
             errors,
             debug: self.debug,
             defer,
-            environ: (self.debug && !defer).then(|| environ.clone().unbind()),
+            environ: Some(environ.clone().unbind()),
         });
         call_filtered(self.app.bind(py), environ, start_response, hooks)
     }
@@ -132,17 +135,36 @@ impl HandleError {
     fn __clear__(&self) {}
 }
 
+/// `true` when a `handle_error(debug=True)` outside has marked `environ`.
+fn marked(environ: &Bound<'_, PyAny>) -> bool {
+    let py = environ.py();
+    environ
+        .cast::<PyDict>()
+        .ok()
+        .and_then(|d| d.get_item(intern!(py, DEBUG_KEY)).ok().flatten())
+        .is_some_and(|v| v.is_truthy().unwrap_or(false))
+}
+
 /// The per-request hooks: where to log, and whether to show tracebacks.
 struct Hooks {
     errors: Option<Py<PyAny>>,
     debug: bool,
-    /// An outer debug handler answers: let exceptions through, unlogged.
-    defer: bool,
-    /// The request's environ, for the debug page (debug handlers only).
+    /// An outer debug handler answers (let exceptions through, unlogged);
+    /// `None` until known (see `__call__`).
+    defer: Option<bool>,
+    /// The request's environ: its mark, and the debug page.
     environ: Option<Py<PyAny>>,
 }
 
 impl Hooks {
+    /// Whether an outer debug handler answers for this request.
+    fn defers(&mut self, py: Python<'_>) -> bool {
+        let environ = self.environ.as_ref();
+        *self
+            .defer
+            .get_or_insert_with(|| environ.is_some_and(|e| marked(e.bind(py))))
+    }
+
     /// Writes the traceback of `err` to `wsgi.errors` (or `sys.stderr`) in
     /// one `write()` call and returns it.
     fn log(&self, py: Python<'_>, err: &PyErr) -> String {
@@ -195,7 +217,7 @@ fn response_500(content_type: &str, body: Vec<u8>, extra: &[(&str, &str)]) -> Er
 
 impl ResponseHooks for Hooks {
     fn recover(&mut self, py: Python<'_>, err: &PyErr) -> Option<ErrorResponse> {
-        if self.defer {
+        if self.defers(py) {
             return None;
         }
         let text = self.log(py, err);
@@ -220,7 +242,7 @@ impl ResponseHooks for Hooks {
     }
 
     fn streaming_error(&mut self, py: Python<'_>, err: &PyErr) {
-        if !self.defer {
+        if !self.defers(py) {
             self.log(py, err);
         }
     }
