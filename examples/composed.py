@@ -4,6 +4,8 @@
 
 Then open http://127.0.0.1:8888/ in a browser. Every request's environ is
 dumped to stderr by ``log_environ`` (``Authorization`` and cookies redacted).
+With ``--debug``, ``/boom`` shows the exception, its source and the request
+in the browser (and the text traceback to curl).
 """
 
 from __future__ import annotations

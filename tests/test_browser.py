@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from browser_app import CSS, IMAGES, JS, TOTAL
 from livedev import DevServer, get, read_response
+from parsed_page import Page
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -143,3 +144,33 @@ def test_a_missing_subresource_fails_the_check(
     assert lines[-1] == f"loaded {TOTAL - 1}/{TOTAL}"
     with pytest.raises(AssertionError):
         assert_all_loaded(dom)
+
+
+def test_chromium_shows_the_debug_page_and_curl_gets_text(tmp_path: Path) -> None:
+    # Issue 10's "done": `python -m rswsgi.dev examples.composed:app --debug`, then /boom.
+    with DevServer("examples.composed:app", "--debug", "--quiet") as server:
+        url = f"http://127.0.0.1:{server.port}/boom"
+        dom = chromium(url, tmp_path / "profile", "--dump-dom")
+        shot = tmp_path / "debug.png"
+        chromium(url, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,900")
+        curl = get(server.port, "/boom", {"Accept": "*/*", "User-Agent": "curl/8.5.0"})
+        assert server.proc is not None and server.proc.poll() is None, server.stderr()
+
+    message = "boom: this route always fails"
+    assert f"<title>RuntimeError: {message} · rswsgi</title>" in dom
+    page = Page(dom.encode())
+    assert page.text("message") == [message]
+    assert page.text("exc-line") == [f"RuntimeError: {message}"]
+    assert page.text("path") == [str(Path("examples/composed.py").resolve())]
+    [at] = page.text("at")
+    assert at.startswith("line ") and at.endswith(", in boom")
+    [hit] = page.text("hit")
+    assert hit == f'{at.split()[1].rstrip(",")}    raise RuntimeError("{message}")'
+    table = page.text("table")[0]
+    assert "HTTP_ACCEPT'text/html," in table and "HeadlessChrome" in table
+    assert shot.stat().st_size > 10_000 and shot.read_bytes().startswith(b"\x89PNG")
+
+    assert curl.status == 500
+    assert curl.headers["content-type"] == "text/plain; charset=utf-8"
+    assert curl.body.startswith(b"Traceback (most recent call last):")
+    assert curl.body.endswith(f"RuntimeError: {message}\n".encode())

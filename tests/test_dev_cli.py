@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from conftest import Client
-from livedev import ROOT, free_port
+from livedev import ROOT, DevServer, free_port, get
+from rswsgi import dev as dev_module
 
 
 class Dev:
@@ -167,3 +168,78 @@ def test_signal_stops_within_a_second(
     assert ended < 1.0
     assert d.proc.returncode in (0, 130)
     assert "Traceback" not in err
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_debug_answers_a_browser_with_the_page_and_curl_with_text(dev: type[Dev]) -> None:
+    d = dev("tests.cli_app:handled_boom", "--debug")
+    assert d.banner == dev_module.DEBUG_BANNER + "\n"
+    assert d.proc.stdout is not None
+    assert d.proc.stdout.readline() == f"Serving on http://127.0.0.1:{d.port} (Ctrl-C to quit)\n"
+    with Client(d.port) as c:
+        page = c.request("/", headers=(("Accept", BROWSER),))
+        text = c.request("/", headers=(("Accept", "*/*"),))
+    assert page.status == 500
+    assert page.header("Content-Type") == "text/html; charset=utf-8"
+    assert b"<h1>RuntimeError</h1>" in page.body
+    assert b'<pre class="message">cli &lt;boom&gt;</pre>' in page.body
+    assert text.status == 500
+    assert text.header("Content-Type") == "text/plain; charset=utf-8"
+    assert text.body.startswith(b"Traceback (most recent call last):")
+    assert text.body.endswith(b"RuntimeError: cli <boom>\n")
+
+
+def test_without_debug_the_500_says_nothing_more(dev: type[Dev]) -> None:
+    d = dev("tests.cli_app:handled_boom")
+    assert d.banner.startswith("Serving on ")
+    with Client(d.port) as c:
+        assert c.request("/", headers=(("Accept", BROWSER),)).body == b"500 Internal Server Error"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="--reload needs POSIX")
+def test_debug_with_reload_the_child_wraps_the_app() -> None:
+    with DevServer("tests.cli_app:handled_boom", "--reload", "--debug") as server:
+        page = get(server.port, "/", headers={"Accept": BROWSER})
+        assert page.status == 500
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert b"cli &lt;boom&gt;" in page.body
+        banner = server.stdout().splitlines()
+    assert banner[0] == dev_module.DEBUG_BANNER
+    assert banner[1].startswith("Serving on ") and len(banner) == 2
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.0.2.7", True),
+        ("myhost.example", True),
+        ("127.0.0.1", False),
+        ("127.8.9.10", False),
+        ("::1", False),
+        ("localhost", False),
+    ],
+)
+def test_debug_warns_when_others_could_reach_the_page(
+    host: str, warned: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process, with make_server refusing: nothing binds to the address.
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("not binding in this test")
+
+    monkeypatch.setattr(dev_module, "make_server", refuse)
+    monkeypatch.setattr(dev_module, "_install_signal_handlers", lambda: None)
+    with pytest.raises(SystemExit) as exited:
+        dev_module.main(["tests.cli_app:app", "--debug", "--host", host])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    warnings = [line for line in err if "warning" in line]
+    expected = (
+        f"python -m rswsgi.dev: warning: --debug on --host {host}: the error page shows "
+        "source code and request data to anyone who can reach this address"
+    )
+    assert warnings == ([expected] if warned else [])
+    assert err[-1] == "python -m rswsgi.dev: error: not binding in this test"

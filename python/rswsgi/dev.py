@@ -8,20 +8,21 @@ gunicorn and flask do. Without a target a built-in demo app is served.
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
 Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
 ``--reload`` serves the app from a child process restarted on every source change
-(see ``_reload``).
+(see ``_reload``). ``--debug`` wraps the app, outermost, in ``handle_error(debug=True)``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import ipaddress
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import make_server
+from . import handle_error, make_server
 
 PROG = "python -m rswsgi.dev"
 
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reload",
         action="store_true",
         help="restart the app when a source file changes (the app runs in a child process)",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="answer an exception with its traceback: an HTML page (source lines, request "
+        "environ) for a browser, text for other clients; keep it to loopback hosts",
     )
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
@@ -201,6 +208,32 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_if_public(host: str) -> None:
+    """``--debug`` on an address other machines can reach: one warning line on stderr."""
+    if not _is_loopback(host):
+        print(
+            f"{PROG}: warning: --debug on --host {host}: the error page shows source code "
+            "and request data to anyone who can reach this address",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+DEBUG_BANNER = (
+    "Debug mode: an exception answers with its traceback "
+    "(an HTML page in a browser, text otherwise)"
+)
+
+
 def _fail(message: str, status: int) -> NoReturn:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
     sys.exit(status)
@@ -224,9 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _install_signal_handlers()
     # --reload: this process only supervises; a child (--fd) loads and serves the app.
     reload_child = args.fd is not None
+    if args.debug and not (reload_child or args.routes):
+        _warn_if_public(args.host)
     if args.reload and not reload_child and not args.routes:
         from . import _reload
 
+        if args.debug and not args.quiet:
+            print(DEBUG_BANNER, flush=True)
         try:
             return _reload.supervise(args.host, args.port, sys.argv[1:] if argv is None else argv)
         except OSError as e:
@@ -248,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         target = args.target or "the demo app"
         return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
+    if args.debug:
+        app = handle_error(app, debug=True)
     try:
         server = make_server(
             args.host, args.port, app, quiet=args.quiet, fd=args.fd, **limit_kwargs(args)
@@ -261,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         stop_between_requests()
     elif not args.quiet:
+        if args.debug:
+            print(DEBUG_BANNER, flush=True)
         print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
     with server:
         try:

@@ -2,15 +2,26 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::filter::{call_filtered, ErrorResponse, ResponseHooks};
-use super::{bool_arg, check_app, describe_app};
+use super::{accept, bool_arg, check_app, debug_page, describe_app};
 use crate::wsgi::{repr_or_type, type_name, Headers};
 
 /// The status and default body of the response that replaces a failure.
 const STATUS_500: &str = "500 Internal Server Error";
+
+/// The environ key a `handle_error(debug=True)` sets for the app it wraps:
+/// every `handle_error` inside it then lets exceptions through to it (as
+/// Flask's debug mode propagates exceptions to werkzeug's debugger), so the
+/// outermost debug handler is the one that answers.
+const DEBUG_KEY: &str = "rswsgi.debug";
+
+/// The debug page's `Content-Security-Policy`: its own inline style and
+/// nothing else, so no markup in it could run or fetch anything.
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 /// WSGI middleware: `handle_error(app, *, debug=False)`.
 ///
@@ -18,9 +29,21 @@ const STATUS_500: &str = "500 Internal Server Error";
 /// its first non-empty chunk, the traceback is written to
 /// `environ['wsgi.errors']` and the response becomes
 /// `500 Internal Server Error` (`Content-Type: text/plain; charset=utf-8`,
-/// exact `Content-Length`), whose body is `500 Internal Server Error`, or
-/// the formatted traceback when `debug=True` (never by default: tracebacks
-/// leak source and data).
+/// exact `Content-Length`), whose body is `500 Internal Server Error`
+/// (never more by default: tracebacks leak source and data).
+///
+/// With `debug=True` the body explains the exception, chosen by the
+/// request's `Accept` header (RFC 9110 §12.5.1, weights and specificity): a
+/// client that gives `text/html` a higher weight than `text/plain` (a
+/// browser) gets one self-contained HTML page (`text/html; charset=utf-8`;
+/// no script, nothing fetched): the exception chain, each frame with its
+/// source lines, the request line and the environ with `log_environ`'s
+/// default redaction, every app- or client-controlled string HTML-escaped.
+/// Every other client (`*/*`, no `Accept`) gets the formatted traceback as
+/// `text/plain`. Both carry `Vary: Accept`. A debug handler also sets
+/// `environ['rswsgi.debug'] = True`, and any `handle_error` inside one lets
+/// exceptions through to it without logging them, so the outermost debug
+/// handler answers and logs.
 ///
 /// `exc_info` (PEP 3333 "Error Handling") goes with that 500 only if a
 /// `start_response` call had already been passed on to the server (after the
@@ -65,9 +88,23 @@ impl HandleError {
             .get_item(intern!(py, "wsgi.errors"))
             .ok()
             .map(Bound::unbind);
+        // A debug handler decides now, before it marks the environ for the
+        // handlers inside it; the others look only when an exception comes,
+        // so a request that succeeds pays nothing for the mark.
+        let defer = self.debug.then(|| {
+            let outer = marked(environ);
+            if !outer {
+                // An environ that is not a dict (PEP 3333 says it is) only
+                // means that inner handlers answer for themselves.
+                let _ = environ.set_item(intern!(py, DEBUG_KEY), true);
+            }
+            outer
+        });
         let hooks = Box::new(Hooks {
             errors,
             debug: self.debug,
+            defer,
+            environ: Some(environ.clone().unbind()),
         });
         call_filtered(self.app.bind(py), environ, start_response, hooks)
     }
@@ -98,13 +135,36 @@ impl HandleError {
     fn __clear__(&self) {}
 }
 
+/// `true` when a `handle_error(debug=True)` outside has marked `environ`.
+fn marked(environ: &Bound<'_, PyAny>) -> bool {
+    let py = environ.py();
+    environ
+        .cast::<PyDict>()
+        .ok()
+        .and_then(|d| d.get_item(intern!(py, DEBUG_KEY)).ok().flatten())
+        .is_some_and(|v| v.is_truthy().unwrap_or(false))
+}
+
 /// The per-request hooks: where to log, and whether to show tracebacks.
 struct Hooks {
     errors: Option<Py<PyAny>>,
     debug: bool,
+    /// An outer debug handler answers (let exceptions through, unlogged);
+    /// `None` until known (see `__call__`).
+    defer: Option<bool>,
+    /// The request's environ: its mark, and the debug page.
+    environ: Option<Py<PyAny>>,
 }
 
 impl Hooks {
+    /// Whether an outer debug handler answers for this request.
+    fn defers(&mut self, py: Python<'_>) -> bool {
+        let environ = self.environ.as_ref();
+        *self
+            .defer
+            .get_or_insert_with(|| environ.is_some_and(|e| marked(e.bind(py))))
+    }
+
     /// Writes the traceback of `err` to `wsgi.errors` (or `sys.stderr`) in
     /// one `write()` call and returns it.
     fn log(&self, py: Python<'_>, err: &PyErr) -> String {
@@ -123,39 +183,78 @@ impl Hooks {
         }
         text
     }
+
+    /// The debug page for `err`, when the request prefers HTML; `text` is
+    /// the traceback already logged. A page that cannot be built is logged
+    /// too, and the client gets the text.
+    fn page(&self, py: Python<'_>, err: &PyErr, text: &str) -> Option<String> {
+        let environ = self.environ.as_ref()?.bind(py);
+        let accept = environ.get_item(intern!(py, "HTTP_ACCEPT")).ok();
+        let accept = accept.as_ref().and_then(|a| a.cast::<PyString>().ok());
+        let accept = accept.map(|a| a.to_string_lossy());
+        if !accept::prefers_html(accept.as_deref()) {
+            return None;
+        }
+        debug_page::render(err, environ, text)
+            .map_err(|e| self.log(py, &e))
+            .ok()
+    }
+}
+
+/// A 500 with `body`, its exact `Content-Length` and `extra` headers.
+fn response_500(content_type: &str, body: Vec<u8>, extra: &[(&str, &str)]) -> ErrorResponse {
+    let mut headers = vec![
+        ("Content-Type".to_owned(), content_type.to_owned()),
+        ("Content-Length".to_owned(), body.len().to_string()),
+    ];
+    headers.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
+    ErrorResponse {
+        status: STATUS_500.to_owned(),
+        headers: Headers(headers),
+        body,
+    }
 }
 
 impl ResponseHooks for Hooks {
     fn recover(&mut self, py: Python<'_>, err: &PyErr) -> Option<ErrorResponse> {
+        if self.defers(py) {
+            return None;
+        }
         let text = self.log(py, err);
-        let body = if self.debug {
-            text.into_bytes()
-        } else {
-            STATUS_500.as_bytes().to_vec()
-        };
-        Some(ErrorResponse {
-            status: STATUS_500.to_owned(),
-            headers: Headers(vec![
-                (
-                    "Content-Type".to_owned(),
-                    "text/plain; charset=utf-8".to_owned(),
-                ),
-                ("Content-Length".to_owned(), body.len().to_string()),
-            ]),
-            body,
+        let plain = "text/plain; charset=utf-8";
+        if !self.debug {
+            return Some(response_500(plain, STATUS_500.as_bytes().to_vec(), &[]));
+        }
+        // The body depends on Accept (RFC 9110 §12.5.5).
+        let vary = ("Vary", "Accept");
+        Some(match self.page(py, err, &text) {
+            Some(page) => response_500(
+                "text/html; charset=utf-8",
+                page.into_bytes(),
+                &[
+                    vary,
+                    ("Cache-Control", "no-store"),
+                    ("Content-Security-Policy", PAGE_CSP),
+                ],
+            ),
+            None => response_500(plain, text.into_bytes(), &[vary]),
         })
     }
 
     fn streaming_error(&mut self, py: Python<'_>, err: &PyErr) {
-        self.log(py, err);
+        if !self.defers(py) {
+            self.log(py, err);
+        }
     }
 
     fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.errors)
+        visit.call(&self.errors)?;
+        visit.call(&self.environ)
     }
 
     fn clear(&mut self) {
         self.errors = None;
+        self.environ = None;
     }
 }
 

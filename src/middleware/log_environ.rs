@@ -20,7 +20,7 @@ pub const DEFAULT_REDACT: [&str; 3] = [
 ];
 
 /// What a redacted value prints as (the `repr` of the string `<redacted>`).
-const REDACTED: &str = "'<redacted>'";
+pub(super) const REDACTED: &str = "'<redacted>'";
 
 /// WSGI middleware: `log_environ(app, *, stream=None,
 /// redact=('HTTP_AUTHORIZATION', 'HTTP_COOKIE', 'HTTP_PROXY_AUTHORIZATION'))`.
@@ -292,7 +292,7 @@ fn sort_prefix(key: &str) -> u128 {
 
 /// Appends `repr(value)`: computed in Rust where that is exact (see
 /// [`pyrepr::push_repr`]), else by Python.
-fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
+pub(super) fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
     if !pyrepr::push_repr(out, value)? {
         out.push_str(&repr_or_placeholder(value));
     }
@@ -300,7 +300,7 @@ fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// `repr(obj)`, or `<TYPE object: repr() raised EXC>` when that raises.
-fn repr_or_placeholder(obj: &Bound<'_, PyAny>) -> String {
+pub(super) fn repr_or_placeholder(obj: &Bound<'_, PyAny>) -> String {
     match obj.repr().and_then(|r| r.to_str().map(str::to_owned)) {
         Ok(r) => r,
         Err(e) => format!(

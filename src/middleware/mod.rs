@@ -10,6 +10,8 @@
 //!   shared [`filter`].
 //! - [`stack`] composes them.
 
+mod accept;
+mod debug_page;
 pub mod filter;
 pub mod handle_error;
 pub mod log_environ;

@@ -9,7 +9,7 @@
 mod dispatch;
 mod mount;
 mod table;
-mod url_for;
+pub(crate) mod url_for;
 
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;

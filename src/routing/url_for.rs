@@ -16,7 +16,7 @@ use crate::errors::Error;
 use crate::routing::table::Table;
 
 /// Bytes escaped in a path: all but `pchar` and `/` (RFC 3986 §3.3).
-const PATH: &AsciiSet = &CONTROLS
+pub(crate) const PATH: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
