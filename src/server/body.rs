@@ -26,14 +26,19 @@ pub enum Framing {
 ///
 /// # Errors
 /// [`Error::MalformedRequest`] (400) for `Transfer-Encoding` on HTTP/1.0,
-/// with `Content-Length`, without a final `chunked`, or for two different or
-/// non-numeric `Content-Length` values; [`Error::Unsupported`] (501) for a
-/// transfer coding other than `chunked`; [`Error::BodyTooLarge`] (413) for a
-/// declared length over `max_body_bytes`.
+/// with `Content-Length`, empty, or with `chunked` anywhere but last (RFC
+/// 9112 §6.3: the length cannot be determined, "MUST respond with 400 and
+/// then close the connection"), and for two different or non-numeric
+/// `Content-Length` values; [`Error::Unsupported`] (501, RFC 9112 §6.1) for
+/// a transfer coding other than `chunked` in front of a final `chunked`, or
+/// alone; [`Error::BodyTooLarge`] (413) for a declared length over
+/// `max_body_bytes`.
 pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
     let mut length: Option<u64> = None;
     let mut codings = 0usize;
-    let mut chunked_last = false;
+    // Whether the last coding so far is `chunked`, and whether one before it was.
+    let (mut chunked_last, mut chunked_before) = (false, false);
+    let mut unknown = false;
     for (name, value) in head.headers() {
         if name.eq_ignore_ascii_case("content-length") {
             // `Content-Length: 5, 5` and repeated equal fields are one value
@@ -52,14 +57,11 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
                 length = Some(n);
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Several fields are one list, in order (RFC 9110 §5.3).
             for coding in list_members(value) {
-                if !coding.eq_ignore_ascii_case(b"chunked") {
-                    return Err(Error::Unsupported("transfer codings other than chunked"));
-                }
-                if chunked_last {
-                    return Err(Error::MalformedRequest("chunked applied twice"));
-                }
-                chunked_last = true;
+                chunked_before |= chunked_last;
+                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                unknown |= !chunked_last;
                 codings += 1;
             }
         }
@@ -77,6 +79,14 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
         }
         if codings == 0 {
             return Err(Error::MalformedRequest("empty Transfer-Encoding"));
+        }
+        if chunked_before {
+            return Err(Error::MalformedRequest(
+                "chunked is not the last transfer coding",
+            ));
+        }
+        if unknown {
+            return Err(Error::Unsupported("transfer codings other than chunked"));
         }
         return Ok(Framing::Chunked);
     }
@@ -319,6 +329,17 @@ mod tests {
             ),
             ("Transfer-Encoding: chunked, chunked\r\n", Err(400)),
             ("Transfer-Encoding: gzip, chunked\r\n", Err(501)),
+            ("Transfer-Encoding: gzip\r\n", Err(501)),
+            ("Transfer-Encoding: chunked, gzip\r\n", Err(400)),
+            ("Transfer-Encoding: chunked, gzip, chunked\r\n", Err(400)),
+            (
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+                Err(400),
+            ),
+            (
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+                Err(501),
+            ),
             ("Transfer-Encoding: identity\r\n", Err(501)),
             ("Transfer-Encoding: \r\n", Err(400)),
         ] {

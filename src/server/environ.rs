@@ -14,6 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::input::Input;
 use super::parse::RequestHead;
+use super::response_head::SERVER_HEADER;
 use crate::wsgi::latin1_pystring;
 
 /// The environ keys shared by every request on one server, and what the
@@ -31,7 +32,7 @@ pub struct EnvironTemplate {
 impl EnvironTemplate {
     /// The constant part of the environ (PEP 3333 "environ Variables"):
     /// `SCRIPT_NAME` `''`, `SERVER_NAME`/`SERVER_PORT` from the listening
-    /// address, `wsgi.version` `(1, 0)`, `wsgi.url_scheme` `'http'`,
+    /// address, `SERVER_SOFTWARE` `rswsgi/VERSION`, `wsgi.version` `(1, 0)`, `wsgi.url_scheme` `'http'`,
     /// `wsgi.multithread`/`multiprocess`/`run_once` False (one thread runs
     /// the app), `wsgi.input_terminated` True (the body is read before the
     /// app runs), and `wsgi.file_wrapper`.
@@ -49,6 +50,8 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "SCRIPT_NAME"), intern!(py, ""))?;
         d.set_item(intern!(py, "SERVER_NAME"), server_name)?;
         d.set_item(intern!(py, "SERVER_PORT"), server_port.to_string())?;
+        // RFC 3875 §4.1.17; the same value as the `Server` header.
+        d.set_item(intern!(py, "SERVER_SOFTWARE"), SERVER_HEADER)?;
         d.set_item(intern!(py, "wsgi.version"), PyTuple::new(py, [1, 0])?)?;
         d.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
         d.set_item(intern!(py, "wsgi.multithread"), false)?;
@@ -116,8 +119,15 @@ impl EnvironTemplate {
         env.set_item(intern!(py, "wsgi.errors"), self.stderr(py)?)?;
         for (i, (name, value)) in head.headers().enumerate() {
             // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
-            // (both would be HTTP_X_FORWARDED_FOR).
-            if name.contains('_') || name.eq_ignore_ascii_case("content-length") {
+            // (both would be HTTP_X_FORWARDED_FOR). A request that reaches
+            // here with Transfer-Encoding had a chunked body, now decoded:
+            // as in waitress, CONTENT_LENGTH gives its length, and no
+            // HTTP_TRANSFER_ENCODING is left for an app or a proxying
+            // middleware to frame it a second time (RFC 9112 §6.3, §11.2).
+            if name.contains('_')
+                || name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+            {
                 continue;
             }
             let key = header_key(py, name);
@@ -340,6 +350,7 @@ mod tests {
             assert_eq!(get(env, "SERVER_PROTOCOL").as_deref(), Some("HTTP/1.1"));
             assert_eq!(get(env, "SERVER_NAME").as_deref(), Some("localhost"));
             assert_eq!(get(env, "SERVER_PORT").as_deref(), Some("8000"));
+            assert_eq!(get(env, "SERVER_SOFTWARE").as_deref(), Some(SERVER_HEADER));
             assert_eq!(get(env, "SCRIPT_NAME").as_deref(), Some(""));
             assert_eq!(get(env, "REMOTE_ADDR").as_deref(), Some("127.0.0.1"));
             assert_eq!(get(env, "REMOTE_PORT").as_deref(), Some("5555"));
@@ -371,6 +382,15 @@ mod tests {
             }
             assert!(env.contains("wsgi.errors").unwrap());
             assert!(env.contains("wsgi.input").unwrap());
+        });
+    }
+
+    #[test]
+    fn decoded_chunked_body_leaves_no_transfer_encoding() {
+        let raw = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        environ_of(raw, |env| {
+            assert_eq!(get(env, "HTTP_TRANSFER_ENCODING"), None);
+            assert_eq!(get(env, "CONTENT_LENGTH").as_deref(), Some("0"));
         });
     }
 
