@@ -60,6 +60,7 @@ BAD = [
     ),
     # RFC 9112 section 3.2: origin, absolute, authority (CONNECT) or asterisk (OPTIONS) form.
     ("target in no form", b"GET foo HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("raw UTF-8 in the target", "GET /caf\u00e9 HTTP/1.1\r\n".encode() + H + b"\r\n", 400),
     ("target is a query", b"GET ?x=1 HTTP/1.1\r\n" + H + b"\r\n", 400),
     ("asterisk without OPTIONS", b"GET * HTTP/1.1\r\n" + H + b"\r\n", 400),
     ("authority without CONNECT", b"GET example.com:443 HTTP/1.1\r\n" + H + b"\r\n", 400),

@@ -251,6 +251,9 @@ fn chunk_step(
                 {
                     Err(Error::BodyTooLarge)
                 }
+                httparse::Status::Complete((n, _)) if !is_chunk_size_line(&rest[..n]) => {
+                    Err(BAD_SIZE)
+                }
                 httparse::Status::Complete((n, 0)) => Ok((n, Some(Chunk::Trailers))),
                 httparse::Status::Complete((n, size)) => Ok((n, Some(Chunk::Data(size)))),
             }
@@ -282,6 +285,21 @@ fn chunk_step(
             _ => Err(Error::MalformedRequest("trailer line too long")),
         },
     }
+}
+
+/// RFC 9112 §7.1: `chunk-size [ chunk-ext ] CRLF`, where `chunk-ext = *(
+/// BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`. httparse also takes
+/// whitespace after the size with no `;` (`4 \r\n`) and any byte inside an
+/// extension, a bare LF included, where a proxy that ends lines at LF
+/// would frame the body differently (request smuggling, §11.2); both are
+/// refused, as gunicorn and waitress refuse them. `line` ends with CRLF.
+fn is_chunk_size_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let after = &line[digits..];
+    let ext = after.trim_ascii_start();
+    after.is_empty()
+        || (ext.first() == Some(&b';') && ext.iter().all(|&b| b == b'\t' || !b.is_ascii_control()))
 }
 
 #[cfg(test)]
@@ -378,7 +396,7 @@ mod tests {
 
     #[test]
     fn chunked_whole_and_byte_by_byte() {
-        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        let body = b"4\r\nWiki\r\n5 ;\text=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
         let (out, used, done) = decode_all(Framing::Chunked, body).unwrap();
         assert_eq!(
             (out.as_slice(), used, done),
@@ -404,6 +422,10 @@ mod tests {
             (b"4\r\nWikiXX", 400),
             (b"65\r\n", 413),
             (b"ffffffffffffffffff\r\n", 400),
+            (b"4 \r\nWiki\r\n", 400),
+            (b"4\t\r\nWiki\r\n", 400),
+            (b"4;a\nb\r\nWiki\r\n", 400),
+            (b"4;a\x00\r\nWiki\r\n", 400),
         ] {
             let got = decode_all(Framing::Chunked, body)
                 .map(|_| ())

@@ -246,7 +246,7 @@ pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
     let after = &target[i + 3..];
     let end = after
         .iter()
-        .position(|&b| b == b'/' || b == b'?')
+        .position(|&b| b == b'/' || b == b'?' || b == b'#')
         .unwrap_or(after.len());
     let authority = &after[..end];
     // Userinfo (`user@`) is not part of Host (RFC 9110 §4.2.4 forbids it).
@@ -261,6 +261,9 @@ pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
 /// its path; `*` (OPTIONS) stays `*`.
 #[must_use]
 pub fn split_target(target: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
+    // A fragment is for the client alone (RFC 9110 §7.1); dropped, as
+    // gunicorn and waitress drop it.
+    let target = target.split(|&b| b == b'#').next().unwrap_or(target);
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(q) => (&target[..q], &target[q + 1..]),
         None => (target, &b""[..]),
@@ -296,6 +299,9 @@ mod tests {
             (b"http://example.com", b"/", b""),
             (b"*", b"*", b""),
             (b"/x?", b"/x", b""),
+            (b"/p?q=1#frag", b"/p", b"q=1"),
+            (b"/p#frag?x", b"/p", b""),
+            (b"http://h#f", b"/", b""),
         ] {
             let (p, q) = split_target(target);
             assert_eq!((p.as_ref(), q), (path, query), "{target:?}");
@@ -307,6 +313,7 @@ mod tests {
         assert_eq!(absolute_authority(b"http://h:1/p?q"), Some(&b"h:1"[..]));
         assert_eq!(absolute_authority(b"http://h?q"), Some(&b"h"[..]));
         assert_eq!(absolute_authority(b"http://u@h/"), Some(&b"h"[..]));
+        assert_eq!(absolute_authority(b"http://h#f"), Some(&b"h"[..]));
         assert_eq!(absolute_authority(b"/p?x=http://h"), None);
         assert_eq!(absolute_authority(b"*"), None);
     }

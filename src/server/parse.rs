@@ -238,12 +238,18 @@ fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Err
     }
 }
 
-/// Refuses a request-target in none of the forms RFC 9112 §3.2 allows for
-/// `method`: origin-form (`/path?query`) or absolute-form
+/// Refuses a request-target that is not ASCII, or in none of the forms RFC
+/// 9112 §3.2 allows for `method`: origin-form (`/path?query`) or absolute-form
 /// (`scheme://authority/path?query`, §3.2.2) for any method but CONNECT,
 /// authority-form (`host:port`, §3.2.3) for CONNECT and only CONNECT, and
 /// asterisk-form (`*`, §3.2.4) for OPTIONS only.
 fn check_target(method: &str, target: &[u8]) -> Result<(), Error> {
+    // A URI is ASCII (RFC 3986 §2: other bytes are percent-encoded); httparse
+    // lets UTF-8 through. RFC 9112 §3: an invalid request-line SHOULD get a
+    // 400, as gunicorn and waitress answer.
+    if !target.is_ascii() {
+        return Err(Error::MalformedRequest("request-target is not ASCII"));
+    }
     let ok = match (method, target) {
         ("CONNECT", t) => is_authority_form(t),
         ("OPTIONS", b"*") | (_, [b'/', ..]) => true,
@@ -444,6 +450,7 @@ mod tests {
             (b"GET http:/p HTTP/1.1\r\nHost: h\r\n\r\n", 400),
             (b"GET http:///p HTTP/1.1\r\nHost: h\r\n\r\n", 400),
             (b"GET 1x://h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            ("GET /caf\u{e9} HTTP/1.1\r\nHost: h\r\n\r\n".as_bytes(), 400),
             (
                 b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
                 414,
