@@ -127,24 +127,19 @@ def test_absolute_form_target(serve: Serve) -> None:
     assert got["host"] == "example.com:81"
 
 
-def test_options_asterisk(serve: Serve) -> None:
+@pytest.mark.parametrize(
+    ("method", "target"),
+    # RFC 9112 sections 3.2.3 and 3.2.4: authority-form is for CONNECT alone, `*` for OPTIONS.
+    [("OPTIONS", "*"), ("CONNECT", "example.com:443")],
+)
+def test_asterisk_and_authority_forms_reach_the_app(serve: Serve, method: str, target: str) -> None:
     server = serve(echo)
     with Client(server.server_port) as c:
-        c.send(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
+        c.send(f"{method} {target} HTTP/1.1\r\nHost: example.com:443\r\n\r\n".encode())
         r = c.response()
         got = json.loads(r.body)
-        assert (r.status, got["method"], got["path"]) == (200, "OPTIONS", "*")
+        assert (r.status, got["method"], got["path"]) == (200, method, target)
         assert c.request("/after").status == 200
-
-
-def test_connect_authority_form_reaches_the_app(serve: Serve) -> None:
-    # RFC 9112 section 3.2.3: authority-form is the target of CONNECT (and only of CONNECT).
-    server = serve(echo)
-    with Client(server.server_port) as c:
-        c.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
-        r = c.response()
-        got = json.loads(r.body)
-    assert (r.status, got["method"], got["path"]) == (200, "CONNECT", "example.com:443")
 
 
 def test_higher_minor_version_is_served_as_http11(serve: Serve) -> None:
