@@ -163,7 +163,7 @@ def test_granian_serves_the_bare_router() -> None:
 # Strict: if granian (or the filter) changes, this XPASSes and fails.
 GRANIAN_845 = pytest.mark.xfail(
     strict=True,
-    reason="granian#845: the head of a generator body behind handle_error is read too early",
+    reason="granian#845: a generator body's head behind a deferring middleware is read too early",
 )
 
 

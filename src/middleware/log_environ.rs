@@ -204,13 +204,14 @@ pub fn format_environ<'py>(
     let method = text(intern!(py, "REQUEST_METHOD"));
     let size: usize = entries.iter().map(|e| e.key.len() + 40).sum();
     let mut out = String::with_capacity(128 + size);
-    let path = text(intern!(py, "SCRIPT_NAME")).unwrap_or_default()
-        + &text(intern!(py, "PATH_INFO")).unwrap_or_default();
+    // Each part on its own: a mount splits the path at a `/`, never inside
+    // a UTF-8 sequence.
     let _ = write!(
         out,
-        "{} {}",
+        "{} {}{}",
         method.as_deref().unwrap_or("-"),
-        readable(&path)
+        readable(&text(intern!(py, "SCRIPT_NAME")).unwrap_or_default()),
+        readable(&text(intern!(py, "PATH_INFO")).unwrap_or_default()),
     );
     if let Some(qs) = text(intern!(py, "QUERY_STRING")).filter(|q| !q.is_empty()) {
         out.push('?');
