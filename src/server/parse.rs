@@ -99,9 +99,12 @@ pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// [`Error::UriTooLong`] (414) for a request line over
 /// `max_request_line_bytes`, [`Error::HeaderTooLarge`] (431) for a head over
 /// `max_header_bytes` or `max_header_count` fields,
-/// [`Error::VersionNotSupported`] (505), and [`Error::MalformedRequest`]
-/// (400) for bytes that are not an RFC 9112 request head or an HTTP/1.1
-/// request without exactly one `Host` (RFC 9112 §3.2).
+/// [`Error::VersionNotSupported`] (505) for a well-formed HTTP-version of a
+/// major version other than 1 (RFC 9112 §2.3; `HTTP/1.x` with `x > 1` is
+/// parsed as HTTP/1.1), and [`Error::MalformedRequest`] (400) for bytes that
+/// are not an RFC 9112 request head, a malformed HTTP-version, a
+/// request-target in no form its method allows (§3.2), or an HTTP/1.1
+/// request without exactly one valid `Host` (§3.2).
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
     parse_head_with(buf, limits, true)
 }
