@@ -32,10 +32,12 @@ pub struct EnvironTemplate {
 impl EnvironTemplate {
     /// The constant part of the environ (PEP 3333 "environ Variables"):
     /// `SCRIPT_NAME` `''`, `SERVER_NAME`/`SERVER_PORT` from the listening
-    /// address, `SERVER_SOFTWARE` `rswsgi/VERSION`, `wsgi.version` `(1, 0)`, `wsgi.url_scheme` `'http'`,
+    /// address, `wsgi.version` `(1, 0)`, `wsgi.url_scheme` `'http'`,
     /// `wsgi.multithread`/`multiprocess`/`run_once` False (one thread runs
     /// the app), `wsgi.input_terminated` True (the body is read before the
     /// app runs), and `wsgi.file_wrapper`.
+    ///
+    /// `SERVER_SOFTWARE` is `rswsgi/VERSION`, the `Server` header's value.
     ///
     /// The keys every request sets are there too, with `None` as a
     /// placeholder: `dict.copy()` then gives a table of the final size and
@@ -50,7 +52,7 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "SCRIPT_NAME"), intern!(py, ""))?;
         d.set_item(intern!(py, "SERVER_NAME"), server_name)?;
         d.set_item(intern!(py, "SERVER_PORT"), server_port.to_string())?;
-        // RFC 3875 §4.1.17; the same value as the `Server` header.
+        // RFC 3875 §4.1.17, as wsgiref, gunicorn and waitress set it.
         d.set_item(intern!(py, "SERVER_SOFTWARE"), SERVER_HEADER)?;
         d.set_item(intern!(py, "wsgi.version"), PyTuple::new(py, [1, 0])?)?;
         d.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
