@@ -15,7 +15,7 @@ from contextlib import ExitStack
 
 import pytest
 from cases import CASES
-from harness import SERVERS, Difference, Seen, differences, observe, serving
+from harness import PEERS, SERVERS, Difference, Seen, differences, observe, serving
 from livedev import ROOT
 
 SECTION = "## Where rswsgi differs from gunicorn and waitress"
@@ -50,6 +50,8 @@ def as_row(d: Difference) -> str:
 
 @pytest.fixture(scope="module")
 def observed() -> Iterator[dict[str, dict[str, Seen]]]:
+    for peer in PEERS:  # both are in the `test` extra (gunicorn: not on Windows)
+        pytest.importorskip(peer)
     with ExitStack() as stack:
         ports = {s: stack.enter_context(serving(s)) for s in SERVERS}
         yield observe(ports, CASES)
