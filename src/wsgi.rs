@@ -48,6 +48,19 @@ pub fn latin1_string(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// PEP 3333 ("Unicode Issues") gives `PATH_INFO` as one code point per byte
+/// (latin-1); routes, params and log lines want UTF-8 text. Returns the
+/// request's bytes as UTF-8: borrowed when `raw` is ASCII (the common case,
+/// no copy), transcoded otherwise. `None` when the bytes are not UTF-8 or
+/// `raw` holds a code point above U+00FF (not a PEP 3333 string).
+pub fn utf8_from_latin1(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if raw.is_ascii() {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    let bytes = latin1_bytes(raw)?.into_owned();
+    String::from_utf8(bytes).ok().map(std::borrow::Cow::Owned)
+}
+
 /// Makes a Python `str` from bytes decoded as latin-1 (PEP 3333 "native
 /// string"): used for `PATH_INFO`, header values and the like.
 #[must_use]
@@ -769,6 +782,26 @@ mod tests {
         assert!(!MediaType::parse("text/plainx").unwrap().is("text/plain"));
         assert!(MediaType::parse("garbage").is_none());
         assert!(MediaType::parse("").is_none());
+    }
+
+    #[test]
+    fn decodes_pep3333_paths() {
+        // (PATH_INFO as the server gives it, what routes see)
+        let cases = [
+            ("/plain", Some("/plain")),
+            ("/caf\u{c3}\u{a9}", Some("/caf\u{e9}")),
+            ("/\u{f0}\u{9f}\u{91}\u{8d}", Some("/\u{1f44d}")),
+            ("/caf\u{e9}", None), // byte 0xE9 alone: not UTF-8
+            ("/\u{c3}", None),    // truncated sequence
+            ("/\u{1f44d}", None), // above U+00FF: not a PEP 3333 str
+        ];
+        for (raw, want) in cases {
+            assert_eq!(utf8_from_latin1(raw).as_deref(), want, "{raw:?}");
+        }
+        assert!(matches!(
+            utf8_from_latin1("/x"),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
     }
 
     #[test]

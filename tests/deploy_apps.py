@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rswsgi import handle_error
+from rswsgi import handle_error, reverser
 
 
 def _streamed(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
@@ -17,3 +17,14 @@ def _streamed(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
 # A generator body behind handle_error: its head reaches the server only at
 # the first chunk (PEP 3333 allows it; handle_error needs it to answer 500).
 app = handle_error(_streamed)
+
+
+def _streamed_text(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    yield "h\u00e9llo ".encode()
+    yield "w\u00f6rld".encode()
+
+
+# A generator body behind reverser: its head, with the reversed body's exact
+# Content-Length, reaches the server once the whole body has been read.
+reversed_app = reverser(_streamed_text)

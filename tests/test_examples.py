@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import socket
 import time
 
@@ -88,3 +91,28 @@ def test_composed_keep_alive_serves_two_requests_on_one_connection(composed: Dev
             resp = read_response(sock)
             assert resp.status == 200
             assert resp.body == GREETINGS["composed"]
+
+
+def test_django_reads_a_chunked_upload_past_the_spill_threshold() -> None:
+    # Django reads wsgi.input up to CONTENT_LENGTH; a chunked upload of 3 MB (past the 1 MiB
+    # in-memory threshold, so it comes from the temporary file) must arrive whole, framed as
+    # waitress frames it: CONTENT_LENGTH set, no HTTP_TRANSFER_ENCODING.
+    data = os.urandom(3_000_000)
+    with DevServer("examples.djangoapp:app", "--quiet") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            for i in range(0, len(data), 100_000):
+                block = data[i : i + 100_000]
+                sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+            sock.sendall(b"0\r\n\r\n")
+            resp = read_response(sock)
+    assert resp.status == 200, resp.body
+    assert json.loads(resp.body) == {
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "CONTENT_LENGTH": str(len(data)),
+        "HTTP_TRANSFER_ENCODING": None,
+    }

@@ -50,9 +50,32 @@ BAD = [
     ("Host with userinfo", b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400),
     ("{}POST request line", b"{}POST / HTTP/1.1\r\n" + H + b"\r\n", 400),
     ("unknown transfer coding", POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    ("unknown transfer coding alone", POST + b"Transfer-Encoding: gzip\r\n\r\n", 501),
+    # RFC 9112 section 6.3: chunked not last means the length is unknowable.
+    ("chunked not last", POST + b"Transfer-Encoding: chunked, gzip\r\n\r\n", 400),
+    (
+        "chunked not last, two fields",
+        POST + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
+        400,
+    ),
+    # RFC 9112 section 3.2: origin, absolute, authority (CONNECT) or asterisk (OPTIONS) form.
+    ("target in no form", b"GET foo HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("raw UTF-8 in the target", "GET /caf\u00e9 HTTP/1.1\r\n".encode() + H + b"\r\n", 400),
+    ("target is a query", b"GET ?x=1 HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("asterisk without OPTIONS", b"GET * HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("authority without CONNECT", b"GET example.com:443 HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("CONNECT with origin form", b"CONNECT / HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("scheme without authority", b"GET http:/p HTTP/1.1\r\n" + H + b"\r\n", 400),
+    # RFC 9112 section 2.3: HTTP-version is case-sensitive "HTTP/" DIGIT "." DIGIT.
+    ("lower-case http", b"GET / http/1.1\r\n" + H + b"\r\n", 400),
+    ("minor not a digit", b"GET / HTTP/1.x\r\n" + H + b"\r\n", 400),
+    ("no dot in version", b"GET / HTTP/11\r\n" + H + b"\r\n", 400),
+    ("two-digit minor", b"GET / HTTP/1.10\r\n" + H + b"\r\n", 400),
+    ("no version", b"GET /\r\n" + H + b"\r\n", 400),
     ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
-    ("HTTP/1.2", b"GET / HTTP/1.2\r\n" + H + b"\r\n", 505),
+    ("HTTP/2.0", b"GET / HTTP/2.0\r\n" + H + b"\r\n", 505),
     ("HTTP/3.0", b"GET / HTTP/3.0\r\n\r\n", 505),
+    ("HTTP/0.9", b"GET / HTTP/0.9\r\n\r\n", 505),
 ]
 
 

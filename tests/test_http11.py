@@ -34,6 +34,7 @@ def echo(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         "body": body.decode("latin-1"),
         "content_length": environ.get("CONTENT_LENGTH"),
         "terminated": environ.get("wsgi.input_terminated"),
+        "transfer_encoding": environ.get("HTTP_TRANSFER_ENCODING"),
     }
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(out).encode()]
@@ -76,7 +77,10 @@ def test_chunked_body_with_extensions_and_trailers(serve: Serve) -> None:
         )
         got = json.loads(c.response().body)
         assert got["body"] == "Wikipedia"
+        # As waitress presents it: the decoded length, and no Transfer-Encoding left for an
+        # app (or a proxying middleware) to act on a second time.
         assert got["content_length"] == "9"
+        assert got["transfer_encoding"] is None
         assert got["terminated"] is True
         # The trailers were consumed: the connection is in sync for the next request.
         assert json.loads(c.request("/next").body)["path"] == "/next"
@@ -124,14 +128,31 @@ def test_absolute_form_target(serve: Serve) -> None:
     assert got["host"] == "example.com:81"
 
 
-def test_options_asterisk(serve: Serve) -> None:
+@pytest.mark.parametrize(
+    ("method", "target"),
+    # RFC 9112 sections 3.2.3 and 3.2.4: authority-form is for CONNECT alone, `*` for OPTIONS.
+    [("OPTIONS", "*"), ("CONNECT", "example.com:443")],
+)
+def test_asterisk_and_authority_forms_reach_the_app(serve: Serve, method: str, target: str) -> None:
     server = serve(echo)
     with Client(server.server_port) as c:
-        c.send(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
+        c.send(f"{method} {target} HTTP/1.1\r\nHost: example.com:443\r\n\r\n".encode())
         r = c.response()
         got = json.loads(r.body)
-        assert (r.status, got["method"], got["path"]) == (200, "OPTIONS", "*")
+        assert (r.status, got["method"], got["path"]) == (200, method, target)
         assert c.request("/after").status == 200
+
+
+def test_higher_minor_version_is_served_as_http11(serve: Serve) -> None:
+    # RFC 9112 section 2.3: a higher minor version of a major version the server implements
+    # is processed as the highest minor version it is conformant to.
+    server = serve(apps.environ_json)
+    with Client(server.server_port) as c:
+        c.send(b"GET /p HTTP/1.7\r\nHost: h\r\n\r\n")
+        r = c.response()
+        env = json.loads(r.body)
+        assert (r.status, env["SERVER_PROTOCOL"], env["PATH_INFO"]) == (200, "HTTP/1.1", "/p")
+        assert c.request("/after").status == 200  # kept alive, as HTTP/1.1
 
 
 def test_http10_request_with_a_body_and_no_host(serve: Serve) -> None:

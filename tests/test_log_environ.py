@@ -71,6 +71,22 @@ def test_dump_sorted_one_write_to_wsgi_errors() -> None:
     assert f"  wsgi.multithread: {environ['wsgi.multithread']!r}" in lines
 
 
+def test_header_line_shows_the_path_as_utf8_where_it_is_valid() -> None:
+    # PEP 3333 PATH_INFO: the request's bytes decoded as latin-1 ("/hello/w\xc3\xb6rld").
+    path = "/hello/w\u00f6rld".encode().decode("latin-1")
+    environ = make_environ(PATH_INFO=path, SCRIPT_NAME="/app", QUERY_STRING="q=1")
+    run(log_environ(echo), environ)
+    lines = environ["wsgi.errors"].getvalue().splitlines()
+    assert lines[0] == "GET /app/hello/w\u00f6rld?q=1"
+    # The key: repr(value) lines stay exact: the latin-1 str as the app sees it.
+    assert f"  PATH_INFO: {path!r}" in lines
+
+    # Bytes that are not UTF-8 keep their latin-1 form.
+    environ = make_environ(PATH_INFO="/caf\u00e9")
+    run(log_environ(echo), environ)
+    assert environ["wsgi.errors"].getvalue().splitlines()[0] == "GET /caf\u00e9"
+
+
 def test_one_write_call_to_the_given_stream() -> None:
     stream = Recording()
     environ = make_environ()

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import conformance
 import pytest
 from apps import Streaming, close_counter_app, make_environ, run
 from flask import Flask, Response
-from rswsgi import reverser
+from rswsgi import handle_error, reverser
 
 
 def reverse_utf8(body: bytes) -> bytes:
@@ -29,7 +31,8 @@ def test_validator_both_sides() -> None:
 
 
 def test_close_exactly_once() -> None:
-    conformance.close_exactly_once(reverser)
+    # Not lazy: a text/plain body is read whole at its first chunk, for its Content-Length.
+    conformance.close_exactly_once(reverser, lazy=False)
 
 
 def test_exc_info_passed_through() -> None:
@@ -105,10 +108,72 @@ def test_non_text_is_untouched_and_lazy() -> None:
     assert html.body == [b"<p>", b"x"]
 
 
-def test_yields_empty_per_inner_chunk_then_the_reversed_body() -> None:
-    app = Streaming([b"ab", b"cd", b"ef"], content_type="text/plain")
-    server = run(reverser(app))
-    assert server.body == [b"", b"", b"", b"fedcba"]
+def test_lazy_body_is_read_whole_before_the_head_goes_out() -> None:
+    app = Streaming([b"ab", b"", b"cd", b"ef"], content_type="text/plain")
+    seen: list[list[bytes]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen.append(list(app.produced))
+        return lambda data: None
+
+    assert list(reverser(app)(make_environ(), start_response)) == [b"fedcba"]
+    # One head, passed on once the whole body was read (so its length is known), and no
+    # b'' before it: wsgiref.validate, gunicorn and werkzeug want the head before any chunk.
+    assert seen == [[b"ab", b"", b"cd", b"ef"]]
+
+
+class Chunks:
+    """A body that is an object with __iter__ (not a list, not a generator)."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks)
+
+
+def lazy_apps(body: list[bytes], declared: str | None) -> list[Any]:
+    """The same text/plain body as a generator and as a custom iterable."""
+    headers = [("Content-Type", "text/plain; charset=utf-8")]
+    if declared is not None:
+        headers.append(("Content-Length", declared))
+
+    def generator(environ: Any, start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", headers)
+        yield from body
+
+    def custom(environ: Any, start_response: Any) -> Chunks:
+        start_response("200 OK", headers)
+        return Chunks(*body)
+
+    return [generator, custom]
+
+
+@pytest.mark.parametrize("declared", [None, "1", "999", "x"])
+def test_every_reversed_body_has_its_exact_content_length(declared: str | None) -> None:
+    body = ["h\u00e9".encode(), b"", "llo \U0001f44d".encode()]
+    want = "\U0001f44d oll\u00e9h".encode()
+    for app in lazy_apps(body, declared):
+        for wrapped in (reverser(app), handle_error(reverser(app)), reverser(handle_error(app))):
+            server = run(wrapped)
+            assert server.data == want, wrapped
+            lengths = [v for k, v in server.calls[-1][1] if k.lower() == "content-length"]
+            assert lengths == [str(len(want))], wrapped
+
+
+def test_exc_info_after_a_yielded_chunk_still_reraises() -> None:
+    # The app yielded body bytes: to it, the head is out (PEP 3333 "Error Handling").
+    def app(environ: Any, start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"partial"
+        try:
+            raise KeyError("too late")
+        except KeyError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+        yield b"never"
+
+    with pytest.raises(KeyError, match="too late"):
+        run(reverser(app))
 
 
 def test_write_output_and_iterable_reversed_together() -> None:

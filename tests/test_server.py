@@ -17,6 +17,7 @@ from typing import Any
 from wsgiref.validate import validator
 
 import pytest
+import rswsgi
 import server_apps as apps
 from conftest import Client, build
 from rswsgi import Server, make_server
@@ -361,6 +362,8 @@ def test_environ_is_complete(serve: Serve) -> None:
     assert env["wsgi.multiprocess"] is False
     assert env["wsgi.run_once"] is False
     assert env["wsgi.input_terminated"] is True
+    # RFC 3875 section 4.1.17, as wsgiref, gunicorn and waitress set it: the Server header's value.
+    assert env["SERVER_SOFTWARE"] == f"rswsgi/{rswsgi.__version__}" == r.header("Server")
     assert env["wsgi.input"] == "<Input>"
     assert env["has_file_wrapper"] is True
     assert env["errors_is_stderr"] is True

@@ -4,4 +4,4 @@ from django.urls import path
 
 from . import views
 
-urlpatterns = [path("hello", views.hello)]
+urlpatterns = [path("hello", views.hello), path("upload", views.upload)]

@@ -46,9 +46,12 @@ use crate::wsgi::{exc_info_tuple, AppIter, Headers, ResponseStart, Status};
 pub enum BodyMode {
     /// Chunks go to the server as the same `bytes` objects, one by one.
     Stream,
-    /// Chunks (iterable and `write()` alike) are collected; `b''` is yielded
-    /// per inner chunk (PEP 3333 "Middleware Handling of Block Boundaries")
-    /// and [`ResponseHooks::transform`] makes the body sent at the end.
+    /// Chunks (iterable and `write()` alike) are collected and
+    /// [`ResponseHooks::transform`] makes the body sent at the end. The head
+    /// is passed on with that body's exact `Content-Length`: the rest of the
+    /// iterable is read at its first non-empty chunk. Only when the app's
+    /// `write()` passed the head on first is `b''` yielded per inner chunk
+    /// (PEP 3333 "Middleware Handling of Block Boundaries").
     Whole,
 }
 
@@ -369,6 +372,9 @@ def fails_early(environ, start_response):
     start_response('200 OK', CT)
     yield b''
     raise ValueError('early')
+def writes(environ, start_response):
+    start_response('200 OK', CT)(b'ab')
+    return iter([b'cd'])
 def writes_then_fails(environ, start_response):
     start_response('200 OK', CT)(b'')
     raise ValueError('late')
@@ -443,20 +449,26 @@ def counted(environ, start_response):
     }
 
     #[test]
-    fn whole_mode_yields_empty_per_chunk_then_the_transformed_body() {
+    fn whole_mode_sends_the_transformed_body_with_its_length() {
         with_apps(|ns| {
-            // A generator: b'' per inner chunk; a declared length is removed
-            // because these hooks do not preserve length.
-            let (out, _, calls) = drive(ns, "gen", WHOLE, 9).unwrap();
-            assert_eq!(out, [b"".to_vec(), b"".to_vec(), b"ABCD".to_vec()]);
+            // A generator or a list: read whole at the first non-empty
+            // chunk, then one head with the exact length and one chunk.
+            for app in ["gen", "listed"] {
+                let (out, _, calls) = drive(ns, app, WHOLE, 9).unwrap();
+                assert_eq!(out, [b"ABCD".to_vec()]);
+                assert_eq!(
+                    calls,
+                    "[('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '4')], None)]"
+                );
+            }
+            // write() passes the head on at once: a declared length is
+            // removed (these hooks do not preserve length), b'' per inner chunk.
+            let (out, _, calls) = drive(ns, "writes", WHOLE, 9).unwrap();
+            assert_eq!(out, [b"".to_vec(), b"ABCD".to_vec()]);
             assert_eq!(
                 calls,
                 "[('200 OK', [('Content-Type', 'text/plain')], None)]"
             );
-            // A list: sent whole at once, with its exact length.
-            let (out, _, calls) = drive(ns, "listed", WHOLE, 9).unwrap();
-            assert_eq!(out, [b"ABCD".to_vec()]);
-            assert!(calls.contains("('Content-Length', '4')"), "{calls}");
         });
     }
 

@@ -10,7 +10,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::{check_app, describe_app, pyrepr};
 use crate::errors::Error;
-use crate::wsgi::{repr_or_type, type_name};
+use crate::wsgi::{repr_or_type, type_name, utf8_from_latin1};
 
 /// The keys whose values are hidden by default: credentials and sessions.
 pub const DEFAULT_REDACT: [&str; 3] = [
@@ -28,7 +28,9 @@ pub(super) const REDACTED: &str = "'<redacted>'";
 /// Per request, writes one text block in one `write(str)` call to `stream`
 /// if given, else to `environ['wsgi.errors']` (PEP 3333 "environ
 /// Variables"; `sys.stderr` if it is missing): a header line
-/// `METHOD SCRIPT_NAME+PATH_INFO[?QUERY_STRING]`, then one
+/// `METHOD SCRIPT_NAME+PATH_INFO[?QUERY_STRING]` (path and query decoded as
+/// UTF-8 where their PEP 3333 latin-1 bytes are UTF-8, so `/hello/wörld`
+/// reads as sent), then one
 /// `  key: repr(value)` line per environ key, sorted by key. Values of the
 /// `redact` keys print as `'<redacted>'`; a value whose `repr()` raises
 /// prints as `<TYPE object: repr() raised EXC>`, so an odd value never makes
@@ -202,16 +204,18 @@ pub fn format_environ<'py>(
     let method = text(intern!(py, "REQUEST_METHOD"));
     let size: usize = entries.iter().map(|e| e.key.len() + 40).sum();
     let mut out = String::with_capacity(128 + size);
+    // Each part on its own: a mount splits the path at a `/`, never inside
+    // a UTF-8 sequence.
     let _ = write!(
         out,
         "{} {}{}",
         method.as_deref().unwrap_or("-"),
-        text(intern!(py, "SCRIPT_NAME")).unwrap_or_default(),
-        text(intern!(py, "PATH_INFO")).unwrap_or_default(),
+        readable(&text(intern!(py, "SCRIPT_NAME")).unwrap_or_default()),
+        readable(&text(intern!(py, "PATH_INFO")).unwrap_or_default()),
     );
     if let Some(qs) = text(intern!(py, "QUERY_STRING")).filter(|q| !q.is_empty()) {
         out.push('?');
-        out.push_str(&qs);
+        out.push_str(&readable(&qs));
     }
     out.push('\n');
     for &(i, redacted) in &order {
@@ -229,6 +233,13 @@ pub fn format_environ<'py>(
         out.push('\n');
     }
     Ok(PyString::new(py, &out))
+}
+
+/// A PEP 3333 latin-1 string (`/w\u{c3}\u{b6}rld`, the request's bytes one
+/// per code point) as the text a person reads: decoded as UTF-8
+/// (`/wörld`) where its bytes are UTF-8, else kept as it is.
+fn readable(s: &str) -> Cow<'_, str> {
+    utf8_from_latin1(s).unwrap_or(Cow::Borrowed(s))
 }
 
 /// The sorted order of one sequence of environ keys: `order[k]` is the

@@ -160,13 +160,16 @@ pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
 /// allowed, RFC 9110 §8.3.1) and its status allows a body, the whole body
 /// (iterable and `write()` output alike) is decoded with the `charset`
 /// parameter (default utf-8; also latin-1/iso-8859-1 and us-ascii),
-/// reversed by extended grapheme clusters and encoded again. It yields
-/// `b''` per inner chunk while it collects (PEP 3333 "Middleware Handling of
-/// Block Boundaries") and the reversed body at the end.
+/// reversed by extended grapheme clusters and encoded again.
 ///
-/// `Content-Length`: reversal keeps the byte length, so a declared value
-/// stays exact; when the whole body is known before the head goes out (a
-/// list or tuple body) it is set to the length actually sent.
+/// `Content-Length`: the head is passed on with the reversed body, as one
+/// chunk, and carries its exact length whatever the app declared and
+/// whatever its iterable (list, generator, any object with `__iter__`): the
+/// whole body is read at its first non-empty chunk, which PEP 3333 lets the
+/// head wait for. Only a `write()` call passes the head on at once (the app
+/// asked for its bytes to go out); a declared length then stays, exact
+/// because reversal keeps the byte length, and `b''` is yielded per later
+/// inner chunk (PEP 3333 "Middleware Handling of Block Boundaries").
 ///
 /// Passed through untouched and lazily: every other media type, a charset
 /// it does not know, HEAD requests (no body), and 1xx/204/304 responses. A

@@ -6,8 +6,6 @@
 //! scan of a handful of methods, then a dict of params (keys cached per route
 //! as Python strings) inside a 2-tuple, and the app call.
 
-use std::borrow::Cow;
-
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -36,19 +34,6 @@ impl ParamKeys {
             None => PyString::new(py, name),
         }
     }
-}
-
-/// PEP 3333 ("Unicode Issues") gives `PATH_INFO` as one code point per byte
-/// (latin-1); routes and params are UTF-8 text. Returns the request path as
-/// UTF-8: borrowed when it is ASCII (the common case, no copy), transcoded
-/// otherwise. `None` when the bytes are not UTF-8 or `raw` holds a code point
-/// above U+00FF (not a PEP 3333 string): such a path matches no route.
-pub fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
-    if raw.is_ascii() {
-        return Some(Cow::Borrowed(raw));
-    }
-    let bytes = crate::wsgi::latin1_bytes(raw)?.into_owned();
-    String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
 /// What the router decided, computed while the router is borrowed and acted
@@ -116,7 +101,7 @@ fn decide_path<'py>(
 ) -> PyResult<Outcome<'py>> {
     let py = environ.py();
     let mut allow = None;
-    if let Some(path) = decode_path(raw) {
+    if let Some(path) = crate::wsgi::utf8_from_latin1(raw) {
         if let Some((id, route, params)) = router.table.at(&path) {
             let method_obj = environ
                 .get_item(intern!(py, "REQUEST_METHOD"))?
@@ -234,23 +219,6 @@ fn respond<'py>(
 mod tests {
     use super::*;
     use crate::routing::table::Methods;
-
-    #[test]
-    fn decodes_pep3333_paths() {
-        // (PATH_INFO as the server gives it, what routes see)
-        let cases = [
-            ("/plain", Some("/plain")),
-            ("/caf\u{c3}\u{a9}", Some("/caf\u{e9}")),
-            ("/\u{f0}\u{9f}\u{91}\u{8d}", Some("/\u{1f44d}")),
-            ("/caf\u{e9}", None), // byte 0xE9 alone: not UTF-8
-            ("/\u{c3}", None),    // truncated sequence
-            ("/\u{1f44d}", None), // above U+00FF: not a PEP 3333 str
-        ];
-        for (raw, want) in cases {
-            assert_eq!(decode_path(raw).as_deref(), want, "{raw:?}");
-        }
-        assert!(matches!(decode_path("/x"), Some(Cow::Borrowed(_))));
-    }
 
     /// What one request produced: status and headers given to start_response
     /// (empty when the app ran), the returned value, and the environ after.

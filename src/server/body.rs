@@ -26,14 +26,19 @@ pub enum Framing {
 ///
 /// # Errors
 /// [`Error::MalformedRequest`] (400) for `Transfer-Encoding` on HTTP/1.0,
-/// with `Content-Length`, without a final `chunked`, or for two different or
-/// non-numeric `Content-Length` values; [`Error::Unsupported`] (501) for a
-/// transfer coding other than `chunked`; [`Error::BodyTooLarge`] (413) for a
-/// declared length over `max_body_bytes`.
+/// with `Content-Length`, empty, or with `chunked` anywhere but last (RFC
+/// 9112 §6.3: the length cannot be determined, "MUST respond with 400 and
+/// then close the connection"), and for two different or non-numeric
+/// `Content-Length` values; [`Error::Unsupported`] (501, RFC 9112 §6.1) for
+/// a transfer coding other than `chunked` in front of a final `chunked`, or
+/// alone; [`Error::BodyTooLarge`] (413) for a declared length over
+/// `max_body_bytes`.
 pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
     let mut length: Option<u64> = None;
     let mut codings = 0usize;
-    let mut chunked_last = false;
+    // Whether the last coding so far is `chunked`, and whether one before it was.
+    let (mut chunked_last, mut chunked_before) = (false, false);
+    let mut unknown = false;
     for (name, value) in head.headers() {
         if name.eq_ignore_ascii_case("content-length") {
             // `Content-Length: 5, 5` and repeated equal fields are one value
@@ -52,14 +57,11 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
                 length = Some(n);
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Several fields are one list, in order (RFC 9110 §5.3).
             for coding in list_members(value) {
-                if !coding.eq_ignore_ascii_case(b"chunked") {
-                    return Err(Error::Unsupported("transfer codings other than chunked"));
-                }
-                if chunked_last {
-                    return Err(Error::MalformedRequest("chunked applied twice"));
-                }
-                chunked_last = true;
+                chunked_before |= chunked_last;
+                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                unknown |= !chunked_last;
                 codings += 1;
             }
         }
@@ -77,6 +79,14 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
         }
         if codings == 0 {
             return Err(Error::MalformedRequest("empty Transfer-Encoding"));
+        }
+        if chunked_before {
+            return Err(Error::MalformedRequest(
+                "chunked is not the last transfer coding",
+            ));
+        }
+        if unknown {
+            return Err(Error::Unsupported("transfer codings other than chunked"));
         }
         return Ok(Framing::Chunked);
     }
@@ -241,6 +251,9 @@ fn chunk_step(
                 {
                     Err(Error::BodyTooLarge)
                 }
+                httparse::Status::Complete((n, _)) if !is_chunk_size_line(&rest[..n]) => {
+                    Err(BAD_SIZE)
+                }
                 httparse::Status::Complete((n, 0)) => Ok((n, Some(Chunk::Trailers))),
                 httparse::Status::Complete((n, size)) => Ok((n, Some(Chunk::Data(size)))),
             }
@@ -272,6 +285,21 @@ fn chunk_step(
             _ => Err(Error::MalformedRequest("trailer line too long")),
         },
     }
+}
+
+/// RFC 9112 §7.1: `chunk-size [ chunk-ext ] CRLF`, where `chunk-ext = *(
+/// BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`. httparse also takes
+/// whitespace after the size with no `;` (`4 \r\n`) and any byte inside an
+/// extension, a bare LF included, where a proxy that ends lines at LF
+/// would frame the body differently (request smuggling, §11.2); both are
+/// refused, as gunicorn and waitress refuse them. `line` ends with CRLF.
+fn is_chunk_size_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let after = &line[digits..];
+    let ext = after.trim_ascii_start();
+    after.is_empty()
+        || (ext.first() == Some(&b';') && ext.iter().all(|&b| b == b'\t' || !b.is_ascii_control()))
 }
 
 #[cfg(test)]
@@ -319,6 +347,17 @@ mod tests {
             ),
             ("Transfer-Encoding: chunked, chunked\r\n", Err(400)),
             ("Transfer-Encoding: gzip, chunked\r\n", Err(501)),
+            ("Transfer-Encoding: gzip\r\n", Err(501)),
+            ("Transfer-Encoding: chunked, gzip\r\n", Err(400)),
+            ("Transfer-Encoding: chunked, gzip, chunked\r\n", Err(400)),
+            (
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+                Err(400),
+            ),
+            (
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+                Err(501),
+            ),
             ("Transfer-Encoding: identity\r\n", Err(501)),
             ("Transfer-Encoding: \r\n", Err(400)),
         ] {
@@ -357,7 +396,7 @@ mod tests {
 
     #[test]
     fn chunked_whole_and_byte_by_byte() {
-        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        let body = b"4\r\nWiki\r\n5 ;\text=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
         let (out, used, done) = decode_all(Framing::Chunked, body).unwrap();
         assert_eq!(
             (out.as_slice(), used, done),
@@ -383,6 +422,10 @@ mod tests {
             (b"4\r\nWikiXX", 400),
             (b"65\r\n", 413),
             (b"ffffffffffffffffff\r\n", 400),
+            (b"4 \r\nWiki\r\n", 400),
+            (b"4\t\r\nWiki\r\n", 400),
+            (b"4;a\nb\r\nWiki\r\n", 400),
+            (b"4;a\x00\r\nWiki\r\n", 400),
         ] {
             let got = decode_all(Framing::Chunked, body)
                 .map(|_| ())

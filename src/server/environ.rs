@@ -14,6 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::input::Input;
 use super::parse::RequestHead;
+use super::response_head::SERVER_HEADER;
 use crate::wsgi::latin1_pystring;
 
 /// The environ keys shared by every request on one server, and what the
@@ -36,6 +37,8 @@ impl EnvironTemplate {
     /// the app), `wsgi.input_terminated` True (the body is read before the
     /// app runs), and `wsgi.file_wrapper`.
     ///
+    /// `SERVER_SOFTWARE` is `rswsgi/VERSION`, the `Server` header's value.
+    ///
     /// The keys every request sets are there too, with `None` as a
     /// placeholder: `dict.copy()` then gives a table of the final size and
     /// setting them replaces a value instead of inserting (no resize).
@@ -49,6 +52,8 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "SCRIPT_NAME"), intern!(py, ""))?;
         d.set_item(intern!(py, "SERVER_NAME"), server_name)?;
         d.set_item(intern!(py, "SERVER_PORT"), server_port.to_string())?;
+        // RFC 3875 §4.1.17, as wsgiref, gunicorn and waitress set it.
+        d.set_item(intern!(py, "SERVER_SOFTWARE"), SERVER_HEADER)?;
         d.set_item(intern!(py, "wsgi.version"), PyTuple::new(py, [1, 0])?)?;
         d.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
         d.set_item(intern!(py, "wsgi.multithread"), false)?;
@@ -116,8 +121,15 @@ impl EnvironTemplate {
         env.set_item(intern!(py, "wsgi.errors"), self.stderr(py)?)?;
         for (i, (name, value)) in head.headers().enumerate() {
             // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
-            // (both would be HTTP_X_FORWARDED_FOR).
-            if name.contains('_') || name.eq_ignore_ascii_case("content-length") {
+            // (both would be HTTP_X_FORWARDED_FOR). A request that reaches
+            // here with Transfer-Encoding had a chunked body, now decoded:
+            // as in waitress, CONTENT_LENGTH gives its length, and no
+            // HTTP_TRANSFER_ENCODING is left for an app or a proxying
+            // middleware to frame it a second time (RFC 9112 §6.3, §11.2).
+            if name.contains('_')
+                || name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+            {
                 continue;
             }
             let key = header_key(py, name);
@@ -236,7 +248,7 @@ pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
     let after = &target[i + 3..];
     let end = after
         .iter()
-        .position(|&b| b == b'/' || b == b'?')
+        .position(|&b| b == b'/' || b == b'?' || b == b'#')
         .unwrap_or(after.len());
     let authority = &after[..end];
     // Userinfo (`user@`) is not part of Host (RFC 9110 §4.2.4 forbids it).
@@ -251,6 +263,9 @@ pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
 /// its path; `*` (OPTIONS) stays `*`.
 #[must_use]
 pub fn split_target(target: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
+    // A fragment is for the client alone (RFC 9110 §7.1); dropped, as
+    // gunicorn and waitress drop it.
+    let target = target.split(|&b| b == b'#').next().unwrap_or(target);
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(q) => (&target[..q], &target[q + 1..]),
         None => (target, &b""[..]),
@@ -286,6 +301,9 @@ mod tests {
             (b"http://example.com", b"/", b""),
             (b"*", b"*", b""),
             (b"/x?", b"/x", b""),
+            (b"/p?q=1#frag", b"/p", b"q=1"),
+            (b"/p#frag?x", b"/p", b""),
+            (b"http://h#f", b"/", b""),
         ] {
             let (p, q) = split_target(target);
             assert_eq!((p.as_ref(), q), (path, query), "{target:?}");
@@ -297,6 +315,7 @@ mod tests {
         assert_eq!(absolute_authority(b"http://h:1/p?q"), Some(&b"h:1"[..]));
         assert_eq!(absolute_authority(b"http://h?q"), Some(&b"h"[..]));
         assert_eq!(absolute_authority(b"http://u@h/"), Some(&b"h"[..]));
+        assert_eq!(absolute_authority(b"http://h#f"), Some(&b"h"[..]));
         assert_eq!(absolute_authority(b"/p?x=http://h"), None);
         assert_eq!(absolute_authority(b"*"), None);
     }
@@ -340,6 +359,7 @@ mod tests {
             assert_eq!(get(env, "SERVER_PROTOCOL").as_deref(), Some("HTTP/1.1"));
             assert_eq!(get(env, "SERVER_NAME").as_deref(), Some("localhost"));
             assert_eq!(get(env, "SERVER_PORT").as_deref(), Some("8000"));
+            assert_eq!(get(env, "SERVER_SOFTWARE").as_deref(), Some(SERVER_HEADER));
             assert_eq!(get(env, "SCRIPT_NAME").as_deref(), Some(""));
             assert_eq!(get(env, "REMOTE_ADDR").as_deref(), Some("127.0.0.1"));
             assert_eq!(get(env, "REMOTE_PORT").as_deref(), Some("5555"));
@@ -371,6 +391,15 @@ mod tests {
             }
             assert!(env.contains("wsgi.errors").unwrap());
             assert!(env.contains("wsgi.input").unwrap());
+        });
+    }
+
+    #[test]
+    fn decoded_chunked_body_leaves_no_transfer_encoding() {
+        let raw = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        environ_of(raw, |env| {
+            assert_eq!(get(env, "HTTP_TRANSFER_ENCODING"), None);
+            assert_eq!(get(env, "CONTENT_LENGTH").as_deref(), Some("0"));
         });
     }
 

@@ -23,7 +23,8 @@ pub enum Error {
     /// A feature the server does not implement, e.g. a transfer coding other
     /// than `chunked` (RFC 9112 §6.1). → 501.
     Unsupported(&'static str),
-    /// An HTTP version other than 1.0 or 1.1. → 505.
+    /// A well-formed HTTP-version whose major version is not 1, such as
+    /// `HTTP/2.0` (RFC 9112 §2.3; a malformed one is a `MalformedRequest`). → 505.
     VersionNotSupported,
     /// The client took longer than a `Limits` timeout (`header_timeout_secs`,
     /// `read_timeout_secs`, `body_timeout_secs`) to send its request. → 408.

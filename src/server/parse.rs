@@ -9,6 +9,7 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::config::Limits;
+use super::environ::absolute_authority;
 use super::error::Error;
 
 /// Header slots on the stack; a larger `max_header_count` uses the heap.
@@ -98,10 +99,23 @@ pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// [`Error::UriTooLong`] (414) for a request line over
 /// `max_request_line_bytes`, [`Error::HeaderTooLarge`] (431) for a head over
 /// `max_header_bytes` or `max_header_count` fields,
-/// [`Error::VersionNotSupported`] (505), and [`Error::MalformedRequest`]
-/// (400) for bytes that are not an RFC 9112 request head or an HTTP/1.1
-/// request without exactly one `Host` (RFC 9112 §3.2).
+/// [`Error::VersionNotSupported`] (505) for a well-formed HTTP-version of a
+/// major version other than 1 (RFC 9112 §2.3; `HTTP/1.x` with `x > 1` is
+/// parsed as HTTP/1.1), and [`Error::MalformedRequest`] (400) for bytes that
+/// are not an RFC 9112 request head, a malformed HTTP-version, a
+/// request-target in no form its method allows (§3.2), or an HTTP/1.1
+/// request without exactly one valid `Host` (§3.2).
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
+    parse_head_with(buf, limits, true)
+}
+
+/// [`parse_head`]; `other_versions`: judge a version httparse refuses by
+/// [`other_version`] (else it is a 400).
+fn parse_head_with(
+    buf: &[u8],
+    limits: &Limits,
+    other_versions: bool,
+) -> Result<Option<RequestHead>, Error> {
     check_request_line(buf, limits.max_request_line_bytes)?;
 
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
@@ -114,7 +128,14 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Er
             &mut on_heap
         };
     let mut parsed = httparse::Request::new(&mut []);
-    let head_len = match parsed.parse_with_uninit_headers(buf, slots)? {
+    let status = match parsed.parse_with_uninit_headers(buf, slots) {
+        Err(httparse::Error::Version) if other_versions => return other_version(buf, limits),
+        Err(httparse::Error::Version) => {
+            return Err(Error::MalformedRequest("malformed HTTP version"))
+        }
+        other => other?,
+    };
+    let head_len = match status {
         httparse::Status::Partial if buf.len() > limits.max_header_bytes => {
             return Err(Error::HeaderTooLarge)
         }
@@ -163,6 +184,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Er
             }
         }
     }
+    check_target(head.method(), head.target())?;
     // A `close` anywhere wins over a `keep-alive` (RFC 9112 §9.6).
     head.keep_alive = !close && (minor_version >= 1 || keep);
     if minor_version >= 1 && hosts != 1 {
@@ -171,6 +193,106 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Er
         ));
     }
     Ok(Some(head))
+}
+
+/// Judges a version token that httparse refused (it knows only `HTTP/1.0`
+/// and `HTTP/1.1`) by RFC 9112 §2.3: `HTTP-version = "HTTP/" DIGIT "."
+/// DIGIT`, case-sensitive.
+///
+/// A well-formed `HTTP/1.x` with `x > 1` is a major version the server
+/// implements with a higher minor one, so the head is parsed again as
+/// HTTP/1.1 ("process the message as if it were in the highest minor
+/// version ... to which the recipient is conformant"). Another major, such as
+/// `HTTP/2.0` or HTTP/2's `PRI * HTTP/2.0` preface, is a 505; anything else
+/// (`http/1.1`, `HTTP/1.x`, `HTTP/11`, `HTTP/2.00`) is a 400. A token whose
+/// line has not ended yet is `Ok(None)` while it can still become either.
+fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let rest = &buf[start..];
+    let end = rest.iter().position(|&b| b == b'\n');
+    let line = &rest[..end.unwrap_or(rest.len())];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // httparse reads `method SP request-target SP HTTP-version`, one space
+    // each: the version is what follows the second space.
+    let mut spaces = line.iter().enumerate().filter(|&(_, &b)| b == b' ');
+    let at = spaces.nth(1).map_or(line.len(), |(sp, _)| sp + 1);
+    let token = &line[at..];
+    let shape = b"HTTP/0.0";
+    let fits = |(i, &b): (usize, &u8)| {
+        if shape[i] == b'0' {
+            b.is_ascii_digit()
+        } else {
+            b == shape[i]
+        }
+    };
+    let well_formed = token.len() <= shape.len() && token.iter().enumerate().all(fits);
+    match (well_formed, end, token.len() == shape.len()) {
+        (true, Some(_), true) if token[5] == b'1' => {
+            let mut copy = buf.to_vec();
+            copy[start + at + 7] = b'1';
+            parse_head_with(&copy, limits, false)
+        }
+        (true, Some(_), true) => Err(Error::VersionNotSupported),
+        (true, None, _) => Ok(None),
+        _ => Err(Error::MalformedRequest("malformed HTTP version")),
+    }
+}
+
+/// Refuses a request-target that is not ASCII, or in none of the forms RFC
+/// 9112 §3.2 allows for `method`: origin-form (`/path?query`) or absolute-form
+/// (`scheme://authority/path?query`, §3.2.2) for any method but CONNECT,
+/// authority-form (`host:port`, §3.2.3) for CONNECT and only CONNECT, and
+/// asterisk-form (`*`, §3.2.4) for OPTIONS only.
+fn check_target(method: &str, target: &[u8]) -> Result<(), Error> {
+    // A URI is ASCII (RFC 3986 §2: other bytes are percent-encoded); httparse
+    // lets UTF-8 through. RFC 9112 §3: an invalid request-line SHOULD get a
+    // 400, as gunicorn and waitress answer.
+    if !target.is_ascii() {
+        return Err(Error::MalformedRequest("request-target is not ASCII"));
+    }
+    let ok = match (method, target) {
+        ("CONNECT", t) => is_authority_form(t),
+        ("OPTIONS", b"*") | (_, [b'/', ..]) => true,
+        (_, t) => is_absolute_form(t),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::MalformedRequest(
+            "request-target in no form its method allows",
+        ))
+    }
+}
+
+/// RFC 9112 §3.2.3 `authority-form = uri-host ":" port`, with a port (RFC
+/// 9110 §9.3.6: CONNECT has no default port).
+fn is_authority_form(target: &[u8]) -> bool {
+    let Some(colon) = target.iter().rposition(|&b| b == b':') else {
+        return false;
+    };
+    let (host, port) = (&target[..colon], &target[colon + 1..]);
+    !host.is_empty()
+        && !port.is_empty()
+        && port.iter().all(u8::is_ascii_digit)
+        && is_valid_host(target)
+}
+
+/// An absolute-URI with an authority (RFC 3986 §3: `scheme "://"`, the
+/// shape of the `http` and `https` URIs of RFC 9110 §4.2), whose host is a
+/// valid, non-empty `uri-host` (it becomes `HTTP_HOST`, §3.2.2).
+fn is_absolute_form(target: &[u8]) -> bool {
+    let Some(sep) = target.windows(3).position(|w| w == b"://") else {
+        return false;
+    };
+    let scheme = &target[..sep];
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    scheme_ok && absolute_authority(target).is_some_and(|a| !a.is_empty() && is_valid_host(a))
 }
 
 /// `true` for a Host value RFC 9112 §3.2 accepts: `uri-host [":" port]`
@@ -313,6 +435,25 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400),
             (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
             (b"GET / HTTP/2.0\r\n\r\n", 505),
+            (b"GET / HTTP/0.9\r\n\r\n", 505),
+            (b"GET / http/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"GET / HTTP/1.x\r\nHost: h\r\n\r\n", 400),
+            (b"GET / HTTP/11\r\nHost: h\r\n\r\n", 400),
+            (b"GET / HTTP/2.00\r\n\r\n", 400),
+            (b"GET / HTTP/1.1x\r\n\r\n", 400),
+            // A higher minor version is HTTP/1.1, Host rule included.
+            (b"GET / HTTP/1.2\r\n\r\n", 400),
+            (b"GET foo HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"GET h:1 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"CONNECT h HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"CONNECT h: HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"CONNECT u@h:1 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"GET http:/p HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"GET http:///p HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            (b"GET 1x://h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            ("GET /caf\u{e9} HTTP/1.1\r\nHost: h\r\n\r\n".as_bytes(), 400),
             (
                 b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
                 414,
@@ -336,6 +477,41 @@ mod tests {
                 String::from_utf8_lossy(req)
             );
         }
+    }
+
+    #[test]
+    fn target_forms_per_method() {
+        for (method, target) in [
+            ("GET", "/"),
+            ("GET", "//a/b?c"),
+            ("GET", "http://h/p?q"),
+            ("POST", "https://u@h:8080"),
+            ("OPTIONS", "*"),
+            ("OPTIONS", "/p"),
+            ("CONNECT", "example.com:443"),
+            ("CONNECT", "[::1]:1"),
+        ] {
+            let req = format!("{method} {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert!(parse(req.as_bytes()).unwrap().is_some(), "{req}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        // HTTP/1.x for x > 1 is served as HTTP/1.1.
+        let head = parse(b"GET / HTTP/1.9\r\nHost: h\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((head.protocol(), head.keep_alive), ("HTTP/1.1", true));
+        // Undecided until the line ends: "HTTP/2.0" is a 505, "HTTP/2.00" a 400.
+        for partial in [&b"GET / HTTP/2"[..], b"GET / HTTP/2.0", b"GET / H"] {
+            assert_eq!(parse(partial), Ok(None), "{partial:?}");
+        }
+        assert_eq!(parse(b"GET / HTTP/2.0\r").map_err(Error::code), Ok(None));
+        assert_eq!(parse(b"GET / HTTPS").map_err(Error::code), Err(400));
+        // Only the token after the second space is the version.
+        let twice = parse(b"GET /a HTTP/1.5 HTTP/1.5\r\nHost: h\r\n\r\n");
+        assert_eq!(twice.map_err(Error::code), Err(400));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! and closing the app's iterable on every path.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::PyBytes;
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::{commit, recover, BodyMode, FilteredBody, Inner, Out};
@@ -43,18 +43,20 @@ fn pull<'py>(body: &Bound<'py, FilteredBody>, it: &mut AppIter) -> PyResult<Step
         commit(body, None)?;
         return Ok(Step::Yield(chunk));
     }
-    let iterable = it.iterable(py);
-    if first
-        && (iterable.is_exact_instance_of::<PyList>() || iterable.is_exact_instance_of::<PyTuple>())
-    {
-        // The rest of a list body is already in memory and reading it runs no
-        // app code: send it whole, with its exact Content-Length.
+    if first {
+        // The head goes on with the transformed body's exact Content-Length,
+        // known only once the whole body is: the rest is read now, whatever
+        // the iterable (PEP 3333 lets the head wait for the first non-empty
+        // chunk, and this is it). Not a b'' per inner chunk ("Middleware
+        // Handling of Block Boundaries"): a chunk before the head fails
+        // wsgiref.validate, and gunicorn and werkzeug then write a head with
+        // no status.
         while let Some(c) = it.next(py)? {
             body.get().lock()?.buffer.extend_from_slice(c.as_bytes());
         }
         return finish(body).map(|b| b.map_or(Step::Stop, Step::Yield));
     }
-    commit(body, None)?;
+    // The head went on with the app's first write(): b'' per inner chunk.
     Ok(Step::Yield(PyBytes::new(py, b"")))
 }
 

@@ -6,7 +6,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use super::{commit, BodyMode, FilteredBody};
 use crate::errors::Error;
-use crate::wsgi::type_name;
+use crate::wsgi::{check_restart, type_name};
 
 /// The `start_response` a filtering middleware hands to the app it wraps
 /// (PEP 3333 "The start_response() Callable"):
@@ -36,6 +36,11 @@ impl StartResponse {
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Write> {
         let mut st = self.body.get().lock()?;
+        // Once the app has produced body bytes its head is out as far as it
+        // can tell, even while a whole-body filter still holds it: a late
+        // exc_info re-raises, as a server would (PEP 3333 "Error Handling").
+        let sent = st.start.is_sent() || st.body_started;
+        check_restart(exc_info, st.start.head().is_some(), sent)?;
         st.start.start(status, response_headers, exc_info)?;
         st.head_py = Some((status.clone().unbind(), response_headers.clone().unbind()));
         st.exc_info = exc_info
