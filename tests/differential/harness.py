@@ -124,7 +124,7 @@ def send(port: int, case: Case) -> Seen:
                 if not data:
                     return Seen("closed" if not buf else "garbage")
                 buf += data
-        except socket.timeout:
+        except TimeoutError:
             return Seen("timeout")
         except ConnectionResetError:
             return Seen("closed" if not buf else "garbage")
@@ -171,7 +171,7 @@ def observe(ports: dict[str, int], cases: list[Case]) -> dict[str, dict[str, See
         return out
 
     with ThreadPoolExecutor(len(ports)) as pool:
-        seen_by = dict(zip(ports, pool.map(run, ports.values())))
+        seen_by = dict(zip(ports, pool.map(run, ports.values()), strict=True))
     return {case.id: {s: seen_by[s][i] for s in ports} for i, case in enumerate(cases)}
 
 
