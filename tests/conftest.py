@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,10 +32,16 @@ class Response:
 
 
 class Client:
-    """One raw TCP connection to the server, reading responses by hand."""
+    """One raw TCP connection to the server, reading responses by hand; over TLS with
+    ``context`` (the server is asked for as ``localhost``)."""
 
-    def __init__(self, port: int, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(
+        self, port: int, timeout: float = 5.0, context: ssl.SSLContext | None = None
+    ) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = (
+            sock if context is None else context.wrap_socket(sock, server_hostname="localhost")
+        )
         self.file = self.sock.makefile("rb")
 
     def __enter__(self) -> Self:

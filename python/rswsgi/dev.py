@@ -8,7 +8,9 @@ gunicorn and flask do. Without a target a built-in demo app is served.
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
 Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
 ``--reload`` serves the app from a child process restarted on every source change
-(see ``_reload``).
+(see ``_reload``). ``--cert FILE --key FILE`` or ``--cert adhoc`` serve HTTPS (flask's
+flags; see ``_tls``); a certificate or key that cannot be served is a one-line error and
+exit status 2.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, NoReturn
 
 from . import make_server
+from ._tls import ADHOC, CertificateError, adhoc_banner, check
 
 PROG = "python -m rswsgi.dev"
 
@@ -57,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="restart the app when a source file changes (the app runs in a child process)",
     )
+    parser.add_argument(
+        "--cert",
+        metavar="FILE|adhoc",
+        help="serve HTTPS with this PEM certificate (chain) file and --key; "
+        "'adhoc': a self-signed certificate for localhost made at start",
+    )
+    parser.add_argument("--key", metavar="FILE", help="the PEM private key file of --cert")
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
@@ -222,13 +232,19 @@ def _install_signal_handlers() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _install_signal_handlers()
+    try:
+        check(args.cert, args.key)
+    except CertificateError as e:
+        _fail(str(e), 2)
     # --reload: this process only supervises; a child (--fd) loads and serves the app.
     reload_child = args.fd is not None
     if args.reload and not reload_child and not args.routes:
         from . import _reload
 
         try:
-            return _reload.supervise(args.host, args.port, sys.argv[1:] if argv is None else argv)
+            return _reload.supervise(
+                args.host, args.port, sys.argv[1:] if argv is None else argv, cert=args.cert
+            )
         except OSError as e:
             _fail(str(e), 1)
     cwd = os.getcwd()
@@ -250,7 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
     try:
         server = make_server(
-            args.host, args.port, app, quiet=args.quiet, fd=args.fd, **limit_kwargs(args)
+            args.host,
+            args.port,
+            app,
+            quiet=args.quiet,
+            fd=args.fd,
+            cert=args.cert,
+            key=args.key,
+            **limit_kwargs(args),
         )
     except (OSError, ValueError) as e:
         _fail(str(e), 1)
@@ -261,7 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         stop_between_requests()
     elif not args.quiet:
-        print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
+        fingerprint = server.certificate_fingerprint
+        scheme = "http" if fingerprint is None else "https"
+        print(f"Serving on {scheme}://{shown}:{port} (Ctrl-C to quit)", flush=True)
+        if args.cert == ADHOC and fingerprint is not None:
+            print(adhoc_banner(fingerprint), flush=True)
     with server:
         try:
             server.serve_forever()
