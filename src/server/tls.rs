@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 use rustls::server::{ServerConfig, ServerConnection};
+use rustls::AlertDescription;
 
 /// How many of the client's first bytes are kept to recognize plain HTTP.
 const FIRST_BYTES: usize = 16;
@@ -35,6 +36,13 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PlainHttp => f.write_str("plain HTTP sent to the HTTPS port"),
+            Self::Failed(
+                e @ rustls::Error::AlertReceived(
+                    AlertDescription::UnknownCA
+                    | AlertDescription::BadCertificate
+                    | AlertDescription::CertificateUnknown,
+                ),
+            ) => write!(f, "{e} (the client does not trust the certificate)"),
             Self::Failed(e) => write!(f, "{e}"),
         }
     }
