@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import pytest
 import trustme
-from conftest import Client, build
+from conftest import Client, Pem, build
 from livedev import ROOT, DevServer, free_port
 from rswsgi import Server, make_server, serve
 
@@ -32,33 +32,6 @@ Serve = Callable[..., Server]
 
 
 # --- certificates and clients -----------------------------------------------------------
-
-
-class Pem:
-    """A CA, and a certificate chain (leaf, intermediate) and key issued under it, as files."""
-
-    def __init__(self, folder: Path, key_type: trustme.KeyType = trustme.KeyType.ECDSA) -> None:
-        self.ca = trustme.CA()
-        leaf = self.ca.create_child_ca().issue_cert(
-            "localhost", "127.0.0.1", "::1", key_type=key_type
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        self.cert = folder / "chain.pem"
-        self.key = folder / "key.pem"
-        self.cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
-        leaf.private_key_pem.write_to_path(str(self.key))
-        self.leaf_der = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode())
-
-    def context(self) -> ssl.SSLContext:
-        """A client context that trusts only this CA (the intermediate must be sent)."""
-        ctx = ssl.create_default_context()
-        self.ca.configure_trust(ctx)
-        return ctx
-
-
-@pytest.fixture(scope="module")
-def pem(tmp_path_factory: pytest.TempPathFactory) -> Pem:
-    return Pem(tmp_path_factory.mktemp("pem"))
 
 
 def unverified() -> ssl.SSLContext:
@@ -159,52 +132,26 @@ def test_large_bodies_both_ways_and_write_over_tls(serve: Serve, pem: Pem) -> No
         assert c.request("/write").body == b"written, then returned"
 
 
-def test_file_wrapper_falls_back_from_sendfile_to_reads(
-    serve: Serve, pem: Pem, tmp_path: Path
-) -> None:
-    # sendfile() would put plaintext into the TLS stream: the client could not decrypt it.
-    data = os.urandom(3 * 1024 * 1024 + 17)
-    path = tmp_path / "data.bin"
-    path.write_bytes(data)
-    opened: list[Any] = []
-
-    def app(environ: dict[str, Any], start_response: Any) -> Any:
-        f = open(path, "rb")  # noqa: SIM115 - closed by the server through the wrapper
-        opened.append(f)
-        headers = [("Content-Type", "application/octet-stream")]
-        if environ["PATH_INFO"] == "/offset":
-            f.seek(1000)
-        if environ["PATH_INFO"] == "/declared":
-            headers.append(("Content-Length", "10"))
-        start_response("200 OK", headers)
-        return environ["wsgi.file_wrapper"](f, 8192)
-
-    server = serve(app, cert=pem.cert, key=pem.key)
-    with Client(server.server_port, context=pem.context(), timeout=20) as c:
-        r = c.request("/")
-        assert r.header("Content-Length") == str(len(data))
-        assert r.body == data
-        assert c.request("/offset").body == data[1000:]
-        assert c.request("/declared").body == data[:10]
-        head = c.request("/", "HEAD")
-        assert head.header("Content-Length") == str(len(data)) and head.body == b""
-        assert c.request("/").body == data
-    assert all(f.closed for f in opened)
-
-
 def test_limits_over_tls(serve: Serve, pem: Pem) -> None:
     server = serve(
         environ_app,
         cert=pem.cert,
         key=pem.key,
         max_header_bytes=1024,
+        max_request_line_bytes=100,
         max_body_bytes=100,
         header_timeout_secs=1,
+        idle_timeout_secs=1,
     )
     ctx = pem.context()
     with Client(server.server_port, context=ctx) as c:
         assert c.request("/", headers=(("X-Big", "x" * 2000),)).status == 431
         assert c.at_eof()
+    with Client(server.server_port, context=ctx) as c:
+        assert c.request("/" + "x" * 200).status == 414
+    with Client(server.server_port, context=ctx) as idle:
+        assert idle.request("/").status == 200
+        assert idle.at_eof()  # closed after the idle timeout
     with Client(server.server_port, context=ctx) as c:
         c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n")
         assert c.response().status == 413  # before any of the body was sent
@@ -230,6 +177,21 @@ def test_an_unread_response_over_tls_does_not_stall_other_clients(serve: Serve, 
         with Client(server.server_port, context=ctx, timeout=5) as c:
             assert c.request("/small").body == b"small"
         assert reader.response().body == block * 200
+
+
+def test_the_server_ends_tls_with_close_notify(serve: Serve, pem: Pem) -> None:
+    # Without the alert, a client cannot tell the end of a close-delimited body from a
+    # truncation (RFC 8446 §6.1); Python raises SSLEOFError when ragged EOFs are not suppressed.
+    server = serve(environ_app, cert=pem.cert, key=pem.key)
+    raw = socket.create_connection(("127.0.0.1", server.server_port), timeout=5)
+    with pem.context().wrap_socket(
+        raw, server_hostname="localhost", suppress_ragged_eofs=False
+    ) as s:
+        s.sendall(build("/", version="HTTP/1.0"))
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK") and b'"https"' in data
 
 
 # --- clients that do not finish a handshake ---------------------------------------------

@@ -36,7 +36,7 @@ pub mod start_response;
 pub mod tls;
 pub mod transport;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::thread::{self, ThreadId};
@@ -333,7 +333,7 @@ pub fn make_server(
         Some(source) => Some(py.detach(|| Certificate::load(&source))?),
         None => None,
     };
-    let listener = listen(py, host, port, fd)?;
+    let listener = inherit::listen(py, host, port, fd)?;
     let addr = listener
         .local_addr()
         .map_err(|e| os_error("cannot read the bound address", &e))?;
@@ -353,50 +353,6 @@ pub fn make_server(
         host: host.to_owned(),
         addr,
         fingerprint,
-    })
-}
-
-/// The listening socket: `host`:`port` resolved (IPv4 first) and bound, or
-/// the inherited socket `fd`.
-fn listen(
-    py: Python<'_>,
-    host: &str,
-    port: u16,
-    fd: Option<i64>,
-) -> PyResult<mio::net::TcpListener> {
-    let host_repr = repr_or_type(pyo3::types::PyString::new(py, host).as_any());
-    let host_owned = host.to_owned();
-    let addrs: Vec<SocketAddr> = py
-        .detach(|| (host_owned.as_str(), port).to_socket_addrs())
-        .map_err(|e| os_error(&format!("host={host_repr} cannot be resolved"), &e))?
-        .collect();
-    let addr = addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| PyFacingError::Os {
-            what: format!("host={host_repr} cannot be resolved"),
-            errno: None,
-            why: "no address found".into(),
-        })?;
-    let bound = match fd {
-        Some(fd) => inherit::listener(fd),
-        None => mio::net::TcpListener::bind(addr),
-    };
-    bound.map_err(|e| {
-        let mut err = os_error(&format!("cannot listen on {host}:{port}"), &e);
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            err = PyFacingError::Os {
-                what: format!("cannot listen on {host}:{port}"),
-                errno: e.raw_os_error(),
-                why:
-                    "address already in use (is another server running there? choose another port)"
-                        .into(),
-            }
-            .into();
-        }
-        err
     })
 }
 
