@@ -111,12 +111,12 @@ impl FileBody {
                 other => break other,
             }
         };
-        let n = match got {
+        let got = match got {
             Ok(0) if want > 0 => Err(io::ErrorKind::UnexpectedEof.into()),
             other => other,
         };
-        out.truncate(start + *n.as_ref().unwrap_or(&0));
-        let n = n?;
+        out.truncate(start + got.as_ref().map_or(0, |&n| n));
+        let n = got?;
         self.offset += n as u64;
         self.left -= n as u64;
         Ok(n)
