@@ -250,7 +250,10 @@ def test_garbage_and_untrusting_clients_are_closed_and_logged(
     port = server.server_port
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
-        assert s.recv(65536) in (b"", b"\x15\x03\x03\x00\x02\x02\x32")  # maybe an alert
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+        assert answer == b"" or answer.startswith(b"\x15")  # nothing, or a TLS alert record
     # A client that does not trust the certificate (no CA configured) gives up.
     with pytest.raises(ssl.SSLCertVerificationError):
         Client(port, context=ssl.create_default_context())
