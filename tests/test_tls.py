@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
+from wsgiref.validate import validator
 
 import pytest
 import trustme
@@ -64,7 +65,8 @@ def environ_app(environ: dict[str, Any], start_response: Any) -> Any:
 
 
 def test_a_verified_client_gets_an_https_environ_and_alpn(serve: Serve, pem: Pem) -> None:
-    server = serve(environ_app, cert=str(pem.cert), key=pem.key)  # str and PathLike both
+    # str and PathLike both; the environ passes wsgiref's validator (url_scheme 'https').
+    server = serve(validator(environ_app), cert=str(pem.cert), key=pem.key)
     assert repr(server).startswith("<rswsgi.Server listening on https://")
     assert server.certificate_fingerprint == sha256_colons(pem.leaf_der)
     ctx = pem.context()
