@@ -9,7 +9,8 @@
 //! 0.2x it builds on Linux and macOS with a C compiler alone (the `cc`
 //! crate; CMake only for FIPS or unusual targets): checked on a machine
 //! with gcc and no CMake, Go or clang. *ring*, the other provider rustls
-//! ships, builds in about half the time, but rustls 0.23.48 deprecates its
+//! ships, builds in about half the time and adds 1.5 MB to the release
+//! extension where aws-lc-rs adds 3.7 MB, but rustls 0.23.48 deprecates its
 //! provider (no post-quantum key exchange, which browsers now offer) and
 //! ring has had no release since 0.17.14 (March 2025).
 
