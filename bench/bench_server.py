@@ -22,6 +22,10 @@ Scenarios (``wrk --latency -t1 -cN -dD --timeout 2s``):
   without sending a byte for the whole run. Then one probe request (3 s cap, or the wrk
   duration if shorter) tells whether the server still answers at all. A server that does not
   answer the probe, or answers wrk nothing, is reported as *stalled*.
+- ``tls-c1``, ``tls-c16``, ``tls-pinned-c16``: as ``c1``, ``c16``, ``pinned-c16`` over HTTPS
+  (keep-alive), for the servers that serve TLS themselves: rswsgi (``--cert/--key``), granian
+  (``--ssl-certificate/--ssl-keyfile``) and gunicorn (``--certfile/--keyfile``). All three
+  present one self-signed ECDSA P-256 certificate made for the run; wrk does not verify it.
 
 Method: a fresh server process for every measurement (so a stalled server cannot spoil the
 next one), a readiness check plus a correctness check (status 200, exact body), 20 warm-up
@@ -48,6 +52,7 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -70,6 +75,10 @@ PROBE_CAP_S = 3.0
 STOP_CAP_S = 2.0
 
 
+#: (certificate file, key file), PEM, for the TLS scenarios.
+Tls = tuple[str, str]
+
+
 @dataclass(frozen=True)
 class Server:
     """One server under test: how to start it on a port, and what it needs installed."""
@@ -78,6 +87,29 @@ class Server:
     argv: Callable[[int], list[str]]
     needs: str  # an importable module; the server is skipped when it is missing
     config: str  # what the README says about how it runs
+    # How to start it serving HTTPS; None: it is not in the TLS scenarios.
+    tls: Callable[[int, Tls], list[str]] | None = None
+
+
+def _rswsgi(port: int, tls: Tls | None = None) -> list[str]:
+    argv = [PY, "-m", "rswsgi.dev", "hello_app:app", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--quiet"]
+    return argv + (["--cert", tls[0], "--key", tls[1]] if tls else [])
+
+
+def _granian(port: int, tls: Tls | None = None) -> list[str]:
+    argv = [PY, "-m", "granian", "--interface", "wsgi", "--workers", "1"]
+    argv += ["--blocking-threads", "1", "--runtime-threads", "1", "--no-ws"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--working-dir", str(HERE)]
+    argv += ["--ssl-certificate", tls[0], "--ssl-keyfile", tls[1]] if tls else []
+    return argv + ["--log-level", "error", "hello_app:app"]
+
+
+def _gunicorn(port: int, tls: Tls | None = None) -> list[str]:
+    argv = [PY, "-m", "gunicorn", "-k", "sync", "-w", "1"]
+    argv += ["-b", f"127.0.0.1:{port}", "--chdir", str(HERE), "--log-level", "error"]
+    argv += ["--certfile", tls[0], "--keyfile", tls[1]] if tls else []
+    return argv + ["hello_app:app"]
 
 
 def _peer(name: str) -> Callable[[int], list[str]]:
@@ -87,24 +119,18 @@ def _peer(name: str) -> Callable[[int], list[str]]:
 SERVERS = [
     Server(
         "rswsgi",
-        lambda port: (
-            [PY, "-m", "rswsgi.dev", "hello_app:app", "--host", "127.0.0.1"]
-            + ["--port", str(port), "--quiet"]
-        ),
+        _rswsgi,
         "rswsgi",
         "`python -m rswsgi.dev hello_app:app --quiet` (mio, single thread, keep-alive)",
+        _rswsgi,
     ),
     Server("bjoern", _peer("bjoern"), "bjoern", "`bjoern.run(app, host, port)` (C, libev)"),
     Server(
         "granian",
-        lambda port: (
-            [PY, "-m", "granian", "--interface", "wsgi", "--workers", "1"]
-            + ["--blocking-threads", "1", "--runtime-threads", "1", "--no-ws"]
-            + ["--host", "127.0.0.1", "--port", str(port), "--working-dir", str(HERE)]
-            + ["--log-level", "error", "hello_app:app"]
-        ),
+        _granian,
         "granian",
         "`--interface wsgi --workers 1 --blocking-threads 1 --runtime-threads 1` (Rust, tokio)",
+        _granian,
     ),
     Server(
         "waitress",
@@ -114,13 +140,10 @@ SERVERS = [
     ),
     Server(
         "gunicorn",
-        lambda port: (
-            [PY, "-m", "gunicorn", "-k", "sync", "-w", "1"]
-            + ["-b", f"127.0.0.1:{port}", "--chdir", str(HERE), "--log-level", "error"]
-            + ["hello_app:app"]
-        ),
+        _gunicorn,
         "gunicorn",
         "`gunicorn -k sync -w 1` (pre-fork, blocking; closes the connection after each response)",
+        _gunicorn,
     ),
     Server(
         "werkzeug",
@@ -144,6 +167,7 @@ class Scenario:
     pinned: bool
     idle: int
     title: str
+    tls: bool = False
 
 
 SCENARIOS = [
@@ -157,6 +181,16 @@ SCENARIOS = [
         False,
         IDLE_SOCKETS,
         f"16 connections with {IDLE_SOCKETS} idle sockets held open to the server",
+    ),
+    Scenario("tls-c1", 1, False, 0, "1 keep-alive connection over TLS", tls=True),
+    Scenario("tls-c16", 16, False, 0, "16 keep-alive connections over TLS", tls=True),
+    Scenario(
+        "tls-pinned-c16",
+        16,
+        True,
+        0,
+        "16 keep-alive connections over TLS, server and wrk pinned to CPU 0",
+        tls=True,
     ),
 ]
 
@@ -237,11 +271,19 @@ def stop_all() -> None:
 
 
 @contextmanager
-def running(server: Server, pinned: bool, logdir: Path) -> Iterator[tuple[int, str]]:
-    """Starts ``server`` on a free port and yields ``(port, '')`` once it answers correctly,
-    or ``(0, reason)`` when it does not start within ``START_CAP_S``. Always stopped."""
+def running(
+    server: Server, pinned: bool, logdir: Path, tls: Tls | None = None
+) -> Iterator[tuple[int, str]]:
+    """Starts ``server`` on a free port (serving HTTPS with ``tls``) and yields
+    ``(port, '')`` once it answers correctly, or ``(0, reason)`` when it does not start
+    within ``START_CAP_S``. Always stopped."""
     port = free_port()
-    argv = (["taskset", "-c", "0"] if pinned else []) + server.argv(port)
+    if tls is None:
+        argv = server.argv(port)
+    else:
+        assert server.tls is not None
+        argv = server.tls(port, tls)
+    argv = (["taskset", "-c", "0"] if pinned else []) + argv
     log = logdir / f"{server.name}.log"
     proc = start(argv, log)
     try:
@@ -252,7 +294,7 @@ def running(server: Server, pinned: bool, logdir: Path) -> Iterator[tuple[int, s
                 yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
                 return
             try:
-                status, body = http_get(port, 1.0)
+                status, body = http_get(port, 1.0, tls is not None)
             except OSError:
                 if time.monotonic() > deadline:
                     yield 0, f"no answer within {START_CAP_S:.0f} s"
@@ -263,7 +305,7 @@ def running(server: Server, pinned: bool, logdir: Path) -> Iterator[tuple[int, s
                 raise BenchError(f"{server.name} answered {status} {body[:60]!r}, not 200 {BODY!r}")
             break
         for _ in range(20):  # warm-up (imports, caches, the allocator)
-            http_get(port, 2.0)
+            http_get(port, 2.0, tls is not None)
         yield port, ""
     finally:
         stop(proc)
@@ -272,9 +314,20 @@ def running(server: Server, pinned: bool, logdir: Path) -> Iterator[tuple[int, s
 # --- client side ---------------------------------------------------------------------------
 
 
-def http_get(port: int, timeout: float) -> tuple[int, bytes]:
-    """One ``GET /`` with ``Connection: close``; returns status and body. Raises OSError."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+def http_get(port: int, timeout: float, tls: bool = False) -> tuple[int, bytes]:
+    """One ``GET /`` with ``Connection: close`` (over TLS, not verifying the certificate,
+    with ``tls``); returns status and body. Raises OSError."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            raw = ctx.wrap_socket(raw, server_hostname="localhost")
+        except OSError:
+            raw.close()
+            raise
+    with raw as s:
         s.settimeout(timeout)
         s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         data = b""
@@ -342,10 +395,13 @@ def parse_wrk(out: str) -> dict[str, float]:
     return res
 
 
-def run_wrk(port: int, conns: int, duration: int, pinned: bool) -> tuple[dict[str, float], str]:
+def run_wrk(
+    port: int, conns: int, duration: int, pinned: bool, tls: bool = False
+) -> tuple[dict[str, float], str]:
     argv = ["taskset", "-c", "0"] if pinned else []
     argv += ["wrk", "--latency", "-t1", f"-c{conns}", f"-d{duration}s"]
-    argv += ["--timeout", f"{WRK_TIMEOUT_S}s", f"http://127.0.0.1:{port}/"]
+    scheme = "https" if tls else "http"
+    argv += ["--timeout", f"{WRK_TIMEOUT_S}s", f"{scheme}://127.0.0.1:{port}/"]
     try:
         # wrk overruns -d when its connections are never accepted; killed after 5 s more.
         done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 5)
@@ -354,10 +410,12 @@ def run_wrk(port: int, conns: int, duration: int, pinned: bool) -> tuple[dict[st
     return parse_wrk(done.stdout), done.stdout + done.stderr
 
 
-def measure(server: Server, scen: Scenario, rnd: int, duration: int, logdir: Path) -> Sample:
+def measure(
+    server: Server, scen: Scenario, rnd: int, duration: int, logdir: Path, tls: Tls | None
+) -> Sample:
     probe_cap = min(PROBE_CAP_S, float(duration))
     sample = Sample(server.name, scen.name, rnd, os.getloadavg()[0])
-    with running(server, scen.pinned, logdir) as (port, failed):
+    with running(server, scen.pinned, logdir, tls if scen.tls else None) as (port, failed):
         if not port:
             sample.status, sample.note = "failed to start", failed
             return sample
@@ -375,7 +433,7 @@ def measure(server: Server, scen: Scenario, rnd: int, duration: int, logdir: Pat
                     pass
             # A server that did not answer the probe gets 1 s of wrk: enough to confirm it.
             stalled = bool(scen.idle) and sample.probe_ms is None
-            res, raw = run_wrk(port, scen.conns, 1 if stalled else duration, scen.pinned)
+            res, raw = run_wrk(port, scen.conns, 1 if stalled else duration, scen.pinned, scen.tls)
         finally:
             for s in idle:
                 s.close()
@@ -398,16 +456,30 @@ def measure(server: Server, scen: Scenario, rnd: int, duration: int, logdir: Pat
 # --- the run -------------------------------------------------------------------------------
 
 
+def certificate(folder: Path) -> Tls:
+    """A self-signed certificate for 127.0.0.1 (rswsgi's adhoc one) and its key, as PEM
+    files in ``folder``: every server in the TLS scenarios presents the same one."""
+    from rswsgi._rswsgi import _adhoc_certificate
+
+    cert_pem, key_pem = _adhoc_certificate()
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    cert.write_text(cert_pem)
+    key.write_text(key_pem)
+    return str(cert), str(key)
+
+
 def run(
     servers: list[Server], scenarios: list[Scenario], rounds: int, duration: int
 ) -> list[Sample]:
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="bench_server_") as tmp:
+        tls = certificate(Path(tmp)) if any(s.tls for s in scenarios) else None
         for rnd in range(rounds):
             for scen in scenarios:
-                k = rnd % len(servers)
-                for server in servers[k:] + servers[:k]:
-                    s = measure(server, scen, rnd, duration, Path(tmp))
+                these = [s for s in servers if s.tls is not None or not scen.tls]
+                k = rnd % len(these)
+                for server in these[k:] + these[:k]:
+                    s = measure(server, scen, rnd, duration, Path(tmp), tls)
                     samples.append(s)
                     extra = f" ({s.note})" if s.note else ""
                     print(
@@ -634,6 +706,40 @@ def targets(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> list[
     return lines
 
 
+def tls_lines(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> list[str]:
+    """rswsgi over TLS against the peers that serve TLS themselves, and against its own
+    plain HTTP of the same round (what TLS costs it)."""
+    lines: list[str] = []
+    for scen in (s.name for s in SCENARIOS if s.tls):
+        me = summ.get(scen, {}).get("rswsgi")
+        if me is None:
+            continue
+        for peer in ("granian", "gunicorn"):
+            them = summ[scen].get(peer)
+            if them is not None and them.paired_rps:
+                lines.append(
+                    f"- {scen}: rswsgi ÷ {peer}, req/s per round {paired(them.paired_rps)}; "
+                    f"medians {me.rps:,.0f} vs {them.rps:,.0f}"
+                )
+        plain = scen.removeprefix("tls-")
+        by_round = {
+            s.round: s.rps
+            for s in samples
+            if s.server == "rswsgi" and s.scenario == plain and s.status == "ok" and s.rps
+        }
+        pairs = [
+            s.rps / by_round[s.round]
+            for s in samples
+            if s.server == "rswsgi" and s.scenario == scen and s.round in by_round
+        ]
+        if pairs:
+            lines.append(
+                f"- {scen} ÷ {plain} for rswsgi (same round): {paired(pairs)} of its plain "
+                "HTTP req/s"
+            )
+    return lines
+
+
 def versions() -> str:
     parts = [f"Python {platform.python_version()}"]
     for dist in ("rswsgi", "bjoern", "granian", "waitress", "gunicorn", "werkzeug"):
@@ -684,6 +790,8 @@ def report(
             scenario_table(scen, summ[scen.name]),
         ]
     out += ["\n#### Targets\n", *targets(summ, samples)]
+    if tls := tls_lines(summ, samples):
+        out += ["\n#### TLS\n", *tls]
     return "\n".join(out) + "\n"
 
 

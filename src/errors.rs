@@ -88,6 +88,18 @@ pub enum Error {
         /// The OS's description, plus a hint when one helps.
         why: String,
     },
+    /// A TLS argument of `make_server` (`cert=`, `key=`) cannot be used:
+    /// the file holds no PEM certificate or private key, the key does not
+    /// match the certificate, or one is given without the other. Names the
+    /// argument and its value (an unreadable file is [`Error::Os`]).
+    BadTlsArgument {
+        /// The parameter's name, `cert` or `key`.
+        name: &'static str,
+        /// `repr()`-like text of the value that was given.
+        value: String,
+        /// Why it was refused.
+        why: String,
+    },
     /// The server is busy in another call (e.g. `server_close()` while
     /// `serve_forever()` runs on another thread); says which call.
     ServerBusy(&'static str),
@@ -132,6 +144,7 @@ impl fmt::Display for Error {
                 write!(f, "{name}={value}: expected a callable (a WSGI application)")
             }
             Self::Os { what, why, .. } => write!(f, "{what}: {why}"),
+            Self::BadTlsArgument { name, value, why } => write!(f, "{name}={value}: {why}"),
             Self::ServerBusy(call) => write!(
                 f,
                 "{call}() cannot run while the server is serving on another thread; call shutdown() first"
@@ -152,7 +165,9 @@ impl From<Error> for PyErr {
             Error::BodyNotBytes(_) | Error::ParamType { .. } | Error::NotCallable { .. } => {
                 PyTypeError::new_err(msg)
             }
-            Error::RouteConflict { .. } | Error::MissingParam { .. } => PyValueError::new_err(msg),
+            Error::RouteConflict { .. }
+            | Error::MissingParam { .. }
+            | Error::BadTlsArgument { .. } => PyValueError::new_err(msg),
             Error::UnknownRoute(_) | Error::MissingEnvironKey(_) => PyKeyError::new_err(msg),
             Error::StartResponseTwice
             | Error::StartResponseNotCalled

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import trustme
 from rswsgi import Server, make_server
 
 if TYPE_CHECKING:
@@ -31,10 +34,16 @@ class Response:
 
 
 class Client:
-    """One raw TCP connection to the server, reading responses by hand."""
+    """One raw TCP connection to the server, reading responses by hand; over TLS with
+    ``context`` (the server is asked for as ``localhost``)."""
 
-    def __init__(self, port: int, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(
+        self, port: int, timeout: float = 5.0, context: ssl.SSLContext | None = None
+    ) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = (
+            sock if context is None else context.wrap_socket(sock, server_hostname="localhost")
+        )
         self.file = self.sock.makefile("rb")
 
     def __enter__(self) -> Self:
@@ -115,6 +124,34 @@ def build(
     if body and not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Pem:
+    """A CA, and a certificate chain (leaf, intermediate) and key issued under it, as files."""
+
+    def __init__(self, folder: Path, key_type: trustme.KeyType = trustme.KeyType.ECDSA) -> None:
+        self.ca = trustme.CA()
+        leaf = self.ca.create_child_ca().issue_cert(
+            "localhost", "127.0.0.1", "::1", key_type=key_type
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        self.cert = folder / "chain.pem"
+        self.key = folder / "key.pem"
+        self.cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+        leaf.private_key_pem.write_to_path(str(self.key))
+        self.leaf_der = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode())
+
+    def context(self) -> ssl.SSLContext:
+        """A client context that trusts only this CA (the intermediate must be sent)."""
+        ctx = ssl.create_default_context()
+        self.ca.configure_trust(ctx)
+        return ctx
+
+
+@pytest.fixture(scope="session")
+def pem(tmp_path_factory: pytest.TempPathFactory) -> Pem:
+    """A trustme CA and a certificate chain for localhost issued under it, as PEM files."""
+    return Pem(tmp_path_factory.mktemp("pem"))
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 subresources come over parallel connections while two idle connections stay open, and
 everything loads (the issue "Dev server ... holds up to browsers").
 
+The same page also loads over HTTPS (``--cert adhoc``; Chromium is told to accept the
+self-signed certificate) with a TLS keep-alive connection and a silent TCP connection (no
+ClientHello) open.
+
 The page (tests/browser_app.py) checks itself after ``load`` and writes ``loaded N/12``
 into ``<pre id=result>``; Chromium's ``--dump-dom`` hands the DOM back. Chromium's stderr
 is noise (dbus, GPU) and is ignored. Skipped when no ``chromium`` binary is installed;
@@ -15,6 +19,7 @@ import json
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,9 +101,14 @@ def still_serves(sock: socket.socket, port: int) -> int:
     return read_response(sock).status
 
 
-def browser_ports(port: int) -> dict[str, set[str]]:
+def browser_ports(port: int, tls: ssl.SSLContext | None = None) -> dict[str, set[str]]:
     """REMOTE_PORT -> paths, for every request the app saw from Chromium."""
-    stats = json.loads(get(port, "/stats").body)
+    if tls is None:
+        stats = json.loads(get(port, "/stats").body)
+    else:
+        with tls.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10)) as s:
+            s.sendall(f"GET /stats HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            stats = json.loads(read_response(s).body)
     ports: dict[str, set[str]] = {}
     for seen in stats:
         if "Chrome" in seen["agent"]:
@@ -174,3 +184,33 @@ def test_chromium_shows_the_debug_page_and_curl_gets_text(tmp_path: Path) -> Non
     assert curl.headers["content-type"] == "text/plain; charset=utf-8"
     assert curl.body.startswith(b"Traceback (most recent call last):")
     assert curl.body.endswith(f"RuntimeError: {message}\n".encode())
+
+
+def test_chromium_loads_every_subresource_over_https(tmp_path: Path) -> None:
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE  # the adhoc certificate is self-signed
+    with DevServer("tests.browser_app:app", "--quiet", "--cert", "adhoc") as server:
+        port = server.port
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        with tls.wrap_socket(raw, server_hostname="localhost") as kept:
+            assert still_serves(kept, port) == 200  # now an idle TLS keep-alive connection
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+                dom = chromium(
+                    f"https://127.0.0.1:{port}/",
+                    tmp_path / "profile",
+                    "--dump-dom",
+                    "--ignore-certificate-errors",
+                )
+                # Both idle connections survived the browser; the silent one can still
+                # begin its handshake.
+                assert still_serves(kept, port) == 200
+                with tls.wrap_socket(silent, server_hostname="localhost") as late:
+                    assert still_serves(late, port) == 200
+        ports = browser_ports(port, tls)
+        assert server.proc is not None and server.proc.poll() is None, server.stderr()
+
+    assert_all_loaded(dom)
+    assert {"/", *CSS, *JS, *IMAGES} <= set().union(*ports.values())
+    assert len(ports) > 1, f"Chromium used one connection only: {ports}"
+    assert any(len(paths) > 1 for paths in ports.values()), f"no keep-alive reuse: {ports}"

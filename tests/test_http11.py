@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import server_apps as apps
-from conftest import Client, build
+from conftest import Client, Pem, build
 from rswsgi import Server
 
 Serve = Callable[..., Server]
@@ -186,9 +186,12 @@ def data_file(tmp_path: Path) -> tuple[Path, bytes]:
     return path, data
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_file_wrapper_over_a_real_file_uses_sendfile(
-    serve: Serve, data_file: tuple[Path, bytes]
+    serve: Serve, data_file: tuple[Path, bytes], tls: bool, pem: Pem
 ) -> None:
+    # Over HTTPS the file is read by the server (pread) and encrypted: sendfile would put
+    # plaintext into the TLS stream, which the client could not decrypt.
     path, data = data_file
     opened: list[CountingFile] = []
 
@@ -204,8 +207,8 @@ def test_file_wrapper_over_a_real_file_uses_sendfile(
         return environ["wsgi.file_wrapper"](f, 8192)
 
     CountingFile.reads = 0
-    server = serve(app)
-    with Client(server.server_port) as c:
+    server = serve(app, **({"cert": pem.cert, "key": pem.key} if tls else {}))
+    with Client(server.server_port, timeout=20, context=pem.context() if tls else None) as c:
         r = c.request("/")
         assert r.header("Content-Length") == str(len(data))
         assert r.body == data

@@ -16,6 +16,10 @@ cannot load the app prints its one-line error and exits with status 2; the
 parent then waits for the next change instead of exiting. Ctrl-C or SIGTERM
 stops the parent and its child (exit status 0).
 
+With ``--cert adhoc`` the parent makes the certificate once and hands its files to every
+child (``_tls.adhoc_files``), so it stays the same across reloads; other ``--cert``/``--key``
+arguments reach the children as they were given.
+
 POSIX only: the socket is handed over as an inherited file descriptor.
 """
 
@@ -31,9 +35,11 @@ import sysconfig
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from types import FrameType
 
 from ._rswsgi import _FileWatcher
+from ._tls import ADHOC, adhoc_banner, adhoc_files, check
 
 #: Exit status of a child that could not load the app (dev.py's ``_fail(..., 2)``).
 BAD_TARGET = 2
@@ -242,21 +248,34 @@ def _serve_until_change(child: _Child, watcher: _FileWatcher) -> list[str]:
             return watcher.wait() or []
 
 
-def supervise(host: str, port: int, argv: Sequence[str]) -> int:
+def supervise(host: str, port: int, argv: Sequence[str], *, cert: str | None = None) -> int:
     """The ``--reload`` parent: serve ``argv`` (the CLI's own arguments) in a child
     process on a socket bound here, restarting it on every change, until Ctrl-C.
+    ``cert`` is the ``--cert`` argument (already checked): the banner says ``https``,
+    and ``adhoc`` is made here once for every child.
 
     Raises ``OSError`` when the address cannot be bound or files cannot be watched."""
     if os.name != "posix":
         raise OSError("--reload needs a POSIX system (each child inherits the socket's fd)")
     sock = listen(host, port)
     child: _Child | None = None
+    stack = ExitStack()
     try:
+        fingerprint = None
+        if cert == ADHOC:
+            cert_file, key_file = stack.enter_context(adhoc_files())
+            # argparse keeps the last of a repeated option: these replace `--cert adhoc`.
+            argv = [*argv, "--cert", cert_file, "--key", key_file]
+            fingerprint = check(cert_file, key_file)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
+        scheme = "http" if cert is None else "https"
         print(
-            f"Serving on http://{shown}:{port} (reloading on changes; Ctrl-C to quit)", flush=True
+            f"Serving on {scheme}://{shown}:{port} (reloading on changes; Ctrl-C to quit)",
+            flush=True,
         )
+        if fingerprint is not None:
+            print(adhoc_banner(fingerprint), flush=True)
         watcher = _FileWatcher(debounce_secs=DEBOUNCE_SECS)
         _watch(watcher, [os.getcwd()])
         while True:
@@ -282,3 +301,4 @@ def supervise(host: str, port: int, argv: Sequence[str]) -> int:
         if child is not None:
             child.stop(QUIT_SECS)
         sock.close()
+        stack.close()

@@ -11,6 +11,8 @@ from typing_extensions import Self
 __all__ = [
     "Router",
     "_FileWatcher",
+    "_adhoc_certificate",
+    "_check_certificate",
     "Server",
     "__version__",
     "handle_error",
@@ -124,6 +126,8 @@ class Server:
     def server_address(self) -> tuple[str, int]: ...
     @property
     def server_port(self) -> int: ...
+    @property
+    def certificate_fingerprint(self) -> str | None: ...
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -151,6 +155,8 @@ def make_server(
     write_timeout_secs: int | None = None,
     shutdown_grace_ms: int | None = None,
     fd: int | None = None,
+    cert: str | PathLike[str] | None = None,
+    key: str | PathLike[str] | None = None,
 ) -> Server: ...
 def serve(
     app: WSGIApplication,
@@ -158,7 +164,16 @@ def serve(
     port: int | None = None,
     *,
     quiet: bool = False,
+    cert: str | PathLike[str] | None = None,
+    key: str | PathLike[str] | None = None,
 ) -> None: ...
+
+# certificates (private: used by ``python -m rswsgi.dev --cert``)
+
+def _check_certificate(
+    cert: str | PathLike[str] | None = None, key: str | PathLike[str] | None = None
+) -> str | None: ...
+def _adhoc_certificate() -> tuple[str, str]: ...
 
 # reload (private: used by ``python -m rswsgi.dev --reload``)
 

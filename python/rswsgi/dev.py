@@ -9,6 +9,8 @@ A target that cannot be loaded is a one-line error on stderr and exit status 2.
 Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
 ``--reload`` serves the app from a child process restarted on every source change
 (see ``_reload``). ``--debug`` wraps the app, outermost, in ``handle_error(debug=True)``.
+``--cert FILE --key FILE`` or ``--cert adhoc`` serve HTTPS (flask's flags; see ``_tls``); a
+certificate or key that cannot be served is a one-line error and exit status 2.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import handle_error, make_server
+from ._tls import ADHOC, CertificateError, adhoc_banner, check
 
 PROG = "python -m rswsgi.dev"
 
@@ -64,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer an exception with its traceback: an HTML page (source lines, request "
         "environ) for a browser, text for other clients; keep it to loopback hosts",
     )
+    parser.add_argument(
+        "--cert",
+        metavar="FILE|adhoc",
+        help="serve HTTPS with this PEM certificate (chain) file and --key; "
+        "'adhoc': a self-signed certificate for localhost made at start",
+    )
+    parser.add_argument("--key", metavar="FILE", help="the PEM private key file of --cert")
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
@@ -255,6 +265,10 @@ def _install_signal_handlers() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _install_signal_handlers()
+    try:
+        check(args.cert, args.key)
+    except CertificateError as e:
+        _fail(str(e), 2)
     # --reload: this process only supervises; a child (--fd) loads and serves the app.
     reload_child = args.fd is not None
     if args.debug and not (reload_child or args.routes):
@@ -265,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug and not args.quiet:
             print(DEBUG_BANNER, flush=True)
         try:
-            return _reload.supervise(args.host, args.port, sys.argv[1:] if argv is None else argv)
+            return _reload.supervise(
+                args.host, args.port, sys.argv[1:] if argv is None else argv, cert=args.cert
+            )
         except OSError as e:
             _fail(str(e), 1)
     cwd = os.getcwd()
@@ -289,7 +305,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = handle_error(app, debug=True)
     try:
         server = make_server(
-            args.host, args.port, app, quiet=args.quiet, fd=args.fd, **limit_kwargs(args)
+            args.host,
+            args.port,
+            app,
+            quiet=args.quiet,
+            fd=args.fd,
+            cert=args.cert,
+            key=args.key,
+            **limit_kwargs(args),
         )
     except (OSError, ValueError) as e:
         _fail(str(e), 1)
@@ -302,7 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif not args.quiet:
         if args.debug:
             print(DEBUG_BANNER, flush=True)
-        print(f"Serving on http://{shown}:{port} (Ctrl-C to quit)", flush=True)
+        fingerprint = server.certificate_fingerprint
+        scheme = "http" if fingerprint is None else "https"
+        print(f"Serving on {scheme}://{shown}:{port} (Ctrl-C to quit)", flush=True)
+        if args.cert == ADHOC and fingerprint is not None:
+            print(adhoc_banner(fingerprint), flush=True)
     with server:
         try:
             server.serve_forever()

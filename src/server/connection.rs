@@ -22,6 +22,7 @@ use super::event_loop::{Ctx, Next};
 use super::parse::{parse_head, RequestHead};
 use super::respond::{Abort, Pumped, Response};
 use super::spool::Spool;
+use super::tls::TlsSession;
 use super::transport::{Received, Transport};
 
 /// Body blocks or responses one connection may produce per turn.
@@ -81,11 +82,12 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection from `peer`, waiting for its first request.
+    /// A new connection from `peer` (over `tls` on an HTTPS server),
+    /// waiting for its first request.
     #[must_use]
-    pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+    pub fn new(stream: TcpStream, peer: SocketAddr, tls: Option<TlsSession>) -> Self {
         Self {
-            io: Transport::new(stream),
+            io: Transport::new(stream, tls),
             peer,
             remote: None,
             state: State::Head,
@@ -134,10 +136,9 @@ impl Connection {
             let pending = self.io.pending();
             match &mut self.state {
                 State::Closing => {
-                    if pending > 0 {
+                    if pending > 0 || !self.io.close_write() {
                         return Next::Wait;
                     }
-                    let _ = self.io.stream.shutdown(std::net::Shutdown::Write);
                     self.state = State::Lingering {
                         until: Instant::now() + LINGER,
                         dropped: 0,
@@ -184,7 +185,7 @@ impl Connection {
                             }
                         }
                     }
-                    if let Some(next) = self.read_more(READ_CHUNK_BYTES) {
+                    if let Some(next) = self.read_more(py, ctx, READ_CHUNK_BYTES) {
                         return next;
                     }
                 }
@@ -215,7 +216,7 @@ impl Connection {
                             .unwrap_or(MAX_READ_BYTES)
                             .clamp(READ_CHUNK_BYTES, MAX_READ_BYTES)
                     });
-                    if let Some(next) = self.read_more(hint) {
+                    if let Some(next) = self.read_more(py, ctx, hint) {
                         return next;
                     }
                 }
@@ -274,9 +275,10 @@ impl Connection {
         None
     }
 
-    /// Reads up to `want` more bytes. `None`: bytes arrived, go on;
-    /// `Some(next)`: stop here (nothing yet, or the client is gone).
-    fn read_more(&mut self, want: usize) -> Option<Next> {
+    /// Reads up to `want` more bytes. `None`: bytes arrived (or a refusal
+    /// was queued), go on; `Some(next)`: stop here (nothing yet, or the
+    /// client is gone).
+    fn read_more(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, want: usize) -> Option<Next> {
         match self.io.read_some(want) {
             Received::Data => None,
             Received::WouldBlock => Some(Next::Wait),
@@ -284,6 +286,7 @@ impl Connection {
             // what is still buffered for it goes out first.
             Received::Eof if self.io.pending() > 0 => Some(Next::Wait),
             Received::Eof | Received::Failed => Some(Next::Close),
+            Received::Refused => self.tls_refused(py, ctx),
         }
     }
 

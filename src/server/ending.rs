@@ -1,6 +1,7 @@
 //! How an exchange on a [`Connection`] ends: the response finished, the
-//! request refused (4xx/5xx from the server itself), a deadline passed
-//! (`Limits` timeouts), the client gone, or the server shutting it down.
+//! request refused (4xx/5xx from the server itself), the TLS session
+//! refused, a deadline passed (`Limits` timeouts), the client gone, or the
+//! server shutting it down.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use super::error::Error;
 use super::event_loop::{Ctx, Next};
 use super::parse::RequestHead;
 use super::response_head::write_simple;
+use super::tls::Refusal;
 
 impl Connection {
     /// Applies the timeouts of `limits` at `now`: an idle connection past
@@ -19,9 +21,23 @@ impl Connection {
     /// `header_timeout_secs` after its first byte, whose body is not complete
     /// `body_timeout_secs` after its head, or that paused for
     /// `read_timeout_secs`, gets `408`; a client that stopped reading is
-    /// dropped.
+    /// dropped; a TLS handshake not finished `header_timeout_secs` after
+    /// its first byte is closed (no HTTP answer can reach it).
     pub fn check_timeouts(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
         let quiet_for = now.saturating_duration_since(self.io.last_activity);
+        if let Some(started) = self.io.handshake_started() {
+            if now.saturating_duration_since(started) > ctx.limits.header_timeout() {
+                let secs = ctx.limits.header_timeout_secs;
+                warn(
+                    py,
+                    &format!(
+                        "TLS handshake with {} not finished within {secs} s (header timeout); closed",
+                        self.peer
+                    ),
+                );
+                return Next::Close;
+            }
+        }
         if let State::Lingering { until, .. } = self.state {
             return if now >= until {
                 Next::Close
@@ -84,6 +100,35 @@ impl Connection {
             _ => None,
         };
         self.answer_and_close(py, ctx, e.status(), head.as_ref());
+    }
+
+    /// The TLS session is over ([`super::transport::Received::Refused`]):
+    /// one warning line. A client that sent plain HTTP is answered `400` in
+    /// plain HTTP and closed like any refused request (Go's `net/http` and
+    /// nginx answer it so, which tells a developer who typed `http://`
+    /// what went wrong); any other failure closes at once. `None` to go on
+    /// (the answer is queued), else the connection's end.
+    pub(super) fn tls_refused(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) -> Option<Next> {
+        let Some(refusal) = self.io.take_refusal() else {
+            return Some(Next::Close);
+        };
+        match refusal {
+            Refusal::PlainHttp => {
+                warn(
+                    py,
+                    &format!(
+                        "{} sent plain HTTP to this HTTPS server (use https://); answered 400",
+                        self.peer
+                    ),
+                );
+                self.answer_and_close(py, ctx, "400 Bad Request", None);
+                None
+            }
+            Refusal::Failed(e) => {
+                warn(py, &format!("TLS with {} failed: {e}; closed", self.peer));
+                Some(Next::Close)
+            }
+        }
     }
 
     /// Sends the server's own `status_line` response (no more requests are

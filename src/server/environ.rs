@@ -83,6 +83,15 @@ impl EnvironTemplate {
         })
     }
 
+    /// Marks every request as arriving over TLS: `wsgi.url_scheme` is
+    /// `'https'` (PEP 3333) and `HTTPS` is `'on'` (the CGI-style variable
+    /// Apache's mod_ssl sets, which apps written for it test).
+    pub fn set_https(&self, py: Python<'_>) -> PyResult<()> {
+        let d = self.base.bind(py);
+        d.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
+        d.set_item(intern!(py, "HTTPS"), intern!(py, "on"))
+    }
+
     /// The environ for one request.
     ///
     /// `remote` is `(REMOTE_ADDR, REMOTE_PORT)`; `body_len` is the decoded

@@ -10,17 +10,20 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use pyo3::prelude::*;
+use rustls::ServerConfig;
 
 use super::access_log::stderr_wants_color;
 use super::config::{Limits, TICK};
 use super::connection::Connection;
 use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
+use super::tls::TlsSession;
 
 /// The listening socket's token.
 const LISTENER: Token = Token(0);
@@ -100,10 +103,13 @@ pub struct EventLoop {
     quiet: bool,
     color: bool,
     date: DateCache,
+    /// Every connection speaks TLS under this configuration (HTTPS).
+    tls: Option<Arc<ServerConfig>>,
 }
 
 impl EventLoop {
-    /// A loop over `listener`; returns it and the state `shutdown()` uses.
+    /// A loop over `listener` (HTTPS when `tls` is given); returns it and
+    /// the state `shutdown()` uses.
     ///
     /// # Errors
     /// When the poll or waker cannot be created or the listener registered.
@@ -113,6 +119,7 @@ impl EventLoop {
         environ: EnvironTemplate,
         limits: Limits,
         quiet: bool,
+        tls: Option<Arc<ServerConfig>>,
     ) -> io::Result<(Self, Shared)> {
         let poll = Poll::new()?;
         poll.registry()
@@ -132,6 +139,7 @@ impl EventLoop {
             quiet,
             color: false,
             date: DateCache::default(),
+            tls,
         };
         let shared = Shared {
             waker,
@@ -225,6 +233,10 @@ impl EventLoop {
             match self.listener.accept() {
                 Ok((mut stream, peer)) => {
                     let _ = stream.set_nodelay(true);
+                    // rustls refusing the configuration drops the client.
+                    let Ok(tls) = self.tls.as_ref().map(TlsSession::new).transpose() else {
+                        continue;
+                    };
                     let idx = self.free.pop().unwrap_or_else(|| {
                         self.conns.push(None);
                         self.conns.len() - 1
@@ -237,7 +249,7 @@ impl EventLoop {
                         .register(&mut stream, token, interest)
                         .is_ok()
                     {
-                        self.conns[idx] = Some(Connection::new(stream, peer));
+                        self.conns[idx] = Some(Connection::new(stream, peer, tls));
                     } else {
                         self.free.push(idx);
                     }

@@ -1,10 +1,65 @@
-//! Serving a listening socket that another process opened:
-//! `make_server(..., fd=N)`. The `--reload` parent binds once and hands the
-//! socket to each child it starts, so connections made while a child
-//! restarts wait in the kernel's accept queue instead of being refused.
+//! The listening socket: `host`:`port` resolved and bound ([`listen`]), or
+//! one that another process opened: `make_server(..., fd=N)`. The
+//! `--reload` parent binds once and hands the socket to each child it
+//! starts, so connections made while a child restarts wait in the kernel's
+//! accept queue instead of being refused.
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+use pyo3::prelude::*;
+
+use super::os_error;
+use crate::errors::Error as PyFacingError;
+use crate::wsgi::repr_or_type;
+
+/// The listening socket: `host`:`port` resolved (IPv4 first) and bound, or
+/// the inherited socket `fd` ([`listener`]).
+///
+/// # Errors
+/// `OSError` naming the host when it cannot be resolved, or the address
+/// when it cannot be bound (with a hint when it is already in use).
+pub fn listen(
+    py: Python<'_>,
+    host: &str,
+    port: u16,
+    fd: Option<i64>,
+) -> PyResult<mio::net::TcpListener> {
+    let host_repr = repr_or_type(pyo3::types::PyString::new(py, host).as_any());
+    let host_owned = host.to_owned();
+    let addrs: Vec<SocketAddr> = py
+        .detach(|| (host_owned.as_str(), port).to_socket_addrs())
+        .map_err(|e| os_error(&format!("host={host_repr} cannot be resolved"), &e))?
+        .collect();
+    let addr = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| PyFacingError::Os {
+            what: format!("host={host_repr} cannot be resolved"),
+            errno: None,
+            why: "no address found".into(),
+        })?;
+    let bound = match fd {
+        Some(fd) => listener(fd),
+        None => mio::net::TcpListener::bind(addr),
+    };
+    bound.map_err(|e| {
+        let mut err = os_error(&format!("cannot listen on {host}:{port}"), &e);
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            err = PyFacingError::Os {
+                what: format!("cannot listen on {host}:{port}"),
+                errno: e.raw_os_error(),
+                why:
+                    "address already in use (is another server running there? choose another port)"
+                        .into(),
+            }
+            .into();
+        }
+        err
+    })
+}
 
 /// The listening TCP socket behind file descriptor `fd`, as a non-blocking
 /// mio listener of the server's own.

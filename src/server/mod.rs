@@ -8,11 +8,14 @@
 //! the app with [`start_response`] → [`respond`] (driving the iterable) with
 //! [`response_head`] (framing, head bytes) and [`sendfile`] (file_wrapper
 //! over a real file) → [`access_log`]. [`error`] maps request errors to
-//! statuses; [`config`] holds the limits.
+//! statuses; [`config`] holds the limits. Under HTTPS, [`tls`] sits
+//! between the socket and the transport's buffers, with the
+//! [`certificate`] it presents.
 //! This is the only code in rswsgi that touches sockets.
 
 pub mod access_log;
 pub mod body;
+pub mod certificate;
 pub mod config;
 pub mod connection;
 pub mod ending;
@@ -30,9 +33,10 @@ pub mod response_head;
 pub mod sendfile;
 pub mod spool;
 pub mod start_response;
+pub mod tls;
 pub mod transport;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::thread::{self, ThreadId};
@@ -45,6 +49,7 @@ pub use error::Error;
 
 use crate::errors::Error as PyFacingError;
 use crate::wsgi::repr_or_type;
+use certificate::{Certificate, Source};
 use environ::EnvironTemplate;
 use event_loop::{EventLoop, Shared, Until};
 use file_wrapper::FileWrapper;
@@ -63,6 +68,8 @@ pub struct Server {
     served: Condvar,
     host: String,
     addr: SocketAddr,
+    /// The certificate's SHA-256 fingerprint when serving HTTPS.
+    fingerprint: Option<String>,
 }
 
 impl Server {
@@ -157,6 +164,14 @@ impl Server {
         self.addr.port()
     }
 
+    /// The SHA-256 fingerprint of the certificate an HTTPS server presents
+    /// (`str`, colon-separated upper-case hex pairs, as browsers show it),
+    /// or `None` for plain HTTP.
+    #[getter]
+    fn certificate_fingerprint(&self) -> Option<String> {
+        self.fingerprint.clone()
+    }
+
     /// `with make_server(...) as server:` closes the server on exit.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -171,7 +186,12 @@ impl Server {
 
     fn __repr__(&self) -> String {
         format!(
-            "<rswsgi.Server listening on http://{}:{}>",
+            "<rswsgi.Server listening on {}://{}:{}>",
+            if self.fingerprint.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             self.host,
             self.addr.port()
         )
@@ -192,7 +212,8 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// max_header_bytes=65536, max_header_count=100, max_body_bytes=1073741824,
 /// max_in_memory_body_bytes=1048576, idle_timeout_secs=60,
 /// header_timeout_secs=30, read_timeout_secs=30, body_timeout_secs=300,
-/// write_timeout_secs=60, shutdown_grace_ms=500, fd=None) -> Server`
+/// write_timeout_secs=60, shutdown_grace_ms=500, fd=None, cert=None,
+/// key=None) -> Server`
 ///
 /// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
 /// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
@@ -221,16 +242,27 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// the caller keeps and closes `fd`; `port` is then ignored and `host` only
 /// names the server (`SERVER_NAME`).
 ///
+/// `cert`, `key`: serve HTTPS (TLS 1.2 and 1.3, ALPN `http/1.1`) with the
+/// certificate chain in the PEM file `cert` (leaf first; intermediates may
+/// follow) and its private key in the PEM file `key` (PKCS#8, PKCS#1 or
+/// SEC1); paths as `str` or `os.PathLike`. `cert="adhoc"` (no `key`) makes
+/// a self-signed certificate for `localhost`, `127.0.0.1` and `::1` at
+/// start; `certificate_fingerprint` tells its SHA-256. The environ then
+/// has `wsgi.url_scheme` `'https'` and `HTTPS` `'on'`.
+///
 /// Raises `ValueError` for a port outside 0-65535 or a zero size limit,
 /// `TypeError` when `app` is not callable, and `OSError` when `host` cannot
 /// be resolved, the address cannot be bound (e.g. already in use) or `fd` is
-/// not a bound TCP socket.
+/// not a bound TCP socket. For `cert`/`key`: `OSError` (e.g.
+/// `FileNotFoundError`) naming the argument when a file cannot be read, and
+/// `ValueError` naming it when a file holds no PEM certificate or key, the
+/// key does not match the certificate, or one comes without the other.
 #[pyfunction]
 #[pyo3(signature = (host, port, app, *, quiet = false, max_request_line_bytes = None,
     max_header_bytes = None, max_header_count = None, max_body_bytes = None,
     max_in_memory_body_bytes = None, idle_timeout_secs = None, header_timeout_secs = None,
     read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None,
-    shutdown_grace_ms = None, fd = None))]
+    shutdown_grace_ms = None, fd = None, cert = None, key = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn make_server(
     py: Python<'_>,
@@ -250,6 +282,8 @@ pub fn make_server(
     write_timeout_secs: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     fd: Option<i64>,
+    cert: Option<&Bound<'_, PyAny>>,
+    key: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Server> {
     let port = port
         .extract::<i64>()
@@ -295,46 +329,21 @@ pub fn make_server(
             .into());
         }
     }
-    let host_repr = repr_or_type(pyo3::types::PyString::new(py, host).as_any());
-    let host_owned = host.to_owned();
-    let addrs: Vec<SocketAddr> = py
-        .detach(|| (host_owned.as_str(), port).to_socket_addrs())
-        .map_err(|e| os_error(&format!("host={host_repr} cannot be resolved"), &e))?
-        .collect();
-    let addr = addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| PyFacingError::Os {
-            what: format!("host={host_repr} cannot be resolved"),
-            errno: None,
-            why: "no address found".into(),
-        })?;
-    let bound = match fd {
-        Some(fd) => inherit::listener(fd),
-        None => mio::net::TcpListener::bind(addr),
+    let certificate = match Source::from_args(cert, key)? {
+        Some(source) => Some(py.detach(|| Certificate::load(&source))?),
+        None => None,
     };
-    let listener = bound.map_err(|e| {
-        let mut err = os_error(&format!("cannot listen on {host}:{port}"), &e);
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            err = PyFacingError::Os {
-                what: format!("cannot listen on {host}:{port}"),
-                errno: e.raw_os_error(),
-                why:
-                    "address already in use (is another server running there? choose another port)"
-                        .into(),
-            }
-            .into();
-        }
-        err
-    })?;
+    let listener = inherit::listen(py, host, port, fd)?;
     let addr = listener
         .local_addr()
         .map_err(|e| os_error("cannot read the bound address", &e))?;
     let file_wrapper = py.get_type::<FileWrapper>();
     let environ = EnvironTemplate::new(py, host, addr.port(), file_wrapper.as_any())?;
-    let (core, shared) = EventLoop::new(listener, app.unbind(), environ, limits, quiet)
+    if certificate.is_some() {
+        environ.set_https(py)?;
+    }
+    let (tls, fingerprint) = certificate.map(|c| (c.config, c.fingerprint)).unzip();
+    let (core, shared) = EventLoop::new(listener, app.unbind(), environ, limits, quiet, tls)
         .map_err(|e| os_error("cannot start the event loop", &e))?;
     Ok(Server {
         core: Mutex::new(Some(core)),
@@ -343,32 +352,38 @@ pub fn make_server(
         served: Condvar::new(),
         host: host.to_owned(),
         addr,
+        fingerprint,
     })
 }
 
-/// `serve(app, host="127.0.0.1", port=8888, *, quiet=False) -> None`
+/// `serve(app, host="127.0.0.1", port=8888, *, quiet=False, cert=None,
+/// key=None) -> None`
 ///
-/// `make_server(host, port, app, quiet=quiet).serve_forever()`: serves `app`
-/// until Ctrl-C (`KeyboardInterrupt` is raised, the socket closed). Raises
-/// as `make_server` does. A process that started with SIGINT ignored (a
-/// background job of a script) keeps ignoring Ctrl-C, as POSIX asks, because
-/// CPython installs its handler only over the default disposition; call
-/// `signal.signal(signal.SIGINT, signal.default_int_handler)` first to stop
-/// it with `kill -INT` (`python -m rswsgi.dev` does).
+/// `make_server(host, port, app, quiet=quiet, cert=cert, key=key)
+/// .serve_forever()`: serves `app` until Ctrl-C (`KeyboardInterrupt` is
+/// raised, the socket closed); HTTPS with `cert`/`key` (see `make_server`).
+/// Raises as `make_server` does. A process that started with SIGINT ignored
+/// (a background job of a script) keeps ignoring Ctrl-C, as POSIX asks,
+/// because CPython installs its handler only over the default disposition;
+/// call `signal.signal(signal.SIGINT, signal.default_int_handler)` first to
+/// stop it with `kill -INT` (`python -m rswsgi.dev` does).
 #[pyfunction]
-#[pyo3(signature = (app, host = "127.0.0.1", port = None, *, quiet = false))]
+#[pyo3(signature = (app, host = "127.0.0.1", port = None, *, quiet = false, cert = None,
+    key = None))]
 pub fn serve(
     py: Python<'_>,
     app: Bound<'_, PyAny>,
     host: &str,
     port: Option<&Bound<'_, PyAny>>,
     quiet: bool,
+    cert: Option<&Bound<'_, PyAny>>,
+    key: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let default_port = 8888u16.into_pyobject(py)?.into_any();
     let port = port.unwrap_or(&default_port);
     let server = make_server(
         py, host, port, app, quiet, None, None, None, None, None, None, None, None, None, None,
-        None, None,
+        None, None, cert, key,
     )?;
     let result = server.serve_forever(py, 0.5);
     server.server_close(py)?;

@@ -92,6 +92,42 @@ impl FileBody {
         }
     }
 
+    /// Appends the next at most `max` bytes of the file to `out` (a
+    /// positioned read: the file's own offset is untouched), for a socket
+    /// where `sendfile` cannot be used (TLS: the kernel does not encrypt).
+    /// Returns the bytes appended.
+    ///
+    /// # Errors
+    /// The file's read error, or `UnexpectedEof` when the file ended early.
+    #[cfg(unix)]
+    pub fn read_into(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = usize::try_from(self.left).map_or(max, |l| l.min(max));
+        let start = out.len();
+        out.resize(start + want, 0);
+        let got = loop {
+            match self.file.read_at(&mut out[start..], self.offset) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let got = match got {
+            Ok(0) if want > 0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            other => other,
+        };
+        out.truncate(start + got.as_ref().map_or(0, |&n| n));
+        let n = got?;
+        self.offset += n as u64;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    /// Never called: [`FileBody::from_filelike`] gives `None` here.
+    #[cfg(not(unix))]
+    pub fn read_into(&mut self, _out: &mut Vec<u8>, _max: usize) -> io::Result<usize> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
     /// Never called: [`FileBody::from_filelike`] gives `None` here.
     #[cfg(not(target_os = "linux"))]
     pub fn send_to<T>(&mut self, _sock: &T) -> io::Result<Option<usize>> {

@@ -1,5 +1,6 @@
 //! [1][8] One connection's bytes: the non-blocking socket, its input and
-//! output buffers, and what the last readiness edge said.
+//! output buffers, and what the last readiness edge said; under HTTPS the
+//! plaintext goes through the connection's [`TlsSession`] on its way.
 //!
 //! mio is edge-triggered: after an edge the socket is read or written until
 //! `WouldBlock`, and only a new edge makes it worth trying again. The
@@ -12,6 +13,15 @@ use mio::net::TcpStream;
 
 use super::config::HIGH_WATER_BYTES;
 use super::sendfile::FileBody;
+use super::tls::{Decrypted, Refusal, TlsSession};
+
+/// Plaintext bytes handed to rustls per record batch: bounds the ciphertext
+/// buffered for a socket that is not writable.
+const TLS_BATCH_BYTES: usize = 64 * 1024;
+
+/// Bytes of a `wsgi.file_wrapper` file read per turn under TLS, where
+/// `sendfile` cannot be used (the kernel does not encrypt).
+const TLS_FILE_BLOCK_BYTES: usize = 64 * 1024;
 
 /// The outcome of [`Transport::read_some`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +34,8 @@ pub enum Received {
     Eof,
     /// The socket failed (reset): the connection is gone.
     Failed,
+    /// The TLS session is over; [`Transport::take_refusal`] says why.
+    Refused,
 }
 
 /// A socket with buffered, non-blocking input and output.
@@ -49,13 +61,17 @@ pub struct Transport {
     pub eof: bool,
     /// When bytes last moved in either direction (for timeouts).
     pub last_activity: Instant,
+    /// The TLS session on an HTTPS server's connection.
+    tls: Option<Box<TlsSession>>,
+    /// Why the TLS session was given up, until the connection asks.
+    refusal: Option<Refusal>,
 }
 
 impl Transport {
     /// Wraps a freshly accepted socket (assumed ready both ways until it
-    /// says `WouldBlock`).
+    /// says `WouldBlock`), with `tls` on an HTTPS server.
     #[must_use]
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: TcpStream, tls: Option<TlsSession>) -> Self {
         Self {
             stream,
             input: Vec::new(),
@@ -68,7 +84,27 @@ impl Transport {
             read_closed: false,
             eof: false,
             last_activity: Instant::now(),
+            tls: tls.map(Box::new),
+            refusal: None,
         }
+    }
+
+    /// When the TLS handshake in progress started; `None` without TLS,
+    /// before the client sent anything, and after the handshake.
+    #[must_use]
+    pub fn handshake_started(&self) -> Option<Instant> {
+        self.tls.as_ref().and_then(|t| t.handshake_started())
+    }
+
+    /// Why the TLS session was given up (after [`Received::Refused`]).
+    /// After [`Refusal::PlainHttp`] the transport writes plain bytes, so the
+    /// client can be answered in the protocol it speaks.
+    pub fn take_refusal(&mut self) -> Option<Refusal> {
+        let refusal = self.refusal.take();
+        if matches!(refusal, Some(Refusal::PlainHttp)) {
+            self.tls = None;
+        }
+        refusal
     }
 
     /// Records a readiness edge; `read_closed` when the client's FIN (or an
@@ -100,10 +136,11 @@ impl Transport {
         self.end = 0;
     }
 
-    /// Output bytes not yet written.
+    /// Output bytes not yet written (under TLS: plaintext not yet
+    /// encrypted plus ciphertext not yet written).
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.len() - self.out_pos + self.tls.as_ref().map_or(0, |t| t.wire_pending())
     }
 
     /// `false` after a write said `WouldBlock`, until the next edge.
@@ -118,12 +155,13 @@ impl Transport {
         self.out_pos = 0;
     }
 
-    /// Reads up to `want` bytes into the input buffer.
+    /// Reads up to `want` bytes into the input buffer (decrypted under
+    /// TLS, where bytes rustls already holds come before the socket).
     pub fn read_some(&mut self, want: usize) -> Received {
         if self.eof {
             return Received::Eof;
         }
-        if !self.readable {
+        if !self.readable && self.tls.is_none() {
             return Received::WouldBlock;
         }
         if self.input.len() - self.end < want {
@@ -133,6 +171,9 @@ impl Transport {
             if self.input.len() - self.end < want {
                 self.input.resize(self.end + want, 0);
             }
+        }
+        if self.tls.is_some() {
+            return self.read_tls(want);
         }
         let res = loop {
             match self.stream.read(&mut self.input[self.end..self.end + want]) {
@@ -165,27 +206,73 @@ impl Transport {
         }
     }
 
-    /// Writes buffered output until done or `WouldBlock`; `Ok(true)` when
-    /// everything has been handed to the kernel.
+    /// [`Transport::read_some`] under TLS (room for `want` bytes is made).
+    fn read_tls(&mut self, want: usize) -> Received {
+        let Some(tls) = self.tls.as_deref_mut() else {
+            return Received::Failed;
+        };
+        let buf = &mut self.input[self.end..self.end + want];
+        let got = tls.read(&mut self.stream, buf, &mut self.readable, self.read_closed);
+        // Handshake messages and alerts that the read produced go out now:
+        // no other edge would ask for them.
+        let sent = self.flush();
+        match got {
+            Decrypted::Data(n) => {
+                self.end += n;
+                self.last_activity = Instant::now();
+                Received::Data
+            }
+            Decrypted::WouldBlock if sent.is_err() => Received::Failed,
+            Decrypted::WouldBlock => Received::WouldBlock,
+            Decrypted::Eof => {
+                self.eof = true;
+                Received::Eof
+            }
+            Decrypted::Failed => Received::Failed,
+            Decrypted::Refused(why) => {
+                self.refusal = Some(why);
+                Received::Refused
+            }
+        }
+    }
+
+    /// Writes buffered output until done or `WouldBlock` (under TLS,
+    /// encrypting it in batches first); `Ok(true)` when everything has
+    /// been handed to the kernel.
     ///
     /// # Errors
     /// The socket's error (the client went away).
     pub fn flush(&mut self) -> io::Result<bool> {
-        while self.writable && self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out_pos += n;
+        if let Some(tls) = self.tls.as_deref_mut() {
+            loop {
+                let n = write_until_blocked(&mut self.stream, tls.wire(), &mut self.writable)?;
+                if n > 0 {
+                    tls.wire_sent(n);
                     self.last_activity = Instant::now();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                if tls.wire_pending() > 0 || self.out_pos == self.out.len() {
+                    break;
+                }
+                let batch = self.out.len().min(self.out_pos + TLS_BATCH_BYTES);
+                match tls.encrypt(&self.out[self.out_pos..batch])? {
+                    0 => break,
+                    n => self.out_pos += n,
+                }
+            }
+        } else {
+            let n = write_until_blocked(
+                &mut self.stream,
+                &self.out[self.out_pos..],
+                &mut self.writable,
+            )?;
+            if n > 0 {
+                self.out_pos += n;
+                self.last_activity = Instant::now();
             }
         }
         if self.out_pos == self.out.len() {
             self.discard_output();
-            return Ok(true);
+            return Ok(self.pending() == 0);
         }
         if self.out_pos >= HIGH_WATER_BYTES {
             self.out.drain(..self.out_pos);
@@ -196,7 +283,8 @@ impl Transport {
 
     /// Sends part of `file` straight from the kernel (`sendfile`), once the
     /// buffered output is gone: `Ok(Some(n))` bytes sent, `Ok(None)` when
-    /// the socket is full (wait for the next writable edge).
+    /// the socket is full (wait for the next writable edge). Under TLS the
+    /// part is read into the output and encrypted instead.
     ///
     /// # Errors
     /// The socket's error (the client went away), or the file ended early.
@@ -204,12 +292,32 @@ impl Transport {
         if !self.writable {
             return Ok(None);
         }
+        if self.tls.is_some() {
+            // The kernel cannot encrypt: read the file into the output.
+            let n = file.read_into(&mut self.out, TLS_FILE_BLOCK_BYTES)?;
+            self.flush()?;
+            return Ok(Some(n));
+        }
         let sent = file.send_to(&self.stream)?;
         match sent {
             Some(_) => self.last_activity = Instant::now(),
             None => self.writable = false,
         }
         Ok(sent)
+    }
+
+    /// Ends the sending side: under TLS a `close_notify` alert first (RFC
+    /// 8446 §6.1, so the client can tell the end from a truncation), then
+    /// `shutdown(Write)`. `false` while the alert waits for the socket: call
+    /// again once [`Transport::pending`] is 0.
+    pub fn close_write(&mut self) -> bool {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            if tls.close_notify() && (self.flush().is_ok() && self.pending() > 0) {
+                return false;
+            }
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        true
     }
 
     /// Reads and drops input (lingering close); `true` once the client
@@ -232,4 +340,24 @@ impl Transport {
         }
         false
     }
+}
+
+/// Writes `buf` to `stream` until it is all written or the socket says
+/// `WouldBlock` (then `writable` is cleared); returns the bytes written.
+fn write_until_blocked(
+    stream: &mut TcpStream,
+    buf: &[u8],
+    writable: &mut bool,
+) -> io::Result<usize> {
+    let mut done = 0;
+    while *writable && done < buf.len() {
+        match stream.write(&buf[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
