@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use super::config::Limits;
 use super::environ::absolute_authority;
-use super::error::Error;
+use super::error::RequestError;
 
 /// Header slots on the stack; a larger `max_header_count` uses the heap.
 const STACK_HEADERS: usize = 128;
@@ -96,16 +96,16 @@ pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// starts at `head.head_len`.
 ///
 /// # Errors
-/// [`Error::UriTooLong`] (414) for a request line over
-/// `max_request_line_bytes`, [`Error::HeaderTooLarge`] (431) for a head over
+/// [`RequestError::UriTooLong`] (414) for a request line over
+/// `max_request_line_bytes`, [`RequestError::HeaderTooLarge`] (431) for a head over
 /// `max_header_bytes` or `max_header_count` fields,
-/// [`Error::VersionNotSupported`] (505) for a well-formed HTTP-version of a
+/// [`RequestError::VersionNotSupported`] (505) for a well-formed HTTP-version of a
 /// major version other than 1 (RFC 9112 §2.3; `HTTP/1.x` with `x > 1` is
-/// parsed as HTTP/1.1), and [`Error::MalformedRequest`] (400) for bytes that
+/// parsed as HTTP/1.1), and [`RequestError::MalformedRequest`] (400) for bytes that
 /// are not an RFC 9112 request head, a malformed HTTP-version, a
 /// request-target in no form its method allows (§3.2), or an HTTP/1.1
 /// request without exactly one valid `Host` (§3.2).
-pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, RequestError> {
     parse_head_with(buf, limits, true)
 }
 
@@ -115,7 +115,7 @@ fn parse_head_with(
     buf: &[u8],
     limits: &Limits,
     other_versions: bool,
-) -> Result<Option<RequestHead>, Error> {
+) -> Result<Option<RequestHead>, RequestError> {
     check_request_line(buf, limits.max_request_line_bytes)?;
 
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
@@ -131,24 +131,24 @@ fn parse_head_with(
     let status = match parsed.parse_with_uninit_headers(buf, slots) {
         Err(httparse::Error::Version) if other_versions => return other_version(buf, limits),
         Err(httparse::Error::Version) => {
-            return Err(Error::MalformedRequest("malformed HTTP version"))
+            return Err(RequestError::MalformedRequest("malformed HTTP version"))
         }
         other => other?,
     };
     let head_len = match status {
         httparse::Status::Partial if buf.len() > limits.max_header_bytes => {
-            return Err(Error::HeaderTooLarge)
+            return Err(RequestError::HeaderTooLarge)
         }
         httparse::Status::Partial => return Ok(None),
         httparse::Status::Complete(n) if n > limits.max_header_bytes => {
-            return Err(Error::HeaderTooLarge)
+            return Err(RequestError::HeaderTooLarge)
         }
         httparse::Status::Complete(n) => n,
     };
     let (Some(method), Some(target), Some(minor_version)) =
         (parsed.method, parsed.path, parsed.version)
     else {
-        return Err(Error::MalformedRequest("incomplete request line"));
+        return Err(RequestError::MalformedRequest("incomplete request line"));
     };
     // Every slice httparse returns points into `buf[..head_len]`; store
     // offsets so the head owns one copy of its bytes.
@@ -174,7 +174,7 @@ fn parse_head_with(
     for (name, value) in head.headers() {
         if name.eq_ignore_ascii_case("host") {
             if !is_valid_host(value) {
-                return Err(Error::MalformedRequest("invalid Host header"));
+                return Err(RequestError::MalformedRequest("invalid Host header"));
             }
             hosts += 1;
         } else if name.eq_ignore_ascii_case("connection") {
@@ -188,7 +188,7 @@ fn parse_head_with(
     // A `close` anywhere wins over a `keep-alive` (RFC 9112 §9.6).
     head.keep_alive = !close && (minor_version >= 1 || keep);
     if minor_version >= 1 && hosts != 1 {
-        return Err(Error::MalformedRequest(
+        return Err(RequestError::MalformedRequest(
             "an HTTP/1.1 request needs exactly one Host header",
         ));
     }
@@ -206,7 +206,7 @@ fn parse_head_with(
 /// `HTTP/2.0` or HTTP/2's `PRI * HTTP/2.0` preface, is a 505; anything else
 /// (`http/1.1`, `HTTP/1.x`, `HTTP/11`, `HTTP/2.00`) is a 400. A token whose
 /// line has not ended yet is `Ok(None)` while it can still become either.
-fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
+fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, RequestError> {
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
@@ -235,9 +235,9 @@ fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Err
             copy[start + at + 7] = b'1';
             parse_head_with(&copy, limits, false)
         }
-        (true, Some(_), true) => Err(Error::VersionNotSupported),
+        (true, Some(_), true) => Err(RequestError::VersionNotSupported),
         (true, None, _) => Ok(None),
-        _ => Err(Error::MalformedRequest("malformed HTTP version")),
+        _ => Err(RequestError::MalformedRequest("malformed HTTP version")),
     }
 }
 
@@ -246,12 +246,14 @@ fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Err
 /// (`scheme://authority/path?query`, §3.2.2) for any method but CONNECT,
 /// authority-form (`host:port`, §3.2.3) for CONNECT and only CONNECT, and
 /// asterisk-form (`*`, §3.2.4) for OPTIONS only.
-fn check_target(method: &str, target: &[u8]) -> Result<(), Error> {
+fn check_target(method: &str, target: &[u8]) -> Result<(), RequestError> {
     // A URI is ASCII (RFC 3986 §2: other bytes are percent-encoded); httparse
     // lets UTF-8 through. RFC 9112 §3: an invalid request-line SHOULD get a
     // 400, as gunicorn and waitress answer.
     if !target.is_ascii() {
-        return Err(Error::MalformedRequest("request-target is not ASCII"));
+        return Err(RequestError::MalformedRequest(
+            "request-target is not ASCII",
+        ));
     }
     let ok = match (method, target) {
         ("CONNECT", t) => is_authority_form(t),
@@ -261,7 +263,7 @@ fn check_target(method: &str, target: &[u8]) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::MalformedRequest(
+        Err(RequestError::MalformedRequest(
             "request-target in no form its method allows",
         ))
     }
@@ -332,7 +334,7 @@ fn is_reg_name_byte(b: u8) -> bool {
 
 /// Refuses a request line longer than `max` bytes (leading blank lines,
 /// which RFC 9112 §2.2 lets a server skip, do not count).
-fn check_request_line(buf: &[u8], max: usize) -> Result<(), Error> {
+fn check_request_line(buf: &[u8], max: usize) -> Result<(), RequestError> {
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
@@ -346,7 +348,7 @@ fn check_request_line(buf: &[u8], max: usize) -> Result<(), Error> {
             nl.saturating_sub(usize::from(nl > 0 && line[nl - 1] == b'\r'))
         });
     if len > max {
-        Err(Error::UriTooLong)
+        Err(RequestError::UriTooLong)
     } else {
         Ok(())
     }
@@ -365,7 +367,7 @@ mod tests {
         }
     }
 
-    fn parse(b: &[u8]) -> Result<Option<RequestHead>, Error> {
+    fn parse(b: &[u8]) -> Result<Option<RequestHead>, RequestError> {
         parse_head(b, &limits())
     }
 
@@ -507,11 +509,14 @@ mod tests {
         for partial in [&b"GET / HTTP/2"[..], b"GET / HTTP/2.0", b"GET / H"] {
             assert_eq!(parse(partial), Ok(None), "{partial:?}");
         }
-        assert_eq!(parse(b"GET / HTTP/2.0\r").map_err(Error::code), Ok(None));
-        assert_eq!(parse(b"GET / HTTPS").map_err(Error::code), Err(400));
+        assert_eq!(
+            parse(b"GET / HTTP/2.0\r").map_err(RequestError::code),
+            Ok(None)
+        );
+        assert_eq!(parse(b"GET / HTTPS").map_err(RequestError::code), Err(400));
         // Only the token after the second space is the version.
         let twice = parse(b"GET /a HTTP/1.5 HTTP/1.5\r\nHost: h\r\n\r\n");
-        assert_eq!(twice.map_err(Error::code), Err(400));
+        assert_eq!(twice.map_err(RequestError::code), Err(400));
     }
 
     #[test]
@@ -520,7 +525,7 @@ mod tests {
         assert_eq!(ok.iter().position(|&b| b == b'\r'), Some(40));
         assert!(parse(ok).unwrap().is_some());
         let long = b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n";
-        assert_eq!(parse(long), Err(Error::UriTooLong));
+        assert_eq!(parse(long), Err(RequestError::UriTooLong));
     }
 
     #[test]
