@@ -168,7 +168,6 @@ def serve(
     cert: str | PathLike[str] | None = None,
     key: str | PathLike[str] | None = None,
 ) -> None: ...
-
 def _limits() -> list[tuple[str, str, int, str, str]]: ...
 
 # certificates (private: used by ``python -m rswsgi.dev --cert``)

@@ -1,4 +1,4 @@
-//! [3] Request body framing (sans-IO): which bytes after the head are the
+//! [Stage 3](super): Request body framing (sans-IO): which bytes after the head are the
 //! body (RFC 9112 §6), and decoding them into one buffer.
 //!
 //! The event loop reads the whole body before the app runs, so a slow

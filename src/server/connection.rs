@@ -18,14 +18,15 @@ use mio::Registry;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::access_log::{format_line, warn, write_stderr, Entry};
+use super::access_log::{log_exchange, warn};
 use super::config::{Limits, HIGH_WATER_BYTES};
 use super::error::RequestError;
+use super::exchange::{Exchange, Turn};
 use super::impossible;
 use super::parse::RequestHead;
 use super::receive::{Progress, Receiver, Request};
-use super::respond::{Abort, Pumped, Response};
 use super::response_head::write_simple;
+use super::timeouts::{overdue, Overdue, Waiting};
 use super::tls::{Refusal, TlsSession};
 use super::transport::{Received, Transport};
 use super::turn::{Ctx, Next};
@@ -45,7 +46,7 @@ enum State {
     /// Receiving a request: idle, its head, or its body.
     Receiving(Receiver),
     /// The application's response is being produced and sent.
-    Responding(Box<InFlight>),
+    Responding(Box<Exchange>),
     /// Sending what is buffered, then closing.
     Closing,
     /// Output sent and our side shut down; reading and dropping what the
@@ -53,15 +54,6 @@ enum State {
     /// not turn our close into a reset that destroys the response in
     /// flight (RFC 9112 §9.6, "lingering close").
     Lingering { until: Instant, dropped: usize },
-}
-
-/// A response in progress and what the access log needs of its request.
-#[derive(Debug)]
-struct InFlight {
-    resp: Response,
-    head: RequestHead,
-    /// When the request was complete (the log's milliseconds).
-    started: Instant,
 }
 
 /// What one step of [`Connection::advance`] decided: the state that
@@ -73,21 +65,6 @@ enum Step {
     Stop(State, Next),
     /// The socket failed (the client went away) in this state.
     Gone(State, std::io::Error),
-}
-
-/// Which deadline a connection has passed (see [`Connection::sweep`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Overdue {
-    /// A TLS handshake unfinished `header_timeout_secs` after its first byte.
-    Handshake,
-    /// The lingering close has drained long enough.
-    Lingered,
-    /// The client left output unread for `write_timeout_secs`.
-    Unread,
-    /// Idle for `idle_timeout_secs`.
-    Idle,
-    /// A request late by one of its timeouts: `408`.
-    Request,
 }
 
 /// One accepted client.
@@ -176,7 +153,7 @@ impl Connection {
                     Step::Stop(State::Lingering { until, dropped }, next)
                 }
                 State::Receiving(r) => self.receive(py, ctx, r),
-                State::Responding(fl) => self.respond(py, ctx, fl),
+                State::Responding(ex) => self.respond(py, ctx, ex),
             };
             match step {
                 Step::Go(state) => self.state = state,
@@ -229,51 +206,16 @@ impl Connection {
 
     /// Produces (and for a file, sends) the next part of the response in
     /// progress.
-    fn respond(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, mut fl: Box<InFlight>) -> Step {
-        let pending = self.io.pending();
-        if pending >= HIGH_WATER_BYTES {
-            return Step::Stop(State::Responding(fl), Next::Wait);
-        }
-        if ctx.stopping {
-            // Ctrl-C: a head not yet sent says `Connection: close`.
-            fl.resp.keep_alive = false;
-        }
-        let pumped = fl
-            .resp
-            .pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date);
-        let stop = |fl, fatal: Option<PyErr>| {
-            Step::Stop(
-                State::Responding(fl),
-                fatal.map_or(Next::Close, Next::Fatal),
-            )
-        };
-        match pumped {
-            Ok(Pumped::File) if pending > 0 => Step::Stop(State::Responding(fl), Next::Wait),
-            Ok(Pumped::File) => {
-                let sent = if let Some(file) = fl.resp.file_body() {
-                    self.io.send_file(file)
-                } else {
-                    impossible!("Pumped::File without a file: {:?}", fl.resp);
-                    Ok(Some(0))
-                };
-                match sent {
-                    Ok(Some(n)) => match fl.resp.file_sent(py, n) {
-                        Ok(()) => Step::Go(State::Responding(fl)),
-                        Err(Abort(fatal)) => stop(fl, fatal),
-                    },
-                    Ok(None) => Step::Stop(State::Responding(fl), Next::Wait),
-                    Err(e) => Step::Gone(State::Responding(fl), e),
-                }
+    fn respond(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, mut ex: Box<Exchange>) -> Step {
+        match ex.turn(py, ctx, &mut self.io) {
+            Turn::More => Step::Go(State::Responding(ex)),
+            Turn::Wait => Step::Stop(State::Responding(ex), Next::Wait),
+            Turn::Done => Step::Go(self.finish_response(py, ctx, &ex)),
+            Turn::Abort(fatal) => {
+                let next = fatal.map_or(Next::Close, Next::Fatal);
+                Step::Stop(State::Responding(ex), next)
             }
-            Ok(Pumped::More) if !self.io.is_writable() => {
-                Step::Stop(State::Responding(fl), Next::Wait)
-            }
-            Ok(Pumped::More) => Step::Go(State::Responding(fl)),
-            Ok(Pumped::Done) => Step::Go(self.finish_response(py, ctx, &fl)),
-            Err(Abort(fatal)) => {
-                self.io.discard_output();
-                stop(fl, fatal)
-            }
+            Turn::Gone(e) => Step::Gone(State::Responding(ex), e),
         }
     }
 
@@ -307,11 +249,6 @@ impl Connection {
 
     /// The request is complete: build the environ and call the application.
     fn dispatch(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, request: Request) -> State {
-        let Request {
-            head,
-            body,
-            has_body,
-        } = request;
         // Only the access log reads it; quiet, no clock read is needed.
         let started = if ctx.quiet {
             self.io.last_activity
@@ -324,30 +261,11 @@ impl Connection {
                 PyString::new(py, &self.peer.port().to_string()).unbind(),
             )
         });
-        let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
-        let resp = body
-            .into_input(py, ctx.environ.empty_input())
-            .and_then(|(input, len)| {
-                ctx.environ.build(
-                    py,
-                    &head,
-                    (&addr, &port),
-                    has_body.then_some(len),
-                    input.as_any(),
-                )
-            })
-            .and_then(|environ| {
-                let keep = head.keep_alive && !ctx.stopping;
-                let http11 = head.minor_version >= 1;
-                Response::call_app(py, ctx.app, environ, head.is_head(), http11, keep)
-            });
-        match resp {
-            Ok(resp) => State::Responding(Box::new(InFlight {
-                resp,
-                head,
-                started,
-            })),
-            Err(e) => {
+        let remote = (addr.bind(py), port.bind(py));
+        match Exchange::start(py, ctx, request, remote, started) {
+            Ok(ex) => State::Responding(Box::new(ex)),
+            Err(failed) => {
+                let (e, head) = *failed;
                 e.print(py);
                 self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head))
             }
@@ -356,15 +274,17 @@ impl Connection {
 
     /// The response is complete: log it, then wait for the next request or
     /// close.
-    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, fl: &InFlight) -> State {
-        let (resp, started) = (&fl.resp, fl.started);
-        self.log(
+    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, ex: &Exchange) -> State {
+        let (resp, client) = (&ex.resp, self.peer.ip());
+        let head = Some(&ex.head);
+        log_exchange(
             py,
             ctx,
-            Some(&fl.head),
+            client,
+            head,
             resp.status,
             resp.body_bytes,
-            started,
+            ex.started,
         );
         self.unflushed_answers += 1;
         if !resp.keep_alive || ctx.stopping {
@@ -420,25 +340,9 @@ impl Connection {
             .get(..3)
             .and_then(|c| c.parse().ok())
             .unwrap_or(500);
-        self.log(py, ctx, head, code, bytes, Instant::now());
+        log_exchange(py, ctx, self.peer.ip(), head, code, bytes, Instant::now());
         self.unflushed_answers += 1;
         State::Closing
-    }
-
-    /// One access-log line, unless quiet.
-    fn log(
-        &self,
-        py: Python<'_>,
-        ctx: &mut Ctx<'_, '_>,
-        head: Option<&RequestHead>,
-        status: u16,
-        bytes: u64,
-        started: Instant,
-    ) {
-        if !ctx.quiet {
-            let entry = Entry::new(self.peer.ip(), head, status, bytes, started.elapsed());
-            write_stderr(py, &format_line(&entry, ctx.date.now(), ctx.color));
-        }
     }
 
     /// The client went away (`EPIPE`, `ECONNRESET`) with output pending:
@@ -446,10 +350,10 @@ impl Connection {
     /// then the response is abandoned.
     fn client_gone(&mut self, py: Python<'_>, e: &std::io::Error) -> Next {
         let what = match &self.state {
-            State::Responding(fl) => format!(
+            State::Responding(ex) => format!(
                 "{} {}",
-                fl.head.method(),
-                String::from_utf8_lossy(fl.head.target()).escape_debug()
+                ex.head.method(),
+                String::from_utf8_lossy(ex.head.target()).escape_debug()
             ),
             _ => "a response".to_owned(),
         };
@@ -466,8 +370,8 @@ impl Connection {
     /// went away) and buffered output is dropped. The connection only
     /// closes; the socket is closed when it is dropped.
     pub fn abandon(&mut self, py: Python<'_>) {
-        if let State::Responding(fl) = &mut self.state {
-            fl.resp.close_iter(py);
+        if let State::Responding(ex) = &mut self.state {
+            ex.resp.close_iter(py);
         }
         self.state = State::Closing;
         self.io.discard_output();
@@ -482,7 +386,9 @@ impl Connection {
     /// dropped; a TLS handshake not finished `header_timeout_secs` after
     /// its first byte is closed (no HTTP answer can reach it).
     pub fn sweep(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
-        match self.overdue(now, ctx.limits) {
+        let waiting = self.waiting(ctx.limits);
+        let (last, handshake) = (self.io.last_activity, self.io.handshake_started());
+        match overdue(now, ctx.limits, last, handshake, waiting) {
             None => Next::Wait,
             Some(Overdue::Handshake) => {
                 let secs = ctx.limits.header_timeout_secs;
@@ -515,30 +421,17 @@ impl Connection {
         }
     }
 
-    /// The deadline this connection has passed at `now`, if any.
-    fn overdue(&self, now: Instant, limits: &Limits) -> Option<Overdue> {
-        let since = |t: Instant| now.saturating_duration_since(t);
-        if self
-            .io
-            .handshake_started()
-            .is_some_and(|t| since(t) > limits.header_timeout())
-        {
-            return Some(Overdue::Handshake);
-        }
-        let quiet_for = since(self.io.last_activity);
+    /// What this connection waits for, as far as its timeouts go.
+    fn waiting(&self, limits: &Limits) -> Waiting {
         match &self.state {
-            State::Lingering { until, .. } => (now >= *until).then_some(Overdue::Lingered),
-            _ if self.io.pending() > 0 => {
-                (quiet_for > limits.write_timeout()).then_some(Overdue::Unread)
-            }
-            _ if self.is_idle() => (quiet_for > limits.idle_timeout()).then_some(Overdue::Idle),
-            State::Receiving(r) => {
-                let late = r.deadline(limits).is_some_and(|d| now > d);
-                (late || quiet_for > limits.read_timeout()).then_some(Overdue::Request)
-            }
-            // A `sendfile` response whose client stopped reading.
-            State::Responding(_) => (quiet_for > limits.write_timeout()).then_some(Overdue::Unread),
-            State::Closing => None,
+            State::Lingering { until, .. } => Waiting::Lingering { until: *until },
+            _ if self.io.pending() > 0 => Waiting::Reader,
+            _ if self.is_idle() => Waiting::Idle,
+            State::Receiving(r) => Waiting::Request {
+                deadline: r.deadline(limits),
+            },
+            State::Responding(_) => Waiting::Sendfile,
+            State::Closing => Waiting::Nothing,
         }
     }
 }

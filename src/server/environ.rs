@@ -1,4 +1,4 @@
-//! [4] The PEP 3333 environ, built in one function ([`EnvironTemplate::build`])
+//! [Stage 4](super): The PEP 3333 environ, built in one function ([`EnvironTemplate::build`])
 //! with interned keys.
 //!
 //! The keys that are the same for every request live in a template dict made
@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::input::Input;
-use super::parse::RequestHead;
+use super::parse::{absolute_authority, RequestHead};
 use super::response_head::SERVER_HEADER;
 use crate::wsgi::latin1_pystring;
 
@@ -246,24 +246,6 @@ fn header_key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
     PyString::new(py, &key)
 }
 
-/// The authority (`host[:port]`) of an absolute-form request-target such as
-/// `http://example.com:8080/p?q`; `None` for origin form and `*`.
-#[must_use]
-pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
-    if target.first() == Some(&b'/') {
-        return None;
-    }
-    let i = target.windows(3).position(|w| w == b"://")?;
-    let after = &target[i + 3..];
-    let end = after
-        .iter()
-        .position(|&b| b == b'/' || b == b'?' || b == b'#')
-        .unwrap_or(after.len());
-    let authority = &after[..end];
-    // Userinfo (`user@`) is not part of Host (RFC 9110 §4.2.4 forbids it).
-    Some(authority.rsplit(|&b| b == b'@').next().unwrap_or(authority))
-}
-
 /// Splits a request-target into the percent-decoded path (bytes; PEP 3333
 /// then decodes them as latin-1) and the raw query string.
 ///
@@ -317,16 +299,6 @@ mod tests {
             let (p, q) = split_target(target);
             assert_eq!((p.as_ref(), q), (path, query), "{target:?}");
         }
-    }
-
-    #[test]
-    fn absolute_form_authority() {
-        assert_eq!(absolute_authority(b"http://h:1/p?q"), Some(&b"h:1"[..]));
-        assert_eq!(absolute_authority(b"http://h?q"), Some(&b"h"[..]));
-        assert_eq!(absolute_authority(b"http://u@h/"), Some(&b"h"[..]));
-        assert_eq!(absolute_authority(b"http://h#f"), Some(&b"h"[..]));
-        assert_eq!(absolute_authority(b"/p?x=http://h"), None);
-        assert_eq!(absolute_authority(b"*"), None);
     }
 
     fn environ_of(raw: &[u8], f: impl FnOnce(&Bound<'_, PyDict>)) {

@@ -1,4 +1,4 @@
-//! [1][8] The event loop: one mio `Poll` on the thread that serves, the
+//! [Stages 1, 8](super): The event loop: one mio `Poll` on the thread that serves, the
 //! listener at `Token(0)`, a `Waker` at `Token(1)` for `shutdown()` from
 //! another thread, one token per connection (mio `examples/tcp_server.rs`).
 //!

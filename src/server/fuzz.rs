@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 use super::body::{framing, BodyDecoder, Framing};
 use super::config::Limits;
-use super::environ::{absolute_authority, split_target};
-use super::parse::{is_valid_host, parse_head};
+use super::environ::split_target;
+use super::parse::{absolute_authority, is_valid_host, parse_head};
 
 /// Small limits, so the limit paths are exercised too.
 fn limits() -> Limits {

@@ -3,20 +3,22 @@
 //! code in rswsgi that touches sockets.
 //!
 //! The data path is the file list. The stage numbers `[1]`..`[8]` that
-//! start the module docs below point into this diagram:
+//! start the module docs of this folder point into this diagram:
 //!
 //! ```text
-//! [1] socket bytes in   event_loop (mio poll, one token per connection)
+//! [1] socket bytes in   event_loop (mio poll, a token per connection)
 //!                       → transport (buffers; tls under HTTPS)
-//!                       → connection (the state machine, every ending)
-//!                       → receive:
-//! [2]   head            parse (httparse)
-//! [3]   body            body (framing) → spool (memory or a temp file)
+//!                       → connection (the state machine and its endings;
+//!                         timeouts says which deadline passed)
+//!                       → receive, one request:
+//! [2]   its head        parse (httparse)
+//! [3]   its body        body (framing) → spool (memory or a temp file)
+//!                       → exchange, one request and its response:
 //! [4] environ           environ, input (wsgi.input)
 //! [5] the application   (rswsgi's middleware and router are apps too)
-//! [6] start_response    start_response, write(); respond drives the iterable
-//! [7] response framing  response_head (Plan, status line, headers),
-//!                       response_body (Content-Length cut, chunked)
+//! [6] its answer        start_response (and write()) → app_output
+//! [7] response framing  respond → response_head (Plan, status line,
+//!                       headers), response_body (Content-Length, chunked)
 //! [8] socket bytes out  transport; sendfile for wsgi.file_wrapper files
 //!                       → access_log (one line per exchange)
 //! ```
@@ -27,6 +29,7 @@
 //! socket), [`file_wrapper`] (`wsgi.file_wrapper`).
 
 pub mod access_log;
+pub mod app_output;
 pub mod body;
 pub mod certificate;
 pub mod config;
@@ -34,6 +37,7 @@ pub mod connection;
 pub mod environ;
 pub mod error;
 pub mod event_loop;
+pub mod exchange;
 pub mod file_wrapper;
 #[cfg(test)]
 mod fuzz;
@@ -47,6 +51,7 @@ pub mod response_head;
 pub mod sendfile;
 pub mod spool;
 pub mod start_response;
+pub mod timeouts;
 pub mod tls;
 pub mod transport;
 pub mod turn;

@@ -1,4 +1,4 @@
-//! [2] Request head parsing: bytes in, [`RequestHead`] out (sans-IO).
+//! [Stage 2](super): Request head parsing: bytes in, [`RequestHead`] out (sans-IO).
 //!
 //! httparse is a push parser: `Partial` means "feed more bytes", so
 //! [`parse_head`] returns `Ok(None)` until the head is complete. Limits from
@@ -9,7 +9,6 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::config::Limits;
-use super::environ::absolute_authority;
 use super::error::RequestError;
 
 /// Header slots on the stack; a larger `max_header_count` uses the heap.
@@ -354,9 +353,37 @@ fn check_request_line(buf: &[u8], max: usize) -> Result<(), RequestError> {
     }
 }
 
+/// The authority (`host[:port]`) of an absolute-form request-target such as
+/// `http://example.com:8080/p?q`; `None` for origin form and `*`.
+#[must_use]
+pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
+    if target.first() == Some(&b'/') {
+        return None;
+    }
+    let i = target.windows(3).position(|w| w == b"://")?;
+    let after = &target[i + 3..];
+    let end = after
+        .iter()
+        .position(|&b| b == b'/' || b == b'?' || b == b'#')
+        .unwrap_or(after.len());
+    let authority = &after[..end];
+    // Userinfo (`user@`) is not part of Host (RFC 9110 §4.2.4 forbids it).
+    Some(authority.rsplit(|&b| b == b'@').next().unwrap_or(authority))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absolute_form_authority() {
+        assert_eq!(absolute_authority(b"http://h:1/p?q"), Some(&b"h:1"[..]));
+        assert_eq!(absolute_authority(b"http://h?q"), Some(&b"h"[..]));
+        assert_eq!(absolute_authority(b"http://u@h/"), Some(&b"h"[..]));
+        assert_eq!(absolute_authority(b"http://h#f"), Some(&b"h"[..]));
+        assert_eq!(absolute_authority(b"/p?x=http://h"), None);
+        assert_eq!(absolute_authority(b"*"), None);
+    }
 
     fn limits() -> Limits {
         Limits {

@@ -1,4 +1,4 @@
-//! [2][3] Receiving one request on a connection: its head ([`parse_head`]),
+//! [Stages 2, 3](super): Receiving one request on a connection: its head ([`parse_head`]),
 //! then its body ([`BodyDecoder`] into a [`Spool`]), until the request is
 //! complete or refused (waitress splits its `receiver.py` off the same way).
 //!

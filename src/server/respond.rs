@@ -1,25 +1,24 @@
-//! [6][7] Driving the application's response: calls the app, runs its
-//! iterable into output bytes (the head from [`super::response_head`], the body
-//! through a [`BodyWriter`]), or hands a `wsgi.file_wrapper` file to the
-//! connection to `sendfile`.
+//! [Stage 7](super): Producing one response: the head (from
+//! [`super::response_head`]) once the app's first body bytes are known, the
+//! body through a [`BodyWriter`], or a `wsgi.file_wrapper` file handed to
+//! the connection to `sendfile`; the server's own `500` when the app failed
+//! before its head.
 //!
 //! The status is read only when the first non-empty body bytes arrive or
 //! the iterable ends, so a generator may call `start_response` on its first
-//! iteration (granian#845). `close()` is called exactly once through
-//! [`AppIter`], in every path.
+//! iteration (granian#845). The iterable is closed exactly once, in every
+//! path (through [`super::app_output`]).
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::PyDict;
 
 use super::access_log::warn;
-use super::file_wrapper::FileWrapper;
+use super::app_output::AppOutput;
 use super::impossible;
 use super::response_body::{BodyWriter, Emitted, Short};
 use super::response_head::{write_head, write_simple, DateCache, Plan};
 use super::sendfile::FileBody;
-use super::start_response::StartResponse;
-use crate::wsgi::AppIter;
 
 /// What the connection does after [`Response::pump`].
 #[derive(Debug, PartialEq, Eq)]
@@ -66,18 +65,14 @@ enum Started {
     File(FileBody, BodyWriter),
 }
 
-/// One response in progress: the app iterable, its `start_response`, and
-/// the framing state.
+/// One response in progress: what the app gave, and the framing state.
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // four independent facts, not a state
 pub struct Response {
-    iter: Option<AppIter>,
-    start: Py<StartResponse>,
+    app: AppOutput,
     phase: Phase,
     is_head: bool,
     http11: bool,
-    /// Bytes that came from `write()` before the head was produced.
-    write_bytes: u64,
     /// The iterable is a list or tuple: producing more of it never blocks,
     /// so output is batched; otherwise each block is flushed before the
     /// next is asked for (PEP 3333 "Buffering and Streaming").
@@ -105,18 +100,12 @@ impl Response {
         http11: bool,
         keep_alive: bool,
     ) -> PyResult<Self> {
-        let sr = Bound::new(py, StartResponse::default())?;
-        let (iter, phase) = match app.call1((environ, &sr)) {
-            Ok(it) => (Some(AppIter::new(it)), Phase::Start),
-            Err(e) => (None, Phase::Failed(e)),
-        };
+        let (app, raised) = AppOutput::call(py, app, environ)?;
         Ok(Self {
-            iter,
-            start: sr.unbind(),
-            phase,
+            app,
+            phase: raised.map_or(Phase::Start, Phase::Failed),
             is_head,
             http11,
-            write_bytes: 0,
             in_memory: false,
             keep_alive,
             status: 0,
@@ -173,16 +162,11 @@ impl Response {
                 self.phase = Phase::Body(body);
                 return Ok(Pumped::More);
             }
-            let next = match self.iter.as_mut() {
-                Some(iter) => iter.next(py),
-                None => Ok(None),
-            };
-            let chunk = match next {
+            let mut written = Vec::new();
+            let chunk = match self.app.next(py, &mut written) {
                 Ok(chunk) => chunk,
                 Err(e) => return Err(self.abort_with(py, e)),
             };
-            let mut written = Vec::new();
-            self.start.borrow_mut(py).drain_written_into(&mut written);
             self.emit(py, out, &mut body, &written);
             let Some(c) = chunk else {
                 self.finish(py, out, &body)?;
@@ -196,52 +180,6 @@ impl Response {
         }
     }
 
-    /// Pulls from the iterable until non-empty bytes (from `write()` or a
-    /// chunk) are in `buf`, or the end; `Ok(true)` at the end.
-    fn pull(&mut self, py: Python<'_>, buf: &mut Vec<u8>) -> PyResult<bool> {
-        let before = buf.len();
-        loop {
-            let chunk = match self.iter.as_mut() {
-                Some(iter) => iter.next(py)?,
-                None => None,
-            };
-            let mut sr = self.start.borrow_mut(py);
-            if sr.has_written() {
-                let n = buf.len();
-                sr.drain_written_into(buf);
-                self.write_bytes += (buf.len() - n) as u64;
-            }
-            drop(sr);
-            match chunk {
-                None => return Ok(true),
-                Some(c) => buf.extend_from_slice(c.as_bytes()),
-            }
-            if buf.len() > before {
-                return Ok(false);
-            }
-        }
-    }
-
-    /// The total length of a list or tuple of bytes (the whole body is in
-    /// memory, so `Content-Length` is known); `None` for anything else.
-    fn list_total(&self, py: Python<'_>) -> Option<u64> {
-        fn sum<'py>(mut items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<u64> {
-            items.try_fold(0u64, |n, item| {
-                item.cast::<PyBytes>()
-                    .ok()
-                    .map(|b| n + b.as_bytes().len() as u64)
-            })
-        }
-        let it = self.iter.as_ref()?.iterable(py);
-        if let Ok(list) = it.cast::<PyList>() {
-            sum(list.iter())
-        } else if let Ok(tuple) = it.cast::<PyTuple>() {
-            sum(tuple.iter())
-        } else {
-            None
-        }
-    }
-
     /// Runs the iterable to its first non-empty bytes (or its end), decides
     /// the framing and produces the head and those bytes.
     fn start_body(
@@ -250,18 +188,14 @@ impl Response {
         out: &mut Vec<u8>,
         date: &mut DateCache,
     ) -> PyResult<Started> {
-        self.in_memory = self.iter.as_ref().is_some_and(|it| {
-            let it = it.iterable(py);
-            it.is_instance_of::<PyList>() || it.is_instance_of::<PyTuple>()
-        });
-        let file = self.sendable_file(py);
+        self.in_memory = self.app.is_in_memory(py);
+        let file = self.app.sendable_file(py);
         // Bytes from write() during the app call come first.
         let mut first = Vec::new();
-        let mut ended = file.is_some() || self.pull(py, &mut first)?;
+        let mut ended = file.is_some() || self.app.pull(py, &mut first)?;
         let head = self
-            .start
-            .borrow_mut(py)
-            .take_head()
+            .app
+            .take_head(py)
             .ok_or(crate::errors::Error::StartResponseNotCalled)?;
         let declared = head.content_length()?;
         let mut known = file.as_ref().map(FileBody::left);
@@ -270,11 +204,11 @@ impl Response {
             && Plan::decide(head.code, false, true, None, None).send_body
         {
             if !ended {
-                if let Some(list) = self.list_total(py) {
-                    known = Some(self.write_bytes + list);
+                if let Some(list) = self.app.list_total(py) {
+                    known = Some(self.app.write_bytes() + list);
                 } else {
                     // One more chunk tells whether the body is that one chunk.
-                    ended = self.pull(py, &mut first)?;
+                    ended = self.app.pull(py, &mut first)?;
                 }
             }
             if ended {
@@ -342,13 +276,13 @@ impl Response {
             ));
             self.keep_alive = false;
         }
-        match self.iter.as_mut().map(|it| it.close(py)) {
-            Some(Err(e)) if !e.is_instance_of::<PyException>(py) => Err(Abort(Some(e))),
-            Some(Err(e)) => {
+        match self.app.close(py) {
+            Err(e) if !e.is_instance_of::<PyException>(py) => Err(Abort(Some(e))),
+            Err(e) => {
                 e.print(py);
                 Ok(())
             }
-            _ => Ok(()),
+            Ok(()) => Ok(()),
         }
     }
 
@@ -367,7 +301,7 @@ impl Response {
             return Err(Abort(Some(err)));
         }
         err.print(py);
-        self.start.borrow_mut(py).mark_sent();
+        self.app.mark_sent(py);
         self.status = 500;
         self.body_bytes = write_simple(
             out,
@@ -401,27 +335,9 @@ impl Response {
     /// Calls the iterable's `close()` (once; later calls do nothing),
     /// logging what it raises.
     pub fn close_iter(&mut self, py: Python<'_>) {
-        if let Some(Err(e)) = self.iter.as_mut().map(|it| it.close(py)) {
+        if let Err(e) = self.app.close(py) {
             e.print(py);
         }
-    }
-
-    /// The file to `sendfile` when the app returned `wsgi.file_wrapper`
-    /// over a regular file, called `start_response` and wrote nothing.
-    fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
-        let wrapper = self
-            .iter
-            .as_ref()?
-            .iterable(py)
-            .cast::<FileWrapper>()
-            .ok()?;
-        let sr = self.start.borrow(py);
-        if sr.head().is_none() || sr.has_written() {
-            return None;
-        }
-        drop(sr);
-        let filelike = wrapper.borrow().filelike(py);
-        FileBody::from_filelike(py, &filelike)
     }
 
     /// The file still to send after [`Pumped::File`].

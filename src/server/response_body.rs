@@ -1,4 +1,4 @@
-//! [7] Response body framing (sans-IO): the body bytes under the [`Plan`]
+//! [Stage 7](super): Response body framing (sans-IO): the body bytes under the [`Plan`]
 //! decided with the head: cut at the `Content-Length` (RFC 9110 §8.6),
 //! chunk-framed under `Transfer-Encoding: chunked` and ended by the last
 //! chunk (RFC 9112 §7.1), or nothing at all for HEAD, 1xx, 204 and 304.

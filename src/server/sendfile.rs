@@ -1,4 +1,4 @@
-//! [8] `wsgi.file_wrapper` over a real file goes out with `sendfile(2)`
+//! [Stage 8](super): `wsgi.file_wrapper` over a real file goes out with `sendfile(2)`
 //! (PEP 3333 "Optional Platform-Specific File Handling"): the kernel copies
 //! from the page cache to the socket, and Python's `read()` is never called.
 //!

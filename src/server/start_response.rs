@@ -1,4 +1,4 @@
-//! [6] The server's `start_response` callable and its `write()` (PEP 3333
+//! [Stage 6](super): The server's `start_response` callable and its `write()` (PEP 3333
 //! "The start_response() Callable", "The write() Callable").
 //!
 //! The exc_info rules are those of [`crate::wsgi::ResponseStart`] (the

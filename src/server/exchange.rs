@@ -1,0 +1,124 @@
+//! [Stages 4..8](super): One exchange on a connection, from the complete request to the
+//! complete response: the environ is built and the app called
+//! ([`Exchange::start`]), then each turn pumps the [`Response`] into the
+//! transport's output, or `sendfile`s a `wsgi.file_wrapper` file
+//! ([`Exchange::turn`]). The connection keeps the state machine; this file
+//! keeps what one response in flight needs.
+
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use super::config::HIGH_WATER_BYTES;
+use super::impossible;
+use super::parse::RequestHead;
+use super::receive::Request;
+use super::respond::{Abort, Pumped, Response};
+use super::transport::Transport;
+use super::turn::Ctx;
+
+/// A request and its response in flight.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The response being produced.
+    pub resp: Response,
+    /// The request's head (for the access log).
+    pub head: RequestHead,
+    /// When the request was complete (the log's milliseconds).
+    pub started: Instant,
+}
+
+/// What one [`Exchange::turn`] got to.
+#[derive(Debug)]
+pub enum Turn {
+    /// More output was produced; go on.
+    More,
+    /// Wait for the socket to take what is buffered.
+    Wait,
+    /// The response is complete (the iterable closed).
+    Done,
+    /// Drop the connection without sending what is buffered; `Some` carries
+    /// an exception to re-raise (KeyboardInterrupt, SystemExit).
+    Abort(Option<PyErr>),
+    /// The socket failed while sending a file (the client went away).
+    Gone(std::io::Error),
+}
+
+impl Exchange {
+    /// Builds the environ of `request` (from `remote`, the client's
+    /// `REMOTE_ADDR` and `REMOTE_PORT`) and calls the application.
+    ///
+    /// # Errors
+    /// The error and the head, when the body cannot be read back or an
+    /// object cannot be allocated (the connection answers 500).
+    pub fn start(
+        py: Python<'_>,
+        ctx: &Ctx<'_, '_>,
+        request: Request,
+        remote: (&Bound<'_, PyString>, &Bound<'_, PyString>),
+        started: Instant,
+    ) -> Result<Self, Box<(PyErr, RequestHead)>> {
+        let Request {
+            head,
+            body,
+            has_body,
+        } = request;
+        let resp = body
+            .into_input(py, ctx.environ.empty_input())
+            .and_then(|(input, len)| {
+                let len = has_body.then_some(len);
+                ctx.environ.build(py, &head, remote, len, input.as_any())
+            })
+            .and_then(|environ| {
+                let keep = head.keep_alive && !ctx.stopping;
+                let http11 = head.minor_version >= 1;
+                Response::call_app(py, ctx.app, environ, head.is_head(), http11, keep)
+            });
+        match resp {
+            Ok(resp) => Ok(Self {
+                resp,
+                head,
+                started,
+            }),
+            Err(e) => Err(Box::new((e, head))),
+        }
+    }
+
+    /// Produces (and for a file, sends) the next part of the response, up
+    /// to the output high-water mark.
+    pub fn turn(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, io: &mut Transport) -> Turn {
+        if io.pending() >= HIGH_WATER_BYTES {
+            return Turn::Wait;
+        }
+        if ctx.stopping {
+            // Ctrl-C: a head not yet sent says `Connection: close`.
+            self.resp.keep_alive = false;
+        }
+        match self.resp.pump(py, &mut io.out, HIGH_WATER_BYTES, ctx.date) {
+            // The head goes out before the file.
+            Ok(Pumped::File) if io.pending() > 0 => Turn::Wait,
+            Ok(Pumped::File) => {
+                let Some(file) = self.resp.file_body() else {
+                    impossible!("Pumped::File without a file: {:?}", self.resp);
+                    return Turn::Abort(None);
+                };
+                match io.send_file(file) {
+                    Ok(Some(n)) => match self.resp.file_sent(py, n) {
+                        Ok(()) => Turn::More,
+                        Err(Abort(fatal)) => Turn::Abort(fatal),
+                    },
+                    Ok(None) => Turn::Wait,
+                    Err(e) => Turn::Gone(e),
+                }
+            }
+            Ok(Pumped::More) if !io.is_writable() => Turn::Wait,
+            Ok(Pumped::More) => Turn::More,
+            Ok(Pumped::Done) => Turn::Done,
+            Err(Abort(fatal)) => {
+                io.discard_output();
+                Turn::Abort(fatal)
+            }
+        }
+    }
+}
