@@ -40,7 +40,7 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, RequestEr
     let (mut chunked_last, mut chunked_before) = (false, false);
     let mut unknown = false;
     for (name, value) in head.headers() {
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case(b"content-length") {
             // `Content-Length: 5, 5` and repeated equal fields are one value
             // (RFC 9110 §8.6); anything else is an error.
             if list_members(value).next().is_none() {
@@ -57,7 +57,7 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, RequestEr
                 }
                 length = Some(n);
             }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // Several fields are one list, in order (RFC 9110 §5.3).
             for coding in list_members(value) {
                 chunked_before |= chunked_last;

@@ -135,9 +135,9 @@ impl EnvironTemplate {
             // as in waitress, CONTENT_LENGTH gives its length, and no
             // HTTP_TRANSFER_ENCODING is left for an app or a proxying
             // middleware to frame it a second time (RFC 9112 §6.3, §11.2).
-            if name.contains('_')
-                || name.eq_ignore_ascii_case("content-length")
-                || name.eq_ignore_ascii_case("transfer-encoding")
+            if name.contains(&b'_')
+                || name.eq_ignore_ascii_case(b"content-length")
+                || name.eq_ignore_ascii_case(b"transfer-encoding")
             {
                 continue;
             }
@@ -151,7 +151,7 @@ impl EnvironTemplate {
             let prev = if repeated { env.get_item(&key)? } else { None };
             match prev {
                 Some(prev) => {
-                    let sep = if name.eq_ignore_ascii_case("cookie") {
+                    let sep = if name.eq_ignore_ascii_case(b"cookie") {
                         "; "
                     } else {
                         ", "
@@ -209,10 +209,10 @@ fn method_str<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
 /// The environ key of a request header: `CONTENT_TYPE` (CGI has no `HTTP_`
 /// prefix for it), else `HTTP_` + the name upper-cased with `-` → `_`.
 /// Common names use interned keys.
-fn header_key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+fn header_key<'py>(py: Python<'py>, name: &[u8]) -> Bound<'py, PyString> {
     macro_rules! known {
         ($($h:literal => $k:literal,)*) => {
-            $(if name.eq_ignore_ascii_case($h) {
+            $(if name.eq_ignore_ascii_case($h.as_bytes()) {
                 return intern!(py, $k).clone();
             })*
         };
@@ -236,11 +236,12 @@ fn header_key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
     }
     let mut key = String::with_capacity(5 + name.len());
     key.push_str("HTTP_");
-    key.extend(name.chars().map(|c| {
-        if c == '-' {
+    // A field name is an ASCII token (RFC 9110 §5.1).
+    key.extend(name.iter().map(|&b| {
+        if b == b'-' {
             '_'
         } else {
-            c.to_ascii_uppercase()
+            char::from(b.to_ascii_uppercase())
         }
     }));
     PyString::new(py, &key)

@@ -14,12 +14,20 @@ use super::error::RequestError;
 /// Header slots on the stack; a larger `max_header_count` uses the heap.
 const STACK_HEADERS: usize = 128;
 
+/// The methods of RFC 9110 §9.3 and `PATCH` (RFC 5789): one of these is
+/// kept as a `&'static str`, so reading it needs no UTF-8 check.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+];
+
 /// A parsed request head, owning a copy of its bytes (`raw`) so the read
 /// buffer can be reused at once; fields are ranges into `raw`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     raw: Vec<u8>,
     method: Range<usize>,
+    /// The method, when it is one of [`KNOWN_METHODS`].
+    known_method: Option<&'static str>,
     target: Range<usize>,
     headers: Vec<(Range<usize>, Range<usize>)>,
     /// `0` for HTTP/1.0, `1` for HTTP/1.1.
@@ -37,7 +45,10 @@ impl RequestHead {
     /// The method, e.g. `GET` (an RFC 9110 token, so ASCII).
     #[must_use]
     pub fn method(&self) -> &str {
-        std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or("")
+        match self.known_method {
+            Some(m) => m,
+            None => std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or(""),
+        }
     }
 
     /// The request-target exactly as sent, e.g. `/a%20b?x=1`.
@@ -56,20 +67,18 @@ impl RequestHead {
         }
     }
 
-    /// The header fields in order: name as sent (ASCII token), raw value.
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers.iter().map(|(n, v)| {
-            (
-                std::str::from_utf8(&self.raw[n.clone()]).unwrap_or(""),
-                &self.raw[v.clone()],
-            )
-        })
+    /// The header fields in order: name as sent (an ASCII token, RFC 9110
+    /// §5.1, as httparse checked), raw value.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
     }
 
     /// The values of every field called `name` (any case), in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.headers()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
 
@@ -159,6 +168,7 @@ fn parse_head_with(
     let mut head = RequestHead {
         raw: buf[..head_len].to_vec(),
         method: range(method.as_bytes()),
+        known_method: KNOWN_METHODS.into_iter().find(|&m| m == method),
         target: range(target.as_bytes()),
         headers: parsed
             .headers
@@ -171,12 +181,12 @@ fn parse_head_with(
     };
     let (mut hosts, mut close, mut keep) = (0, false, false);
     for (name, value) in head.headers() {
-        if name.eq_ignore_ascii_case("host") {
+        if name.eq_ignore_ascii_case(b"host") {
             if !is_valid_host(value) {
                 return Err(RequestError::MalformedRequest("invalid Host header"));
             }
             hosts += 1;
-        } else if name.eq_ignore_ascii_case("connection") {
+        } else if name.eq_ignore_ascii_case(b"connection") {
             for token in list_members(value) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep |= token.eq_ignore_ascii_case(b"keep-alive");
@@ -326,9 +336,26 @@ pub fn is_valid_host(value: &[u8]) -> bool {
     port_ok && host.iter().all(|&b| is_reg_name_byte(b))
 }
 
-/// RFC 3986 reg-name bytes: unreserved, sub-delims, `%` of pct-encoded.
+/// RFC 3986 reg-name bytes: unreserved, sub-delims, `%` of pct-encoded
+/// (a table: a Host value is checked byte by byte on every request).
 fn is_reg_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let c = i as u8;
+            t[i] = c.is_ascii_alphanumeric();
+            i += 1;
+        }
+        let extra = b"-._~!$&'()*+,;=%";
+        let mut j = 0;
+        while j < extra.len() {
+            t[extra[j] as usize] = true;
+            j += 1;
+        }
+        t
+    };
+    TABLE[usize::from(b)]
 }
 
 /// Refuses a request line longer than `max` bytes (leading blank lines,
@@ -408,7 +435,10 @@ mod tests {
         assert_eq!(head.head_len, buf.len() - 4);
         assert!(head.keep_alive);
         let hs: Vec<_> = head.headers().collect();
-        assert_eq!(hs, vec![("Host", &b"h"[..]), ("X-A", &b"1"[..])]);
+        assert_eq!(
+            hs,
+            vec![(&b"Host"[..], &b"h"[..]), (&b"X-A"[..], &b"1"[..])]
+        );
         assert!(!head.is_head());
     }
 

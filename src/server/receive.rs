@@ -31,19 +31,24 @@ pub enum Receiver {
         /// `None` while nothing of it has.
         started: Option<Instant>,
     },
-    /// Receiving the body of `head`.
-    Body {
-        /// The parsed head.
-        head: RequestHead,
-        /// Where the body ends (RFC 9112 §6).
-        decoder: BodyDecoder,
-        /// The body received so far.
-        body: Spool,
-        /// The request declared a body (`CONTENT_LENGTH` is then set).
-        has_body: bool,
-        /// `Limits::body_timeout_secs` after the head.
-        deadline: Instant,
-    },
+    /// Receiving a body (boxed: the connection's state stays small, so
+    /// moving it from one state to the next is cheap).
+    Body(Box<Incoming>),
+}
+
+/// A request whose body is being received.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The parsed head.
+    head: RequestHead,
+    /// Where the body ends (RFC 9112 §6).
+    decoder: BodyDecoder,
+    /// The body received so far.
+    body: Spool,
+    /// The request declared a body (`CONTENT_LENGTH` is then set).
+    has_body: bool,
+    /// `Limits::body_timeout_secs` after the head.
+    deadline: Instant,
 }
 
 impl Default for Receiver {
@@ -90,7 +95,7 @@ impl Receiver {
     pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
         match self {
             Self::Head { started } => started.map(|t| t + limits.header_timeout()),
-            Self::Body { deadline, .. } => Some(*deadline),
+            Self::Body(incoming) => Some(incoming.deadline),
         }
     }
 
@@ -99,7 +104,7 @@ impl Receiver {
     pub fn into_head(self) -> Option<RequestHead> {
         match self {
             Self::Head { .. } => None,
-            Self::Body { head, .. } => Some(head),
+            Self::Body(incoming) => Some(incoming.head),
         }
     }
 
@@ -108,95 +113,99 @@ impl Receiver {
     /// `100 Continue` is queued when the client waits for one), decodes
     /// the body into memory or a temporary file.
     pub fn feed(self, py: Python<'_>, io: &mut Transport, limits: &Limits) -> Progress {
-        let mut me = self;
-        loop {
-            me = match me {
-                Self::Head { started } => {
-                    if io.input().is_empty() {
-                        return Progress::Wants(Self::Head { started }, READ_CHUNK_BYTES);
-                    }
-                    // The read that brought these bytes set `last_activity`:
-                    // no clock read per request.
-                    let started = started.or(Some(io.last_activity));
-                    match parse_head(io.input(), limits) {
-                        Ok(Some(head)) => {
-                            io.consume(head.head_len);
-                            match begin_body(io, limits, head) {
-                                Ok(body) => body,
-                                Err((e, head)) => return Progress::Refused(e, Some(head)),
-                            }
-                        }
-                        Ok(None) => {
-                            return Progress::Wants(Self::Head { started }, READ_CHUNK_BYTES)
-                        }
-                        Err(e) => return Progress::Refused(e, None),
-                    }
+        let mut incoming = match self {
+            Self::Body(incoming) => incoming,
+            Self::Head { started } => {
+                if io.input().is_empty() {
+                    return Progress::Wants(Self::Head { started }, READ_CHUNK_BYTES);
                 }
-                Self::Body {
-                    head,
-                    mut decoder,
-                    mut body,
-                    has_body,
-                    deadline,
-                } => {
-                    if !io.input().is_empty() {
-                        match decoder.decode(io.input(), &mut body.mem, limits.max_body_bytes) {
-                            Ok(used) => io.consume(used),
-                            Err(e) => return Progress::Refused(e, Some(head)),
-                        }
-                        if let Err(e) = body.settle(limits.max_in_memory_body_bytes) {
-                            warn(py, &format!("cannot store a request body: {e}"));
-                            return Progress::Refused(RequestError::Storage, Some(head));
-                        }
-                    }
-                    if decoder.is_done() {
-                        return Progress::Complete(Request {
-                            head,
-                            body,
-                            has_body,
-                        });
-                    }
-                    let want = decoder.remaining().map_or(READ_CHUNK_BYTES, |r| {
-                        usize::try_from(r)
-                            .unwrap_or(MAX_READ_BYTES)
-                            .clamp(READ_CHUNK_BYTES, MAX_READ_BYTES)
-                    });
-                    let me = Self::Body {
-                        head,
-                        decoder,
-                        body,
-                        has_body,
-                        deadline,
-                    };
-                    return Progress::Wants(me, want);
+                // The read that brought these bytes set `last_activity`: no
+                // clock read per request.
+                let started = started.or(Some(io.last_activity));
+                let head = match parse_head(io.input(), limits) {
+                    Ok(Some(head)) => head,
+                    Ok(None) => return Progress::Wants(Self::Head { started }, READ_CHUNK_BYTES),
+                    Err(e) => return Progress::Refused(e, None),
+                };
+                io.consume(head.head_len);
+                match begin_body(io, limits, head) {
+                    Begun::Complete(request) => return Progress::Complete(request),
+                    Begun::Body(incoming) => incoming,
+                    Begun::Refused(e, head) => return Progress::Refused(e, Some(head)),
                 }
-            };
+            }
+        };
+        let this = &mut *incoming;
+        if !io.input().is_empty() {
+            let max = limits.max_body_bytes;
+            match this.decoder.decode(io.input(), &mut this.body.mem, max) {
+                Ok(used) => io.consume(used),
+                Err(e) => return Progress::Refused(e, Some(incoming.head)),
+            }
+            if let Err(e) = this.body.settle(limits.max_in_memory_body_bytes) {
+                warn(py, &format!("cannot store a request body: {e}"));
+                return Progress::Refused(RequestError::Storage, Some(incoming.head));
+            }
         }
+        if this.decoder.is_done() {
+            let Incoming {
+                head,
+                body,
+                has_body,
+                ..
+            } = *incoming;
+            return Progress::Complete(Request {
+                head,
+                body,
+                has_body,
+            });
+        }
+        let want = this.decoder.remaining().map_or(READ_CHUNK_BYTES, |r| {
+            usize::try_from(r)
+                .unwrap_or(MAX_READ_BYTES)
+                .clamp(READ_CHUNK_BYTES, MAX_READ_BYTES)
+        });
+        Progress::Wants(Self::Body(incoming), want)
     }
 }
 
+/// What [`begin_body`] decided.
+enum Begun {
+    /// No body: the request is complete.
+    Complete(Request),
+    /// A body follows.
+    Body(Box<Incoming>),
+    /// The framing is refused.
+    Refused(RequestError, RequestHead),
+}
+
 /// A head has been parsed: the body's framing decides where it ends.
-fn begin_body(
-    io: &mut Transport,
-    limits: &Limits,
-    head: RequestHead,
-) -> Result<Receiver, (RequestError, RequestHead)> {
+fn begin_body(io: &mut Transport, limits: &Limits, head: RequestHead) -> Begun {
     let f = match framing(&head, limits) {
         Ok(f) => f,
-        Err(e) => return Err((e, head)),
+        Err(e) => return Begun::Refused(e, head),
     };
+    let has_body = f != Framing::Length(0) || head.values("content-length").next().is_some();
     let decoder = BodyDecoder::new(f);
+    if decoder.is_done() {
+        // Most requests (GET): nothing to receive.
+        let body = Spool::default();
+        return Begun::Complete(Request {
+            head,
+            body,
+            has_body,
+        });
+    }
     // RFC 9110 §10.1.1: the client waits for 100 before sending.
-    if !decoder.is_done() && io.input().is_empty() && expects_continue(&head) {
+    if io.input().is_empty() && expects_continue(&head) {
         io.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
-    let has_body = f != Framing::Length(0) || head.values("content-length").next().is_some();
-    Ok(Receiver::Body {
+    Begun::Body(Box::new(Incoming {
         head,
         decoder,
         body: Spool::default(),
         has_body,
         // From the read that completed the head.
         deadline: io.last_activity + limits.body_timeout(),
-    })
+    }))
 }
