@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use mio::Registry;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::PyDict;
 
 use super::access_log::{log_exchange, warn};
 use super::config::{Limits, HIGH_WATER_BYTES};
@@ -72,8 +72,9 @@ enum Step {
 pub struct Connection {
     io: Transport,
     peer: SocketAddr,
-    /// `REMOTE_ADDR` and `REMOTE_PORT`, made on the first request.
-    remote: Option<(Py<PyString>, Py<PyString>)>,
+    /// The environ template of this client (`REMOTE_ADDR`, `REMOTE_PORT`
+    /// set), made on its first request.
+    client_environ: Option<Py<PyDict>>,
     state: State,
     unflushed_answers: u32,
     answered: u32,
@@ -87,7 +88,7 @@ impl Connection {
         Self {
             io: Transport::new(stream, tls),
             peer,
-            remote: None,
+            client_environ: None,
             state: State::Receiving(Receiver::default()),
             unflushed_answers: 0,
             answered: 0,
@@ -255,14 +256,18 @@ impl Connection {
         } else {
             Instant::now()
         };
-        let (addr, port) = self.remote.get_or_insert_with(|| {
-            (
-                PyString::new(py, &self.peer.ip().to_string()).unbind(),
-                PyString::new(py, &self.peer.port().to_string()).unbind(),
-            )
-        });
-        let remote = (addr.bind(py), port.bind(py));
-        match Exchange::start(py, ctx, request, remote, started) {
+        let client = match &self.client_environ {
+            Some(client) => client.bind(py).clone(),
+            None => match ctx.environ.for_client(py, self.peer) {
+                Ok(client) => self.client_environ.insert(client).bind(py).clone(),
+                Err(e) => {
+                    e.print(py);
+                    let head = Some(&request.head);
+                    return self.answer_and_close(py, ctx, "500 Internal Server Error", head);
+                }
+            },
+        };
+        match Exchange::start(py, ctx, request, &client, started) {
             Ok(ex) => State::Responding(Box::new(ex)),
             Err(failed) => {
                 let (e, head) = *failed;

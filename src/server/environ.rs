@@ -6,6 +6,7 @@
 //! per-request keys. Repeated header fields are folded here too.
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
 
 use percent_encoding::percent_decode;
 use pyo3::intern;
@@ -39,9 +40,14 @@ impl EnvironTemplate {
     ///
     /// `SERVER_SOFTWARE` is `rswsgi/VERSION`, the `Server` header's value.
     ///
-    /// The keys every request sets are there too, with `None` as a
-    /// placeholder: `dict.copy()` then gives a table of the final size and
-    /// setting them replaces a value instead of inserting (no resize).
+    /// The keys every request sets are there too, so that `dict.copy()`
+    /// gives a table of the final size and setting them replaces a value
+    /// instead of inserting (no resize). Their values are the most common
+    /// ones, which a request then does not set again: `REQUEST_METHOD`
+    /// `'GET'`, `QUERY_STRING` `''`, `SERVER_PROTOCOL` `'HTTP/1.1'` and the
+    /// shared empty `wsgi.input`; `PATH_INFO`, `wsgi.errors` and (until
+    /// [`EnvironTemplate::for_client`]) `REMOTE_ADDR`/`REMOTE_PORT` are
+    /// `None`, always replaced.
     pub fn new(
         py: Python<'_>,
         server_name: &str,
@@ -61,23 +67,21 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "wsgi.run_once"), false)?;
         d.set_item(intern!(py, "wsgi.input_terminated"), true)?;
         d.set_item(intern!(py, "wsgi.file_wrapper"), file_wrapper)?;
-        // Placeholders, replaced by `build` (in the order it sets them).
-        for key in [
-            intern!(py, "REQUEST_METHOD"),
-            intern!(py, "PATH_INFO"),
-            intern!(py, "QUERY_STRING"),
-            intern!(py, "SERVER_PROTOCOL"),
-            intern!(py, "REMOTE_ADDR"),
-            intern!(py, "REMOTE_PORT"),
-            intern!(py, "wsgi.input"),
-            intern!(py, "wsgi.errors"),
-        ] {
-            d.set_item(key, py.None())?;
-        }
+        let empty_input = Py::new(py, Input::new(PyBytes::new(py, b"")))?;
+        // Common values, and placeholders, replaced by `for_client` and
+        // `build` (in the order they set them).
+        d.set_item(intern!(py, "REQUEST_METHOD"), intern!(py, "GET"))?;
+        d.set_item(intern!(py, "PATH_INFO"), py.None())?;
+        d.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?;
+        d.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.1"))?;
+        d.set_item(intern!(py, "REMOTE_ADDR"), py.None())?;
+        d.set_item(intern!(py, "REMOTE_PORT"), py.None())?;
+        d.set_item(intern!(py, "wsgi.input"), &empty_input)?;
+        d.set_item(intern!(py, "wsgi.errors"), py.None())?;
         let sys = py.import("sys")?;
         Ok(Self {
             base: d.unbind(),
-            empty_input: Py::new(py, Input::new(PyBytes::new(py, b"")))?,
+            empty_input,
             sys_dict: sys.dict().unbind(),
             sys: sys.unbind(),
         })
@@ -92,41 +96,51 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "HTTPS"), intern!(py, "on"))
     }
 
-    /// The environ for one request.
+    /// The template for the requests of one client connection: the
+    /// server's, with `REMOTE_ADDR` and `REMOTE_PORT` of `peer` (made once
+    /// per connection, so a request does not set them again).
     ///
-    /// `remote` is `(REMOTE_ADDR, REMOTE_PORT)`; `body_len` is the decoded
-    /// body's length in bytes, set as `CONTENT_LENGTH` when the request had
-    /// a body framing header; `input` becomes `wsgi.input`. `wsgi.errors` is
-    /// `sys.stderr` at the time of the request.
+    /// # Errors
+    /// When the dict cannot be copied.
+    pub fn for_client(&self, py: Python<'_>, peer: SocketAddr) -> PyResult<Py<PyDict>> {
+        let env = self.base.bind(py).copy()?;
+        env.set_item(intern!(py, "REMOTE_ADDR"), peer.ip().to_string())?;
+        env.set_item(intern!(py, "REMOTE_PORT"), peer.port().to_string())?;
+        Ok(env.unbind())
+    }
+
+    /// The environ for one request, a copy of `client` (from
+    /// [`EnvironTemplate::for_client`]) with the request's values.
+    ///
+    /// `body_len` is the decoded body's length in bytes, set as
+    /// `CONTENT_LENGTH` when the request had a body framing header; `input`
+    /// becomes `wsgi.input`. `wsgi.errors` is `sys.stderr` at the time of
+    /// the request.
     pub fn build<'py>(
         &self,
         py: Python<'py>,
+        client: &Bound<'py, PyDict>,
         head: &RequestHead,
-        remote: (&Bound<'py, PyString>, &Bound<'py, PyString>),
         body_len: Option<usize>,
         input: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let env = self.base.bind(py).copy()?;
-        env.set_item(intern!(py, "REQUEST_METHOD"), method_str(py, head.method()))?;
+        let env = client.copy()?;
+        // The template's values stand where they are right (see `new`).
+        let method = head.method();
+        if method != "GET" {
+            env.set_item(intern!(py, "REQUEST_METHOD"), method_str(py, method))?;
+        }
         let (path, query) = split_target(head.target());
         env.set_item(intern!(py, "PATH_INFO"), latin1_pystring(py, &path))?;
-        let query = if query.is_empty() {
-            intern!(py, "").clone()
-        } else {
-            latin1_pystring(py, query)
-        };
-        env.set_item(intern!(py, "QUERY_STRING"), query)?;
-        env.set_item(
-            intern!(py, "SERVER_PROTOCOL"),
-            if head.minor_version == 0 {
-                intern!(py, "HTTP/1.0")
-            } else {
-                intern!(py, "HTTP/1.1")
-            },
-        )?;
-        env.set_item(intern!(py, "REMOTE_ADDR"), remote.0)?;
-        env.set_item(intern!(py, "REMOTE_PORT"), remote.1)?;
-        env.set_item(intern!(py, "wsgi.input"), input)?;
+        if !query.is_empty() {
+            env.set_item(intern!(py, "QUERY_STRING"), latin1_pystring(py, query))?;
+        }
+        if head.minor_version == 0 {
+            env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
+        }
+        if !input.is(&self.empty_input) {
+            env.set_item(intern!(py, "wsgi.input"), input)?;
+        }
         env.set_item(intern!(py, "wsgi.errors"), self.stderr(py)?)?;
         for (i, (name, value)) in head.headers().enumerate() {
             // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
@@ -197,7 +211,6 @@ impl EnvironTemplate {
 /// The method as a Python `str`, interned for the common ones.
 fn method_str<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
     match method {
-        "GET" => intern!(py, "GET").clone(),
         "POST" => intern!(py, "POST").clone(),
         "HEAD" => intern!(py, "HEAD").clone(),
         "PUT" => intern!(py, "PUT").clone(),
@@ -307,13 +320,14 @@ mod tests {
             let head = parse_head(raw, &Limits::default()).unwrap().unwrap();
             let tpl =
                 EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
-            let addr = PyString::new(py, "127.0.0.1");
-            let port = PyString::new(py, "5555");
+            let client = tpl
+                .for_client(py, "127.0.0.1:5555".parse().unwrap())
+                .unwrap();
             let env = tpl
                 .build(
                     py,
+                    client.bind(py),
                     &head,
-                    (&addr, &port),
                     Some(0),
                     &py.None().into_bound(py),
                 )
@@ -394,6 +408,43 @@ mod tests {
         });
     }
 
+    /// The template's common values stand only where they are right.
+    #[test]
+    fn template_defaults_are_replaced_when_they_differ() {
+        for (raw, method, protocol, query) in [
+            (
+                &b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+                "GET",
+                "HTTP/1.1",
+                "",
+            ),
+            (b"POST /?a=1 HTTP/1.0\r\n\r\n", "POST", "HTTP/1.0", "a=1"),
+            (b"PROPFIND / HTTP/1.0\r\n\r\n", "PROPFIND", "HTTP/1.0", ""),
+        ] {
+            environ_of(raw, |env| {
+                assert_eq!(get(env, "REQUEST_METHOD").as_deref(), Some(method));
+                assert_eq!(get(env, "SERVER_PROTOCOL").as_deref(), Some(protocol));
+                assert_eq!(get(env, "QUERY_STRING").as_deref(), Some(query));
+                assert_eq!(get(env, "REMOTE_ADDR").as_deref(), Some("127.0.0.1"));
+                assert_eq!(get(env, "REMOTE_PORT").as_deref(), Some("5555"));
+            });
+        }
+        Python::attach(|py| {
+            let tpl =
+                EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
+            let client = tpl.for_client(py, "[::1]:80".parse().unwrap()).unwrap();
+            let head = parse_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &Limits::default())
+                .unwrap()
+                .unwrap();
+            let empty = tpl.empty_input().bind(py);
+            let env = tpl
+                .build(py, client.bind(py), &head, None, empty.as_any())
+                .unwrap();
+            assert!(env.get_item("wsgi.input").unwrap().unwrap().is(empty));
+            assert_eq!(get(&env, "REMOTE_ADDR").as_deref(), Some("::1"));
+        });
+    }
+
     #[test]
     fn no_placeholder_left_and_errors_follow_sys_stderr() {
         environ_of(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", |env| {
@@ -420,8 +471,8 @@ mod tests {
             let head = parse_head(b"GET / HTTP/1.0\r\n\r\n", &Limits::default())
                 .unwrap()
                 .unwrap();
-            let s = PyString::new(py, "x");
-            let build = || tpl.build(py, &head, (&s, &s), None, &py.None().into_bound(py));
+            let client = tpl.for_client(py, "127.0.0.1:1".parse().unwrap()).unwrap();
+            let build = || tpl.build(py, client.bind(py), &head, None, &py.None().into_bound(py));
             let mine = py.import("io").unwrap().call_method0("StringIO").unwrap();
             sys.setattr("stderr", &mine).unwrap();
             let env = build();

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::PyDict;
 
 use super::config::HIGH_WATER_BYTES;
 use super::impossible;
@@ -46,8 +46,8 @@ pub enum Turn {
 }
 
 impl Exchange {
-    /// Builds the environ of `request` (from `remote`, the client's
-    /// `REMOTE_ADDR` and `REMOTE_PORT`) and calls the application.
+    /// Builds the environ of `request` (from `client`, the connection's
+    /// template) and calls the application.
     ///
     /// # Errors
     /// The error and the head, when the body cannot be read back or an
@@ -56,7 +56,7 @@ impl Exchange {
         py: Python<'_>,
         ctx: &Ctx<'_, '_>,
         request: Request,
-        remote: (&Bound<'_, PyString>, &Bound<'_, PyString>),
+        client: &Bound<'_, PyDict>,
         started: Instant,
     ) -> Result<Self, Box<(PyErr, RequestHead)>> {
         let Request {
@@ -68,7 +68,7 @@ impl Exchange {
             .into_input(py, ctx.environ.empty_input())
             .and_then(|(input, len)| {
                 let len = has_body.then_some(len);
-                ctx.environ.build(py, &head, remote, len, input.as_any())
+                ctx.environ.build(py, client, &head, len, input.as_any())
             })
             .and_then(|environ| {
                 let keep = head.keep_alive && !ctx.stopping;
