@@ -24,8 +24,9 @@ pub struct AppOutput {
 }
 
 impl AppOutput {
-    /// Calls `app(environ, start_response)`; the exception the app raised,
-    /// if it did, comes second.
+    /// Calls `app(environ, start_response)`, with `spare` (the previous
+    /// response's) as `start_response` when it can be reused; the exception
+    /// the app raised, if it did, comes second.
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
@@ -33,8 +34,12 @@ impl AppOutput {
         py: Python<'_>,
         app: &Bound<'_, PyAny>,
         environ: Bound<'_, PyDict>,
+        spare: Option<Py<StartResponse>>,
     ) -> PyResult<(Self, Option<PyErr>)> {
-        let sr = Bound::new(py, StartResponse::default())?;
+        let sr = match spare.and_then(|sr| StartResponse::reuse(py, sr)) {
+            Some(sr) => sr,
+            None => Bound::new(py, StartResponse::default())?,
+        };
         let (iter, raised) = match app.call1((environ, &sr)) {
             Ok(it) => (Some(AppIter::new(it)), None),
             Err(e) => (None, Some(e)),
@@ -45,6 +50,13 @@ impl AppOutput {
             write_bytes: 0,
         };
         Ok((me, raised))
+    }
+
+    /// The `start_response` object, for the connection to offer to its next
+    /// response.
+    #[must_use]
+    pub fn start_response(&self, py: Python<'_>) -> Py<StartResponse> {
+        self.start.clone_ref(py)
     }
 
     /// `true` when the iterable is a list or tuple: producing more of it

@@ -26,6 +26,7 @@ use super::impossible;
 use super::parse::RequestHead;
 use super::receive::{Progress, Receiver, Request};
 use super::response_head::write_simple;
+use super::start_response::StartResponse;
 use super::timeouts::{overdue, Overdue, Waiting};
 use super::tls::{Refusal, TlsSession};
 use super::transport::{Received, Transport};
@@ -75,6 +76,8 @@ pub struct Connection {
     /// The environ template of this client (`REMOTE_ADDR`, `REMOTE_PORT`
     /// set), made on its first request.
     client_environ: Option<Py<PyDict>>,
+    /// The last response's `start_response`, for the next one to reuse.
+    spare_start_response: Option<Py<StartResponse>>,
     state: State,
     unflushed_answers: u32,
     answered: u32,
@@ -89,6 +92,7 @@ impl Connection {
             io: Transport::new(stream, tls),
             peer,
             client_environ: None,
+            spare_start_response: None,
             state: State::Receiving(Receiver::default()),
             unflushed_answers: 0,
             answered: 0,
@@ -267,7 +271,8 @@ impl Connection {
                 }
             },
         };
-        match Exchange::start(py, ctx, request, &client, started) {
+        let spare = self.spare_start_response.take();
+        match Exchange::start(py, ctx, request, &client, started, spare) {
             Ok(ex) => State::Responding(Box::new(ex)),
             Err(failed) => {
                 let (e, head) = *failed;
@@ -281,6 +286,7 @@ impl Connection {
     /// close.
     fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, ex: &Exchange) -> State {
         let (resp, client) = (&ex.resp, self.peer.ip());
+        self.spare_start_response = Some(resp.start_response(py));
         let head = Some(&ex.head);
         log_exchange(
             py,

@@ -15,6 +15,7 @@ use super::impossible;
 use super::parse::RequestHead;
 use super::receive::Request;
 use super::respond::{Abort, Pumped, Response};
+use super::start_response::StartResponse;
 use super::transport::Transport;
 use super::turn::Ctx;
 
@@ -47,7 +48,8 @@ pub enum Turn {
 
 impl Exchange {
     /// Builds the environ of `request` (from `client`, the connection's
-    /// template) and calls the application.
+    /// template) and calls the application (`spare`: the connection's last
+    /// `start_response`, reused when nothing else holds it).
     ///
     /// # Errors
     /// The error and the head, when the body cannot be read back or an
@@ -58,6 +60,7 @@ impl Exchange {
         request: Request,
         client: &Bound<'_, PyDict>,
         started: Instant,
+        spare: Option<Py<StartResponse>>,
     ) -> Result<Self, Box<(PyErr, RequestHead)>> {
         let Request {
             head,
@@ -73,7 +76,8 @@ impl Exchange {
             .and_then(|environ| {
                 let keep = head.keep_alive && !ctx.stopping;
                 let http11 = head.minor_version >= 1;
-                Response::call_app(py, ctx.app, environ, head.is_head(), http11, keep)
+                let is_head = head.is_head();
+                Response::call_app(py, ctx.app, environ, is_head, http11, keep, spare)
             });
         match resp {
             Ok(resp) => Ok(Self {

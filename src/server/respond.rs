@@ -19,6 +19,7 @@ use super::impossible;
 use super::response_body::{BodyWriter, Emitted, Short};
 use super::response_head::{write_head, write_simple, DateCache, Plan};
 use super::sendfile::FileBody;
+use super::start_response::StartResponse;
 
 /// What the connection does after [`Response::pump`].
 #[derive(Debug, PartialEq, Eq)]
@@ -88,7 +89,8 @@ pub struct Response {
 impl Response {
     /// Calls `app(environ, start_response)`. An exception becomes a 500 on
     /// the first [`Response::pump`]. `keep_alive` is whether the request and
-    /// the server allow reusing the connection.
+    /// the server allow reusing the connection; `spare` is the previous
+    /// response's `start_response`, reused when it can be.
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
@@ -99,8 +101,9 @@ impl Response {
         is_head: bool,
         http11: bool,
         keep_alive: bool,
+        spare: Option<Py<StartResponse>>,
     ) -> PyResult<Self> {
-        let (app, raised) = AppOutput::call(py, app, environ)?;
+        let (app, raised) = AppOutput::call(py, app, environ, spare)?;
         Ok(Self {
             app,
             phase: raised.map_or(Phase::Start, Phase::Failed),
@@ -330,6 +333,12 @@ impl Response {
         } else {
             Abort(Some(err))
         }
+    }
+
+    /// This response's `start_response`, to offer to the next one.
+    #[must_use]
+    pub fn start_response(&self, py: Python<'_>) -> Py<StartResponse> {
+        self.app.start_response(py)
     }
 
     /// Calls the iterable's `close()` (once; later calls do nothing),

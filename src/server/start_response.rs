@@ -9,9 +9,11 @@
 //! first non-empty body bytes arrive (from `write()` or the iterable) or the
 //! iterable ends.
 
+use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use pyo3::PyTraverseError;
 
 use crate::errors::Error;
 use crate::wsgi::{
@@ -193,9 +195,43 @@ pub struct StartResponse {
     /// The head is being sent: a later `exc_info` call re-raises.
     sent: bool,
     written: Vec<u8>,
+    /// This object's bound `write`, made by the first call and kept, so
+    /// that a reused object ([`StartResponse::reuse`]) hands out the same
+    /// one instead of making a new one per response.
+    write: Option<Py<PyAny>>,
 }
 
 impl StartResponse {
+    /// `sr` made ready for the next response on the same connection, when
+    /// nothing but the server holds it or its `write` (the app may keep
+    /// either, e.g. in a closure; then it keeps its state and a new object
+    /// is made instead). Saves allocating and freeing this object and its
+    /// bound `write` per response (bench/README "Server").
+    #[must_use]
+    pub fn reuse(py: Python<'_>, sr: Py<Self>) -> Option<Bound<'_, Self>> {
+        // The server's reference, and the cycle through the cached `write`.
+        // (PyO3 deprecates reading refcounts in favour of unsafe FFI, which
+        // rswsgi denies; these reads are exact under the GIL.)
+        #[allow(deprecated)]
+        let alone = {
+            let write = sr.borrow(py).write.as_ref().map(|w| w.get_refcnt(py));
+            sr.get_refcnt(py) == 1 + isize::from(write.is_some()) && write.is_none_or(|n| n == 1)
+        };
+        if !alone {
+            return None;
+        }
+        let sr = sr.into_bound(py);
+        {
+            let mut me = sr.borrow_mut();
+            let write = me.write.take();
+            *me = Self {
+                write,
+                ..Self::default()
+            };
+        }
+        Some(sr)
+    }
+
     /// The status and headers recorded by the last valid call, if any and
     /// not yet taken.
     #[must_use]
@@ -252,7 +288,27 @@ impl StartResponse {
         exc_info: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         slf.borrow_mut().start(status, response_headers, exc_info)?;
-        slf.getattr(intern!(slf.py(), "write"))
+        let py = slf.py();
+        if let Some(write) = &slf.borrow().write {
+            return Ok(write.bind(py).clone());
+        }
+        let write = slf.getattr(intern!(py, "write"))?;
+        slf.borrow_mut().write = Some(write.clone().unbind());
+        Ok(write)
+    }
+
+    /// The cached `write` refers back to this object: a cycle for the
+    /// garbage collector to see (PyO3 guide, "Garbage Collector
+    /// Integration").
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(write) = &self.write {
+            visit.call(write)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.write = None;
     }
 
     /// `write(data: bytes) -> None`: the imperative body API (PEP 3333 "The
@@ -300,6 +356,38 @@ mod tests {
             sr.borrow_mut().drain_written_into(&mut out);
             assert_eq!(out, b"abc");
             assert_eq!(sr.borrow().head().unwrap().code, 200);
+        });
+    }
+
+    #[test]
+    fn reused_only_when_the_server_alone_holds_it() {
+        Python::attach(|py| {
+            fn call<'py>(sr: &Bound<'py, StartResponse>) -> Bound<'py, PyAny> {
+                let py = sr.py();
+                sr.call1((PyString::new(py, "200 OK"), PyList::empty(py)))
+                    .unwrap()
+            }
+            let sr = Bound::new(py, StartResponse::default()).unwrap();
+            let write = call(&sr);
+            write.call1((PyBytes::new(py, b"x"),)).unwrap();
+            drop(write);
+            let ptr = sr.as_ptr();
+            // Nothing else holds it: the same object, reset, same `write`.
+            let sr = StartResponse::reuse(py, sr.unbind()).unwrap();
+            assert_eq!(sr.as_ptr(), ptr);
+            assert!(sr.borrow().head().is_none() && !sr.borrow().has_written());
+            let write = call(&sr);
+            assert!(write.is(sr.borrow().write.as_ref().unwrap()));
+            // The app holds `write`: not reused.
+            assert!(StartResponse::reuse(py, sr.clone().unbind()).is_none());
+            drop(write);
+            // The app holds `start_response` itself: not reused.
+            let kept = sr.clone();
+            assert!(StartResponse::reuse(py, sr.unbind()).is_none());
+            // A second call without exc_info still fails on the kept one.
+            assert!(kept
+                .call1((PyString::new(py, "200 OK"), PyList::empty(py)))
+                .is_err());
         });
     }
 
