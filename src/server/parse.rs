@@ -361,6 +361,10 @@ fn is_reg_name_byte(b: u8) -> bool {
 /// Refuses a request line longer than `max` bytes (leading blank lines,
 /// which RFC 9112 §2.2 lets a server skip, do not count).
 fn check_request_line(buf: &[u8], max: usize) -> Result<(), RequestError> {
+    if buf.len() <= max {
+        // Nothing to scan: no line in it can be longer (the usual case).
+        return Ok(());
+    }
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')

@@ -117,10 +117,7 @@ impl AppHead {
         // A token name with a printable-ASCII value (nearly every header)
         // passes `check_header` and is its own latin-1; anything else goes
         // through `check_header` for the exact rule and message.
-        let plain = is_token(name)
-            && value
-                .bytes()
-                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+        let plain = is_token(name) && value.bytes().all(|b| PLAIN_VALUE[usize::from(b)]);
         if !plain {
             check_header(name, value)?;
         }
@@ -168,6 +165,20 @@ impl AppHead {
         self.content_length.clone()
     }
 }
+
+/// The bytes of a printable-ASCII field value, HTAB included (RFC 9110
+/// §5.5 `field-vchar` without `obs-text`), as a table: every byte of every
+/// response header value is looked up here.
+const PLAIN_VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        t[b as usize] = true;
+        b += 1;
+    }
+    t[b'\t' as usize] = true;
+    t
+};
 
 /// Appends `s` latin-1 encoded (checked to fit by the caller).
 fn push_latin1(out: &mut Vec<u8>, s: &str) {
