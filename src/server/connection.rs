@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use mio::Registry;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use super::access_log::{log_exchange, warn};
 use super::config::{Limits, HIGH_WATER_BYTES};
+use super::environ::ClientEnviron;
 use super::error::RequestError;
 use super::exchange::{Exchange, Turn};
 use super::impossible;
@@ -75,7 +75,7 @@ pub struct Connection {
     peer: SocketAddr,
     /// The environ template of this client (`REMOTE_ADDR`, `REMOTE_PORT`
     /// set), made on its first request.
-    client_environ: Option<Py<PyDict>>,
+    client_environ: Option<ClientEnviron>,
     /// The last response's `start_response`, for the next one to reuse.
     spare_start_response: Option<Py<StartResponse>>,
     state: State,
@@ -260,19 +260,22 @@ impl Connection {
         } else {
             Instant::now()
         };
-        let client = match &self.client_environ {
-            Some(client) => client.bind(py).clone(),
-            None => match ctx.environ.for_client(py, self.peer) {
-                Ok(client) => self.client_environ.insert(client).bind(py).clone(),
+        if self.client_environ.is_none() {
+            match ctx.environ.for_client(py, self.peer) {
+                Ok(client) => self.client_environ = Some(client),
                 Err(e) => {
                     e.print(py);
                     let head = Some(&request.head);
                     return self.answer_and_close(py, ctx, "500 Internal Server Error", head);
                 }
-            },
+            }
+        }
+        let Some(client) = self.client_environ.as_mut() else {
+            impossible!("no client environ after making it");
+            return State::Closing;
         };
         let spare = self.spare_start_response.take();
-        match Exchange::start(py, ctx, request, &client, started, spare) {
+        match Exchange::start(py, ctx, request, client, started, spare) {
             Ok(ex) => State::Responding(Box::new(ex)),
             Err(failed) => {
                 let (e, head) = *failed;

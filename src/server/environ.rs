@@ -102,14 +102,17 @@ impl EnvironTemplate {
     ///
     /// # Errors
     /// When the dict cannot be copied.
-    pub fn for_client(&self, py: Python<'_>, peer: SocketAddr) -> PyResult<Py<PyDict>> {
+    pub fn for_client(&self, py: Python<'_>, peer: SocketAddr) -> PyResult<ClientEnviron> {
         let env = self.base.bind(py).copy()?;
         env.set_item(intern!(py, "REMOTE_ADDR"), peer.ip().to_string())?;
         env.set_item(intern!(py, "REMOTE_PORT"), peer.port().to_string())?;
-        Ok(env.unbind())
+        Ok(ClientEnviron {
+            dict: env.unbind(),
+            host: None,
+        })
     }
 
-    /// The environ for one request, a copy of `client` (from
+    /// The environ for one request, a copy of `client`'s template (from
     /// [`EnvironTemplate::for_client`]) with the request's values.
     ///
     /// `body_len` is the decoded body's length in bytes, set as
@@ -119,12 +122,12 @@ impl EnvironTemplate {
     pub fn build<'py>(
         &self,
         py: Python<'py>,
-        client: &Bound<'py, PyDict>,
+        client: &mut ClientEnviron,
         head: &RequestHead,
         body_len: Option<usize>,
         input: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let env = client.copy()?;
+        let env = client.dict.bind(py).copy()?;
         // The template's values stand where they are right (see `new`).
         let method = head.method();
         if method != "GET" {
@@ -142,6 +145,7 @@ impl EnvironTemplate {
             env.set_item(intern!(py, "wsgi.input"), input)?;
         }
         env.set_item(intern!(py, "wsgi.errors"), self.stderr(py)?)?;
+        let mut saw_host = false;
         for (i, (name, value)) in head.headers().enumerate() {
             // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
             // (both would be HTTP_X_FORWARDED_FOR). A request that reaches
@@ -154,6 +158,24 @@ impl EnvironTemplate {
                 || name.eq_ignore_ascii_case(b"transfer-encoding")
             {
                 continue;
+            }
+            if !saw_host && name.eq_ignore_ascii_case(b"host") {
+                saw_host = true;
+                if client.host.as_deref() == Some(value) {
+                    continue; // the copy has it already
+                }
+                if client.host.is_none() {
+                    // The Host of a connection's requests is the same in
+                    // practice: kept in its template from now on.
+                    let value = latin1_pystring(py, value);
+                    client
+                        .dict
+                        .bind(py)
+                        .set_item(intern!(py, "HTTP_HOST"), &value)?;
+                    client.host = Some(value_bytes(head, i));
+                    env.set_item(intern!(py, "HTTP_HOST"), value)?;
+                    continue;
+                }
             }
             let key = header_key(py, name);
             let repeated = head
@@ -175,6 +197,9 @@ impl EnvironTemplate {
                 }
                 _ => env.set_item(key, value)?,
             }
+        }
+        if !saw_host && client.host.is_some() {
+            env.del_item(intern!(py, "HTTP_HOST"))?;
         }
         if let Some(authority) = absolute_authority(head.target()) {
             // RFC 9112 §3.2.2: with an absolute-form target the server MUST
@@ -206,6 +231,23 @@ impl EnvironTemplate {
             None => self.sys.bind(py).getattr(intern!(py, "stderr")),
         }
     }
+}
+
+/// The environ template of one client connection (see
+/// [`EnvironTemplate::for_client`]).
+#[derive(Debug)]
+pub struct ClientEnviron {
+    dict: Py<PyDict>,
+    /// The `Host` value the template holds as `HTTP_HOST`, once a request
+    /// had one: a request with the same one does not set it again.
+    host: Option<Vec<u8>>,
+}
+
+/// The raw value of the `i`-th header of `head`.
+fn value_bytes(head: &RequestHead, i: usize) -> Vec<u8> {
+    head.headers()
+        .nth(i)
+        .map_or_else(Vec::new, |(_, v)| v.to_vec())
 }
 
 /// The method as a Python `str`, interned for the common ones.
@@ -320,17 +362,11 @@ mod tests {
             let head = parse_head(raw, &Limits::default()).unwrap().unwrap();
             let tpl =
                 EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
-            let client = tpl
+            let mut client = tpl
                 .for_client(py, "127.0.0.1:5555".parse().unwrap())
                 .unwrap();
             let env = tpl
-                .build(
-                    py,
-                    client.bind(py),
-                    &head,
-                    Some(0),
-                    &py.None().into_bound(py),
-                )
+                .build(py, &mut client, &head, Some(0), &py.None().into_bound(py))
                 .unwrap();
             f(&env);
         });
@@ -408,6 +444,33 @@ mod tests {
         });
     }
 
+    /// A connection's template keeps its first Host: later requests with
+    /// the same Host, another, none (HTTP/1.0) or two, each get their own.
+    #[test]
+    fn a_connections_host_is_kept_in_its_template() {
+        Python::attach(|py| {
+            let tpl =
+                EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
+            let mut client = tpl.for_client(py, "127.0.0.1:9".parse().unwrap()).unwrap();
+            let none = py.None().into_bound(py);
+            let mut host_of = |raw: &[u8]| {
+                let head = parse_head(raw, &Limits::default()).unwrap().unwrap();
+                let env = tpl.build(py, &mut client, &head, None, &none).unwrap();
+                get(&env, "HTTP_HOST")
+            };
+            let one = |h: &str| Some(h.to_owned());
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: a:1\r\n\r\n"), one("a:1"));
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: a:1\r\n\r\n"), one("a:1"));
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n"), one("b"));
+            assert_eq!(host_of(b"GET / HTTP/1.0\r\n\r\n"), None);
+            let two = b"GET / HTTP/1.0\r\nHost: a:1\r\nHost: c\r\n\r\n";
+            assert_eq!(host_of(two), one("a:1, c"));
+            let absolute = b"GET http://d/ HTTP/1.1\r\nHost: a:1\r\n\r\n";
+            assert_eq!(host_of(absolute), one("d"));
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nhost: a:1\r\n\r\n"), one("a:1"));
+        });
+    }
+
     /// The template's common values stand only where they are right.
     #[test]
     fn template_defaults_are_replaced_when_they_differ() {
@@ -432,13 +495,13 @@ mod tests {
         Python::attach(|py| {
             let tpl =
                 EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
-            let client = tpl.for_client(py, "[::1]:80".parse().unwrap()).unwrap();
+            let mut client = tpl.for_client(py, "[::1]:80".parse().unwrap()).unwrap();
             let head = parse_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &Limits::default())
                 .unwrap()
                 .unwrap();
             let empty = tpl.empty_input().bind(py);
             let env = tpl
-                .build(py, client.bind(py), &head, None, empty.as_any())
+                .build(py, &mut client, &head, None, empty.as_any())
                 .unwrap();
             assert!(env.get_item("wsgi.input").unwrap().unwrap().is(empty));
             assert_eq!(get(&env, "REMOTE_ADDR").as_deref(), Some("::1"));
@@ -471,8 +534,8 @@ mod tests {
             let head = parse_head(b"GET / HTTP/1.0\r\n\r\n", &Limits::default())
                 .unwrap()
                 .unwrap();
-            let client = tpl.for_client(py, "127.0.0.1:1".parse().unwrap()).unwrap();
-            let build = || tpl.build(py, client.bind(py), &head, None, &py.None().into_bound(py));
+            let mut client = tpl.for_client(py, "127.0.0.1:1".parse().unwrap()).unwrap();
+            let mut build = || tpl.build(py, &mut client, &head, None, &py.None().into_bound(py));
             let mine = py.import("io").unwrap().call_method0("StringIO").unwrap();
             sys.setattr("stderr", &mine).unwrap();
             let env = build();

@@ -8,9 +8,9 @@
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use super::config::HIGH_WATER_BYTES;
+use super::environ::ClientEnviron;
 use super::impossible;
 use super::parse::RequestHead;
 use super::receive::Request;
@@ -58,7 +58,7 @@ impl Exchange {
         py: Python<'_>,
         ctx: &Ctx<'_, '_>,
         request: Request,
-        client: &Bound<'_, PyDict>,
+        client: &mut ClientEnviron,
         started: Instant,
         spare: Option<Py<StartResponse>>,
     ) -> Result<Self, Box<(PyErr, RequestHead)>> {
