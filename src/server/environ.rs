@@ -97,8 +97,9 @@ impl EnvironTemplate {
     }
 
     /// The template for the requests of one client connection: the
-    /// server's, with `REMOTE_ADDR` and `REMOTE_PORT` of `peer` (made once
-    /// per connection, so a request does not set them again).
+    /// server's, with `REMOTE_ADDR` and `REMOTE_PORT` of `peer` and
+    /// `wsgi.errors` (made once per connection, so a request does not set
+    /// them again while `sys.stderr` stays the same object).
     ///
     /// # Errors
     /// When the dict cannot be copied.
@@ -106,9 +107,12 @@ impl EnvironTemplate {
         let env = self.base.bind(py).copy()?;
         env.set_item(intern!(py, "REMOTE_ADDR"), peer.ip().to_string())?;
         env.set_item(intern!(py, "REMOTE_PORT"), peer.port().to_string())?;
+        let errors = self.stderr(py)?;
+        env.set_item(intern!(py, "wsgi.errors"), &errors)?;
         Ok(ClientEnviron {
             dict: env.unbind(),
             host: None,
+            errors: errors.unbind(),
         })
     }
 
@@ -144,7 +148,16 @@ impl EnvironTemplate {
         if !input.is(&self.empty_input) {
             env.set_item(intern!(py, "wsgi.input"), input)?;
         }
-        env.set_item(intern!(py, "wsgi.errors"), self.stderr(py)?)?;
+        let errors = self.stderr(py)?;
+        if !errors.is(&client.errors) {
+            // sys.stderr was reassigned: this request and the next see it.
+            client
+                .dict
+                .bind(py)
+                .set_item(intern!(py, "wsgi.errors"), &errors)?;
+            env.set_item(intern!(py, "wsgi.errors"), &errors)?;
+            client.errors = errors.unbind();
+        }
         let mut saw_host = false;
         for (i, (name, value)) in head.headers().enumerate() {
             // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
@@ -241,6 +254,8 @@ pub struct ClientEnviron {
     /// The `Host` value the template holds as `HTTP_HOST`, once a request
     /// had one: a request with the same one does not set it again.
     host: Option<Vec<u8>>,
+    /// The `sys.stderr` the template holds as `wsgi.errors`.
+    errors: Py<PyAny>,
 }
 
 /// The raw value of the `i`-th header of `head`.
