@@ -18,9 +18,6 @@ pub struct AppOutput {
     /// `None` when the app raised instead of returning an iterable.
     iter: Option<AppIter>,
     start: Py<StartResponse>,
-    /// Bytes that came from `write()` while looking for the first body
-    /// bytes.
-    write_bytes: u64,
 }
 
 impl AppOutput {
@@ -47,7 +44,6 @@ impl AppOutput {
         let me = Self {
             iter,
             start: sr.unbind(),
-            write_bytes: 0,
         };
         Ok((me, raised))
     }
@@ -69,10 +65,10 @@ impl AppOutput {
         })
     }
 
-    /// Bytes `write()` gave during [`AppOutput::pull`].
+    /// Bytes `write()` has given that are not yet drained.
     #[must_use]
-    pub fn write_bytes(&self) -> u64 {
-        self.write_bytes
+    pub fn written_len(&self, py: Python<'_>) -> u64 {
+        self.start.borrow(py).written_len()
     }
 
     /// Takes the head recorded by `start_response` to send it (later
@@ -100,13 +96,7 @@ impl AppOutput {
                 Some(iter) => iter.next(py)?,
                 None => None,
             };
-            let mut sr = self.start.borrow_mut(py);
-            if sr.has_written() {
-                let n = buf.len();
-                sr.drain_written_into(buf);
-                self.write_bytes += (buf.len() - n) as u64;
-            }
-            drop(sr);
+            self.start.borrow_mut(py).drain_written_into(buf);
             match chunk {
                 None => return Ok(true),
                 Some(c) => buf.extend_from_slice(c.as_bytes()),

@@ -193,26 +193,35 @@ impl Response {
     ) -> PyResult<Started> {
         self.in_memory = self.app.is_in_memory(py);
         let file = self.app.sendable_file(py);
-        // Bytes from write() during the app call come first.
+        // A list or tuple of bytes: its length is known without iterating
+        // it, and iterating it cannot fail, so its head goes out first and
+        // its items straight to the output (bytes from write() during the
+        // app call still come first: the pump drains them before each item).
+        let list = match &file {
+            None if self.in_memory => self.app.list_total(py),
+            _ => None,
+        };
+        let mut known = match (&file, list) {
+            (Some(file), _) => Some(file.left()),
+            (None, Some(list)) => Some(self.app.written_len(py) + list),
+            (None, None) => None,
+        };
+        // Otherwise the status is read at the first non-empty bytes (from
+        // write() or the iterable) or the end (granian#845).
         let mut first = Vec::new();
-        let mut ended = file.is_some() || self.app.pull(py, &mut first)?;
+        let mut ended = file.is_some() || (list.is_none() && self.app.pull(py, &mut first)?);
         let head = self
             .app
             .take_head(py)
             .ok_or(crate::errors::Error::StartResponseNotCalled)?;
         let declared = head.content_length()?;
-        let mut known = file.as_ref().map(FileBody::left);
         if known.is_none()
             && declared.is_none()
             && Plan::decide(head.code, false, true, None, None).send_body
         {
             if !ended {
-                if let Some(list) = self.app.list_total(py) {
-                    known = Some(self.app.write_bytes() + list);
-                } else {
-                    // One more chunk tells whether the body is that one chunk.
-                    ended = self.app.pull(py, &mut first)?;
-                }
+                // One more chunk tells whether the body is that one chunk.
+                ended = self.app.pull(py, &mut first)?;
             }
             if ended {
                 known = Some(first.len() as u64);

@@ -269,6 +269,12 @@ impl StartResponse {
         !self.written.is_empty()
     }
 
+    /// How many bytes `write()` has buffered.
+    #[must_use]
+    pub fn written_len(&self) -> u64 {
+        self.written.len() as u64
+    }
+
     /// Moves the bytes given to `write()` so far to the end of `out`.
     pub fn drain_written_into(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.written);
