@@ -78,6 +78,11 @@ impl AppOutput {
         self.start.borrow_mut(py).take_head()
     }
 
+    /// Gives `head`'s buffer back to `start_response`, once it is written.
+    pub fn recycle(&self, py: Python<'_>, head: AppHead) {
+        self.start.borrow_mut(py).recycle(head);
+    }
+
     /// Records that a head is being sent (the server's own 500): later
     /// `exc_info` calls re-raise.
     pub fn mark_sent(&self, py: Python<'_>) {

@@ -78,6 +78,8 @@ pub struct Connection {
     client_environ: Option<ClientEnviron>,
     /// The last response's `start_response`, for the next one to reuse.
     spare_start_response: Option<Py<StartResponse>>,
+    /// The last request's head, whose buffers the next one is parsed into.
+    spare_head: Option<RequestHead>,
     state: State,
     unflushed_answers: u32,
     answered: u32,
@@ -93,6 +95,7 @@ impl Connection {
             peer,
             client_environ: None,
             spare_start_response: None,
+            spare_head: None,
             state: State::Receiving(Receiver::default()),
             unflushed_answers: 0,
             answered: 0,
@@ -191,7 +194,7 @@ impl Connection {
                 return Step::Stop(State::Receiving(r), Next::Close);
             }
         }
-        match r.feed(py, &mut self.io, ctx.limits) {
+        match r.feed(py, &mut self.io, ctx.limits, &mut self.spare_head) {
             Progress::Wants(r, want) => {
                 // A `100 Continue` the head asked for goes out before the
                 // client can send the body.
@@ -215,7 +218,11 @@ impl Connection {
         match ex.turn(py, ctx, &mut self.io) {
             Turn::More => Step::Go(State::Responding(ex)),
             Turn::Wait => Step::Stop(State::Responding(ex), Next::Wait),
-            Turn::Done => Step::Go(self.finish_response(py, ctx, &ex)),
+            Turn::Done => {
+                let next = self.finish_response(py, ctx, &ex);
+                self.spare_head = Some(std::mem::take(&mut ex.head));
+                Step::Go(next)
+            }
             Turn::Abort(fatal) => {
                 let next = fatal.map_or(Next::Close, Next::Fatal);
                 Step::Stop(State::Responding(ex), next)

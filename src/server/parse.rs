@@ -22,7 +22,7 @@ const KNOWN_METHODS: [&str; 9] = [
 
 /// A parsed request head, owning a copy of its bytes (`raw`) so the read
 /// buffer can be reused at once; fields are ranges into `raw`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestHead {
     raw: Vec<u8>,
     method: Range<usize>,
@@ -114,7 +114,21 @@ pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// request-target in no form its method allows (§3.2), or an HTTP/1.1
 /// request without exactly one valid `Host` (§3.2).
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, RequestError> {
-    parse_head_with(buf, limits, true)
+    parse_head_reusing(buf, limits, &mut None)
+}
+
+/// [`parse_head`], writing a complete head into the buffers of `spare` (a
+/// head done with, taken) instead of new ones: a connection's heads reuse
+/// one allocation.
+///
+/// # Errors
+/// As [`parse_head`].
+pub fn parse_head_reusing(
+    buf: &[u8],
+    limits: &Limits,
+    spare: &mut Option<RequestHead>,
+) -> Result<Option<RequestHead>, RequestError> {
+    parse_head_with(buf, limits, true, spare)
 }
 
 /// [`parse_head`]; `other_versions`: judge a version httparse refuses by
@@ -123,6 +137,7 @@ fn parse_head_with(
     buf: &[u8],
     limits: &Limits,
     other_versions: bool,
+    spare: &mut Option<RequestHead>,
 ) -> Result<Option<RequestHead>, RequestError> {
     check_request_line(buf, limits.max_request_line_bytes)?;
 
@@ -165,16 +180,18 @@ fn parse_head_with(
         let start = s.as_ptr() as usize - base;
         start..start + s.len()
     };
+    let (mut raw, mut headers) = spare.take().map(|h| (h.raw, h.headers)).unwrap_or_default();
+    raw.clear();
+    raw.extend_from_slice(&buf[..head_len]);
+    headers.clear();
+    let ranges = parsed.headers.iter();
+    headers.extend(ranges.map(|h| (range(h.name.as_bytes()), range(h.value))));
     let mut head = RequestHead {
-        raw: buf[..head_len].to_vec(),
+        raw,
         method: range(method.as_bytes()),
         known_method: KNOWN_METHODS.into_iter().find(|&m| m == method),
         target: range(target.as_bytes()),
-        headers: parsed
-            .headers
-            .iter()
-            .map(|h| (range(h.name.as_bytes()), range(h.value)))
-            .collect(),
+        headers,
         minor_version,
         head_len,
         keep_alive: false,
@@ -242,7 +259,7 @@ fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Req
         (true, Some(_), true) if token[5] == b'1' => {
             let mut copy = buf.to_vec();
             copy[start + at + 7] = b'1';
-            parse_head_with(&copy, limits, false)
+            parse_head_with(&copy, limits, false, &mut None)
         }
         (true, Some(_), true) => Err(RequestError::VersionNotSupported),
         (true, None, _) => Ok(None),
@@ -405,6 +422,24 @@ pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reused_head_is_the_head_parsed_afresh() {
+        let limits = Limits::default();
+        let first = b"POST /a/long/path HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+        let second = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nrest";
+        let mut spare = parse_head(first, &limits).unwrap();
+        let reused = parse_head_reusing(second, &limits, &mut spare).unwrap();
+        assert!(spare.is_none(), "the spare was taken");
+        assert_eq!(reused, parse_head(second, &limits).unwrap());
+        // Incomplete: the spare stays for the next try.
+        let mut spare = reused;
+        assert_eq!(
+            parse_head_reusing(b"GET / HT", &limits, &mut spare),
+            Ok(None)
+        );
+        assert!(spare.is_some());
+    }
 
     #[test]
     fn absolute_form_authority() {

@@ -1,6 +1,7 @@
-//! [Stages 2, 3](super): Receiving one request on a connection: its head ([`parse_head`]),
-//! then its body ([`BodyDecoder`] into a [`Spool`]), until the request is
-//! complete or refused (waitress splits its `receiver.py` off the same way).
+//! [Stages 2, 3](super): Receiving one request on a connection: its head
+//! ([`super::parse::parse_head`]), then its body ([`BodyDecoder`] into a
+//! [`Spool`]), until the request is complete or refused (waitress splits
+//! its `receiver.py` off the same way).
 //!
 //! It never touches the socket: [`Receiver::feed`] consumes the bytes the
 //! transport has buffered and says how many more it wants; the connection
@@ -15,7 +16,7 @@ use super::access_log::warn;
 use super::body::{expects_continue, framing, BodyDecoder, Framing};
 use super::config::{Limits, READ_CHUNK_BYTES};
 use super::error::RequestError;
-use super::parse::{parse_head, RequestHead};
+use super::parse::{parse_head_reusing, RequestHead};
 use super::spool::Spool;
 use super::transport::Transport;
 
@@ -111,8 +112,15 @@ impl Receiver {
     /// Consumes what `io` has buffered: parses the head, decides the body
     /// framing (refusing bad framing at once, before any body is sent; a
     /// `100 Continue` is queued when the client waits for one), decodes
-    /// the body into memory or a temporary file.
-    pub fn feed(self, py: Python<'_>, io: &mut Transport, limits: &Limits) -> Progress {
+    /// the body into memory or a temporary file. A head is parsed into the
+    /// buffers of `spare` (the connection's last head) when there is one.
+    pub fn feed(
+        self,
+        py: Python<'_>,
+        io: &mut Transport,
+        limits: &Limits,
+        spare: &mut Option<RequestHead>,
+    ) -> Progress {
         let mut incoming = match self {
             Self::Body(incoming) => incoming,
             Self::Head { started } => {
@@ -122,7 +130,7 @@ impl Receiver {
                 // The read that brought these bytes set `last_activity`: no
                 // clock read per request.
                 let started = started.or(Some(io.last_activity));
-                let head = match parse_head(io.input(), limits) {
+                let head = match parse_head_reusing(io.input(), limits, spare) {
                     Ok(Some(head)) => head,
                     Ok(None) => return Progress::Wants(Self::Head { started }, READ_CHUNK_BYTES),
                     Err(e) => return Progress::Refused(e, None),

@@ -247,6 +247,7 @@ impl Response {
                 ),
             );
         }
+        self.app.recycle(py, head);
         let mut body = BodyWriter::new(plan);
         if let Some(mut file) = file.filter(|f| plan.send_body && f.left() > 0) {
             file.truncate(plan.limit.unwrap_or(u64::MAX));

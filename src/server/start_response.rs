@@ -63,7 +63,13 @@ impl AppHead {
     /// (the server's own answers).
     #[must_use]
     pub fn with_code(code: u16, status: &str) -> Self {
-        let mut bytes = Vec::with_capacity(128);
+        Self::in_buffer(code, status, Vec::with_capacity(128))
+    }
+
+    /// [`AppHead::with_code`], its bytes written into `bytes` (emptied
+    /// first: a buffer given back by [`AppHead::into_buffer`]).
+    fn in_buffer(code: u16, status: &str, mut bytes: Vec<u8>) -> Self {
+        bytes.clear();
         push_latin1(&mut bytes, status);
         bytes.extend_from_slice(b"\r\n");
         Self {
@@ -94,14 +100,21 @@ impl AppHead {
         Ok(head)
     }
 
-    /// Reads and checks `start_response`'s `status` and `response_headers`.
+    /// Reads and checks `start_response`'s `status` and `response_headers`,
+    /// serialising them into `buffer` (emptied first).
     ///
     /// # Errors
     /// `TypeError` for a non-`str` status or a header list that is not a
     /// `list` of `(str, str)` tuples; `ValueError` for a bad status, name or
     /// value (in that order, as [`crate::wsgi::ResponseStart::start`]).
-    pub fn from_py(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let mut head = Self::new(status_str(status)?.to_str()?)?;
+    pub fn from_py(
+        status: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        buffer: Vec<u8>,
+    ) -> PyResult<Self> {
+        let status = status_str(status)?;
+        let status = status.to_str()?;
+        let mut head = Self::in_buffer(status_code(status)?, status, buffer);
         for item in header_list(headers)?.iter() {
             let (name, value) = header_item(&item)?;
             head.push(name.to_str()?, value.to_str()?)?;
@@ -157,6 +170,12 @@ impl AppHead {
         &self.bytes
     }
 
+    /// The buffer of [`AppHead::bytes`], to serialise the next head into.
+    #[must_use]
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// The app's `Content-Length` in bytes, if it gave one.
     ///
     /// # Errors
@@ -210,6 +229,9 @@ pub struct StartResponse {
     /// that a reused object ([`StartResponse::reuse`]) hands out the same
     /// one instead of making a new one per response.
     write: Option<Py<PyAny>>,
+    /// The buffer of the last head sent, for the next one (see
+    /// [`StartResponse::recycle`]).
+    buffer: Vec<u8>,
 }
 
 impl StartResponse {
@@ -234,9 +256,10 @@ impl StartResponse {
         let sr = sr.into_bound(py);
         {
             let mut me = sr.borrow_mut();
-            let write = me.write.take();
+            let (write, buffer) = (me.write.take(), std::mem::take(&mut me.buffer));
             *me = Self {
                 write,
+                buffer,
                 ..Self::default()
             };
         }
@@ -256,6 +279,12 @@ impl StartResponse {
         let head = self.head.take();
         self.sent |= head.is_some();
         head
+    }
+
+    /// Keeps the buffer of `head`, sent, for the next head of a reused
+    /// object (saves an allocation per response).
+    pub fn recycle(&mut self, head: AppHead) {
+        self.buffer = head.into_buffer();
     }
 
     /// Records that the head is being sent: later `exc_info` calls re-raise.
@@ -289,7 +318,8 @@ impl StartResponse {
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         check_restart(exc_info, self.called, self.sent)?;
-        self.head = Some(AppHead::from_py(status, headers)?);
+        let buffer = std::mem::take(&mut self.buffer);
+        self.head = Some(AppHead::from_py(status, headers, buffer)?);
         self.called = true;
         Ok(())
     }
