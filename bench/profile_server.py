@@ -110,7 +110,7 @@ def main() -> int:
     p.add_argument(
         "--server",
         default="rswsgi",
-        choices=["rswsgi", "bjoern", "waitress"],
+        choices=["rswsgi", "bjoern", "fastpysgi", "socketify", "waitress"],
         help="profile a peer instead (through serve_peer.py), for comparison",
     )
     args = p.parse_args()
