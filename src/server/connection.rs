@@ -19,14 +19,12 @@ use pyo3::prelude::*;
 
 use super::access_log::{log_exchange, warn};
 use super::config::{Limits, HIGH_WATER_BYTES};
-use super::environ::ClientEnviron;
 use super::error::RequestError;
-use super::exchange::{Exchange, Turn};
+use super::exchange::{Carry, Exchange, Turn};
 use super::impossible;
 use super::parse::RequestHead;
 use super::receive::{Progress, Receiver, Request};
 use super::response_head::write_simple;
-use super::start_response::StartResponse;
 use super::timeouts::{overdue, Overdue, Waiting};
 use super::tls::{Refusal, TlsSession};
 use super::transport::{Received, Transport};
@@ -73,13 +71,8 @@ enum Step {
 pub struct Connection {
     io: Transport,
     peer: SocketAddr,
-    /// The environ template of this client (`REMOTE_ADDR`, `REMOTE_PORT`
-    /// set), made on its first request.
-    client_environ: Option<ClientEnviron>,
-    /// The last response's `start_response`, for the next one to reuse.
-    spare_start_response: Option<Py<StartResponse>>,
-    /// The last request's head, whose buffers the next one is parsed into.
-    spare_head: Option<RequestHead>,
+    /// What the next exchange reuses of the last one.
+    carry: Carry,
     state: State,
     unflushed_answers: u32,
     answered: u32,
@@ -93,9 +86,7 @@ impl Connection {
         Self {
             io: Transport::new(stream, tls),
             peer,
-            client_environ: None,
-            spare_start_response: None,
-            spare_head: None,
+            carry: Carry::default(),
             state: State::Receiving(Receiver::default()),
             unflushed_answers: 0,
             answered: 0,
@@ -194,7 +185,7 @@ impl Connection {
                 return Step::Stop(State::Receiving(r), Next::Close);
             }
         }
-        match r.feed(py, &mut self.io, ctx.limits, &mut self.spare_head) {
+        match r.feed(py, &mut self.io, ctx.limits, &mut self.carry.head) {
             Progress::Wants(r, want) => {
                 // A `100 Continue` the head asked for goes out before the
                 // client can send the body.
@@ -220,7 +211,7 @@ impl Connection {
             Turn::Wait => Step::Stop(State::Responding(ex), Next::Wait),
             Turn::Done => {
                 let next = self.finish_response(py, ctx, &ex);
-                self.spare_head = Some(std::mem::take(&mut ex.head));
+                ex.finish(py, &mut self.carry);
                 Step::Go(next)
             }
             Turn::Abort(fatal) => {
@@ -267,22 +258,7 @@ impl Connection {
         } else {
             Instant::now()
         };
-        if self.client_environ.is_none() {
-            match ctx.environ.for_client(py, self.peer) {
-                Ok(client) => self.client_environ = Some(client),
-                Err(e) => {
-                    e.print(py);
-                    let head = Some(&request.head);
-                    return self.answer_and_close(py, ctx, "500 Internal Server Error", head);
-                }
-            }
-        }
-        let Some(client) = self.client_environ.as_mut() else {
-            impossible!("no client environ after making it");
-            return State::Closing;
-        };
-        let spare = self.spare_start_response.take();
-        match Exchange::start(py, ctx, request, client, started, spare) {
+        match Exchange::start(py, ctx, request, &mut self.carry, self.peer, started) {
             Ok(ex) => State::Responding(Box::new(ex)),
             Err(failed) => {
                 let (e, head) = *failed;
@@ -296,7 +272,6 @@ impl Connection {
     /// close.
     fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, ex: &Exchange) -> State {
         let (resp, client) = (&ex.resp, self.peer.ip());
-        self.spare_start_response = Some(resp.start_response(py));
         let head = Some(&ex.head);
         log_exchange(
             py,

@@ -5,17 +5,16 @@
 //! once per server; each request copies it (one `dict.copy()`) and sets the
 //! per-request keys. Repeated header fields are folded here too.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use percent_encoding::percent_decode;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::input::Input;
-use super::parse::{absolute_authority, RequestHead};
+use super::parse::RequestHead;
 use super::response_head::SERVER_HEADER;
+use super::target::{absolute_authority, split_target};
 use crate::wsgi::latin1_pystring;
 
 /// The environ keys shared by every request on one server, and what the
@@ -317,60 +316,11 @@ fn header_key<'py>(py: Python<'py>, name: &[u8]) -> Bound<'py, PyString> {
     PyString::new(py, &key)
 }
 
-/// Splits a request-target into the percent-decoded path (bytes; PEP 3333
-/// then decodes them as latin-1) and the raw query string.
-///
-/// Origin form `/p?q` is the usual case; absolute form
-/// `http://host/p?q` (RFC 9112 §3.2.2: a server MUST accept it) keeps only
-/// its path; `*` (OPTIONS) stays `*`.
-#[must_use]
-pub fn split_target(target: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
-    // A fragment is for the client alone (RFC 9110 §7.1); dropped, as
-    // gunicorn and waitress drop it.
-    let target = target.split(|&b| b == b'#').next().unwrap_or(target);
-    let (path, query) = match target.iter().position(|&b| b == b'?') {
-        Some(q) => (&target[..q], &target[q + 1..]),
-        None => (target, &b""[..]),
-    };
-    let path = match path.windows(3).position(|w| w == b"://") {
-        Some(i) if path.first() != Some(&b'/') => {
-            let after = &path[i + 3..];
-            after
-                .iter()
-                .position(|&b| b == b'/')
-                .map_or(&b"/"[..], |p| &after[p..])
-        }
-        _ => path,
-    };
-    (percent_decode(path).into(), query)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::config::Limits;
     use super::super::parse::parse_head;
     use super::*;
-
-    #[test]
-    fn split_target_forms() {
-        for (target, path, query) in [
-            (&b"/"[..], &b"/"[..], &b""[..]),
-            (b"/a%20b?x=1&y=%20", b"/a b", b"x=1&y=%20"),
-            (b"/caf%C3%A9", "/café".as_bytes(), b""),
-            (b"/a%2Fb", b"/a/b", b""),
-            (b"/bad%zz", b"/bad%zz", b""),
-            (b"http://example.com/p?q", b"/p", b"q"),
-            (b"http://example.com", b"/", b""),
-            (b"*", b"*", b""),
-            (b"/x?", b"/x", b""),
-            (b"/p?q=1#frag", b"/p", b"q=1"),
-            (b"/p#frag?x", b"/p", b""),
-            (b"http://h#f", b"/", b""),
-        ] {
-            let (p, q) = split_target(target);
-            assert_eq!((p.as_ref(), q), (path, query), "{target:?}");
-        }
-    }
 
     fn environ_of(raw: &[u8], f: impl FnOnce(&Bound<'_, PyDict>)) {
         Python::attach(|py| {

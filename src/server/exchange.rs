@@ -5,6 +5,7 @@
 //! ([`Exchange::turn`]). The connection keeps the state machine; this file
 //! keeps what one response in flight needs.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use pyo3::prelude::*;
@@ -46,10 +47,22 @@ pub enum Turn {
     Gone(std::io::Error),
 }
 
+/// What a connection keeps from one exchange for the next: each saves
+/// work per request (bench/README "Server", the issue 11 pass).
+#[derive(Debug, Default)]
+pub struct Carry {
+    /// The environ template of this client, made on its first request.
+    client: Option<ClientEnviron>,
+    /// The last `start_response`, reused when nothing else holds it.
+    start_response: Option<Py<StartResponse>>,
+    /// The last request's head, whose buffers the next one is parsed into.
+    pub head: Option<RequestHead>,
+}
+
 impl Exchange {
-    /// Builds the environ of `request` (from `client`, the connection's
-    /// template) and calls the application (`spare`: the connection's last
-    /// `start_response`, reused when nothing else holds it).
+    /// Builds the environ of `request` from `peer`'s template (made on its
+    /// first request) and calls the application, with the `start_response`
+    /// of the last exchange when it can be reused.
     ///
     /// # Errors
     /// The error and the head, when the body cannot be read back or an
@@ -58,18 +71,26 @@ impl Exchange {
         py: Python<'_>,
         ctx: &Ctx<'_, '_>,
         request: Request,
-        client: &mut ClientEnviron,
+        carry: &mut Carry,
+        peer: SocketAddr,
         started: Instant,
-        spare: Option<Py<StartResponse>>,
     ) -> Result<Self, Box<(PyErr, RequestHead)>> {
         let Request {
             head,
             body,
             has_body,
         } = request;
-        let resp = body
-            .into_input(py, ctx.environ.empty_input())
-            .and_then(|(input, len)| {
+        let client = match &mut carry.client {
+            Some(client) => Ok(client),
+            None => ctx
+                .environ
+                .for_client(py, peer)
+                .map(|made| &mut *carry.client.insert(made)),
+        };
+        let spare = carry.start_response.take();
+        let resp = client
+            .and_then(|client| Ok((client, body.into_input(py, ctx.environ.empty_input())?)))
+            .and_then(|(client, (input, len))| {
                 let len = has_body.then_some(len);
                 ctx.environ.build(py, client, &head, len, input.as_any())
             })
@@ -87,6 +108,13 @@ impl Exchange {
             }),
             Err(e) => Err(Box::new((e, head))),
         }
+    }
+
+    /// The response is complete: what the next exchange can reuse goes into
+    /// `carry`.
+    pub fn finish(&mut self, py: Python<'_>, carry: &mut Carry) {
+        carry.start_response = Some(self.resp.start_response(py));
+        carry.head = Some(std::mem::take(&mut self.head));
     }
 
     /// Produces (and for a file, sends) the next part of the response, up

@@ -11,7 +11,7 @@
 //!                       → connection (the state machine and its endings;
 //!                         timeouts says which deadline passed)
 //!                       → receive, one request:
-//! [2]   its head        parse (httparse)
+//! [2]   its head        parse (httparse), target (request-target forms)
 //! [3]   its body        body (framing) → spool (memory or a temp file)
 //!                       → exchange, one request and its response:
 //! [4] environ           environ, input (wsgi.input)
@@ -51,6 +51,7 @@ pub mod response_head;
 pub mod sendfile;
 pub mod spool;
 pub mod start_response;
+pub mod target;
 pub mod timeouts;
 pub mod tls;
 pub mod transport;
