@@ -254,16 +254,17 @@ impl StartResponse {
             return None;
         }
         let sr = sr.into_bound(py);
-        {
-            let mut me = sr.borrow_mut();
-            let (write, buffer) = (me.write.take(), std::mem::take(&mut me.buffer));
-            *me = Self {
-                write,
-                buffer,
-                ..Self::default()
-            };
-        }
+        sr.borrow_mut().reset();
         Some(sr)
+    }
+
+    /// Forgets the last response (its head, calls and `write()` bytes);
+    /// what is kept for reuse (the bound `write`, the head buffer) stays.
+    fn reset(&mut self) {
+        self.head = None;
+        self.called = false;
+        self.sent = false;
+        self.written.clear();
     }
 
     /// The status and headers recorded by the last valid call, if any and
