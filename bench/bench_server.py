@@ -9,7 +9,8 @@ Every server serves ``hello_app.app`` (13 B ``text/plain`` with ``Content-Length
 
 - rswsgi: ``python -m rswsgi.dev hello_app:app --quiet``
 - wsgiref: ``wsgiref.simple_server``; werkzeug: ``run_simple(threaded=False)``;
-  waitress: ``threads=1``; bjoern: ``bjoern.run`` (all through ``serve_peer.py``)
+  waitress: ``threads=1``; bjoern: ``bjoern.run``; fastpysgi: ``fastpysgi.run(workers=1)``;
+  socketify: ``WSGI(app).run(workers=1)`` (all through ``serve_peer.py``)
 - gunicorn: ``-k sync -w 1``
 - granian: ``--interface wsgi --workers 1 --blocking-threads 1 --runtime-threads 1``
 
@@ -125,6 +126,19 @@ SERVERS = [
         _rswsgi,
     ),
     Server("bjoern", _peer("bjoern"), "bjoern", "`bjoern.run(app, host, port)` (C, libev)"),
+    Server(
+        "fastpysgi",
+        _peer("fastpysgi"),
+        "fastpysgi",
+        "`fastpysgi.run(app, host, port, workers=1)` (C, libuv)",
+    ),
+    Server(
+        "socketify",
+        _peer("socketify"),
+        "socketify",
+        "`socketify.WSGI(app).listen(...).run(workers=1)` (uWebSockets, C++ through cffi; "
+        "needs Debian's libuv1)",
+    ),
     Server(
         "granian",
         _granian,
@@ -644,6 +658,10 @@ def verdict(paired_ok: bool, medians_ok: bool) -> str:
     return "mixed (within the noise)"
 
 
+#: The native single-threaded peers rswsgi must stay ahead of (issue 11).
+FAST_PEERS = ("bjoern", "fastpysgi", "socketify")
+
+
 def targets(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> list[str]:
     """One line per target, judged per scenario; nothing is rounded in rswsgi's favour.
 
@@ -659,12 +677,21 @@ def targets(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> list[
         me, bj, wz = get(scen, "rswsgi"), get(scen, "bjoern"), get(scen, "werkzeug")
         if me is None:
             continue
+        for name in FAST_PEERS:
+            peer = get(scen, name)
+            if peer is not None and peer.paired_rps:
+                x = statistics.median(peer.paired_rps)
+                lines.append(
+                    f"- {scen}: req/s ≥ {name}'s: **{verdict(x >= 1, me.rps >= peer.rps)}** "
+                    f"(rswsgi ÷ {name} per round {paired(peer.paired_rps)}; medians "
+                    f"{me.rps:,.0f} vs {peer.rps:,.0f})"
+                )
         if bj is not None and bj.paired_rps:
             x = statistics.median(bj.paired_rps)
             lines.append(
-                f"- {scen}: req/s ≥ bjoern's: **{verdict(x >= 1, me.rps >= bj.rps)}** "
-                f"(rswsgi ÷ bjoern per round {paired(bj.paired_rps)}; medians "
-                f"{me.rps:,.0f} vs {bj.rps:,.0f})"
+                f"- {scen}: req/s ≥ 1.25× bjoern's (issue 11's stretch): "
+                f"**{verdict(x >= 1.25, me.rps >= 1.25 * bj.rps)}** "
+                f"(per round {paired(bj.paired_rps)})"
             )
         if bj is not None and bj.paired_p99 and me.p99 and bj.p99:
             x = statistics.median(bj.paired_p99)
@@ -742,7 +769,16 @@ def tls_lines(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> lis
 
 def versions() -> str:
     parts = [f"Python {platform.python_version()}"]
-    for dist in ("rswsgi", "bjoern", "granian", "waitress", "gunicorn", "werkzeug"):
+    for dist in (
+        "rswsgi",
+        "bjoern",
+        "fastpysgi",
+        "socketify",
+        "granian",
+        "waitress",
+        "gunicorn",
+        "werkzeug",
+    ):
         try:
             parts.append(f"{dist} {importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:

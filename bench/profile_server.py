@@ -12,7 +12,8 @@ response (status 200, the 13-byte body).
 - ``strace``: the server runs under ``strace -c -f``; prints the syscall table and the
   syscalls per request. The 20 warm-up requests and the start-up are counted too; with
   20,000 requests they are noise, but compare with a ``--requests 0`` run if in doubt.
-- ``callgrind``: the server runs under ``valgrind --tool=callgrind --instr-atstart=no``;
+- ``callgrind``: the server runs under ``valgrind --tool=callgrind --instr-atstart=no``
+  (with ``PYTHONHASHSEED=0``, so that two runs of one build count the same);
   instrumentation is switched on (``callgrind_control -i on``) after start-up and warm-up and
   off after the last response, so only request handling is counted. Writes
   ``callgrind.out.*`` into ``--outdir`` (default: a temp dir) and prints
@@ -109,7 +110,7 @@ def main() -> int:
     p.add_argument(
         "--server",
         default="rswsgi",
-        choices=["rswsgi", "bjoern", "waitress"],
+        choices=["rswsgi", "bjoern", "fastpysgi", "socketify", "waitress"],
         help="profile a peer instead (through serve_peer.py), for comparison",
     )
     args = p.parse_args()
@@ -128,7 +129,10 @@ def main() -> int:
     else:
         argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
         argv += [f"--callgrind-out-file={outdir}/callgrind.out.%p", *server]
-    proc = subprocess.Popen(argv, cwd=HERE, start_new_session=True)
+    # A fixed hash seed: str hashes, and so the dict probes of the environ, are then the
+    # same in every run (with a random seed they move the count by ~1%).
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.Popen(argv, cwd=HERE, start_new_session=True, env=env)
     try:
         wait_ready(port, proc, 120)
         drive(port, 20, args.conns)  # warm-up

@@ -2,8 +2,10 @@
 
 For the peers that have no command line of their own that fits ``bench_server.py``:
 ``wsgiref`` (``wsgiref.simple_server``), ``werkzeug`` (``run_simple(threaded=False)``),
-``waitress`` (``threads=1``) and ``bjoern``. None of them writes an access log, as none of
-the other servers in the bench does. Runs until killed.
+``waitress`` (``threads=1``), ``bjoern`` (C, libev), ``fastpysgi`` (C, libuv) and
+``socketify`` (uWebSockets through cffi; needs Debian's ``libuv1``), each with one worker
+process and its defaults otherwise. None of them writes an access log, as none of the other
+servers in the bench does. Runs until killed.
 """
 
 from __future__ import annotations
@@ -44,7 +46,26 @@ def bjoern(port: int) -> None:
     b.run(app, "127.0.0.1", port)
 
 
-SERVERS = {"wsgiref": wsgiref, "werkzeug": werkzeug, "waitress": waitress, "bjoern": bjoern}
+def fastpysgi(port: int) -> None:
+    import fastpysgi as f
+
+    f.run(app, host="127.0.0.1", port=port, workers=1, loglevel=f.LL_ERROR)
+
+
+def socketify(port: int) -> None:
+    from socketify import WSGI, AppListenOptions
+
+    WSGI(app).listen(AppListenOptions(port=port, host="127.0.0.1")).run(workers=1)
+
+
+SERVERS = {
+    "wsgiref": wsgiref,
+    "werkzeug": werkzeug,
+    "waitress": waitress,
+    "bjoern": bjoern,
+    "fastpysgi": fastpysgi,
+    "socketify": socketify,
+}
 
 if __name__ == "__main__":
     SERVERS[sys.argv[1]](int(sys.argv[2]))

@@ -3,7 +3,7 @@
 //! Every fallible operation that can reach Python returns [`Error`]; the
 //! `impl From<Error> for PyErr` below is the only place that chooses a Python
 //! exception class, so the mapping is readable in one screen.
-//! (The HTTP server's request errors are a separate enum, `server::Error`,
+//! (The HTTP server's request errors are a separate enum, `server::RequestError`,
 //! because they become status codes, not exceptions.)
 
 use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};

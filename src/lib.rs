@@ -32,6 +32,8 @@ mod _rswsgi {
     #[pymodule_export]
     use crate::server::certificate::{_adhoc_certificate, _check_certificate};
     #[pymodule_export]
+    use crate::server::config::limits_table;
+    #[pymodule_export]
     use crate::server::{make_server, serve, Server};
 
     #[pymodule_init]

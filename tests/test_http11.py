@@ -255,3 +255,34 @@ def test_content_length_mismatch_is_logged_and_never_desyncs(
     err = capsys.readouterr().err
     assert "more than its Content-Length of 2 bytes" in err
     assert "sent 3 of its Content-Length of 10 bytes; closing the connection" in err
+
+
+# --- start_response across the responses of one connection --------------------------------
+
+
+def test_start_response_is_reused_only_when_nothing_else_holds_it(serve: Serve) -> None:
+    """A keep-alive connection hands its next response the same start_response (and
+    write) when the app kept neither; one the app kept is never handed out again, and
+    keeps its own state (a second call without exc_info still raises)."""
+    seen: list[tuple[int, int]] = []
+    kept: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        seen.append((id(start_response), id(write)))
+        if environ["PATH_INFO"] == "/keep":
+            kept.append(start_response)
+        write(b"w")
+        return [environ["PATH_INFO"].encode()]
+
+    server = serve(app)
+    with Client(server.server_port) as c:
+        for path in ("/a", "/b", "/keep", "/c", "/d"):
+            c.send(build(path))
+            assert c.response().body == b"w" + path.encode()
+    a, b, keep, c_, d = seen
+    assert a == b == keep  # reused while nobody else held it
+    assert c_[0] != keep[0] and c_[1] != keep[1]  # the kept one is not handed out again
+    assert d == c_
+    with pytest.raises(RuntimeError, match="called again without exc_info"):
+        kept[0]("200 OK", [])

@@ -13,6 +13,7 @@ __all__ = [
     "_FileWatcher",
     "_adhoc_certificate",
     "_check_certificate",
+    "_limits",
     "Server",
     "__version__",
     "handle_error",
@@ -167,6 +168,7 @@ def serve(
     cert: str | PathLike[str] | None = None,
     key: str | PathLike[str] | None = None,
 ) -> None: ...
+def _limits() -> list[tuple[str, str, int, str, str]]: ...
 
 # certificates (private: used by ``python -m rswsgi.dev --cert``)
 

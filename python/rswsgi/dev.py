@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import handle_error, make_server
+from ._rswsgi import _limits
 from ._tls import ADHOC, CertificateError, adhoc_banner, check
 
 PROG = "python -m rswsgi.dev"
@@ -81,62 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Server limits: (flag, make_server keyword, default, help). Defaults mirror
-# rswsgi's Limits (src/server/config.rs); None here means "the server's default".
-LIMITS: tuple[tuple[str, str, int, str], ...] = (
-    (
-        "--max-request-line-bytes",
-        "max_request_line_bytes",
-        8192,
-        "longest request line, bytes (else 414)",
-    ),
-    ("--max-header-bytes", "max_header_bytes", 65536, "longest request head, bytes (else 431)"),
-    ("--max-header-count", "max_header_count", 100, "most header fields (else 431)"),
-    ("--max-body-bytes", "max_body_bytes", 1 << 30, "largest request body, bytes (else 413)"),
-    (
-        "--max-in-memory-body-bytes",
-        "max_in_memory_body_bytes",
-        1 << 20,
-        "bodies larger than this many bytes spill to a temporary file",
-    ),
-    ("--idle-timeout", "idle_timeout_secs", 60, "seconds an idle keep-alive connection stays open"),
-    (
-        "--header-timeout",
-        "header_timeout_secs",
-        30,
-        "seconds from a request's first byte to the end of its head (else 408)",
-    ),
-    (
-        "--read-timeout",
-        "read_timeout_secs",
-        30,
-        "seconds a client may pause mid-request (else 408)",
-    ),
-    (
-        "--body-timeout",
-        "body_timeout_secs",
-        300,
-        "seconds from the end of the head to the end of the body (else 408)",
-    ),
-    ("--write-timeout", "write_timeout_secs", 60, "seconds a client may leave a response unread"),
-    (
-        "--shutdown-grace-ms",
-        "shutdown_grace_ms",
-        500,
-        "milliseconds in-flight responses may take to finish after Ctrl-C (a second one ends it)",
-    ),
-)
+# Server limits: (flag, make_server keyword, default, unit, help), from rswsgi's
+# Limits (src/server/config.rs), where each default is written once.
+LIMITS: list[tuple[str, str, int, str, str]] = _limits()
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits (per request; see README 'Dev server')")
-    for flag, dest, default, text in LIMITS:
+    for flag, dest, default, unit, text in LIMITS:
         group.add_argument(
             flag,
             dest=dest,
             type=_non_negative,
             default=None,
-            metavar="N",
+            metavar="SECONDS" if unit == "seconds" else "N",
             help=f"{text} (default: {default})",
         )
 
@@ -154,7 +113,7 @@ def _non_negative(text: str) -> int:
 def limit_kwargs(args: argparse.Namespace) -> dict[str, int]:
     """The ``make_server`` limit keywords given on the command line."""
     return {
-        dest: getattr(args, dest) for _, dest, _, _ in LIMITS if getattr(args, dest) is not None
+        dest: getattr(args, dest) for _, dest, _, _, _ in LIMITS if getattr(args, dest) is not None
     }
 
 

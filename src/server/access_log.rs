@@ -12,12 +12,13 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::intern;
 use pyo3::prelude::*;
 
 use super::parse::RequestHead;
+use super::turn::Ctx;
 
 /// What one access-log line says.
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +114,25 @@ pub fn format_line(entry: &Entry<'_>, http_date: &str, color: bool) -> String {
     }
     line.push('\n');
     line
+}
+
+/// Writes the line of one exchange to `sys.stderr`, unless the server is
+/// quiet: the response to `head` (`None` when the request was refused
+/// before its head was read) from `client`, with `status` and `bytes` of
+/// body, `started` when the request was complete.
+pub fn log_exchange(
+    py: Python<'_>,
+    ctx: &mut Ctx<'_, '_>,
+    client: IpAddr,
+    head: Option<&RequestHead>,
+    status: u16,
+    bytes: u64,
+    started: Instant,
+) {
+    if !ctx.quiet {
+        let entry = Entry::new(client, head, status, bytes, started.elapsed());
+        write_stderr(py, &format_line(&entry, ctx.date.now(), ctx.color));
+    }
 }
 
 /// `true` when log lines should be colored: `sys.stderr` is a terminal and

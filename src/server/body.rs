@@ -1,4 +1,4 @@
-//! [3] Request body framing (sans-IO): which bytes after the head are the
+//! [Stage 3](super): Request body framing (sans-IO): which bytes after the head are the
 //! body (RFC 9112 §6), and decoding them into one buffer.
 //!
 //! The event loop reads the whole body before the app runs, so a slow
@@ -7,7 +7,7 @@
 //! §11.2).
 
 use super::config::Limits;
-use super::error::Error;
+use super::error::RequestError;
 use super::parse::{list_members, RequestHead};
 
 /// Longest chunk-size line (size, extensions, CRLF) or trailer line, bytes.
@@ -25,38 +25,39 @@ pub enum Framing {
 /// Decides the body framing of a request from its head.
 ///
 /// # Errors
-/// [`Error::MalformedRequest`] (400) for `Transfer-Encoding` on HTTP/1.0,
+/// [`RequestError::MalformedRequest`] (400) for `Transfer-Encoding` on HTTP/1.0,
 /// with `Content-Length`, empty, or with `chunked` anywhere but last (RFC
 /// 9112 §6.3: the length cannot be determined, "MUST respond with 400 and
 /// then close the connection"), and for two different or non-numeric
-/// `Content-Length` values; [`Error::Unsupported`] (501, RFC 9112 §6.1) for
+/// `Content-Length` values; [`RequestError::Unsupported`] (501, RFC 9112 §6.1) for
 /// a transfer coding other than `chunked` in front of a final `chunked`, or
-/// alone; [`Error::BodyTooLarge`] (413) for a declared length over
+/// alone; [`RequestError::BodyTooLarge`] (413) for a declared length over
 /// `max_body_bytes`.
-pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
+pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, RequestError> {
     let mut length: Option<u64> = None;
     let mut codings = 0usize;
     // Whether the last coding so far is `chunked`, and whether one before it was.
     let (mut chunked_last, mut chunked_before) = (false, false);
     let mut unknown = false;
     for (name, value) in head.headers() {
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case(b"content-length") {
             // `Content-Length: 5, 5` and repeated equal fields are one value
             // (RFC 9110 §8.6); anything else is an error.
             if list_members(value).next().is_none() {
-                return Err(Error::MalformedRequest("empty Content-Length"));
+                return Err(RequestError::MalformedRequest("empty Content-Length"));
             }
             for member in list_members(value) {
-                let n = parse_decimal(member)
-                    .ok_or(Error::MalformedRequest("Content-Length is not a number"))?;
+                let n = parse_decimal(member).ok_or(RequestError::MalformedRequest(
+                    "Content-Length is not a number",
+                ))?;
                 if length.is_some_and(|l| l != n) {
-                    return Err(Error::MalformedRequest(
+                    return Err(RequestError::MalformedRequest(
                         "two different Content-Length values",
                     ));
                 }
                 length = Some(n);
             }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // Several fields are one list, in order (RFC 9110 §5.3).
             for coding in list_members(value) {
                 chunked_before |= chunked_last;
@@ -68,30 +69,32 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, Error> {
     }
     if head.values("transfer-encoding").next().is_some() {
         if head.minor_version == 0 {
-            return Err(Error::MalformedRequest(
+            return Err(RequestError::MalformedRequest(
                 "Transfer-Encoding in an HTTP/1.0 request",
             ));
         }
         if length.is_some() {
-            return Err(Error::MalformedRequest(
+            return Err(RequestError::MalformedRequest(
                 "both Content-Length and Transfer-Encoding",
             ));
         }
         if codings == 0 {
-            return Err(Error::MalformedRequest("empty Transfer-Encoding"));
+            return Err(RequestError::MalformedRequest("empty Transfer-Encoding"));
         }
         if chunked_before {
-            return Err(Error::MalformedRequest(
+            return Err(RequestError::MalformedRequest(
                 "chunked is not the last transfer coding",
             ));
         }
         if unknown {
-            return Err(Error::Unsupported("transfer codings other than chunked"));
+            return Err(RequestError::Unsupported(
+                "transfer codings other than chunked",
+            ));
         }
         return Ok(Framing::Chunked);
     }
     match length {
-        Some(n) if n > limits.max_body_bytes => Err(Error::BodyTooLarge),
+        Some(n) if n > limits.max_body_bytes => Err(RequestError::BodyTooLarge),
         Some(n) => Ok(Framing::Length(n)),
         None => Ok(Framing::Length(0)),
     }
@@ -179,8 +182,8 @@ impl BodyDecoder {
     /// again).
     ///
     /// # Errors
-    /// [`Error::MalformedRequest`] for a bad chunk size or missing CRLF, and
-    /// [`Error::BodyTooLarge`] when the whole body would exceed
+    /// [`RequestError::MalformedRequest`] for a bad chunk size or missing CRLF, and
+    /// [`RequestError::BodyTooLarge`] when the whole body would exceed
     /// `max_body_bytes` (a `Content-Length` over it is refused by
     /// [`framing`] before any body is read).
     pub fn decode(
@@ -188,7 +191,7 @@ impl BodyDecoder {
         input: &[u8],
         out: &mut Vec<u8>,
         max_body_bytes: u64,
-    ) -> Result<usize, Error> {
+    ) -> Result<usize, RequestError> {
         let mut used = 0;
         loop {
             let rest = &input[used..];
@@ -232,8 +235,8 @@ fn chunk_step(
     out: &mut Vec<u8>,
     decoded: u64,
     max_body_bytes: u64,
-) -> Result<(usize, Option<Chunk>), Error> {
-    const BAD_SIZE: Error = Error::MalformedRequest("invalid chunk size");
+) -> Result<(usize, Option<Chunk>), RequestError> {
+    const BAD_SIZE: RequestError = RequestError::MalformedRequest("invalid chunk size");
     match state {
         Chunk::Size => {
             let Some(&first) = rest.first() else {
@@ -249,7 +252,7 @@ fn chunk_step(
                 httparse::Status::Complete((_, size))
                     if decoded.saturating_add(size) > max_body_bytes =>
                 {
-                    Err(Error::BodyTooLarge)
+                    Err(RequestError::BodyTooLarge)
                 }
                 httparse::Status::Complete((n, _)) if !is_chunk_size_line(&rest[..n]) => {
                     Err(BAD_SIZE)
@@ -274,7 +277,9 @@ fn chunk_step(
         Chunk::DataEnd => match rest {
             [b'\r', b'\n', ..] => Ok((2, Some(Chunk::Size))),
             [] | [b'\r'] => Ok((0, Some(state))),
-            _ => Err(Error::MalformedRequest("chunk data not followed by CRLF")),
+            _ => Err(RequestError::MalformedRequest(
+                "chunk data not followed by CRLF",
+            )),
         },
         Chunk::Trailers => match rest.windows(2).position(|w| w == b"\r\n") {
             // Trailer fields are read and dropped: the environ has no place
@@ -282,7 +287,7 @@ fn chunk_step(
             Some(0) => Ok((2, None)),
             Some(n) if n <= MAX_CHUNK_LINE_BYTES => Ok((n + 2, Some(Chunk::Trailers))),
             None if rest.len() <= MAX_CHUNK_LINE_BYTES => Ok((0, Some(state))),
-            _ => Err(Error::MalformedRequest("trailer line too long")),
+            _ => Err(RequestError::MalformedRequest("trailer line too long")),
         },
     }
 }
@@ -361,7 +366,7 @@ mod tests {
             ("Transfer-Encoding: identity\r\n", Err(501)),
             ("Transfer-Encoding: \r\n", Err(400)),
         ] {
-            let got = framing(&head(headers), &limits()).map_err(Error::code);
+            let got = framing(&head(headers), &limits()).map_err(RequestError::code);
             assert_eq!(got, want, "{headers:?}");
         }
     }
@@ -370,7 +375,7 @@ mod tests {
     fn transfer_encoding_on_http10_is_400() {
         let raw = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
         let h = parse_head(raw, &Limits::default()).unwrap().unwrap();
-        assert_eq!(framing(&h, &limits()).map_err(Error::code), Err(400));
+        assert_eq!(framing(&h, &limits()).map_err(RequestError::code), Err(400));
     }
 
     #[test]
@@ -379,7 +384,7 @@ mod tests {
         assert!(!expects_continue(&head("")));
     }
 
-    fn decode_all(framing: Framing, input: &[u8]) -> Result<(Vec<u8>, usize, bool), Error> {
+    fn decode_all(framing: Framing, input: &[u8]) -> Result<(Vec<u8>, usize, bool), RequestError> {
         let mut d = BodyDecoder::new(framing);
         let mut out = Vec::new();
         let used = d.decode(input, &mut out, 100)?;
@@ -429,7 +434,7 @@ mod tests {
         ] {
             let got = decode_all(Framing::Chunked, body)
                 .map(|_| ())
-                .map_err(Error::code);
+                .map_err(RequestError::code);
             assert_eq!(got, Err(code), "{body:?}");
         }
     }

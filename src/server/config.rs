@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use pyo3::prelude::*;
+
 /// Limits on what one client may send, and how long it may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -75,6 +77,24 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The defaults with `values` set where given, in the order of
+    /// [`LIMITS`] (`make_server`'s keywords).
+    ///
+    /// # Errors
+    /// The keyword of a limit that must be positive and was given `0`.
+    pub fn with_overrides(values: [Option<u64>; LIMITS.len()]) -> Result<Self, &'static str> {
+        let mut limits = Self::default();
+        for (spec, value) in LIMITS.iter().zip(values) {
+            if let Some(v) = value {
+                if spec.positive && v == 0 {
+                    return Err(spec.keyword);
+                }
+                (spec.set)(&mut limits, v);
+            }
+        }
+        Ok(limits)
+    }
+
     /// [`Limits::idle_timeout_secs`] as a `Duration`.
     #[must_use]
     pub fn idle_timeout(&self) -> Duration {
@@ -112,6 +132,151 @@ impl Limits {
     }
 }
 
+/// One limit as `make_server` and `python -m rswsgi.dev` name it. [`LIMITS`]
+/// lists them all; the CLI builds its flags from it and a test checks the
+/// README's table against it, so the defaults are written once, in
+/// [`Limits::default`].
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSpec {
+    /// The command-line flag, e.g. `--max-body-bytes`.
+    pub flag: &'static str,
+    /// The `make_server` keyword, which is also the [`Limits`] field.
+    pub keyword: &'static str,
+    /// The value's unit: `bytes`, `fields`, `seconds` or `milliseconds`.
+    pub unit: &'static str,
+    /// What it limits, and what a client that crosses it gets.
+    pub help: &'static str,
+    /// `0` is refused (a `ValueError` naming the keyword).
+    pub positive: bool,
+    /// Reads the field from a [`Limits`].
+    pub get: fn(&Limits) -> u64,
+    /// Sets the field (a `usize` one saturates on a 32-bit platform).
+    pub set: fn(&mut Limits, u64),
+}
+
+/// `value` as a `usize` limit, saturating on a 32-bit platform.
+fn count(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+/// Every limit, in the order the CLI's `--help` and the README list them.
+pub const LIMITS: [LimitSpec; 11] = [
+    LimitSpec {
+        flag: "--max-request-line-bytes",
+        keyword: "max_request_line_bytes",
+        unit: "bytes",
+        help: "longest request line, bytes (else 414)",
+        positive: true,
+        get: |l| l.max_request_line_bytes as u64,
+        set: |l, v| l.max_request_line_bytes = count(v),
+    },
+    LimitSpec {
+        flag: "--max-header-bytes",
+        keyword: "max_header_bytes",
+        unit: "bytes",
+        help: "longest request head, bytes (else 431)",
+        positive: true,
+        get: |l| l.max_header_bytes as u64,
+        set: |l, v| l.max_header_bytes = count(v),
+    },
+    LimitSpec {
+        flag: "--max-header-count",
+        keyword: "max_header_count",
+        unit: "fields",
+        help: "most header fields (else 431)",
+        positive: true,
+        get: |l| l.max_header_count as u64,
+        set: |l, v| l.max_header_count = count(v),
+    },
+    LimitSpec {
+        flag: "--max-body-bytes",
+        keyword: "max_body_bytes",
+        unit: "bytes",
+        help: "largest request body, bytes (else 413)",
+        positive: false,
+        get: |l| l.max_body_bytes,
+        set: |l, v| l.max_body_bytes = v,
+    },
+    LimitSpec {
+        flag: "--max-in-memory-body-bytes",
+        keyword: "max_in_memory_body_bytes",
+        unit: "bytes",
+        help: "bodies larger than this many bytes spill to a temporary file",
+        positive: false,
+        get: |l| l.max_in_memory_body_bytes,
+        set: |l, v| l.max_in_memory_body_bytes = v,
+    },
+    LimitSpec {
+        flag: "--idle-timeout",
+        keyword: "idle_timeout_secs",
+        unit: "seconds",
+        help: "seconds an idle keep-alive connection stays open",
+        positive: false,
+        get: |l| l.idle_timeout_secs,
+        set: |l, v| l.idle_timeout_secs = v,
+    },
+    LimitSpec {
+        flag: "--header-timeout",
+        keyword: "header_timeout_secs",
+        unit: "seconds",
+        help: "seconds from a request's first byte to the end of its head (else 408)",
+        positive: false,
+        get: |l| l.header_timeout_secs,
+        set: |l, v| l.header_timeout_secs = v,
+    },
+    LimitSpec {
+        flag: "--read-timeout",
+        keyword: "read_timeout_secs",
+        unit: "seconds",
+        help: "seconds a client may pause mid-request (else 408)",
+        positive: false,
+        get: |l| l.read_timeout_secs,
+        set: |l, v| l.read_timeout_secs = v,
+    },
+    LimitSpec {
+        flag: "--body-timeout",
+        keyword: "body_timeout_secs",
+        unit: "seconds",
+        help: "seconds from the end of the head to the end of the body (else 408)",
+        positive: false,
+        get: |l| l.body_timeout_secs,
+        set: |l, v| l.body_timeout_secs = v,
+    },
+    LimitSpec {
+        flag: "--write-timeout",
+        keyword: "write_timeout_secs",
+        unit: "seconds",
+        help: "seconds a client may leave a response unread",
+        positive: false,
+        get: |l| l.write_timeout_secs,
+        set: |l, v| l.write_timeout_secs = v,
+    },
+    LimitSpec {
+        flag: "--shutdown-grace-ms",
+        keyword: "shutdown_grace_ms",
+        unit: "milliseconds",
+        help: "milliseconds in-flight responses may take to finish after Ctrl-C (a second one ends it)",
+        positive: false,
+        get: |l| l.shutdown_grace_ms,
+        set: |l, v| l.shutdown_grace_ms = v,
+    },
+];
+
+/// `_limits() -> list[tuple[str, str, int, str, str]]`: every server limit
+/// as `(flag, keyword, default, unit, help)`, the default from `Limits`
+/// (private: `python -m rswsgi.dev` builds its flags from it, and the
+/// README's table is tested against it).
+#[pyfunction]
+#[pyo3(name = "_limits")]
+#[must_use]
+pub fn limits_table() -> Vec<(&'static str, &'static str, u64, &'static str, &'static str)> {
+    let defaults = Limits::default();
+    LIMITS
+        .iter()
+        .map(|s| (s.flag, s.keyword, (s.get)(&defaults), s.unit, s.help))
+        .collect()
+}
+
 /// How long one `poll` waits at most before Python's signal handlers run
 /// (`check_signals`), so Ctrl-C stops the server well within a second.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -122,3 +287,40 @@ pub const HIGH_WATER_BYTES: usize = 256 * 1024;
 
 /// Bytes asked of the kernel per `read` while waiting for a request head.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_spec_reads_and_sets_its_own_field() {
+        let defaults = Limits::default();
+        for (i, spec) in LIMITS.iter().enumerate() {
+            let mut limits = Limits::default();
+            let value = 1_000 + i as u64;
+            (spec.set)(&mut limits, value);
+            assert_eq!((spec.get)(&limits), value, "{}", spec.keyword);
+            // No other limit moved.
+            for other in LIMITS.iter().filter(|o| o.keyword != spec.keyword) {
+                assert_eq!(
+                    (other.get)(&limits),
+                    (other.get)(&defaults),
+                    "{}",
+                    other.keyword
+                );
+            }
+        }
+        let rows = limits_table();
+        assert_eq!(
+            rows[0],
+            (
+                "--max-request-line-bytes",
+                "max_request_line_bytes",
+                8192,
+                "bytes",
+                LIMITS[0].help
+            )
+        );
+        assert_eq!(rows[10].2, 500);
+    }
+}

@@ -1,62 +1,51 @@
 //! One client connection: an explicit state machine from bytes in to bytes
-//! out (`Head` → `Body` → `Respond` → `Head` again or `Closing`).
+//! out (`Receiving` → `Responding` → `Receiving` again, or `Closing` →
+//! `Lingering`), with every way an exchange ends (the response finished,
+//! the request refused, a deadline passed, the client gone).
 //!
-//! I/O is non-blocking and edge-triggered (mio): the connection remembers
-//! whether the socket may still be readable or writable and tries the
-//! operation until `WouldBlock`, so it never waits on one client while
-//! another is ready. After each response, bytes already buffered are parsed
-//! before the socket is read again (pipelining, gunicorn#3301).
+//! [`Connection::advance`] is the only place that changes the state: each
+//! state's step takes it by value and returns the one that follows. I/O is
+//! non-blocking and edge-triggered (mio): the transport remembers whether
+//! the socket may still be readable or writable and tries until
+//! `WouldBlock`, so the server never waits on one client while another is
+//! ready. After each response, bytes already buffered are parsed before the
+//! socket is read again (pipelining, gunicorn#3301).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
+use mio::Registry;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
 
-use super::access_log::warn;
-use super::body::{expects_continue, framing, BodyDecoder, Framing};
-use super::config::{HIGH_WATER_BYTES, READ_CHUNK_BYTES};
-use super::error::Error;
-use super::event_loop::{Ctx, Next};
-use super::parse::{parse_head, RequestHead};
-use super::respond::{Abort, Pumped, Response};
-use super::spool::Spool;
-use super::tls::TlsSession;
+use super::access_log::{log_exchange, warn};
+use super::config::{Limits, HIGH_WATER_BYTES};
+use super::error::RequestError;
+use super::exchange::{Carry, Exchange, Turn};
+use super::impossible;
+use super::parse::RequestHead;
+use super::receive::{Progress, Receiver, Request};
+use super::response_head::write_simple;
+use super::timeouts::{overdue, Overdue, Waiting};
+use super::tls::{Refusal, TlsSession};
 use super::transport::{Received, Transport};
+use super::turn::{Ctx, Next};
 
 /// Body blocks or responses one connection may produce per turn.
 const TURN_BUDGET: u32 = 64;
 
-/// Largest single `read` while receiving a body, bytes.
-const MAX_READ_BYTES: usize = 256 * 1024;
-
 /// How long a closing connection keeps draining what the client sends.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How many bytes a closing connection drains before it gives up.
 const LINGER_MAX_BYTES: usize = 1024 * 1024;
 
 /// Where the connection is.
 #[derive(Debug)]
-pub(super) enum State {
-    /// Waiting for a request head; idle when nothing is buffered.
-    Head,
-    /// Receiving the body of `head`.
-    Body {
-        head: RequestHead,
-        decoder: BodyDecoder,
-        body: Spool,
-        has_body: bool,
-        /// `Limits::body_timeout_secs` after the head.
-        deadline: Instant,
-    },
+enum State {
+    /// Receiving a request: idle, its head, or its body.
+    Receiving(Receiver),
     /// The application's response is being produced and sent.
-    Respond {
-        resp: Box<Response>,
-        head: RequestHead,
-        started: Instant,
-    },
+    Responding(Box<Exchange>),
     /// Sending what is buffered, then closing.
     Closing,
     /// Output sent and our side shut down; reading and dropping what the
@@ -66,32 +55,39 @@ pub(super) enum State {
     Lingering { until: Instant, dropped: usize },
 }
 
+/// What one step of [`Connection::advance`] decided: the state that
+/// follows, and whether the turn goes on.
+enum Step {
+    /// Go on in this state.
+    Go(State),
+    /// End the turn in this state; the event loop does `Next`.
+    Stop(State, Next),
+    /// The socket failed (the client went away) in this state.
+    Gone(State, std::io::Error),
+}
+
 /// One accepted client.
 #[derive(Debug)]
 pub struct Connection {
-    /// The socket and its buffers.
-    pub io: Transport,
-    pub(super) peer: SocketAddr,
-    pub(super) remote: Option<(Py<PyString>, Py<PyString>)>,
-    pub(super) state: State,
-    /// When the first byte of the request head being received arrived
-    /// (for `Limits::header_timeout_secs`).
-    pub(super) head_started: Option<Instant>,
-    pub(super) unflushed_answers: u32,
-    pub(super) answered: u32,
+    io: Transport,
+    peer: SocketAddr,
+    /// What the next exchange reuses of the last one.
+    carry: Carry,
+    state: State,
+    unflushed_answers: u32,
+    answered: u32,
 }
 
 impl Connection {
     /// A new connection from `peer` (over `tls` on an HTTPS server),
     /// waiting for its first request.
     #[must_use]
-    pub fn new(stream: TcpStream, peer: SocketAddr, tls: Option<TlsSession>) -> Self {
+    pub fn new(stream: mio::net::TcpStream, peer: SocketAddr, tls: Option<TlsSession>) -> Self {
         Self {
             io: Transport::new(stream, tls),
             peer,
-            remote: None,
-            state: State::Head,
-            head_started: None,
+            carry: Carry::default(),
+            state: State::Receiving(Receiver::default()),
             unflushed_answers: 0,
             answered: 0,
         }
@@ -103,6 +99,11 @@ impl Connection {
         self.io.ready(readable, writable, read_closed);
     }
 
+    /// Removes the socket from the event loop's poll (before it is dropped).
+    pub fn deregister(&mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.io.stream);
+    }
+
     /// Responses completed and fully handed to the kernel since the last
     /// call (for `handle_request`).
     pub fn take_answered(&mut self) -> u32 {
@@ -112,13 +113,15 @@ impl Connection {
     /// `true` when no request is in progress and nothing is buffered.
     #[must_use]
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head) && self.io.input().is_empty() && self.io.pending() == 0
+        matches!(self.state, State::Receiving(Receiver::Head { .. }))
+            && self.io.input().is_empty()
+            && self.io.pending() == 0
     }
 
     /// `true` while a response is being produced or sent.
     #[must_use]
     pub fn is_responding(&self) -> bool {
-        matches!(self.state, State::Respond { .. }) || self.io.pending() > 0
+        matches!(self.state, State::Responding(_)) || self.io.pending() > 0
     }
 
     /// Does everything that can be done without waiting: flush output,
@@ -133,259 +136,298 @@ impl Connection {
                     return self.client_gone(py, &e);
                 }
             }
-            let pending = self.io.pending();
-            match &mut self.state {
-                State::Closing => {
-                    if pending > 0 || !self.io.close_write() {
-                        return Next::Wait;
-                    }
-                    self.state = State::Lingering {
-                        until: Instant::now() + LINGER,
-                        dropped: 0,
-                    };
+            let state = std::mem::replace(&mut self.state, State::Closing);
+            let responding = matches!(state, State::Responding(_));
+            let step = match state {
+                State::Closing if self.io.pending() > 0 || !self.io.close_write() => {
+                    Step::Stop(State::Closing, Next::Wait)
                 }
-                State::Lingering { dropped, .. } => {
-                    return if self.io.drain_until_closed(dropped, LINGER_MAX_BYTES) {
-                        Next::Close
-                    } else {
-                        Next::Wait
-                    };
+                State::Closing => Step::Go(State::Lingering {
+                    until: Instant::now() + LINGER,
+                    dropped: 0,
+                }),
+                State::Lingering { until, mut dropped } => {
+                    let done = self.io.drain_until_closed(&mut dropped, LINGER_MAX_BYTES);
+                    let next = if done { Next::Close } else { Next::Wait };
+                    Step::Stop(State::Lingering { until, dropped }, next)
                 }
-                State::Respond { .. } => {
-                    if let Some(next) = self.respond_turn(py, ctx, pending) {
-                        return next;
-                    }
-                    budget -= 1;
-                    if budget == 0 {
-                        return Next::Yield;
-                    }
+                State::Receiving(r) => self.receive(py, ctx, r),
+                State::Responding(ex) => self.respond(py, ctx, ex),
+            };
+            match step {
+                Step::Go(state) => self.state = state,
+                Step::Stop(state, next) => {
+                    self.state = state;
+                    return next;
                 }
-                State::Head => {
-                    if pending >= HIGH_WATER_BYTES {
-                        return Next::Wait;
-                    }
-                    if ctx.stopping && self.is_idle() {
-                        return Next::Close;
-                    }
-                    if !self.io.input().is_empty() {
-                        // The read that brought these bytes set
-                        // `last_activity`: no clock read per request.
-                        self.head_started.get_or_insert(self.io.last_activity);
-                        match parse_head(self.io.input(), ctx.limits) {
-                            Ok(Some(head)) => {
-                                self.head_started = None;
-                                self.io.consume(head.head_len);
-                                self.begin_body(py, ctx, head);
-                                continue;
-                            }
-                            Ok(None) => {}
-                            Err(e) => {
-                                self.refuse(py, ctx, e);
-                                continue;
-                            }
-                        }
-                    }
-                    if let Some(next) = self.read_more(py, ctx, READ_CHUNK_BYTES) {
-                        return next;
-                    }
+                Step::Gone(state, e) => {
+                    self.state = state;
+                    return self.client_gone(py, &e);
                 }
-                State::Body { decoder, body, .. } => {
-                    if !self.io.input().is_empty() {
-                        let max = ctx.limits.max_body_bytes;
-                        match decoder.decode(self.io.input(), &mut body.mem, max) {
-                            Ok(used) => {
-                                self.io.consume(used);
-                            }
-                            Err(e) => {
-                                self.refuse(py, ctx, e);
-                                continue;
-                            }
-                        }
-                        if let Err(e) = body.settle(ctx.limits.max_in_memory_body_bytes) {
-                            warn(py, &format!("cannot store a request body: {e}"));
-                            self.refuse(py, ctx, Error::Storage);
-                            continue;
-                        }
-                    }
-                    if decoder.is_done() {
-                        self.dispatch(py, ctx);
-                        continue;
-                    }
-                    let hint = decoder.remaining().map_or(READ_CHUNK_BYTES, |r| {
-                        usize::try_from(r)
-                            .unwrap_or(MAX_READ_BYTES)
-                            .clamp(READ_CHUNK_BYTES, MAX_READ_BYTES)
-                    });
-                    if let Some(next) = self.read_more(py, ctx, hint) {
-                        return next;
+            }
+            if responding {
+                budget -= 1;
+                if budget == 0 {
+                    return Next::Yield;
+                }
+            }
+        }
+    }
+
+    /// Receives the request in progress as far as the buffered and readable
+    /// bytes go; a complete one goes to the application.
+    fn receive(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, r: Receiver) -> Step {
+        if let Receiver::Head { .. } = r {
+            if self.io.pending() >= HIGH_WATER_BYTES {
+                return Step::Stop(State::Receiving(r), Next::Wait);
+            }
+            if ctx.stopping && self.io.input().is_empty() && self.io.pending() == 0 {
+                return Step::Stop(State::Receiving(r), Next::Close);
+            }
+        }
+        match r.feed(py, &mut self.io, ctx.limits, &mut self.carry.head) {
+            Progress::Wants(r, want) => {
+                // A `100 Continue` the head asked for goes out before the
+                // client can send the body.
+                if self.io.pending() > 0 {
+                    if let Err(e) = self.flush() {
+                        return Step::Gone(State::Receiving(r), e);
                     }
                 }
+                self.read_more(py, ctx, want, State::Receiving(r))
+            }
+            Progress::Complete(request) => Step::Go(self.dispatch(py, ctx, request)),
+            Progress::Refused(e, head) => {
+                Step::Go(self.answer_and_close(py, ctx, e.status(), head.as_ref()))
             }
         }
     }
 
     /// Produces (and for a file, sends) the next part of the response in
-    /// progress; `Some(next)` to stop this turn.
-    fn respond_turn(
+    /// progress.
+    fn respond(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, mut ex: Box<Exchange>) -> Step {
+        match ex.turn(py, ctx, &mut self.io) {
+            Turn::More => Step::Go(State::Responding(ex)),
+            Turn::Wait => Step::Stop(State::Responding(ex), Next::Wait),
+            Turn::Done => {
+                let next = self.finish_response(py, ctx, &ex);
+                ex.finish(py, &mut self.carry);
+                Step::Go(next)
+            }
+            Turn::Abort(fatal) => {
+                let next = fatal.map_or(Next::Close, Next::Fatal);
+                Step::Stop(State::Responding(ex), next)
+            }
+            Turn::Gone(e) => Step::Gone(State::Responding(ex), e),
+        }
+    }
+
+    /// Reads up to `want` more bytes, in `state`: go on when bytes arrived,
+    /// stop when nothing came or the client is gone.
+    fn read_more(
         &mut self,
         py: Python<'_>,
         ctx: &mut Ctx<'_, '_>,
-        pending: usize,
-    ) -> Option<Next> {
-        let State::Respond { resp, .. } = &mut self.state else {
-            return None;
-        };
-        if pending >= HIGH_WATER_BYTES {
-            return Some(Next::Wait);
-        }
-        if ctx.stopping {
-            // Ctrl-C: a head not yet sent says `Connection: close`.
-            resp.keep_alive = false;
-        }
-        match resp.pump(py, &mut self.io.out, HIGH_WATER_BYTES, ctx.date) {
-            Ok(Pumped::File) => {
-                if pending > 0 {
-                    return Some(Next::Wait);
-                }
-                let sent = match resp.file_body() {
-                    Some(file) => self.io.send_file(file),
-                    None => Ok(Some(0)),
-                };
-                match sent {
-                    Ok(Some(n)) => {
-                        if let Err(Abort(fatal)) = resp.file_sent(py, n) {
-                            return Some(fatal.map_or(Next::Close, Next::Fatal));
-                        }
-                    }
-                    Ok(None) => return Some(Next::Wait),
-                    Err(e) => return Some(self.client_gone(py, &e)),
-                }
-            }
-            Ok(Pumped::More) => {
-                if !self.io.is_writable() {
-                    return Some(Next::Wait);
-                }
-            }
-            Ok(Pumped::Done) => self.finish_response(py, ctx),
-            Err(Abort(fatal)) => {
-                self.io.discard_output();
-                return Some(fatal.map_or(Next::Close, Next::Fatal));
-            }
-        }
-        None
-    }
-
-    /// Reads up to `want` more bytes. `None`: bytes arrived (or a refusal
-    /// was queued), go on; `Some(next)`: stop here (nothing yet, or the
-    /// client is gone).
-    fn read_more(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, want: usize) -> Option<Next> {
+        want: usize,
+        state: State,
+    ) -> Step {
         match self.io.read_some(want) {
-            Received::Data => None,
-            Received::WouldBlock => Some(Next::Wait),
+            Received::Data => Step::Go(state),
+            Received::WouldBlock => Step::Stop(state, Next::Wait),
             // A half-sent request from a client that hung up is dropped;
             // what is still buffered for it goes out first.
-            Received::Eof if self.io.pending() > 0 => Some(Next::Wait),
-            Received::Eof | Received::Failed => Some(Next::Close),
-            Received::Refused => self.tls_refused(py, ctx),
+            Received::Eof if self.io.pending() > 0 => Step::Stop(state, Next::Wait),
+            Received::Eof | Received::Failed => Step::Stop(state, Next::Close),
+            Received::Refused => self.tls_refused(py, ctx, state),
         }
     }
 
     /// Writes what it can; counts responses as answered once written.
-    pub(super) fn flush(&mut self) -> std::io::Result<()> {
+    fn flush(&mut self) -> std::io::Result<()> {
         if self.io.flush()? {
             self.answered += std::mem::take(&mut self.unflushed_answers);
         }
         Ok(())
     }
 
-    /// A head has been parsed: decide the body framing (refusing bad
-    /// framing at once, before any body is sent) and start receiving it.
-    fn begin_body(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, head: RequestHead) {
-        match framing(&head, ctx.limits) {
-            Ok(f) => {
-                let decoder = BodyDecoder::new(f);
-                // RFC 9110 §10.1.1: the client waits for 100 before sending.
-                if !decoder.is_done() && self.io.input().is_empty() && expects_continue(&head) {
-                    self.io
-                        .out
-                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                }
-                let has_body =
-                    f != Framing::Length(0) || head.values("content-length").next().is_some();
-                self.state = State::Body {
-                    head,
-                    decoder,
-                    body: Spool::default(),
-                    has_body,
-                    // From the read that completed the head.
-                    deadline: self.io.last_activity + ctx.limits.body_timeout(),
-                };
-            }
-            Err(e) => {
-                self.state = State::Head;
-                self.answer_and_close(py, ctx, e.status(), Some(&head));
-            }
-        }
-    }
-
-    /// The body is complete: build the environ and call the application.
-    fn dispatch(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
-        let State::Body {
-            head,
-            body,
-            has_body,
-            ..
-        } = std::mem::replace(&mut self.state, State::Head)
-        else {
-            return;
-        };
+    /// The request is complete: build the environ and call the application.
+    fn dispatch(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, request: Request) -> State {
         // Only the access log reads it; quiet, no clock read is needed.
         let started = if ctx.quiet {
             self.io.last_activity
         } else {
             Instant::now()
         };
-        let (addr, port) = self.remote.get_or_insert_with(|| {
-            (
-                PyString::new(py, &self.peer.ip().to_string()).unbind(),
-                PyString::new(py, &self.peer.port().to_string()).unbind(),
-            )
-        });
-        let (addr, port) = (addr.bind(py).clone(), port.bind(py).clone());
-        let resp = body
-            .into_input(py, ctx.environ.empty_input())
-            .and_then(|(input, len)| {
-                ctx.environ.build(
-                    py,
-                    &head,
-                    (&addr, &port),
-                    has_body.then_some(len),
-                    input.as_any(),
-                )
-            })
-            .and_then(|environ| {
-                let keep = head.keep_alive && !ctx.stopping;
-                Response::call_app(
-                    py,
-                    ctx.app,
-                    environ,
-                    head.is_head(),
-                    head.minor_version >= 1,
-                    keep,
-                )
-            });
-        match resp {
-            Ok(resp) => {
-                self.state = State::Respond {
-                    resp: Box::new(resp),
-                    head,
-                    started,
-                }
-            }
-            Err(e) => {
+        match Exchange::start(py, ctx, request, &mut self.carry, self.peer, started) {
+            Ok(ex) => State::Responding(Box::new(ex)),
+            Err(failed) => {
+                let (e, head) = *failed;
                 e.print(py);
-                self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head));
+                self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head))
             }
+        }
+    }
+
+    /// The response is complete: log it, then wait for the next request or
+    /// close.
+    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, ex: &Exchange) -> State {
+        let (resp, client) = (&ex.resp, self.peer.ip());
+        let head = Some(&ex.head);
+        log_exchange(
+            py,
+            ctx,
+            client,
+            head,
+            resp.status,
+            resp.body_bytes,
+            ex.started,
+        );
+        self.unflushed_answers += 1;
+        if !resp.keep_alive || ctx.stopping {
+            State::Closing
+        } else {
+            State::Receiving(Receiver::default())
+        }
+    }
+
+    /// The TLS session is over ([`Received::Refused`]) in `state`: one
+    /// warning line. A client that sent plain HTTP is answered `400` in
+    /// plain HTTP and closed like any refused request (Go's `net/http` and
+    /// nginx answer it so, which tells a developer who typed `http://`
+    /// what went wrong); any other failure closes at once.
+    fn tls_refused(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, state: State) -> Step {
+        let Some(refusal) = self.io.take_refusal() else {
+            impossible!("Received::Refused without a refusal in {state:?}");
+            return Step::Stop(state, Next::Close);
+        };
+        match refusal {
+            Refusal::PlainHttp => {
+                let peer = self.peer;
+                warn(
+                    py,
+                    &format!(
+                        "{peer} sent plain HTTP to this HTTPS server (use https://); answered 400"
+                    ),
+                );
+                Step::Go(self.answer_and_close(py, ctx, "400 Bad Request", None))
+            }
+            Refusal::Failed(e) => {
+                warn(py, &format!("TLS with {} failed: {e}; closed", self.peer));
+                Step::Stop(state, Next::Close)
+            }
+        }
+    }
+
+    /// Queues the server's own `status_line` response (4xx/5xx with
+    /// `Connection: close`: no more requests are read from this
+    /// connection) and logs it; the state that follows is `Closing`.
+    fn answer_and_close(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut Ctx<'_, '_>,
+        status_line: &str,
+        head: Option<&RequestHead>,
+    ) -> State {
+        self.io.discard_input();
+        let is_head = head.is_some_and(RequestHead::is_head);
+        let date = ctx.date.now().as_bytes();
+        let bytes = write_simple(&mut self.io.out, status_line, is_head, false, true, date);
+        let code = status_line
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(500);
+        log_exchange(py, ctx, self.peer.ip(), head, code, bytes, Instant::now());
+        self.unflushed_answers += 1;
+        State::Closing
+    }
+
+    /// The client went away (`EPIPE`, `ECONNRESET`) with output pending:
+    /// one log line (even when quiet: it explains a truncated response),
+    /// then the response is abandoned.
+    fn client_gone(&mut self, py: Python<'_>, e: &std::io::Error) -> Next {
+        let what = match &self.state {
+            State::Responding(ex) => format!(
+                "{} {}",
+                ex.head.method(),
+                String::from_utf8_lossy(ex.head.target()).escape_debug()
+            ),
+            _ => "a response".to_owned(),
+        };
+        warn(
+            py,
+            &format!("client {} went away during {what} ({e})", self.peer),
+        );
+        self.abandon(py);
+        Next::Close
+    }
+
+    /// Gives up the response in progress without sending the rest of it:
+    /// its iterable's `close()` is called (PEP 3333: also when the client
+    /// went away) and buffered output is dropped. The connection only
+    /// closes; the socket is closed when it is dropped.
+    pub fn abandon(&mut self, py: Python<'_>) {
+        if let State::Responding(ex) = &mut self.state {
+            ex.resp.close_iter(py);
+        }
+        self.state = State::Closing;
+        self.io.discard_output();
+    }
+
+    /// The periodic check of the `Limits` timeouts at `now`: an idle
+    /// connection past `idle_timeout_secs` closes; a request whose head is
+    /// not complete `header_timeout_secs` after its first byte, whose body
+    /// is not complete `body_timeout_secs` after its head, or that paused
+    /// for `read_timeout_secs`, gets `408` (queued: [`Next::Yield`] has the
+    /// event loop send it at once); a client that stopped reading is
+    /// dropped; a TLS handshake not finished `header_timeout_secs` after
+    /// its first byte is closed (no HTTP answer can reach it).
+    pub fn sweep(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
+        let waiting = self.waiting(ctx.limits);
+        let (last, handshake) = (self.io.last_activity, self.io.handshake_started());
+        match overdue(now, ctx.limits, last, handshake, waiting) {
+            None => Next::Wait,
+            Some(Overdue::Handshake) => {
+                let secs = ctx.limits.header_timeout_secs;
+                warn(
+                    py,
+                    &format!(
+                        "TLS handshake with {} not finished within {secs} s (header timeout); closed",
+                        self.peer
+                    ),
+                );
+                Next::Close
+            }
+            Some(Overdue::Lingered | Overdue::Idle) => Next::Close,
+            Some(Overdue::Unread) => {
+                self.abandon(py);
+                Next::Close
+            }
+            Some(Overdue::Request) => {
+                let head = match std::mem::replace(&mut self.state, State::Closing) {
+                    State::Receiving(r) => r.into_head(),
+                    other => {
+                        impossible!("a late request in {other:?}");
+                        None
+                    }
+                };
+                let status = RequestError::Timeout.status();
+                self.state = self.answer_and_close(py, ctx, status, head.as_ref());
+                Next::Yield
+            }
+        }
+    }
+
+    /// What this connection waits for, as far as its timeouts go.
+    fn waiting(&self, limits: &Limits) -> Waiting {
+        match &self.state {
+            State::Lingering { until, .. } => Waiting::Lingering { until: *until },
+            _ if self.io.pending() > 0 => Waiting::Reader,
+            _ if self.is_idle() => Waiting::Idle,
+            State::Receiving(r) => Waiting::Request {
+                deadline: r.deadline(limits),
+            },
+            State::Responding(_) => Waiting::Sendfile,
+            State::Closing => Waiting::Nothing,
         }
     }
 }

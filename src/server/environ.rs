@@ -1,13 +1,12 @@
-//! [4] The PEP 3333 environ, built in one function ([`EnvironTemplate::build`])
+//! [Stage 4](super): The PEP 3333 environ, built in one function ([`EnvironTemplate::build`])
 //! with interned keys.
 //!
 //! The keys that are the same for every request live in a template dict made
 //! once per server; each request copies it (one `dict.copy()`) and sets the
 //! per-request keys. Repeated header fields are folded here too.
 
-use std::borrow::Cow;
+use std::net::SocketAddr;
 
-use percent_encoding::percent_decode;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
@@ -15,6 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use super::input::Input;
 use super::parse::RequestHead;
 use super::response_head::SERVER_HEADER;
+use super::target::{absolute_authority, split_target};
 use crate::wsgi::latin1_pystring;
 
 /// The environ keys shared by every request on one server, and what the
@@ -39,9 +39,14 @@ impl EnvironTemplate {
     ///
     /// `SERVER_SOFTWARE` is `rswsgi/VERSION`, the `Server` header's value.
     ///
-    /// The keys every request sets are there too, with `None` as a
-    /// placeholder: `dict.copy()` then gives a table of the final size and
-    /// setting them replaces a value instead of inserting (no resize).
+    /// The keys every request sets are there too, so that `dict.copy()`
+    /// gives a table of the final size and setting them replaces a value
+    /// instead of inserting (no resize). Their values are the most common
+    /// ones, which a request then does not set again: `REQUEST_METHOD`
+    /// `'GET'`, `QUERY_STRING` `''`, `SERVER_PROTOCOL` `'HTTP/1.1'` and the
+    /// shared empty `wsgi.input`; `PATH_INFO`, `wsgi.errors` and (until
+    /// [`EnvironTemplate::for_client`]) `REMOTE_ADDR`/`REMOTE_PORT` are
+    /// `None`, always replaced.
     pub fn new(
         py: Python<'_>,
         server_name: &str,
@@ -61,23 +66,21 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "wsgi.run_once"), false)?;
         d.set_item(intern!(py, "wsgi.input_terminated"), true)?;
         d.set_item(intern!(py, "wsgi.file_wrapper"), file_wrapper)?;
-        // Placeholders, replaced by `build` (in the order it sets them).
-        for key in [
-            intern!(py, "REQUEST_METHOD"),
-            intern!(py, "PATH_INFO"),
-            intern!(py, "QUERY_STRING"),
-            intern!(py, "SERVER_PROTOCOL"),
-            intern!(py, "REMOTE_ADDR"),
-            intern!(py, "REMOTE_PORT"),
-            intern!(py, "wsgi.input"),
-            intern!(py, "wsgi.errors"),
-        ] {
-            d.set_item(key, py.None())?;
-        }
+        let empty_input = Py::new(py, Input::new(PyBytes::new(py, b"")))?;
+        // Common values, and placeholders, replaced by `for_client` and
+        // `build` (in the order they set them).
+        d.set_item(intern!(py, "REQUEST_METHOD"), intern!(py, "GET"))?;
+        d.set_item(intern!(py, "PATH_INFO"), py.None())?;
+        d.set_item(intern!(py, "QUERY_STRING"), intern!(py, ""))?;
+        d.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.1"))?;
+        d.set_item(intern!(py, "REMOTE_ADDR"), py.None())?;
+        d.set_item(intern!(py, "REMOTE_PORT"), py.None())?;
+        d.set_item(intern!(py, "wsgi.input"), &empty_input)?;
+        d.set_item(intern!(py, "wsgi.errors"), py.None())?;
         let sys = py.import("sys")?;
         Ok(Self {
             base: d.unbind(),
-            empty_input: Py::new(py, Input::new(PyBytes::new(py, b"")))?,
+            empty_input,
             sys_dict: sys.dict().unbind(),
             sys: sys.unbind(),
         })
@@ -92,42 +95,69 @@ impl EnvironTemplate {
         d.set_item(intern!(py, "HTTPS"), intern!(py, "on"))
     }
 
-    /// The environ for one request.
+    /// The template for the requests of one client connection: the
+    /// server's, with `REMOTE_ADDR` and `REMOTE_PORT` of `peer` and
+    /// `wsgi.errors` (made once per connection, so a request does not set
+    /// them again while `sys.stderr` stays the same object).
     ///
-    /// `remote` is `(REMOTE_ADDR, REMOTE_PORT)`; `body_len` is the decoded
-    /// body's length in bytes, set as `CONTENT_LENGTH` when the request had
-    /// a body framing header; `input` becomes `wsgi.input`. `wsgi.errors` is
-    /// `sys.stderr` at the time of the request.
+    /// # Errors
+    /// When the dict cannot be copied.
+    pub fn for_client(&self, py: Python<'_>, peer: SocketAddr) -> PyResult<ClientEnviron> {
+        let env = self.base.bind(py).copy()?;
+        env.set_item(intern!(py, "REMOTE_ADDR"), peer.ip().to_string())?;
+        env.set_item(intern!(py, "REMOTE_PORT"), peer.port().to_string())?;
+        let errors = self.stderr(py)?;
+        env.set_item(intern!(py, "wsgi.errors"), &errors)?;
+        Ok(ClientEnviron {
+            dict: env.unbind(),
+            host: None,
+            errors: errors.unbind(),
+        })
+    }
+
+    /// The environ for one request, a copy of `client`'s template (from
+    /// [`EnvironTemplate::for_client`]) with the request's values.
+    ///
+    /// `body_len` is the decoded body's length in bytes, set as
+    /// `CONTENT_LENGTH` when the request had a body framing header; `input`
+    /// becomes `wsgi.input`. `wsgi.errors` is `sys.stderr` at the time of
+    /// the request.
     pub fn build<'py>(
         &self,
         py: Python<'py>,
+        client: &mut ClientEnviron,
         head: &RequestHead,
-        remote: (&Bound<'py, PyString>, &Bound<'py, PyString>),
         body_len: Option<usize>,
         input: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let env = self.base.bind(py).copy()?;
-        env.set_item(intern!(py, "REQUEST_METHOD"), method_str(py, head.method()))?;
+        let env = client.dict.bind(py).copy()?;
+        // The template's values stand where they are right (see `new`).
+        let method = head.method();
+        if method != "GET" {
+            env.set_item(intern!(py, "REQUEST_METHOD"), method_str(py, method))?;
+        }
         let (path, query) = split_target(head.target());
         env.set_item(intern!(py, "PATH_INFO"), latin1_pystring(py, &path))?;
-        let query = if query.is_empty() {
-            intern!(py, "").clone()
-        } else {
-            latin1_pystring(py, query)
-        };
-        env.set_item(intern!(py, "QUERY_STRING"), query)?;
-        env.set_item(
-            intern!(py, "SERVER_PROTOCOL"),
-            if head.minor_version == 0 {
-                intern!(py, "HTTP/1.0")
-            } else {
-                intern!(py, "HTTP/1.1")
-            },
-        )?;
-        env.set_item(intern!(py, "REMOTE_ADDR"), remote.0)?;
-        env.set_item(intern!(py, "REMOTE_PORT"), remote.1)?;
-        env.set_item(intern!(py, "wsgi.input"), input)?;
-        env.set_item(intern!(py, "wsgi.errors"), self.stderr(py)?)?;
+        if !query.is_empty() {
+            env.set_item(intern!(py, "QUERY_STRING"), latin1_pystring(py, query))?;
+        }
+        if head.minor_version == 0 {
+            env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
+        }
+        if !input.is(&self.empty_input) {
+            env.set_item(intern!(py, "wsgi.input"), input)?;
+        }
+        let errors = self.stderr(py)?;
+        if !errors.is(&client.errors) {
+            // sys.stderr was reassigned: this request and the next see it.
+            client
+                .dict
+                .bind(py)
+                .set_item(intern!(py, "wsgi.errors"), &errors)?;
+            env.set_item(intern!(py, "wsgi.errors"), &errors)?;
+            client.errors = errors.unbind();
+        }
+        let mut saw_host = false;
         for (i, (name, value)) in head.headers().enumerate() {
             // Dropped so `X_Forwarded_For` cannot pose as `X-Forwarded-For`
             // (both would be HTTP_X_FORWARDED_FOR). A request that reaches
@@ -135,11 +165,29 @@ impl EnvironTemplate {
             // as in waitress, CONTENT_LENGTH gives its length, and no
             // HTTP_TRANSFER_ENCODING is left for an app or a proxying
             // middleware to frame it a second time (RFC 9112 §6.3, §11.2).
-            if name.contains('_')
-                || name.eq_ignore_ascii_case("content-length")
-                || name.eq_ignore_ascii_case("transfer-encoding")
+            if name.contains(&b'_')
+                || name.eq_ignore_ascii_case(b"content-length")
+                || name.eq_ignore_ascii_case(b"transfer-encoding")
             {
                 continue;
+            }
+            if !saw_host && name.eq_ignore_ascii_case(b"host") {
+                saw_host = true;
+                if client.host.as_deref() == Some(value) {
+                    continue; // the copy has it already
+                }
+                if client.host.is_none() {
+                    // The Host of a connection's requests is the same in
+                    // practice: kept in its template from now on.
+                    let value = latin1_pystring(py, value);
+                    client
+                        .dict
+                        .bind(py)
+                        .set_item(intern!(py, "HTTP_HOST"), &value)?;
+                    client.host = Some(value_bytes(head, i));
+                    env.set_item(intern!(py, "HTTP_HOST"), value)?;
+                    continue;
+                }
             }
             let key = header_key(py, name);
             let repeated = head
@@ -151,7 +199,7 @@ impl EnvironTemplate {
             let prev = if repeated { env.get_item(&key)? } else { None };
             match prev {
                 Some(prev) => {
-                    let sep = if name.eq_ignore_ascii_case("cookie") {
+                    let sep = if name.eq_ignore_ascii_case(b"cookie") {
                         "; "
                     } else {
                         ", "
@@ -161,6 +209,9 @@ impl EnvironTemplate {
                 }
                 _ => env.set_item(key, value)?,
             }
+        }
+        if !saw_host && client.host.is_some() {
+            env.del_item(intern!(py, "HTTP_HOST"))?;
         }
         if let Some(authority) = absolute_authority(head.target()) {
             // RFC 9112 §3.2.2: with an absolute-form target the server MUST
@@ -194,10 +245,28 @@ impl EnvironTemplate {
     }
 }
 
+/// The environ template of one client connection (see
+/// [`EnvironTemplate::for_client`]).
+#[derive(Debug)]
+pub struct ClientEnviron {
+    dict: Py<PyDict>,
+    /// The `Host` value the template holds as `HTTP_HOST`, once a request
+    /// had one: a request with the same one does not set it again.
+    host: Option<Vec<u8>>,
+    /// The `sys.stderr` the template holds as `wsgi.errors`.
+    errors: Py<PyAny>,
+}
+
+/// The raw value of the `i`-th header of `head`.
+fn value_bytes(head: &RequestHead, i: usize) -> Vec<u8> {
+    head.headers()
+        .nth(i)
+        .map_or_else(Vec::new, |(_, v)| v.to_vec())
+}
+
 /// The method as a Python `str`, interned for the common ones.
 fn method_str<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
     match method {
-        "GET" => intern!(py, "GET").clone(),
         "POST" => intern!(py, "POST").clone(),
         "HEAD" => intern!(py, "HEAD").clone(),
         "PUT" => intern!(py, "PUT").clone(),
@@ -209,10 +278,10 @@ fn method_str<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
 /// The environ key of a request header: `CONTENT_TYPE` (CGI has no `HTTP_`
 /// prefix for it), else `HTTP_` + the name upper-cased with `-` → `_`.
 /// Common names use interned keys.
-fn header_key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+fn header_key<'py>(py: Python<'py>, name: &[u8]) -> Bound<'py, PyString> {
     macro_rules! known {
         ($($h:literal => $k:literal,)*) => {
-            $(if name.eq_ignore_ascii_case($h) {
+            $(if name.eq_ignore_ascii_case($h.as_bytes()) {
                 return intern!(py, $k).clone();
             })*
         };
@@ -236,60 +305,15 @@ fn header_key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
     }
     let mut key = String::with_capacity(5 + name.len());
     key.push_str("HTTP_");
-    key.extend(name.chars().map(|c| {
-        if c == '-' {
+    // A field name is an ASCII token (RFC 9110 §5.1).
+    key.extend(name.iter().map(|&b| {
+        if b == b'-' {
             '_'
         } else {
-            c.to_ascii_uppercase()
+            char::from(b.to_ascii_uppercase())
         }
     }));
     PyString::new(py, &key)
-}
-
-/// The authority (`host[:port]`) of an absolute-form request-target such as
-/// `http://example.com:8080/p?q`; `None` for origin form and `*`.
-#[must_use]
-pub fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
-    if target.first() == Some(&b'/') {
-        return None;
-    }
-    let i = target.windows(3).position(|w| w == b"://")?;
-    let after = &target[i + 3..];
-    let end = after
-        .iter()
-        .position(|&b| b == b'/' || b == b'?' || b == b'#')
-        .unwrap_or(after.len());
-    let authority = &after[..end];
-    // Userinfo (`user@`) is not part of Host (RFC 9110 §4.2.4 forbids it).
-    Some(authority.rsplit(|&b| b == b'@').next().unwrap_or(authority))
-}
-
-/// Splits a request-target into the percent-decoded path (bytes; PEP 3333
-/// then decodes them as latin-1) and the raw query string.
-///
-/// Origin form `/p?q` is the usual case; absolute form
-/// `http://host/p?q` (RFC 9112 §3.2.2: a server MUST accept it) keeps only
-/// its path; `*` (OPTIONS) stays `*`.
-#[must_use]
-pub fn split_target(target: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
-    // A fragment is for the client alone (RFC 9110 §7.1); dropped, as
-    // gunicorn and waitress drop it.
-    let target = target.split(|&b| b == b'#').next().unwrap_or(target);
-    let (path, query) = match target.iter().position(|&b| b == b'?') {
-        Some(q) => (&target[..q], &target[q + 1..]),
-        None => (target, &b""[..]),
-    };
-    let path = match path.windows(3).position(|w| w == b"://") {
-        Some(i) if path.first() != Some(&b'/') => {
-            let after = &path[i + 3..];
-            after
-                .iter()
-                .position(|&b| b == b'/')
-                .map_or(&b"/"[..], |p| &after[p..])
-        }
-        _ => path,
-    };
-    (percent_decode(path).into(), query)
 }
 
 #[cfg(test)]
@@ -298,52 +322,16 @@ mod tests {
     use super::super::parse::parse_head;
     use super::*;
 
-    #[test]
-    fn split_target_forms() {
-        for (target, path, query) in [
-            (&b"/"[..], &b"/"[..], &b""[..]),
-            (b"/a%20b?x=1&y=%20", b"/a b", b"x=1&y=%20"),
-            (b"/caf%C3%A9", "/café".as_bytes(), b""),
-            (b"/a%2Fb", b"/a/b", b""),
-            (b"/bad%zz", b"/bad%zz", b""),
-            (b"http://example.com/p?q", b"/p", b"q"),
-            (b"http://example.com", b"/", b""),
-            (b"*", b"*", b""),
-            (b"/x?", b"/x", b""),
-            (b"/p?q=1#frag", b"/p", b"q=1"),
-            (b"/p#frag?x", b"/p", b""),
-            (b"http://h#f", b"/", b""),
-        ] {
-            let (p, q) = split_target(target);
-            assert_eq!((p.as_ref(), q), (path, query), "{target:?}");
-        }
-    }
-
-    #[test]
-    fn absolute_form_authority() {
-        assert_eq!(absolute_authority(b"http://h:1/p?q"), Some(&b"h:1"[..]));
-        assert_eq!(absolute_authority(b"http://h?q"), Some(&b"h"[..]));
-        assert_eq!(absolute_authority(b"http://u@h/"), Some(&b"h"[..]));
-        assert_eq!(absolute_authority(b"http://h#f"), Some(&b"h"[..]));
-        assert_eq!(absolute_authority(b"/p?x=http://h"), None);
-        assert_eq!(absolute_authority(b"*"), None);
-    }
-
     fn environ_of(raw: &[u8], f: impl FnOnce(&Bound<'_, PyDict>)) {
         Python::attach(|py| {
             let head = parse_head(raw, &Limits::default()).unwrap().unwrap();
             let tpl =
                 EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
-            let addr = PyString::new(py, "127.0.0.1");
-            let port = PyString::new(py, "5555");
+            let mut client = tpl
+                .for_client(py, "127.0.0.1:5555".parse().unwrap())
+                .unwrap();
             let env = tpl
-                .build(
-                    py,
-                    &head,
-                    (&addr, &port),
-                    Some(0),
-                    &py.None().into_bound(py),
-                )
+                .build(py, &mut client, &head, Some(0), &py.None().into_bound(py))
                 .unwrap();
             f(&env);
         });
@@ -421,6 +409,70 @@ mod tests {
         });
     }
 
+    /// A connection's template keeps its first Host: later requests with
+    /// the same Host, another, none (HTTP/1.0) or two, each get their own.
+    #[test]
+    fn a_connections_host_is_kept_in_its_template() {
+        Python::attach(|py| {
+            let tpl =
+                EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
+            let mut client = tpl.for_client(py, "127.0.0.1:9".parse().unwrap()).unwrap();
+            let none = py.None().into_bound(py);
+            let mut host_of = |raw: &[u8]| {
+                let head = parse_head(raw, &Limits::default()).unwrap().unwrap();
+                let env = tpl.build(py, &mut client, &head, None, &none).unwrap();
+                get(&env, "HTTP_HOST")
+            };
+            let one = |h: &str| Some(h.to_owned());
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: a:1\r\n\r\n"), one("a:1"));
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: a:1\r\n\r\n"), one("a:1"));
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n"), one("b"));
+            assert_eq!(host_of(b"GET / HTTP/1.0\r\n\r\n"), None);
+            let two = b"GET / HTTP/1.0\r\nHost: a:1\r\nHost: c\r\n\r\n";
+            assert_eq!(host_of(two), one("a:1, c"));
+            let absolute = b"GET http://d/ HTTP/1.1\r\nHost: a:1\r\n\r\n";
+            assert_eq!(host_of(absolute), one("d"));
+            assert_eq!(host_of(b"GET / HTTP/1.1\r\nhost: a:1\r\n\r\n"), one("a:1"));
+        });
+    }
+
+    /// The template's common values stand only where they are right.
+    #[test]
+    fn template_defaults_are_replaced_when_they_differ() {
+        for (raw, method, protocol, query) in [
+            (
+                &b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+                "GET",
+                "HTTP/1.1",
+                "",
+            ),
+            (b"POST /?a=1 HTTP/1.0\r\n\r\n", "POST", "HTTP/1.0", "a=1"),
+            (b"PROPFIND / HTTP/1.0\r\n\r\n", "PROPFIND", "HTTP/1.0", ""),
+        ] {
+            environ_of(raw, |env| {
+                assert_eq!(get(env, "REQUEST_METHOD").as_deref(), Some(method));
+                assert_eq!(get(env, "SERVER_PROTOCOL").as_deref(), Some(protocol));
+                assert_eq!(get(env, "QUERY_STRING").as_deref(), Some(query));
+                assert_eq!(get(env, "REMOTE_ADDR").as_deref(), Some("127.0.0.1"));
+                assert_eq!(get(env, "REMOTE_PORT").as_deref(), Some("5555"));
+            });
+        }
+        Python::attach(|py| {
+            let tpl =
+                EnvironTemplate::new(py, "localhost", 8000, &py.None().into_bound(py)).unwrap();
+            let mut client = tpl.for_client(py, "[::1]:80".parse().unwrap()).unwrap();
+            let head = parse_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &Limits::default())
+                .unwrap()
+                .unwrap();
+            let empty = tpl.empty_input().bind(py);
+            let env = tpl
+                .build(py, &mut client, &head, None, empty.as_any())
+                .unwrap();
+            assert!(env.get_item("wsgi.input").unwrap().unwrap().is(empty));
+            assert_eq!(get(&env, "REMOTE_ADDR").as_deref(), Some("::1"));
+        });
+    }
+
     #[test]
     fn no_placeholder_left_and_errors_follow_sys_stderr() {
         environ_of(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", |env| {
@@ -447,8 +499,8 @@ mod tests {
             let head = parse_head(b"GET / HTTP/1.0\r\n\r\n", &Limits::default())
                 .unwrap()
                 .unwrap();
-            let s = PyString::new(py, "x");
-            let build = || tpl.build(py, &head, (&s, &s), None, &py.None().into_bound(py));
+            let mut client = tpl.for_client(py, "127.0.0.1:1".parse().unwrap()).unwrap();
+            let mut build = || tpl.build(py, &mut client, &head, None, &py.None().into_bound(py));
             let mine = py.import("io").unwrap().call_method0("StringIO").unwrap();
             sys.setattr("stderr", &mine).unwrap();
             let env = build();

@@ -1,4 +1,4 @@
-//! `server::Error`: what can be wrong with a request, and the status each
+//! [`RequestError`]: what can be wrong with a request, and the status each
 //! answer gets, in one place (like hyper `role.rs::on_error` and waitress
 //! `utilities.Error.to_response`).
 //!
@@ -9,7 +9,7 @@ use std::fmt;
 
 /// Why a request was refused, named by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Error {
+pub enum RequestError {
     /// The request does not follow RFC 9112 (bad request line, bad header,
     /// conflicting framing); says what is wrong. → 400.
     MalformedRequest(&'static str),
@@ -34,7 +34,7 @@ pub enum Error {
     Storage,
 }
 
-impl Error {
+impl RequestError {
     /// The response status line for this error, e.g. `"400 Bad Request"`.
     #[must_use]
     pub fn status(self) -> &'static str {
@@ -58,7 +58,7 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MalformedRequest(why) => write!(f, "malformed request: {why}"),
@@ -73,9 +73,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for RequestError {}
 
-impl From<httparse::Error> for Error {
+impl From<httparse::Error> for RequestError {
     fn from(e: httparse::Error) -> Self {
         match e {
             httparse::Error::TooManyHeaders => Self::HeaderTooLarge,
@@ -96,19 +96,22 @@ mod tests {
     #[test]
     fn each_error_has_its_status() {
         for (e, code) in [
-            (Error::MalformedRequest("x"), 400),
-            (Error::Timeout, 408),
-            (Error::Storage, 500),
-            (Error::BodyTooLarge, 413),
-            (Error::UriTooLong, 414),
-            (Error::HeaderTooLarge, 431),
-            (Error::Unsupported("x"), 501),
-            (Error::VersionNotSupported, 505),
+            (RequestError::MalformedRequest("x"), 400),
+            (RequestError::Timeout, 408),
+            (RequestError::Storage, 500),
+            (RequestError::BodyTooLarge, 413),
+            (RequestError::UriTooLong, 414),
+            (RequestError::HeaderTooLarge, 431),
+            (RequestError::Unsupported("x"), 501),
+            (RequestError::VersionNotSupported, 505),
         ] {
             assert_eq!(e.code(), code, "{e}");
         }
-        assert_eq!(Error::from(httparse::Error::TooManyHeaders).code(), 431);
-        assert_eq!(Error::from(httparse::Error::Version).code(), 505);
-        assert_eq!(Error::from(httparse::Error::Token).code(), 400);
+        assert_eq!(
+            RequestError::from(httparse::Error::TooManyHeaders).code(),
+            431
+        );
+        assert_eq!(RequestError::from(httparse::Error::Version).code(), 505);
+        assert_eq!(RequestError::from(httparse::Error::Token).code(), 400);
     }
 }

@@ -1,4 +1,4 @@
-//! [1][8] The event loop: one mio `Poll` on the thread that serves, the
+//! [Stages 1, 8](super): The event loop: one mio `Poll` on the thread that serves, the
 //! listener at `Token(0)`, a `Waker` at `Token(1)` for `shutdown()` from
 //! another thread, one token per connection (mio `examples/tcp_server.rs`).
 //!
@@ -24,6 +24,7 @@ use super::connection::Connection;
 use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
 use super::tls::TlsSession;
+use super::turn::{Ctx, Next};
 
 /// The listening socket's token.
 const LISTENER: Token = Token(0);
@@ -34,38 +35,18 @@ const FIRST_CONN: usize = 2;
 /// How often idle and stalled connections are checked.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// What the server shares with every connection while it runs.
-#[derive(Debug)]
-pub struct Ctx<'a, 'py> {
-    /// The WSGI application.
-    pub app: &'a Bound<'py, PyAny>,
-    /// The environ's constant part.
-    pub environ: &'a EnvironTemplate,
-    /// Limits on requests.
-    pub limits: &'a Limits,
-    /// No access log when true.
-    pub quiet: bool,
-    /// Color the access log (stderr is a terminal).
-    pub color: bool,
-    /// The server is stopping: no keep-alive, idle connections close.
-    pub stopping: bool,
-    /// The `Date` header, formatted once per second.
-    pub date: &'a mut DateCache,
-}
-
-/// What the event loop does with a connection after `Connection::advance`.
-#[derive(Debug)]
-pub enum Next {
-    /// Wait for the next readiness event.
-    Wait,
-    /// Ready to go on, but yielding so other connections get a turn (the
-    /// event loop calls `advance` again without waiting for an event).
-    Yield,
-    /// Close and forget it.
-    Close,
-    /// Close it and stop the server with this exception (KeyboardInterrupt,
-    /// SystemExit raised by the application).
-    Fatal(PyErr),
+/// One readiness event of the last poll, as the loop uses it.
+#[derive(Debug, Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)] // what one event says about the socket
+struct Readiness {
+    token: Token,
+    /// The socket may be read (data, the client's FIN, or an error).
+    readable: bool,
+    /// The socket may be written (or the write side failed).
+    writable: bool,
+    /// The client closed its side, or the socket failed: no later edge
+    /// will come for reading.
+    read_closed: bool,
 }
 
 /// What other threads share with the serving thread.
@@ -91,7 +72,7 @@ pub enum Until {
 pub struct EventLoop {
     poll: Poll,
     events: Events,
-    ready: Vec<(Token, bool, bool, bool)>,
+    ready: Vec<Readiness>,
     listener: TcpListener,
     conns: Vec<Option<Connection>>,
     free: Vec<usize>,
@@ -173,14 +154,14 @@ impl EventLoop {
                 return Err(self.stop(py, e));
             }
             for i in 0..self.ready.len() {
-                let (token, readable, writable, closed) = self.ready[i];
-                match token {
+                let r = self.ready[i];
+                match r.token {
                     LISTENER => self.accept_all(),
                     WAKER => {}
                     Token(t) => {
                         let idx = t - FIRST_CONN;
                         if let Some(Some(conn)) = self.conns.get_mut(idx) {
-                            conn.ready(readable, writable, closed);
+                            conn.ready(r.readable, r.writable, r.read_closed);
                         }
                         match self.drive(py, idx, false, &mut answered) {
                             Ok(()) => {}
@@ -216,13 +197,11 @@ impl EventLoop {
             _ => {}
         }
         self.ready.clear();
-        self.ready.extend(self.events.iter().map(|e| {
-            (
-                e.token(),
-                e.is_readable() || e.is_read_closed() || e.is_error(),
-                e.is_writable() || e.is_write_closed() || e.is_error(),
-                e.is_read_closed() || e.is_error(),
-            )
+        self.ready.extend(self.events.iter().map(|e| Readiness {
+            token: e.token(),
+            readable: e.is_readable() || e.is_read_closed() || e.is_error(),
+            writable: e.is_writable() || e.is_write_closed() || e.is_error(),
+            read_closed: e.is_read_closed() || e.is_error(),
         }));
         Ok(())
     }
@@ -296,7 +275,7 @@ impl EventLoop {
             date: &mut self.date,
         };
         let next = if sweep {
-            conn.check_timeouts(py, &mut ctx, Instant::now())
+            conn.sweep(py, &mut ctx, Instant::now())
         } else {
             conn.advance(py, &mut ctx)
         };
@@ -323,10 +302,16 @@ impl EventLoop {
     /// Deregisters and drops connection `idx`, closing its response.
     fn close(&mut self, py: Python<'_>, idx: usize) {
         if let Some(mut conn) = self.conns.get_mut(idx).and_then(Option::take) {
-            conn.shutdown(py);
-            let _ = self.poll.registry().deregister(&mut conn.io.stream);
+            conn.abandon(py);
+            conn.deregister(self.poll.registry());
             self.free.push(idx);
         }
+    }
+
+    /// The limits it serves with.
+    #[cfg(test)]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Closes every connection (their responses' iterables are closed).
@@ -360,12 +345,12 @@ impl EventLoop {
                 break;
             }
             for i in 0..self.ready.len() {
-                let (Token(t), r, w, c) = self.ready[i];
-                if let Some(Some(conn)) = t
+                let r = self.ready[i];
+                if let Some(Some(conn)) = (r.token.0)
                     .checked_sub(FIRST_CONN)
                     .and_then(|i| self.conns.get_mut(i))
                 {
-                    conn.ready(r, w, c);
+                    conn.ready(r.readable, r.writable, r.read_closed);
                 }
             }
         }

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 use super::body::{framing, BodyDecoder, Framing};
 use super::config::Limits;
-use super::environ::{absolute_authority, split_target};
-use super::parse::{is_valid_host, parse_head};
+use super::parse::parse_head;
+use super::target::{absolute_authority, is_valid_host, split_target};
 
 /// Small limits, so the limit paths are exercised too.
 fn limits() -> Limits {

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use pyo3::prelude::*;
 
 use super::os_error;
-use crate::errors::Error as PyFacingError;
+use crate::errors::Error;
 use crate::wsgi::repr_or_type;
 
 /// The listening socket: `host`:`port` resolved (IPv4 first) and bound, or
@@ -36,7 +36,7 @@ pub fn listen(
         .find(|a| a.is_ipv4())
         .or_else(|| addrs.first())
         .copied()
-        .ok_or_else(|| PyFacingError::Os {
+        .ok_or_else(|| Error::Os {
             what: format!("host={host_repr} cannot be resolved"),
             errno: None,
             why: "no address found".into(),
@@ -48,7 +48,7 @@ pub fn listen(
     bound.map_err(|e| {
         let mut err = os_error(&format!("cannot listen on {host}:{port}"), &e);
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            err = PyFacingError::Os {
+            err = Error::Os {
                 what: format!("cannot listen on {host}:{port}"),
                 errno: e.raw_os_error(),
                 why:

@@ -1,40 +1,74 @@
 //! The single-threaded development server: `make_server`, `serve` and the
-//! `Server` class (the shape of `wsgiref.simple_server`).
+//! `Server` class (the shape of `wsgiref.simple_server`). This is the only
+//! code in rswsgi that touches sockets.
 //!
-//! The data path is the file list: [`event_loop`] (sockets) →
-//! [`transport`] (buffered bytes) → [`connection`] (state machine; how each
-//! exchange ends is in [`ending`]) → [`parse`] (head) → [`body`] (framing)
-//! and [`spool`] (memory or a temporary file) → [`environ`] and [`input`] →
-//! the app with [`start_response`] → [`respond`] (driving the iterable) with
-//! [`response_head`] (framing, head bytes) and [`sendfile`] (file_wrapper
-//! over a real file) → [`access_log`]. [`error`] maps request errors to
-//! statuses; [`config`] holds the limits. Under HTTPS, [`tls`] sits
-//! between the socket and the transport's buffers, with the
-//! [`certificate`] it presents.
-//! This is the only code in rswsgi that touches sockets.
+//! The data path is the file list. The stage numbers `[1]`..`[8]` that
+//! start the module docs of this folder point into this diagram:
+//!
+//! ```text
+//! [1] socket bytes in   event_loop (mio poll, a token per connection)
+//!                       → transport (buffers; tls under HTTPS)
+//!                       → connection (the state machine and its endings;
+//!                         timeouts says which deadline passed)
+//!                       → receive, one request:
+//! [2]   its head        parse (httparse), target (request-target forms)
+//! [3]   its body        body (framing) → spool (memory or a temp file)
+//!                       → exchange, one request and its response:
+//! [4] environ           environ, input (wsgi.input)
+//! [5] the application   (rswsgi's middleware and router are apps too)
+//! [6] its answer        start_response (and write()) → app_output
+//! [7] response framing  respond → response_head (Plan, status line,
+//!                       headers), response_body (Content-Length, chunked)
+//! [8] socket bytes out  transport; sendfile for wsgi.file_wrapper files
+//!                       → access_log (one line per exchange)
+//! ```
+//!
+//! Beside the path: [`config`] (the limits), [`error`] (request errors →
+//! statuses), [`turn`] (what the event loop and a connection share),
+//! [`certificate`] (what HTTPS presents), [`inherit`] (the listening
+//! socket), [`file_wrapper`] (`wsgi.file_wrapper`).
 
 pub mod access_log;
+pub mod app_output;
 pub mod body;
 pub mod certificate;
 pub mod config;
 pub mod connection;
-pub mod ending;
 pub mod environ;
 pub mod error;
 pub mod event_loop;
+pub mod exchange;
 pub mod file_wrapper;
 #[cfg(test)]
 mod fuzz;
 pub mod inherit;
 pub mod input;
 pub mod parse;
+pub mod receive;
 pub mod respond;
+pub mod response_body;
 pub mod response_head;
 pub mod sendfile;
 pub mod spool;
 pub mod start_response;
+pub mod target;
+pub mod timeouts;
 pub mod tls;
 pub mod transport;
+pub mod turn;
+
+/// Marks a state the code's own logic rules out: it panics in debug builds
+/// (so the test suite sees it), as hyper's `conn.rs` does with
+/// `unreachable!`; a release build logs nothing and takes the caller's safe
+/// way out, so a bug cannot stop a server that serves other clients.
+macro_rules! impossible {
+    ($($arg:tt)*) => {
+        if cfg!(debug_assertions) {
+            unreachable!($($arg)*);
+        }
+    };
+}
+pub(crate) use impossible;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -45,9 +79,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 pub use config::Limits;
-pub use error::Error;
+pub use error::RequestError;
 
-use crate::errors::Error as PyFacingError;
+use crate::errors::Error;
 use crate::wsgi::repr_or_type;
 use certificate::{Certificate, Source};
 use environ::EnvironTemplate;
@@ -75,13 +109,10 @@ pub struct Server {
 impl Server {
     /// Runs the loop until `until`, refusing to run twice at once.
     fn run(&self, py: Python<'_>, until: Until, call: &'static str) -> PyResult<()> {
-        let mut guard = self
-            .core
-            .try_lock()
-            .map_err(|_| PyFacingError::ServerBusy(call))?;
+        let mut guard = self.core.try_lock().map_err(|_| Error::ServerBusy(call))?;
         let core = guard
             .as_mut()
-            .ok_or(PyFacingError::ServerBusy("a closed server's serve"))?;
+            .ok_or(Error::ServerBusy("a closed server's serve"))?;
         *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread::current().id());
         let result = core.run(py, &self.shared, until);
         if until == Until::Shutdown {
@@ -143,7 +174,7 @@ impl Server {
         let mut guard = self
             .core
             .try_lock()
-            .map_err(|_| PyFacingError::ServerBusy("server_close"))?;
+            .map_err(|_| Error::ServerBusy("server_close"))?;
         if let Some(mut core) = guard.take() {
             core.close_all(py);
         }
@@ -200,7 +231,7 @@ impl Server {
 
 /// An `OSError` naming what was attempted.
 fn os_error(what: &str, e: &std::io::Error) -> PyErr {
-    PyFacingError::Os {
+    Error::Os {
         what: what.to_owned(),
         errno: e.raw_os_error(),
         why: e.to_string(),
@@ -270,9 +301,9 @@ pub fn make_server(
     port: &Bound<'_, PyAny>,
     app: Bound<'_, PyAny>,
     quiet: bool,
-    max_request_line_bytes: Option<usize>,
-    max_header_bytes: Option<usize>,
-    max_header_count: Option<usize>,
+    max_request_line_bytes: Option<u64>,
+    max_header_bytes: Option<u64>,
+    max_header_count: Option<u64>,
     max_body_bytes: Option<u64>,
     max_in_memory_body_bytes: Option<u64>,
     idle_timeout_secs: Option<u64>,
@@ -285,55 +316,74 @@ pub fn make_server(
     cert: Option<&Bound<'_, PyAny>>,
     key: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Server> {
+    // In the order of `config::LIMITS` (checked by a test below).
+    let limits = Limits::with_overrides([
+        max_request_line_bytes,
+        max_header_bytes,
+        max_header_count,
+        max_body_bytes,
+        max_in_memory_body_bytes,
+        idle_timeout_secs,
+        header_timeout_secs,
+        read_timeout_secs,
+        body_timeout_secs,
+        write_timeout_secs,
+        shutdown_grace_ms,
+    ])
+    .map_err(|name| Error::BadArgument {
+        name,
+        value: "0".into(),
+        why: "must be positive",
+    })?;
+    let options = Options {
+        quiet,
+        limits,
+        fd,
+        cert,
+        key,
+    };
+    bind(py, host, port, app, &options)
+}
+
+/// What `make_server` takes besides the address and the app.
+#[derive(Debug)]
+struct Options<'a, 'py> {
+    quiet: bool,
+    limits: Limits,
+    fd: Option<i64>,
+    cert: Option<&'a Bound<'py, PyAny>>,
+    key: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// `make_server` once its keywords are read.
+fn bind(
+    py: Python<'_>,
+    host: &str,
+    port: &Bound<'_, PyAny>,
+    app: Bound<'_, PyAny>,
+    options: &Options<'_, '_>,
+) -> PyResult<Server> {
     let port = port
         .extract::<i64>()
         .ok()
         .and_then(|p| u16::try_from(p).ok())
-        .ok_or_else(|| PyFacingError::BadArgument {
+        .ok_or_else(|| Error::BadArgument {
             name: "port",
             value: repr_or_type(port),
             why: "expected an int from 0 to 65535 (0 picks a free port)",
         })?;
     if !app.is_callable() {
-        return Err(PyFacingError::NotCallable {
+        return Err(Error::NotCallable {
             name: "app",
             value: repr_or_type(&app),
         }
         .into());
     }
-    let d = Limits::default();
-    let limits = Limits {
-        max_request_line_bytes: max_request_line_bytes.unwrap_or(d.max_request_line_bytes),
-        max_header_bytes: max_header_bytes.unwrap_or(d.max_header_bytes),
-        max_header_count: max_header_count.unwrap_or(d.max_header_count),
-        max_body_bytes: max_body_bytes.unwrap_or(d.max_body_bytes),
-        max_in_memory_body_bytes: max_in_memory_body_bytes.unwrap_or(d.max_in_memory_body_bytes),
-        idle_timeout_secs: idle_timeout_secs.unwrap_or(d.idle_timeout_secs),
-        header_timeout_secs: header_timeout_secs.unwrap_or(d.header_timeout_secs),
-        read_timeout_secs: read_timeout_secs.unwrap_or(d.read_timeout_secs),
-        body_timeout_secs: body_timeout_secs.unwrap_or(d.body_timeout_secs),
-        write_timeout_secs: write_timeout_secs.unwrap_or(d.write_timeout_secs),
-        shutdown_grace_ms: shutdown_grace_ms.unwrap_or(d.shutdown_grace_ms),
-    };
-    for (name, v) in [
-        ("max_request_line_bytes", limits.max_request_line_bytes),
-        ("max_header_bytes", limits.max_header_bytes),
-        ("max_header_count", limits.max_header_count),
-    ] {
-        if v == 0 {
-            return Err(PyFacingError::BadArgument {
-                name,
-                value: "0".into(),
-                why: "must be positive",
-            }
-            .into());
-        }
-    }
-    let certificate = match Source::from_args(cert, key)? {
+    let certificate = match Source::from_args(options.cert, options.key)? {
         Some(source) => Some(py.detach(|| Certificate::load(&source))?),
         None => None,
     };
-    let listener = inherit::listen(py, host, port, fd)?;
+    let listener = inherit::listen(py, host, port, options.fd)?;
     let addr = listener
         .local_addr()
         .map_err(|e| os_error("cannot read the bound address", &e))?;
@@ -343,8 +393,10 @@ pub fn make_server(
         environ.set_https(py)?;
     }
     let (tls, fingerprint) = certificate.map(|c| (c.config, c.fingerprint)).unzip();
-    let (core, shared) = EventLoop::new(listener, app.unbind(), environ, limits, quiet, tls)
-        .map_err(|e| os_error("cannot start the event loop", &e))?;
+    let limits = options.limits.clone();
+    let (core, shared) =
+        EventLoop::new(listener, app.unbind(), environ, limits, options.quiet, tls)
+            .map_err(|e| os_error("cannot start the event loop", &e))?;
     Ok(Server {
         core: Mutex::new(Some(core)),
         shared,
@@ -381,11 +433,68 @@ pub fn serve(
 ) -> PyResult<()> {
     let default_port = 8888u16.into_pyobject(py)?.into_any();
     let port = port.unwrap_or(&default_port);
-    let server = make_server(
-        py, host, port, app, quiet, None, None, None, None, None, None, None, None, None, None,
-        None, None, cert, key,
-    )?;
+    let options = Options {
+        quiet,
+        limits: Limits::default(),
+        fd: None,
+        cert,
+        key,
+    };
+    let server = bind(py, host, port, app, &options)?;
     let result = server.serve_forever(py, 0.5);
     server.server_close(py)?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use config::LIMITS;
+
+    /// `make_server`'s limit keywords reach their own `Limits` field (the
+    /// list it passes to `Limits::with_overrides` is in `LIMITS`' order).
+    #[test]
+    fn limit_keywords_reach_their_fields() {
+        Python::attach(|py| {
+            let port = 0i64.into_pyobject(py).unwrap().into_any();
+            let app = py.eval(c"lambda e, s: []", None, None).unwrap();
+            let defaults = Limits::default();
+            for (i, spec) in LIMITS.iter().enumerate() {
+                let mut given = [None; LIMITS.len()];
+                given[i] = Some(7_000 + i as u64);
+                let server = make_server(
+                    py,
+                    "127.0.0.1",
+                    &port,
+                    app.clone(),
+                    true,
+                    given[0],
+                    given[1],
+                    given[2],
+                    given[3],
+                    given[4],
+                    given[5],
+                    given[6],
+                    given[7],
+                    given[8],
+                    given[9],
+                    given[10],
+                    None,
+                    None,
+                    None,
+                )
+                .unwrap();
+                let core = server.core.lock().unwrap();
+                let limits = core.as_ref().unwrap().limits();
+                for (n, other) in LIMITS.iter().enumerate() {
+                    let want = if n == i {
+                        7_000 + i as u64
+                    } else {
+                        (other.get)(&defaults)
+                    };
+                    assert_eq!((other.get)(limits), want, "{} given", spec.keyword);
+                }
+            }
+        });
+    }
 }

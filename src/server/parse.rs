@@ -1,4 +1,4 @@
-//! [2] Request head parsing: bytes in, [`RequestHead`] out (sans-IO).
+//! [Stage 2](super): Request head parsing: bytes in, [`RequestHead`] out (sans-IO).
 //!
 //! httparse is a push parser: `Partial` means "feed more bytes", so
 //! [`parse_head`] returns `Ok(None)` until the head is complete. Limits from
@@ -9,18 +9,26 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::config::Limits;
-use super::environ::absolute_authority;
-use super::error::Error;
+use super::error::RequestError;
+use super::target::{check_target, is_valid_host};
 
 /// Header slots on the stack; a larger `max_header_count` uses the heap.
 const STACK_HEADERS: usize = 128;
 
+/// The methods of RFC 9110 §9.3 and `PATCH` (RFC 5789): one of these is
+/// kept as a `&'static str`, so reading it needs no UTF-8 check.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+];
+
 /// A parsed request head, owning a copy of its bytes (`raw`) so the read
 /// buffer can be reused at once; fields are ranges into `raw`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestHead {
     raw: Vec<u8>,
     method: Range<usize>,
+    /// The method, when it is one of [`KNOWN_METHODS`].
+    known_method: Option<&'static str>,
     target: Range<usize>,
     headers: Vec<(Range<usize>, Range<usize>)>,
     /// `0` for HTTP/1.0, `1` for HTTP/1.1.
@@ -38,7 +46,10 @@ impl RequestHead {
     /// The method, e.g. `GET` (an RFC 9110 token, so ASCII).
     #[must_use]
     pub fn method(&self) -> &str {
-        std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or("")
+        match self.known_method {
+            Some(m) => m,
+            None => std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or(""),
+        }
     }
 
     /// The request-target exactly as sent, e.g. `/a%20b?x=1`.
@@ -57,20 +68,18 @@ impl RequestHead {
         }
     }
 
-    /// The header fields in order: name as sent (ASCII token), raw value.
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers.iter().map(|(n, v)| {
-            (
-                std::str::from_utf8(&self.raw[n.clone()]).unwrap_or(""),
-                &self.raw[v.clone()],
-            )
-        })
+    /// The header fields in order: name as sent (an ASCII token, RFC 9110
+    /// §5.1, as httparse checked), raw value.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
     }
 
     /// The values of every field called `name` (any case), in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.headers()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
 
@@ -96,17 +105,31 @@ pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// starts at `head.head_len`.
 ///
 /// # Errors
-/// [`Error::UriTooLong`] (414) for a request line over
-/// `max_request_line_bytes`, [`Error::HeaderTooLarge`] (431) for a head over
+/// [`RequestError::UriTooLong`] (414) for a request line over
+/// `max_request_line_bytes`, [`RequestError::HeaderTooLarge`] (431) for a head over
 /// `max_header_bytes` or `max_header_count` fields,
-/// [`Error::VersionNotSupported`] (505) for a well-formed HTTP-version of a
+/// [`RequestError::VersionNotSupported`] (505) for a well-formed HTTP-version of a
 /// major version other than 1 (RFC 9112 §2.3; `HTTP/1.x` with `x > 1` is
-/// parsed as HTTP/1.1), and [`Error::MalformedRequest`] (400) for bytes that
+/// parsed as HTTP/1.1), and [`RequestError::MalformedRequest`] (400) for bytes that
 /// are not an RFC 9112 request head, a malformed HTTP-version, a
 /// request-target in no form its method allows (§3.2), or an HTTP/1.1
 /// request without exactly one valid `Host` (§3.2).
-pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
-    parse_head_with(buf, limits, true)
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, RequestError> {
+    parse_head_reusing(buf, limits, &mut None)
+}
+
+/// [`parse_head`], writing a complete head into the buffers of `spare` (a
+/// head done with, taken) instead of new ones: a connection's heads reuse
+/// one allocation.
+///
+/// # Errors
+/// As [`parse_head`].
+pub fn parse_head_reusing(
+    buf: &[u8],
+    limits: &Limits,
+    spare: &mut Option<RequestHead>,
+) -> Result<Option<RequestHead>, RequestError> {
+    parse_head_with(buf, limits, true, spare)
 }
 
 /// [`parse_head`]; `other_versions`: judge a version httparse refuses by
@@ -115,7 +138,8 @@ fn parse_head_with(
     buf: &[u8],
     limits: &Limits,
     other_versions: bool,
-) -> Result<Option<RequestHead>, Error> {
+    spare: &mut Option<RequestHead>,
+) -> Result<Option<RequestHead>, RequestError> {
     check_request_line(buf, limits.max_request_line_bytes)?;
 
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
@@ -131,24 +155,24 @@ fn parse_head_with(
     let status = match parsed.parse_with_uninit_headers(buf, slots) {
         Err(httparse::Error::Version) if other_versions => return other_version(buf, limits),
         Err(httparse::Error::Version) => {
-            return Err(Error::MalformedRequest("malformed HTTP version"))
+            return Err(RequestError::MalformedRequest("malformed HTTP version"))
         }
         other => other?,
     };
     let head_len = match status {
         httparse::Status::Partial if buf.len() > limits.max_header_bytes => {
-            return Err(Error::HeaderTooLarge)
+            return Err(RequestError::HeaderTooLarge)
         }
         httparse::Status::Partial => return Ok(None),
         httparse::Status::Complete(n) if n > limits.max_header_bytes => {
-            return Err(Error::HeaderTooLarge)
+            return Err(RequestError::HeaderTooLarge)
         }
         httparse::Status::Complete(n) => n,
     };
     let (Some(method), Some(target), Some(minor_version)) =
         (parsed.method, parsed.path, parsed.version)
     else {
-        return Err(Error::MalformedRequest("incomplete request line"));
+        return Err(RequestError::MalformedRequest("incomplete request line"));
     };
     // Every slice httparse returns points into `buf[..head_len]`; store
     // offsets so the head owns one copy of its bytes.
@@ -157,27 +181,30 @@ fn parse_head_with(
         let start = s.as_ptr() as usize - base;
         start..start + s.len()
     };
+    let (mut raw, mut headers) = spare.take().map(|h| (h.raw, h.headers)).unwrap_or_default();
+    raw.clear();
+    raw.extend_from_slice(&buf[..head_len]);
+    headers.clear();
+    let ranges = parsed.headers.iter();
+    headers.extend(ranges.map(|h| (range(h.name.as_bytes()), range(h.value))));
     let mut head = RequestHead {
-        raw: buf[..head_len].to_vec(),
+        raw,
         method: range(method.as_bytes()),
+        known_method: KNOWN_METHODS.into_iter().find(|&m| m == method),
         target: range(target.as_bytes()),
-        headers: parsed
-            .headers
-            .iter()
-            .map(|h| (range(h.name.as_bytes()), range(h.value)))
-            .collect(),
+        headers,
         minor_version,
         head_len,
         keep_alive: false,
     };
     let (mut hosts, mut close, mut keep) = (0, false, false);
     for (name, value) in head.headers() {
-        if name.eq_ignore_ascii_case("host") {
+        if name.eq_ignore_ascii_case(b"host") {
             if !is_valid_host(value) {
-                return Err(Error::MalformedRequest("invalid Host header"));
+                return Err(RequestError::MalformedRequest("invalid Host header"));
             }
             hosts += 1;
-        } else if name.eq_ignore_ascii_case("connection") {
+        } else if name.eq_ignore_ascii_case(b"connection") {
             for token in list_members(value) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep |= token.eq_ignore_ascii_case(b"keep-alive");
@@ -188,7 +215,7 @@ fn parse_head_with(
     // A `close` anywhere wins over a `keep-alive` (RFC 9112 §9.6).
     head.keep_alive = !close && (minor_version >= 1 || keep);
     if minor_version >= 1 && hosts != 1 {
-        return Err(Error::MalformedRequest(
+        return Err(RequestError::MalformedRequest(
             "an HTTP/1.1 request needs exactly one Host header",
         ));
     }
@@ -206,7 +233,7 @@ fn parse_head_with(
 /// `HTTP/2.0` or HTTP/2's `PRI * HTTP/2.0` preface, is a 505; anything else
 /// (`http/1.1`, `HTTP/1.x`, `HTTP/11`, `HTTP/2.00`) is a 400. A token whose
 /// line has not ended yet is `Ok(None)` while it can still become either.
-fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
+fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, RequestError> {
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
@@ -233,106 +260,21 @@ fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Err
         (true, Some(_), true) if token[5] == b'1' => {
             let mut copy = buf.to_vec();
             copy[start + at + 7] = b'1';
-            parse_head_with(&copy, limits, false)
+            parse_head_with(&copy, limits, false, &mut None)
         }
-        (true, Some(_), true) => Err(Error::VersionNotSupported),
+        (true, Some(_), true) => Err(RequestError::VersionNotSupported),
         (true, None, _) => Ok(None),
-        _ => Err(Error::MalformedRequest("malformed HTTP version")),
+        _ => Err(RequestError::MalformedRequest("malformed HTTP version")),
     }
-}
-
-/// Refuses a request-target that is not ASCII, or in none of the forms RFC
-/// 9112 §3.2 allows for `method`: origin-form (`/path?query`) or absolute-form
-/// (`scheme://authority/path?query`, §3.2.2) for any method but CONNECT,
-/// authority-form (`host:port`, §3.2.3) for CONNECT and only CONNECT, and
-/// asterisk-form (`*`, §3.2.4) for OPTIONS only.
-fn check_target(method: &str, target: &[u8]) -> Result<(), Error> {
-    // A URI is ASCII (RFC 3986 §2: other bytes are percent-encoded); httparse
-    // lets UTF-8 through. RFC 9112 §3: an invalid request-line SHOULD get a
-    // 400, as gunicorn and waitress answer.
-    if !target.is_ascii() {
-        return Err(Error::MalformedRequest("request-target is not ASCII"));
-    }
-    let ok = match (method, target) {
-        ("CONNECT", t) => is_authority_form(t),
-        ("OPTIONS", b"*") | (_, [b'/', ..]) => true,
-        (_, t) => is_absolute_form(t),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::MalformedRequest(
-            "request-target in no form its method allows",
-        ))
-    }
-}
-
-/// RFC 9112 §3.2.3 `authority-form = uri-host ":" port`, with a port (RFC
-/// 9110 §9.3.6: CONNECT has no default port).
-fn is_authority_form(target: &[u8]) -> bool {
-    let Some(colon) = target.iter().rposition(|&b| b == b':') else {
-        return false;
-    };
-    let (host, port) = (&target[..colon], &target[colon + 1..]);
-    !host.is_empty()
-        && !port.is_empty()
-        && port.iter().all(u8::is_ascii_digit)
-        && is_valid_host(target)
-}
-
-/// An absolute-URI with an authority (RFC 3986 §3: `scheme "://"`, the
-/// shape of the `http` and `https` URIs of RFC 9110 §4.2), whose host is a
-/// valid, non-empty `uri-host` (it becomes `HTTP_HOST`, §3.2.2).
-fn is_absolute_form(target: &[u8]) -> bool {
-    let Some(sep) = target.windows(3).position(|w| w == b"://") else {
-        return false;
-    };
-    let scheme = &target[..sep];
-    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    scheme_ok && absolute_authority(target).is_some_and(|a| !a.is_empty() && is_valid_host(a))
-}
-
-/// `true` for a Host value RFC 9112 §3.2 accepts: `uri-host [":" port]`
-/// (RFC 3986 §3.2.2: an IP literal in brackets, or a reg-name of unreserved,
-/// sub-delims and `%`), or empty.
-#[must_use]
-pub fn is_valid_host(value: &[u8]) -> bool {
-    let (host, port) = if value.first() == Some(&b'[') {
-        let Some(end) = value.iter().position(|&b| b == b']') else {
-            return false;
-        };
-        let literal = &value[1..end];
-        if literal.is_empty()
-            || !literal
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b) || is_reg_name_byte(b))
-        {
-            return false;
-        }
-        (&b""[..], &value[end + 1..])
-    } else {
-        let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
-        (&value[..colon], &value[colon..])
-    };
-    let port_ok = match port {
-        [] => true,
-        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    port_ok && host.iter().all(|&b| is_reg_name_byte(b))
-}
-
-/// RFC 3986 reg-name bytes: unreserved, sub-delims, `%` of pct-encoded.
-fn is_reg_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
 }
 
 /// Refuses a request line longer than `max` bytes (leading blank lines,
 /// which RFC 9112 §2.2 lets a server skip, do not count).
-fn check_request_line(buf: &[u8], max: usize) -> Result<(), Error> {
+fn check_request_line(buf: &[u8], max: usize) -> Result<(), RequestError> {
+    if buf.len() <= max {
+        // Nothing to scan: no line in it can be longer (the usual case).
+        return Ok(());
+    }
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
@@ -346,7 +288,7 @@ fn check_request_line(buf: &[u8], max: usize) -> Result<(), Error> {
             nl.saturating_sub(usize::from(nl > 0 && line[nl - 1] == b'\r'))
         });
     if len > max {
-        Err(Error::UriTooLong)
+        Err(RequestError::UriTooLong)
     } else {
         Ok(())
     }
@@ -355,6 +297,24 @@ fn check_request_line(buf: &[u8], max: usize) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reused_head_is_the_head_parsed_afresh() {
+        let limits = Limits::default();
+        let first = b"POST /a/long/path HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+        let second = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nrest";
+        let mut spare = parse_head(first, &limits).unwrap();
+        let reused = parse_head_reusing(second, &limits, &mut spare).unwrap();
+        assert!(spare.is_none(), "the spare was taken");
+        assert_eq!(reused, parse_head(second, &limits).unwrap());
+        // Incomplete: the spare stays for the next try.
+        let mut spare = reused;
+        assert_eq!(
+            parse_head_reusing(b"GET / HT", &limits, &mut spare),
+            Ok(None)
+        );
+        assert!(spare.is_some());
+    }
 
     fn limits() -> Limits {
         Limits {
@@ -365,7 +325,7 @@ mod tests {
         }
     }
 
-    fn parse(b: &[u8]) -> Result<Option<RequestHead>, Error> {
+    fn parse(b: &[u8]) -> Result<Option<RequestHead>, RequestError> {
         parse_head(b, &limits())
     }
 
@@ -379,7 +339,10 @@ mod tests {
         assert_eq!(head.head_len, buf.len() - 4);
         assert!(head.keep_alive);
         let hs: Vec<_> = head.headers().collect();
-        assert_eq!(hs, vec![("Host", &b"h"[..]), ("X-A", &b"1"[..])]);
+        assert_eq!(
+            hs,
+            vec![(&b"Host"[..], &b"h"[..]), (&b"X-A"[..], &b"1"[..])]
+        );
         assert!(!head.is_head());
     }
 
@@ -507,11 +470,14 @@ mod tests {
         for partial in [&b"GET / HTTP/2"[..], b"GET / HTTP/2.0", b"GET / H"] {
             assert_eq!(parse(partial), Ok(None), "{partial:?}");
         }
-        assert_eq!(parse(b"GET / HTTP/2.0\r").map_err(Error::code), Ok(None));
-        assert_eq!(parse(b"GET / HTTPS").map_err(Error::code), Err(400));
+        assert_eq!(
+            parse(b"GET / HTTP/2.0\r").map_err(RequestError::code),
+            Ok(None)
+        );
+        assert_eq!(parse(b"GET / HTTPS").map_err(RequestError::code), Err(400));
         // Only the token after the second space is the version.
         let twice = parse(b"GET /a HTTP/1.5 HTTP/1.5\r\nHost: h\r\n\r\n");
-        assert_eq!(twice.map_err(Error::code), Err(400));
+        assert_eq!(twice.map_err(RequestError::code), Err(400));
     }
 
     #[test]
@@ -520,7 +486,7 @@ mod tests {
         assert_eq!(ok.iter().position(|&b| b == b'\r'), Some(40));
         assert!(parse(ok).unwrap().is_some());
         let long = b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n";
-        assert_eq!(parse(long), Err(Error::UriTooLong));
+        assert_eq!(parse(long), Err(RequestError::UriTooLong));
     }
 
     #[test]
@@ -536,35 +502,6 @@ mod tests {
         req.extend_from_slice(b"\r\n");
         let head = parse_head(&req, &limits).unwrap().unwrap();
         assert_eq!(head.headers().count(), 201);
-    }
-
-    #[test]
-    fn host_values() {
-        for ok in [
-            &b""[..],
-            b"h",
-            b"h:80",
-            b"a.b-c_d~",
-            b"[::1]",
-            b"[::1]:8080",
-            b"xn--caf-dma.fr:1",
-            b"127.0.0.1:0",
-        ] {
-            assert!(is_valid_host(ok), "{ok:?}");
-        }
-        for bad in [
-            &b"a b"[..],
-            b"a/b",
-            b"a@b",
-            b"h:8x",
-            b"[::1",
-            b"[]",
-            b"[::1]x",
-            b"a:b:c",
-            b"\xe9",
-        ] {
-            assert!(!is_valid_host(bad), "{bad:?}");
-        }
     }
 
     #[test]

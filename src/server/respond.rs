@@ -1,23 +1,25 @@
-//! [7] Response framing: drives the application iterable into output bytes
-//! (status line, headers, `Date`, `Server`, then a `Content-Length`,
-//! chunked or close-delimited body).
+//! [Stage 7](super): Producing one response: the head (from
+//! [`super::response_head`]) once the app's first body bytes are known, the
+//! body through a [`BodyWriter`], or a `wsgi.file_wrapper` file handed to
+//! the connection to `sendfile`; the server's own `500` when the app failed
+//! before its head.
 //!
 //! The status is read only when the first non-empty body bytes arrive or
 //! the iterable ends, so a generator may call `start_response` on its first
-//! iteration (granian#845). `close()` is called exactly once through
-//! [`AppIter`], in every path.
-
-use std::io::Write as _;
+//! iteration (granian#845). The iterable is closed exactly once, in every
+//! path (through [`super::app_output`]).
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::PyDict;
 
 use super::access_log::warn;
+use super::app_output::AppOutput;
+use super::impossible;
+use super::response_body::{BodyWriter, Emitted, Short};
 use super::response_head::{write_head, write_simple, DateCache, Plan};
 use super::sendfile::FileBody;
 use super::start_response::StartResponse;
-use crate::wsgi::AppIter;
 
 /// What the connection does after [`Response::pump`].
 #[derive(Debug, PartialEq, Eq)]
@@ -40,47 +42,55 @@ pub struct Abort(pub Option<PyErr>);
 
 /// Where a response is.
 #[derive(Debug)]
-pub(super) enum Phase {
+enum Phase {
     /// The app raised when called; a 500 goes out on the first pump.
-    Failed(Option<PyErr>),
+    Failed(PyErr),
     /// Waiting for the first non-empty body bytes or the end.
     Start,
-    /// The head is out; body bytes follow under `plan`.
-    Body(Plan),
+    /// The head is out; body bytes from the iterable follow.
+    Body(BodyWriter),
+    /// The head is out; the body is this file, sent with `sendfile`.
+    File(FileBody, BodyWriter),
     /// Complete.
     Done,
 }
 
-/// One response in progress: the app iterable, its `start_response`, and
-/// the framing state.
+/// How [`Response::start_body`] left the body, once the head is produced.
+#[derive(Debug)]
+enum Started {
+    /// The iterable has ended: the body is complete once finished.
+    Ended(BodyWriter),
+    /// More body comes from the iterable.
+    Streaming(BodyWriter),
+    /// The body is a regular file, to `sendfile`.
+    File(FileBody, BodyWriter),
+}
+
+/// One response in progress: what the app gave, and the framing state.
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // four independent facts, not a state
 pub struct Response {
-    pub(super) iter: Option<AppIter>,
-    pub(super) start: Py<StartResponse>,
-    pub(super) phase: Phase,
+    app: AppOutput,
+    phase: Phase,
     is_head: bool,
     http11: bool,
-    /// Bytes that came from `write()` before the head was produced.
-    write_bytes: u64,
     /// The iterable is a list or tuple: producing more of it never blocks,
     /// so output is batched; otherwise each block is flushed before the
     /// next is asked for (PEP 3333 "Buffering and Streaming").
     in_memory: bool,
-    /// A regular file behind `wsgi.file_wrapper`, sent with `sendfile`.
-    pub(super) file: Option<FileBody>,
     /// `false` once this response requires closing the connection after it.
     pub keep_alive: bool,
     /// The status code sent, `0` until the head is produced.
     pub status: u16,
-    /// Body bytes produced (for the access log).
+    /// Body bytes produced (for the access log), once complete.
     pub body_bytes: u64,
 }
 
 impl Response {
     /// Calls `app(environ, start_response)`. An exception becomes a 500 on
     /// the first [`Response::pump`]. `keep_alive` is whether the request and
-    /// the server allow reusing the connection.
+    /// the server allow reusing the connection; `spare` is the previous
+    /// response's `start_response`, reused when it can be.
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
@@ -91,21 +101,15 @@ impl Response {
         is_head: bool,
         http11: bool,
         keep_alive: bool,
+        spare: Option<Py<StartResponse>>,
     ) -> PyResult<Self> {
-        let sr = Bound::new(py, StartResponse::default())?;
-        let (iter, phase) = match app.call1((environ, &sr)) {
-            Ok(it) => (Some(AppIter::new(it)), Phase::Start),
-            Err(e) => (None, Phase::Failed(Some(e))),
-        };
+        let (app, raised) = AppOutput::call(py, app, environ, spare)?;
         Ok(Self {
-            iter,
-            start: sr.unbind(),
-            phase,
+            app,
+            phase: raised.map_or(Phase::Start, Phase::Failed),
             is_head,
             http11,
-            write_bytes: 0,
             in_memory: false,
-            file: None,
             keep_alive,
             status: 0,
             body_bytes: 0,
@@ -125,139 +129,99 @@ impl Response {
         date: &mut DateCache,
     ) -> Result<Pumped, Abort> {
         loop {
-            let plan = match &mut self.phase {
+            let mut body = match std::mem::replace(&mut self.phase, Phase::Done) {
                 Phase::Done => return Ok(Pumped::Done),
-                Phase::Failed(err) => {
-                    let err = err
-                        .take()
-                        .unwrap_or_else(|| PyException::new_err("application failed"));
-                    return self.fail_before_head(py, err, out, date);
+                Phase::Failed(err) => return self.fail_before_head(py, err, out, date),
+                Phase::File(file, body) => {
+                    self.phase = Phase::File(file, body);
+                    return Ok(Pumped::File);
                 }
                 Phase::Start => {
                     match self.start_body(py, out, date) {
-                        Ok(Some(plan)) => self.finish(py, out, plan)?,
-                        Ok(None) if !self.in_memory => return Ok(Pumped::More),
-                        Ok(None) => {}
+                        Ok(Started::Ended(body)) => self.finish(py, out, &body)?,
+                        Ok(Started::Streaming(body)) => {
+                            self.phase = Phase::Body(body);
+                            if !self.in_memory {
+                                return Ok(Pumped::More);
+                            }
+                        }
+                        // The head goes out (flushed) before the file.
+                        Ok(Started::File(file, body)) => {
+                            self.phase = Phase::File(file, body);
+                            return Ok(Pumped::More);
+                        }
                         Err(e) => return self.fail_before_head(py, e, out, date),
                     }
                     continue;
                 }
-                Phase::Body(_) if self.file.is_some() => return Ok(Pumped::File),
-                Phase::Body(plan) => *plan,
+                Phase::Body(body) => body,
             };
-            if !plan.send_body {
+            if !body.sends_body() {
                 // HEAD, 1xx/204/304: the head is all; the rest is not asked for.
-                self.finish(py, out, plan)?;
+                self.finish(py, out, &body)?;
                 continue;
             }
             if out.len() >= high_water {
+                self.phase = Phase::Body(body);
                 return Ok(Pumped::More);
             }
-            let next = match self.iter.as_mut() {
-                Some(iter) => iter.next(py),
-                None => Ok(None),
-            };
-            match next {
-                Ok(chunk) => {
-                    let mut written = Vec::new();
-                    self.start.borrow_mut(py).drain_written_into(&mut written);
-                    self.emit(py, out, plan, &written);
-                    match chunk {
-                        Some(c) => {
-                            self.emit(py, out, plan, c.as_bytes());
-                            if !self.in_memory && !c.as_bytes().is_empty() {
-                                return Ok(Pumped::More);
-                            }
-                        }
-                        None => self.finish(py, out, plan)?,
-                    }
-                }
+            let mut written = Vec::new();
+            let chunk = match self.app.next(py, &mut written) {
+                Ok(chunk) => chunk,
                 Err(e) => return Err(self.abort_with(py, e)),
-            }
-        }
-    }
-
-    /// Pulls from the iterable until non-empty bytes (from `write()` or a
-    /// chunk) are in `buf`, or the end; `Ok(true)` at the end.
-    fn pull(&mut self, py: Python<'_>, buf: &mut Vec<u8>) -> PyResult<bool> {
-        let before = buf.len();
-        loop {
-            let chunk = match self.iter.as_mut() {
-                Some(iter) => iter.next(py)?,
-                None => None,
             };
-            let mut sr = self.start.borrow_mut(py);
-            if sr.has_written() {
-                let n = buf.len();
-                sr.drain_written_into(buf);
-                self.write_bytes += (buf.len() - n) as u64;
+            self.emit(py, out, &mut body, &written);
+            let Some(c) = chunk else {
+                self.finish(py, out, &body)?;
+                continue;
+            };
+            self.emit(py, out, &mut body, c.as_bytes());
+            self.phase = Phase::Body(body);
+            if !self.in_memory && !c.as_bytes().is_empty() {
+                return Ok(Pumped::More);
             }
-            drop(sr);
-            match chunk {
-                None => return Ok(true),
-                Some(c) => buf.extend_from_slice(c.as_bytes()),
-            }
-            if buf.len() > before {
-                return Ok(false);
-            }
-        }
-    }
-
-    /// The total length of a list or tuple of bytes (the whole body is in
-    /// memory, so `Content-Length` is known); `None` for anything else.
-    fn list_total(&self, py: Python<'_>) -> Option<u64> {
-        fn sum<'py>(mut items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<u64> {
-            items.try_fold(0u64, |n, item| {
-                item.cast::<PyBytes>()
-                    .ok()
-                    .map(|b| n + b.as_bytes().len() as u64)
-            })
-        }
-        let it = self.iter.as_ref()?.iterable(py);
-        if let Ok(list) = it.cast::<PyList>() {
-            sum(list.iter())
-        } else if let Ok(tuple) = it.cast::<PyTuple>() {
-            sum(tuple.iter())
-        } else {
-            None
         }
     }
 
     /// Runs the iterable to its first non-empty bytes (or its end), decides
-    /// the framing and produces the head and those bytes. `Some(plan)` when
-    /// the iterable has ended and the body must be finished.
+    /// the framing and produces the head and those bytes.
     fn start_body(
         &mut self,
         py: Python<'_>,
         out: &mut Vec<u8>,
         date: &mut DateCache,
-    ) -> PyResult<Option<Plan>> {
-        self.in_memory = self.iter.as_ref().is_some_and(|it| {
-            let it = it.iterable(py);
-            it.is_instance_of::<PyList>() || it.is_instance_of::<PyTuple>()
-        });
-        let file = self.sendable_file(py);
-        // Bytes from write() during the app call come first.
+    ) -> PyResult<Started> {
+        self.in_memory = self.app.is_in_memory(py);
+        let file = self.app.sendable_file(py);
+        // A list or tuple of bytes: its length is known without iterating
+        // it, and iterating it cannot fail, so its head goes out first and
+        // its items straight to the output (bytes from write() during the
+        // app call still come first: the pump drains them before each item).
+        let list = match &file {
+            None if self.in_memory => self.app.list_total(py),
+            _ => None,
+        };
+        let mut known = match (&file, list) {
+            (Some(file), _) => Some(file.left()),
+            (None, Some(list)) => Some(self.app.written_len(py) + list),
+            (None, None) => None,
+        };
+        // Otherwise the status is read at the first non-empty bytes (from
+        // write() or the iterable) or the end (granian#845).
         let mut first = Vec::new();
-        let mut ended = file.is_some() || self.pull(py, &mut first)?;
+        let mut ended = file.is_some() || (list.is_none() && self.app.pull(py, &mut first)?);
         let head = self
-            .start
-            .borrow_mut(py)
-            .take_head()
+            .app
+            .take_head(py)
             .ok_or(crate::errors::Error::StartResponseNotCalled)?;
         let declared = head.content_length()?;
-        let mut known = file.as_ref().map(FileBody::left);
         if known.is_none()
             && declared.is_none()
             && Plan::decide(head.code, false, true, None, None).send_body
         {
             if !ended {
-                if let Some(list) = self.list_total(py) {
-                    known = Some(self.write_bytes + list);
-                } else {
-                    // One more chunk tells whether the body is that one chunk.
-                    ended = self.pull(py, &mut first)?;
-                }
+                // One more chunk tells whether the body is that one chunk.
+                ended = self.app.pull(py, &mut first)?;
             }
             if ended {
                 known = Some(first.len() as u64);
@@ -283,78 +247,55 @@ impl Response {
                 ),
             );
         }
-        self.phase = Phase::Body(plan);
+        self.app.recycle(py, head);
+        let mut body = BodyWriter::new(plan);
         if let Some(mut file) = file.filter(|f| plan.send_body && f.left() > 0) {
             file.truncate(plan.limit.unwrap_or(u64::MAX));
-            self.file = Some(file);
-            return Ok(None);
+            return Ok(Started::File(file, body));
         }
-        self.emit(py, out, plan, &first);
-        Ok(ended.then_some(plan))
-    }
-
-    /// Appends body bytes under `plan`: nothing for HEAD/204/304, cut at
-    /// the Content-Length (the rest is dropped and logged), chunk-framed
-    /// when chunked.
-    fn emit(&mut self, py: Python<'_>, out: &mut Vec<u8>, plan: Plan, data: &[u8]) {
-        if data.is_empty() || !plan.send_body || matches!(self.phase, Phase::Done) {
-            return;
-        }
-        let mut data = data;
-        if let Some(limit) = plan.limit {
-            let left = limit - self.body_bytes.min(limit);
-            if (data.len() as u64) > left {
-                warn(py, &format!(
-                    "the application sent more than its Content-Length of {limit} bytes; the rest was dropped"
-                ));
-                data = &data[..usize::try_from(left).unwrap_or(0)];
-                // Stop iterating: nothing more can be sent.
-                self.close_iter(py);
-                self.phase = Phase::Body(Plan {
-                    send_body: false,
-                    ..plan
-                });
-            }
-        }
-        if plan.chunked {
-            let _ = write!(out, "{:x}\r\n", data.len());
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
+        self.emit(py, out, &mut body, &first);
+        Ok(if ended {
+            Started::Ended(body)
         } else {
-            out.extend_from_slice(data);
-        }
-        self.body_bytes += data.len() as u64;
+            Started::Streaming(body)
+        })
     }
 
-    /// Ends the body (chunked terminator; a short Content-Length body means
-    /// the connection closes) and closes the iterable.
-    pub(super) fn finish(
+    /// Appends body bytes through `body`; bytes past the `Content-Length`
+    /// are dropped and logged, and the iterable is closed (nothing more can
+    /// be sent).
+    fn emit(&mut self, py: Python<'_>, out: &mut Vec<u8>, body: &mut BodyWriter, data: &[u8]) {
+        if let Emitted::Cut { limit } = body.emit(out, data) {
+            warn(py, &format!(
+                "the application sent more than its Content-Length of {limit} bytes; the rest was dropped"
+            ));
+            self.close_iter(py);
+        }
+    }
+
+    /// Ends the body (a short `Content-Length` body means the connection
+    /// closes) and closes the iterable.
+    fn finish(
         &mut self,
         py: Python<'_>,
         out: &mut Vec<u8>,
-        plan: Plan,
+        body: &BodyWriter,
     ) -> Result<(), Abort> {
         self.phase = Phase::Done;
-        if plan.send_body && plan.chunked {
-            out.extend_from_slice(b"0\r\n\r\n");
-        }
-        if let Some(limit) = plan
-            .limit
-            .filter(|&l| plan.send_body && self.body_bytes < l)
-        {
+        self.body_bytes = body.sent();
+        if let Some(Short { sent, limit }) = body.finish(out) {
             warn(py, &format!(
-                "the application sent {} of its Content-Length of {limit} bytes; closing the connection",
-                self.body_bytes
+                "the application sent {sent} of its Content-Length of {limit} bytes; closing the connection"
             ));
             self.keep_alive = false;
         }
-        match self.iter.as_mut().map(|it| it.close(py)) {
-            Some(Err(e)) if !e.is_instance_of::<PyException>(py) => Err(Abort(Some(e))),
-            Some(Err(e)) => {
+        match self.app.close(py) {
+            Err(e) if !e.is_instance_of::<PyException>(py) => Err(Abort(Some(e))),
+            Err(e) => {
                 e.print(py);
                 Ok(())
             }
-            _ => Ok(()),
+            Ok(()) => Ok(()),
         }
     }
 
@@ -373,7 +314,7 @@ impl Response {
             return Err(Abort(Some(err)));
         }
         err.print(py);
-        self.start.borrow_mut(py).mark_sent();
+        self.app.mark_sent(py);
         self.status = 500;
         self.body_bytes = write_simple(
             out,
@@ -404,11 +345,43 @@ impl Response {
         }
     }
 
+    /// This response's `start_response`, to offer to the next one.
+    #[must_use]
+    pub fn start_response(&self, py: Python<'_>) -> Py<StartResponse> {
+        self.app.start_response(py)
+    }
+
     /// Calls the iterable's `close()` (once; later calls do nothing),
     /// logging what it raises.
     pub fn close_iter(&mut self, py: Python<'_>) {
-        if let Some(Err(e)) = self.iter.as_mut().map(|it| it.close(py)) {
+        if let Err(e) = self.app.close(py) {
             e.print(py);
         }
+    }
+
+    /// The file still to send after [`Pumped::File`].
+    pub fn file_body(&mut self) -> Option<&mut FileBody> {
+        match &mut self.phase {
+            Phase::File(file, _) => Some(file),
+            _ => None,
+        }
+    }
+
+    /// Records `n` bytes sent from the file; at its end, the response is
+    /// finished (the iterable, and so the file, closed).
+    ///
+    /// # Errors
+    /// [`Abort`] when `close()` raised `KeyboardInterrupt`/`SystemExit`.
+    pub fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
+        let Phase::File(file, body) = &mut self.phase else {
+            impossible!("file_sent without a file: {:?}", self.phase);
+            return Ok(());
+        };
+        body.count(n as u64);
+        if file.left() == 0 {
+            let body = *body;
+            self.finish(py, &mut Vec::new(), &body)?;
+        }
+        Ok(())
     }
 }

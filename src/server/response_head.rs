@@ -1,4 +1,4 @@
-//! [7] The response head (sans-IO): how the body is framed ([`Plan`]) and
+//! [Stage 7](super): The response head (sans-IO): how the body is framed ([`Plan`]) and
 //! the status line and header bytes ([`write_head`]), with `Date` and
 //! `Server` added (RFC 9110 §6.6.1, §10.2.4) and hop-by-hop headers from the
 //! app left out (PEP 3333 "Other HTTP Features").

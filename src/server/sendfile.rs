@@ -1,4 +1,4 @@
-//! [8] `wsgi.file_wrapper` over a real file goes out with `sendfile(2)`
+//! [Stage 8](super): `wsgi.file_wrapper` over a real file goes out with `sendfile(2)`
 //! (PEP 3333 "Optional Platform-Specific File Handling"): the kernel copies
 //! from the page cache to the socket, and Python's `read()` is never called.
 //!
@@ -13,9 +13,6 @@ use std::io;
 
 use pyo3::intern;
 use pyo3::prelude::*;
-
-use super::file_wrapper::FileWrapper;
-use super::respond::{Abort, Phase, Response};
 
 /// Largest single `sendfile` call, bytes (keeps one connection's turn short).
 const MAX_SEND_BYTES: usize = 1024 * 1024;
@@ -132,46 +129,5 @@ impl FileBody {
     #[cfg(not(target_os = "linux"))]
     pub fn send_to<T>(&mut self, _sock: &T) -> io::Result<Option<usize>> {
         Err(io::ErrorKind::Unsupported.into())
-    }
-}
-
-impl Response {
-    /// The file to `sendfile` when the app returned `wsgi.file_wrapper`
-    /// over a regular file, called `start_response` and wrote nothing.
-    pub(super) fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
-        let wrapper = self
-            .iter
-            .as_ref()?
-            .iterable(py)
-            .cast::<FileWrapper>()
-            .ok()?;
-        let sr = self.start.borrow(py);
-        if sr.head().is_none() || sr.has_written() {
-            return None;
-        }
-        drop(sr);
-        let filelike = wrapper.borrow().filelike(py);
-        FileBody::from_filelike(py, &filelike)
-    }
-
-    /// The file still to send after [`Pumped::File`], if any.
-    pub fn file_body(&mut self) -> Option<&mut FileBody> {
-        self.file.as_mut()
-    }
-
-    /// Records `n` bytes sent from the file; at its end, the response is
-    /// finished (the iterable, and so the file, closed).
-    ///
-    /// # Errors
-    /// [`Abort`] when `close()` raised `KeyboardInterrupt`/`SystemExit`.
-    pub fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
-        self.body_bytes += n as u64;
-        if self.file.as_ref().is_some_and(|f| f.left() == 0) {
-            self.file = None;
-            if let Phase::Body(plan) = self.phase {
-                self.finish(py, &mut Vec::new(), plan)?;
-            }
-        }
-        Ok(())
     }
 }

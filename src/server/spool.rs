@@ -1,4 +1,4 @@
-//! [3] Where a request body goes while it arrives: memory up to
+//! [Stage 3](super): Where a request body goes while it arrives: memory up to
 //! `Limits::max_in_memory_body_bytes`, then an anonymous temporary file
 //! (`tempfile::tempfile`: unlinked at creation, so nothing is left behind
 //! even if the process dies), so uploads of any allowed size cost bounded

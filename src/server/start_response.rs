@@ -1,4 +1,4 @@
-//! [6] The server's `start_response` callable and its `write()` (PEP 3333
+//! [Stage 6](super): The server's `start_response` callable and its `write()` (PEP 3333
 //! "The start_response() Callable", "The write() Callable").
 //!
 //! The exc_info rules are those of [`crate::wsgi::ResponseStart`] (the
@@ -9,9 +9,11 @@
 //! first non-empty body bytes arrive (from `write()` or the iterable) or the
 //! iterable ends.
 
+use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use pyo3::PyTraverseError;
 
 use crate::errors::Error;
 use crate::wsgi::{
@@ -61,7 +63,13 @@ impl AppHead {
     /// (the server's own answers).
     #[must_use]
     pub fn with_code(code: u16, status: &str) -> Self {
-        let mut bytes = Vec::with_capacity(128);
+        Self::in_buffer(code, status, Vec::with_capacity(128))
+    }
+
+    /// [`AppHead::with_code`], its bytes written into `bytes` (emptied
+    /// first: a buffer given back by [`AppHead::into_buffer`]).
+    fn in_buffer(code: u16, status: &str, mut bytes: Vec<u8>) -> Self {
+        bytes.clear();
         push_latin1(&mut bytes, status);
         bytes.extend_from_slice(b"\r\n");
         Self {
@@ -92,14 +100,21 @@ impl AppHead {
         Ok(head)
     }
 
-    /// Reads and checks `start_response`'s `status` and `response_headers`.
+    /// Reads and checks `start_response`'s `status` and `response_headers`,
+    /// serialising them into `buffer` (emptied first).
     ///
     /// # Errors
     /// `TypeError` for a non-`str` status or a header list that is not a
     /// `list` of `(str, str)` tuples; `ValueError` for a bad status, name or
     /// value (in that order, as [`crate::wsgi::ResponseStart::start`]).
-    pub fn from_py(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let mut head = Self::new(status_str(status)?.to_str()?)?;
+    pub fn from_py(
+        status: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        buffer: Vec<u8>,
+    ) -> PyResult<Self> {
+        let status = status_str(status)?;
+        let status = status.to_str()?;
+        let mut head = Self::in_buffer(status_code(status)?, status, buffer);
         for item in header_list(headers)?.iter() {
             let (name, value) = header_item(&item)?;
             head.push(name.to_str()?, value.to_str()?)?;
@@ -115,10 +130,7 @@ impl AppHead {
         // A token name with a printable-ASCII value (nearly every header)
         // passes `check_header` and is its own latin-1; anything else goes
         // through `check_header` for the exact rule and message.
-        let plain = is_token(name)
-            && value
-                .bytes()
-                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+        let plain = is_token(name) && value.bytes().all(|b| PLAIN_VALUE[usize::from(b)]);
         if !plain {
             check_header(name, value)?;
         }
@@ -158,6 +170,12 @@ impl AppHead {
         &self.bytes
     }
 
+    /// The buffer of [`AppHead::bytes`], to serialise the next head into.
+    #[must_use]
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// The app's `Content-Length` in bytes, if it gave one.
     ///
     /// # Errors
@@ -166,6 +184,20 @@ impl AppHead {
         self.content_length.clone()
     }
 }
+
+/// The bytes of a printable-ASCII field value, HTAB included (RFC 9110
+/// §5.5 `field-vchar` without `obs-text`), as a table: every byte of every
+/// response header value is looked up here.
+const PLAIN_VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        t[b as usize] = true;
+        b += 1;
+    }
+    t[b'\t' as usize] = true;
+    t
+};
 
 /// Appends `s` latin-1 encoded (checked to fit by the caller).
 fn push_latin1(out: &mut Vec<u8>, s: &str) {
@@ -193,9 +225,48 @@ pub struct StartResponse {
     /// The head is being sent: a later `exc_info` call re-raises.
     sent: bool,
     written: Vec<u8>,
+    /// This object's bound `write`, made by the first call and kept, so
+    /// that a reused object ([`StartResponse::reuse`]) hands out the same
+    /// one instead of making a new one per response.
+    write: Option<Py<PyAny>>,
+    /// The buffer of the last head sent, for the next one (see
+    /// [`StartResponse::recycle`]).
+    buffer: Vec<u8>,
 }
 
 impl StartResponse {
+    /// `sr` made ready for the next response on the same connection, when
+    /// nothing but the server holds it or its `write` (the app may keep
+    /// either, e.g. in a closure; then it keeps its state and a new object
+    /// is made instead). Saves allocating and freeing this object and its
+    /// bound `write` per response (bench/README "Server").
+    #[must_use]
+    pub fn reuse(py: Python<'_>, sr: Py<Self>) -> Option<Bound<'_, Self>> {
+        // The server's reference, and the cycle through the cached `write`.
+        // (PyO3 deprecates reading refcounts in favour of unsafe FFI, which
+        // rswsgi denies; these reads are exact under the GIL.)
+        #[allow(deprecated)]
+        let alone = {
+            let write = sr.borrow(py).write.as_ref().map(|w| w.get_refcnt(py));
+            sr.get_refcnt(py) == 1 + isize::from(write.is_some()) && write.is_none_or(|n| n == 1)
+        };
+        if !alone {
+            return None;
+        }
+        let sr = sr.into_bound(py);
+        sr.borrow_mut().reset();
+        Some(sr)
+    }
+
+    /// Forgets the last response (its head, calls and `write()` bytes);
+    /// what is kept for reuse (the bound `write`, the head buffer) stays.
+    fn reset(&mut self) {
+        self.head = None;
+        self.called = false;
+        self.sent = false;
+        self.written.clear();
+    }
+
     /// The status and headers recorded by the last valid call, if any and
     /// not yet taken.
     #[must_use]
@@ -211,6 +282,12 @@ impl StartResponse {
         head
     }
 
+    /// Keeps the buffer of `head`, sent, for the next head of a reused
+    /// object (saves an allocation per response).
+    pub fn recycle(&mut self, head: AppHead) {
+        self.buffer = head.into_buffer();
+    }
+
     /// Records that the head is being sent: later `exc_info` calls re-raise.
     pub fn mark_sent(&mut self) {
         self.sent = true;
@@ -220,6 +297,12 @@ impl StartResponse {
     #[must_use]
     pub fn has_written(&self) -> bool {
         !self.written.is_empty()
+    }
+
+    /// How many bytes `write()` has buffered.
+    #[must_use]
+    pub fn written_len(&self) -> u64 {
+        self.written.len() as u64
     }
 
     /// Moves the bytes given to `write()` so far to the end of `out`.
@@ -236,7 +319,8 @@ impl StartResponse {
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         check_restart(exc_info, self.called, self.sent)?;
-        self.head = Some(AppHead::from_py(status, headers)?);
+        let buffer = std::mem::take(&mut self.buffer);
+        self.head = Some(AppHead::from_py(status, headers, buffer)?);
         self.called = true;
         Ok(())
     }
@@ -252,7 +336,27 @@ impl StartResponse {
         exc_info: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         slf.borrow_mut().start(status, response_headers, exc_info)?;
-        slf.getattr(intern!(slf.py(), "write"))
+        let py = slf.py();
+        if let Some(write) = &slf.borrow().write {
+            return Ok(write.bind(py).clone());
+        }
+        let write = slf.getattr(intern!(py, "write"))?;
+        slf.borrow_mut().write = Some(write.clone().unbind());
+        Ok(write)
+    }
+
+    /// The cached `write` refers back to this object: a cycle for the
+    /// garbage collector to see (PyO3 guide, "Garbage Collector
+    /// Integration").
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(write) = &self.write {
+            visit.call(write)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.write = None;
     }
 
     /// `write(data: bytes) -> None`: the imperative body API (PEP 3333 "The
@@ -300,6 +404,38 @@ mod tests {
             sr.borrow_mut().drain_written_into(&mut out);
             assert_eq!(out, b"abc");
             assert_eq!(sr.borrow().head().unwrap().code, 200);
+        });
+    }
+
+    #[test]
+    fn reused_only_when_the_server_alone_holds_it() {
+        Python::attach(|py| {
+            fn call<'py>(sr: &Bound<'py, StartResponse>) -> Bound<'py, PyAny> {
+                let py = sr.py();
+                sr.call1((PyString::new(py, "200 OK"), PyList::empty(py)))
+                    .unwrap()
+            }
+            let sr = Bound::new(py, StartResponse::default()).unwrap();
+            let write = call(&sr);
+            write.call1((PyBytes::new(py, b"x"),)).unwrap();
+            drop(write);
+            let ptr = sr.as_ptr();
+            // Nothing else holds it: the same object, reset, same `write`.
+            let sr = StartResponse::reuse(py, sr.unbind()).unwrap();
+            assert_eq!(sr.as_ptr(), ptr);
+            assert!(sr.borrow().head().is_none() && !sr.borrow().has_written());
+            let write = call(&sr);
+            assert!(write.is(sr.borrow().write.as_ref().unwrap()));
+            // The app holds `write`: not reused.
+            assert!(StartResponse::reuse(py, sr.clone().unbind()).is_none());
+            drop(write);
+            // The app holds `start_response` itself: not reused.
+            let kept = sr.clone();
+            assert!(StartResponse::reuse(py, sr.unbind()).is_none());
+            // A second call without exc_info still fails on the kept one.
+            assert!(kept
+                .call1((PyString::new(py, "200 OK"), PyList::empty(py)))
+                .is_err());
         });
     }
 

@@ -1,4 +1,4 @@
-//! [1][8] TLS on one connection: a rustls `ServerConnection` driven by the
+//! [Stages 1, 8](super): TLS on one connection: a rustls `ServerConnection` driven by the
 //! event loop's non-blocking socket, never waiting on it.
 //!
 //! Ciphertext is read (`read_tls`) only when rustls holds no plaintext, and
@@ -8,7 +8,7 @@
 //! when the socket is writable, so the bytes waiting to go out are always
 //! known. A client that connects and sends nothing is an idle socket like
 //! any other; a handshake that has begun is bounded by the header timeout
-//! (`Connection::check_timeouts`).
+//! (`Connection::sweep`).
 
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -1,4 +1,4 @@
-//! [1][8] One connection's bytes: the non-blocking socket, its input and
+//! [Stages 1, 8](super): One connection's bytes: the non-blocking socket, its input and
 //! output buffers, and what the last readiness edge said; under HTTPS the
 //! plaintext goes through the connection's [`TlsSession`] on its way.
 //!
@@ -12,6 +12,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::config::HIGH_WATER_BYTES;
+use super::impossible;
 use super::sendfile::FileBody;
 use super::tls::{Decrypted, Refusal, TlsSession};
 
@@ -209,6 +210,7 @@ impl Transport {
     /// [`Transport::read_some`] under TLS (room for `want` bytes is made).
     fn read_tls(&mut self, want: usize) -> Received {
         let Some(tls) = self.tls.as_deref_mut() else {
+            impossible!("read_tls on a connection without TLS");
             return Received::Failed;
         };
         let buf = &mut self.input[self.end..self.end + want];

@@ -1,0 +1,180 @@
+//! [Stage 6](super): What the application gives back: its iterable (closed exactly once,
+//! through [`AppIter`]) and what it told its `start_response` and
+//! `write()` (PEP 3333 "The start_response() Callable"). The responder
+//! (`respond.rs`) asks this for the head and the next body bytes and
+//! decides the framing; nothing here writes output.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use super::file_wrapper::FileWrapper;
+use super::sendfile::FileBody;
+use super::start_response::{AppHead, StartResponse};
+use crate::wsgi::AppIter;
+
+/// The application's side of one response.
+#[derive(Debug)]
+pub struct AppOutput {
+    /// `None` when the app raised instead of returning an iterable.
+    iter: Option<AppIter>,
+    start: Py<StartResponse>,
+}
+
+impl AppOutput {
+    /// Calls `app(environ, start_response)`, with `spare` (the previous
+    /// response's) as `start_response` when it can be reused; the exception
+    /// the app raised, if it did, comes second.
+    ///
+    /// # Errors
+    /// Only when the `start_response` object cannot be allocated.
+    pub fn call(
+        py: Python<'_>,
+        app: &Bound<'_, PyAny>,
+        environ: Bound<'_, PyDict>,
+        spare: Option<Py<StartResponse>>,
+    ) -> PyResult<(Self, Option<PyErr>)> {
+        let sr = match spare.and_then(|sr| StartResponse::reuse(py, sr)) {
+            Some(sr) => sr,
+            None => Bound::new(py, StartResponse::default())?,
+        };
+        let (iter, raised) = match app.call1((environ, &sr)) {
+            Ok(it) => (Some(AppIter::new(it)), None),
+            Err(e) => (None, Some(e)),
+        };
+        let me = Self {
+            iter,
+            start: sr.unbind(),
+        };
+        Ok((me, raised))
+    }
+
+    /// The `start_response` object, for the connection to offer to its next
+    /// response.
+    #[must_use]
+    pub fn start_response(&self, py: Python<'_>) -> Py<StartResponse> {
+        self.start.clone_ref(py)
+    }
+
+    /// `true` when the iterable is a list or tuple: producing more of it
+    /// never blocks.
+    #[must_use]
+    pub fn is_in_memory(&self, py: Python<'_>) -> bool {
+        self.iter.as_ref().is_some_and(|it| {
+            let it = it.iterable(py);
+            it.is_instance_of::<PyList>() || it.is_instance_of::<PyTuple>()
+        })
+    }
+
+    /// Bytes `write()` has given that are not yet drained.
+    #[must_use]
+    pub fn written_len(&self, py: Python<'_>) -> u64 {
+        self.start.borrow(py).written_len()
+    }
+
+    /// Takes the head recorded by `start_response` to send it (later
+    /// `exc_info` calls re-raise); `None` when it was not called.
+    #[must_use]
+    pub fn take_head(&self, py: Python<'_>) -> Option<AppHead> {
+        self.start.borrow_mut(py).take_head()
+    }
+
+    /// Gives `head`'s buffer back to `start_response`, once it is written.
+    pub fn recycle(&self, py: Python<'_>, head: AppHead) {
+        self.start.borrow_mut(py).recycle(head);
+    }
+
+    /// Records that a head is being sent (the server's own 500): later
+    /// `exc_info` calls re-raise.
+    pub fn mark_sent(&self, py: Python<'_>) {
+        self.start.borrow_mut(py).mark_sent();
+    }
+
+    /// Pulls from the iterable until non-empty bytes (from `write()` or a
+    /// chunk) are in `buf`, or the end; `Ok(true)` at the end.
+    ///
+    /// # Errors
+    /// What the iterable raised, or a chunk that is not bytes.
+    pub fn pull(&mut self, py: Python<'_>, buf: &mut Vec<u8>) -> PyResult<bool> {
+        let before = buf.len();
+        loop {
+            let chunk = match self.iter.as_mut() {
+                Some(iter) => iter.next(py)?,
+                None => None,
+            };
+            self.start.borrow_mut(py).drain_written_into(buf);
+            match chunk {
+                None => return Ok(true),
+                Some(c) => buf.extend_from_slice(c.as_bytes()),
+            }
+            if buf.len() > before {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// The next chunk of the iterable (`None` at its end), after moving the
+    /// bytes `write()` gave meanwhile to `written`.
+    ///
+    /// # Errors
+    /// What the iterable raised, or a chunk that is not bytes.
+    pub fn next<'py>(
+        &mut self,
+        py: Python<'py>,
+        written: &mut Vec<u8>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let chunk = match self.iter.as_mut() {
+            Some(iter) => iter.next(py)?,
+            None => None,
+        };
+        self.start.borrow_mut(py).drain_written_into(written);
+        Ok(chunk)
+    }
+
+    /// The total length of a list or tuple of bytes (the whole body is in
+    /// memory, so `Content-Length` is known); `None` for anything else.
+    #[must_use]
+    pub fn list_total(&self, py: Python<'_>) -> Option<u64> {
+        fn sum<'py>(mut items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<u64> {
+            items.try_fold(0u64, |n, item| {
+                item.cast::<PyBytes>()
+                    .ok()
+                    .map(|b| n + b.as_bytes().len() as u64)
+            })
+        }
+        let it = self.iter.as_ref()?.iterable(py);
+        if let Ok(list) = it.cast::<PyList>() {
+            sum(list.iter())
+        } else if let Ok(tuple) = it.cast::<PyTuple>() {
+            sum(tuple.iter())
+        } else {
+            None
+        }
+    }
+
+    /// The file to `sendfile` when the app returned `wsgi.file_wrapper`
+    /// over a regular file, called `start_response` and wrote nothing.
+    #[must_use]
+    pub fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
+        let wrapper = self
+            .iter
+            .as_ref()?
+            .iterable(py)
+            .cast::<FileWrapper>()
+            .ok()?;
+        let sr = self.start.borrow(py);
+        if sr.head().is_none() || sr.has_written() {
+            return None;
+        }
+        drop(sr);
+        let filelike = wrapper.borrow().filelike(py);
+        FileBody::from_filelike(py, &filelike)
+    }
+
+    /// Calls the iterable's `close()` (once; later calls do nothing).
+    ///
+    /// # Errors
+    /// What `close()` raised.
+    pub fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.iter.as_mut().map_or(Ok(()), |it| it.close(py))
+    }
+}

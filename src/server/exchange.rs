@@ -1,0 +1,156 @@
+//! [Stages 4..8](super): One exchange on a connection, from the complete request to the
+//! complete response: the environ is built and the app called
+//! ([`Exchange::start`]), then each turn pumps the [`Response`] into the
+//! transport's output, or `sendfile`s a `wsgi.file_wrapper` file
+//! ([`Exchange::turn`]). The connection keeps the state machine; this file
+//! keeps what one response in flight needs.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use pyo3::prelude::*;
+
+use super::config::HIGH_WATER_BYTES;
+use super::environ::ClientEnviron;
+use super::impossible;
+use super::parse::RequestHead;
+use super::receive::Request;
+use super::respond::{Abort, Pumped, Response};
+use super::start_response::StartResponse;
+use super::transport::Transport;
+use super::turn::Ctx;
+
+/// A request and its response in flight.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The response being produced.
+    pub resp: Response,
+    /// The request's head (for the access log).
+    pub head: RequestHead,
+    /// When the request was complete (the log's milliseconds).
+    pub started: Instant,
+}
+
+/// What one [`Exchange::turn`] got to.
+#[derive(Debug)]
+pub enum Turn {
+    /// More output was produced; go on.
+    More,
+    /// Wait for the socket to take what is buffered.
+    Wait,
+    /// The response is complete (the iterable closed).
+    Done,
+    /// Drop the connection without sending what is buffered; `Some` carries
+    /// an exception to re-raise (KeyboardInterrupt, SystemExit).
+    Abort(Option<PyErr>),
+    /// The socket failed while sending a file (the client went away).
+    Gone(std::io::Error),
+}
+
+/// What a connection keeps from one exchange for the next: each saves
+/// work per request (bench/README "Server", the issue 11 pass).
+#[derive(Debug, Default)]
+pub struct Carry {
+    /// The environ template of this client, made on its first request.
+    client: Option<ClientEnviron>,
+    /// The last `start_response`, reused when nothing else holds it.
+    start_response: Option<Py<StartResponse>>,
+    /// The last request's head, whose buffers the next one is parsed into.
+    pub head: Option<RequestHead>,
+}
+
+impl Exchange {
+    /// Builds the environ of `request` from `peer`'s template (made on its
+    /// first request) and calls the application, with the `start_response`
+    /// of the last exchange when it can be reused.
+    ///
+    /// # Errors
+    /// The error and the head, when the body cannot be read back or an
+    /// object cannot be allocated (the connection answers 500).
+    pub fn start(
+        py: Python<'_>,
+        ctx: &Ctx<'_, '_>,
+        request: Request,
+        carry: &mut Carry,
+        peer: SocketAddr,
+        started: Instant,
+    ) -> Result<Self, Box<(PyErr, RequestHead)>> {
+        let Request {
+            head,
+            body,
+            has_body,
+        } = request;
+        let client = match &mut carry.client {
+            Some(client) => Ok(client),
+            None => ctx
+                .environ
+                .for_client(py, peer)
+                .map(|made| &mut *carry.client.insert(made)),
+        };
+        let spare = carry.start_response.take();
+        let resp = client
+            .and_then(|client| Ok((client, body.into_input(py, ctx.environ.empty_input())?)))
+            .and_then(|(client, (input, len))| {
+                let len = has_body.then_some(len);
+                ctx.environ.build(py, client, &head, len, input.as_any())
+            })
+            .and_then(|environ| {
+                let keep = head.keep_alive && !ctx.stopping;
+                let http11 = head.minor_version >= 1;
+                let is_head = head.is_head();
+                Response::call_app(py, ctx.app, environ, is_head, http11, keep, spare)
+            });
+        match resp {
+            Ok(resp) => Ok(Self {
+                resp,
+                head,
+                started,
+            }),
+            Err(e) => Err(Box::new((e, head))),
+        }
+    }
+
+    /// The response is complete: what the next exchange can reuse goes into
+    /// `carry`.
+    pub fn finish(&mut self, py: Python<'_>, carry: &mut Carry) {
+        carry.start_response = Some(self.resp.start_response(py));
+        carry.head = Some(std::mem::take(&mut self.head));
+    }
+
+    /// Produces (and for a file, sends) the next part of the response, up
+    /// to the output high-water mark.
+    pub fn turn(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, io: &mut Transport) -> Turn {
+        if io.pending() >= HIGH_WATER_BYTES {
+            return Turn::Wait;
+        }
+        if ctx.stopping {
+            // Ctrl-C: a head not yet sent says `Connection: close`.
+            self.resp.keep_alive = false;
+        }
+        match self.resp.pump(py, &mut io.out, HIGH_WATER_BYTES, ctx.date) {
+            // The head goes out before the file.
+            Ok(Pumped::File) if io.pending() > 0 => Turn::Wait,
+            Ok(Pumped::File) => {
+                let Some(file) = self.resp.file_body() else {
+                    impossible!("Pumped::File without a file: {:?}", self.resp);
+                    return Turn::Abort(None);
+                };
+                match io.send_file(file) {
+                    Ok(Some(n)) => match self.resp.file_sent(py, n) {
+                        Ok(()) => Turn::More,
+                        Err(Abort(fatal)) => Turn::Abort(fatal),
+                    },
+                    Ok(None) => Turn::Wait,
+                    Err(e) => Turn::Gone(e),
+                }
+            }
+            Ok(Pumped::More) if !io.is_writable() => Turn::Wait,
+            Ok(Pumped::More) => Turn::More,
+            Ok(Pumped::Done) => Turn::Done,
+            Err(Abort(fatal)) => {
+                io.discard_output();
+                Turn::Abort(fatal)
+            }
+        }
+    }
+}
