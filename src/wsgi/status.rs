@@ -42,26 +42,35 @@ impl Status {
     }
 }
 
+/// The code of a status string: its first three bytes as a number, when
+/// they are ASCII digits and the first is 1-9 (PEP 3333 "The
+/// start_response() Callable", RFC 9110 §15: a status code is three digits,
+/// 100-999). The rest of the string is not looked at: [`status_code`] checks
+/// the whole line. The one place status digits are read.
+#[must_use]
+pub fn status_digits(s: &str) -> Option<u16> {
+    match *s.as_bytes() {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', ..] => {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
 /// Checks a status string and returns its code, without copying it.
 ///
 /// # Errors
 /// [`Error::InvalidStatus`] unless it is three ASCII digits (first one
 /// 1-9), a space, then a reason of visible characters, spaces and tabs.
 pub fn status_code(s: &str) -> Result<u16, Error> {
-    let b = s.as_bytes();
-    let ok = b.len() >= 4
-        && b[0].is_ascii_digit()
-        && b[0] != b'0'
-        && b[1].is_ascii_digit()
-        && b[2].is_ascii_digit()
-        && b[3] == b' '
-        && s[4..]
-            .chars()
-            .all(|c| c == '\t' || (c >= ' ' && c != '\x7f' && (c as u32) <= 0xFF));
-    if !ok {
-        return Err(Error::InvalidStatus(s.to_owned()));
+    let reason_ok = |r: &str| {
+        r.chars()
+            .all(|c| c == '\t' || (c >= ' ' && c != '\x7f' && (c as u32) <= 0xFF))
+    };
+    match (status_digits(s), s.get(3..4), s.get(4..)) {
+        (Some(code), Some(" "), Some(reason)) if reason_ok(reason) => Ok(code),
+        _ => Err(Error::InvalidStatus(s.to_owned())),
     }
-    Ok(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'))
 }
 
 /// The status argument of `start_response` as a `str` (not yet checked).
@@ -80,6 +89,20 @@ pub fn status_str<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_digits_read_the_code_only() {
+        for (s, code) in [
+            ("200 OK", Some(200)),
+            ("999", Some(999)),
+            ("404x", Some(404)),
+        ] {
+            assert_eq!(status_digits(s), code, "{s:?}");
+        }
+        for bad in ["", "20", "099 Low", "2x0 OK", "\u{663}00 OK", " 200 OK"] {
+            assert_eq!(status_digits(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn status_parse() {
