@@ -168,7 +168,7 @@ def test_bad_arguments_name_argument_and_value(kwargs: dict[str, Any], message: 
 
 
 def test_non_callable_app() -> None:
-    with pytest.raises(ValueError, match="app='not an app'.*not callable"):
+    with pytest.raises(TypeError, match="app='not an app'.*not callable"):
         log_environ("not an app")
 
 

@@ -56,7 +56,8 @@ const PAGE_CSP: &str =
 /// connection). Only `Exception` subclasses are handled: `KeyboardInterrupt`
 /// and `SystemExit` propagate untouched.
 ///
-/// Raises `ValueError` when `app` is not callable or `debug` is not a bool.
+/// Raises `TypeError` when `app` is not callable and `ValueError` when
+/// `debug` is not a bool.
 /// Usable as a decorator: `@handle_error`.
 #[pyclass(module = "rswsgi._rswsgi", name = "handle_error", frozen)]
 pub struct HandleError {

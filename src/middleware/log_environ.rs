@@ -37,11 +37,11 @@ pub(super) const REDACTED: &str = "'<redacted>'";
 /// the request fail. Then returns `app(environ, start_response)` unchanged.
 ///
 /// `redact` is an iterable of `str` keys (`None` means the default above;
-/// `()` redacts nothing). Raises `ValueError` naming the argument when `app`
-/// is not callable, `stream` has no callable `write`, or `redact` is not an
-/// iterable of str; raises `TypeError` per request when `environ` is not a
-/// `dict` (PEP 3333: "a builtin Python dictionary"), and what
-/// `stream.write` raises. Usable as a decorator: `@log_environ`.
+/// `()` redacts nothing). Raises `TypeError` when `app` is not callable;
+/// `ValueError` naming the argument when `stream` has no callable `write`
+/// or `redact` is not an iterable of str; `TypeError` per request when
+/// `environ` is not a `dict` (PEP 3333: "a builtin Python dictionary"), and
+/// what `stream.write` raises. Usable as a decorator: `@log_environ`.
 #[pyclass(module = "rswsgi._rswsgi", name = "log_environ", frozen)]
 pub struct LogEnviron {
     app: Py<PyAny>,

@@ -27,23 +27,16 @@ pub use log_environ::LogEnviron;
 pub use query_params::WrapQueryParams;
 pub use reverser::Reverser;
 
-use crate::errors::Error;
+use crate::errors::{check_callable, Callee, Error};
 use crate::wsgi::repr_or_type;
 
-/// Checks that `app` is callable, naming it in the error.
+/// Checks that `app` is callable ([`check_callable`]) and keeps it.
 ///
 /// # Errors
-/// `ValueError` ([`Error::BadArgument`]) when `app` is not callable.
+/// `TypeError` ([`Error::NotCallable`]) when `app` is not callable.
 pub(crate) fn check_app(app: Bound<'_, PyAny>) -> Result<Py<PyAny>, Error> {
-    if app.is_callable() {
-        Ok(app.unbind())
-    } else {
-        Err(Error::BadArgument {
-            name: "app",
-            value: repr_or_type(&app),
-            why: "is not callable; a WSGI application is a callable app(environ, start_response) (PEP 3333)",
-        })
-    }
+    check_callable("app", &app, Callee::WsgiApp)?;
+    Ok(app.unbind())
 }
 
 /// Reads an optional keyword flag that must be `True` or `False` (`None`
@@ -77,8 +70,8 @@ pub(crate) fn describe_app(app: &Bound<'_, PyAny>) -> String {
 /// middleware must be callable; each middleware is called with one
 /// argument, the app built so far, and must return a WSGI app.
 ///
-/// Raises `ValueError` naming the argument and its value when `app` or a
-/// middleware is not callable, and whatever a middleware raises.
+/// Raises `TypeError` naming the argument, its value and its type when
+/// `app` or a middleware is not callable, and whatever a middleware raises.
 #[pyfunction]
 #[pyo3(signature = (app, /, *middleware))]
 pub fn stack<'py>(
@@ -88,14 +81,7 @@ pub fn stack<'py>(
     let py = app.py();
     let mut app = check_app(app)?.into_bound(py);
     for mw in middleware.iter() {
-        if !mw.is_callable() {
-            return Err(Error::BadArgument {
-                name: "middleware",
-                value: repr_or_type(&mw),
-                why: "is not callable; a middleware is called as mw(app) and returns a WSGI app",
-            }
-            .into());
-        }
+        check_callable("middleware", &mw, Callee::Middleware)?;
         app = mw.call1((app,))?;
     }
     Ok(app)

@@ -91,8 +91,8 @@ pub fn parse_qs<'py>(
 /// (`wsgiref.validate` rejects a non-`str` value under a dotless key);
 /// `key='QUERY_PARAMS'` gives the name the seed article used.
 ///
-/// Raises `ValueError` naming the argument when `app` is not callable,
-/// `keep_blank_values` is not a bool or `key` is not a str.
+/// Raises `TypeError` when `app` is not callable, and `ValueError` naming
+/// the argument when `keep_blank_values` is not a bool or `key` is not a str.
 /// Usable as a decorator: `@wrap_query_params`.
 #[pyclass(module = "rswsgi._rswsgi", name = "wrap_query_params", frozen)]
 pub struct WrapQueryParams {

@@ -175,7 +175,7 @@ pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
 /// it does not know, HEAD requests (no body), and 1xx/204/304 responses. A
 /// body that does not decode with its charset is sent unchanged.
 ///
-/// Raises `ValueError` when `app` is not callable. Usable as a decorator:
+/// Raises `TypeError` when `app` is not callable. Usable as a decorator:
 /// `@reverser`.
 #[pyclass(module = "rswsgi._rswsgi", name = "reverser", frozen)]
 pub struct Reverser {

@@ -260,13 +260,7 @@ pub fn make_server(
             value: repr_or_type(port),
             why: "expected an int from 0 to 65535 (0 picks a free port)",
         })?;
-    if !app.is_callable() {
-        return Err(PyFacingError::NotCallable {
-            name: "app",
-            value: repr_or_type(&app),
-        }
-        .into());
-    }
+    crate::errors::check_callable("app", &app, crate::errors::Callee::WsgiApp)?;
     let d = Limits::default();
     let limits = Limits {
         max_request_line_bytes: max_request_line_bytes.unwrap_or(d.max_request_line_bytes),
