@@ -38,6 +38,8 @@ use pyo3::{PyTraverseError, PyVisit};
 
 pub use start_response::{StartResponse, Write};
 
+use super::glue::Call;
+
 use crate::errors::Error;
 use crate::wsgi::{exc_info_tuple, AppIter, Headers, ResponseStart, Status};
 
@@ -185,11 +187,14 @@ impl FilteredBody {
 /// # Errors
 /// What the app raised, unless `hooks` recovered from it.
 pub fn call_filtered<'py>(
-    app: &Bound<'py, PyAny>,
-    environ: &Bound<'py, PyAny>,
-    start_response: &Bound<'py, PyAny>,
+    call: &Call<'_, 'py>,
     hooks: Box<dyn ResponseHooks>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let Call {
+        app,
+        environ,
+        start_response,
+    } = *call;
     let py = app.py();
     let body = Bound::new(
         py,
@@ -402,12 +407,13 @@ def counted(environ, start_response):
         let py = ns.py();
         let get = |k: &str| ns.get_item(k).unwrap().unwrap();
         get("calls").call_method0("clear")?;
-        let body = call_filtered(
-            &get(app),
-            PyDict::new(py).as_any(),
-            &get("server_start_response"),
-            Box::new(hooks),
-        )?;
+        let environ = PyDict::new(py);
+        let call = Call {
+            app: &get(app),
+            environ: environ.as_any(),
+            start_response: &get("server_start_response"),
+        };
+        let body = call_filtered(&call, Box::new(hooks))?;
         let mut out = Vec::new();
         for chunk in body.try_iter()?.take(limit) {
             out.push(chunk?.cast_into::<PyBytes>()?.as_bytes().to_vec());

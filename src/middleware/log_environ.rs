@@ -4,11 +4,12 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use pyo3::{intern, PyTraverseError, PyVisit};
 
-use super::{check_app, describe_app, pyrepr};
+use super::glue::{middleware_class, Call, Middleware, Options};
+use super::pyrepr;
 use crate::errors::Error;
 use crate::wsgi::{repr_or_type, type_name, utf8_from_latin1};
 
@@ -52,23 +53,20 @@ pub struct LogEnviron {
     order: Mutex<KeyOrder>,
 }
 
-#[pymethods]
+middleware_class!(
+    LogEnviron,
+    "log_environ",
+    new(app, *, stream, redact),
+    text_signature = "(app, *, stream=None, redact=('HTTP_AUTHORIZATION', 'HTTP_COOKIE', 'HTTP_PROXY_AUTHORIZATION'))",
+    traverse(stream)
+);
+
 impl LogEnviron {
-    #[new]
-    #[pyo3(
-        signature = (app, *, stream = None, redact = None),
-        text_signature = "(app, *, stream=None, redact=('HTTP_AUTHORIZATION', 'HTTP_COOKIE', 'HTTP_PROXY_AUTHORIZATION'))"
-    )]
-    fn new(
-        app: Bound<'_, PyAny>,
-        stream: Option<Bound<'_, PyAny>>,
-        redact: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let py = app.py();
+    fn build(app: Bound<'_, PyAny>, [stream, redact]: Options<'_, 2>) -> PyResult<Self> {
         let stream = match stream {
             Some(s) if !s.is_none() => {
                 let writable = s
-                    .getattr_opt(intern!(py, "write"))?
+                    .getattr_opt(intern!(s.py(), "write"))?
                     .is_some_and(|w| w.is_callable());
                 if !writable {
                     return Err(Error::BadArgument {
@@ -87,20 +85,18 @@ impl LogEnviron {
             Some(r) => redact_keys(&r)?,
         };
         Ok(Self {
-            app: check_app(app)?,
+            app: app.unbind(),
             stream,
             redact,
             order: Mutex::default(),
         })
     }
+}
 
-    /// The WSGI call (PEP 3333 "The Application/Framework Side").
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        environ: &Bound<'py, PyAny>,
-        start_response: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+impl Middleware for LogEnviron {
+    fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let environ = call.environ;
+        let py = environ.py();
         let dict = environ.cast::<PyDict>().map_err(|_| {
             pyo3::exceptions::PyTypeError::new_err(format!(
                 "environ must be a dict (PEP 3333), not {}",
@@ -120,30 +116,8 @@ impl LogEnviron {
         stream.call_method1(intern!(py, "write"), (text,))?;
         // Nothing to do on the way out: the app's iterable goes back as it
         // is, so its close() reaches the server untouched and costs nothing.
-        self.app.bind(py).call1((environ, start_response))
+        call.pass_on()
     }
-
-    /// The wrapped WSGI application.
-    #[getter]
-    fn app(&self, py: Python<'_>) -> Py<PyAny> {
-        self.app.clone_ref(py)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!("log_environ({})", describe_app(self.app.bind(py)))
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.app)?;
-        visit.call(&self.stream)
-    }
-
-    /// Nothing to clear: `app` and `stream` are immutable, and a cycle
-    /// through them always passes through a mutable object (a function's
-    /// globals or closure, a dict) whose own `tp_clear` breaks it (PyO3
-    /// guide, "Garbage Collector Integration").
-    #[allow(clippy::unused_self)] // the slot's signature; see above
-    fn __clear__(&self) {}
 }
 
 /// Reads `redact`: an iterable of `str`, but not a `str` itself (whose

@@ -13,6 +13,7 @@
 mod accept;
 mod debug_page;
 pub mod filter;
+pub mod glue;
 pub mod handle_error;
 pub mod log_environ;
 mod pyrepr;
@@ -20,48 +21,15 @@ pub mod query_params;
 pub mod reverser;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyTuple};
+use pyo3::types::PyTuple;
 
 pub use handle_error::HandleError;
 pub use log_environ::LogEnviron;
 pub use query_params::WrapQueryParams;
 pub use reverser::Reverser;
 
-use crate::errors::{check_callable, Callee, Error};
-use crate::wsgi::repr_or_type;
-
-/// Checks that `app` is callable ([`check_callable`]) and keeps it.
-///
-/// # Errors
-/// `TypeError` ([`Error::NotCallable`]) when `app` is not callable.
-pub(crate) fn check_app(app: Bound<'_, PyAny>) -> Result<Py<PyAny>, Error> {
-    check_callable("app", &app, Callee::WsgiApp)?;
-    Ok(app.unbind())
-}
-
-/// Reads an optional keyword flag that must be `True` or `False` (`None`
-/// when omitted means `False`).
-///
-/// # Errors
-/// `ValueError` ([`Error::BadArgument`]) naming `name` and the value.
-pub(crate) fn bool_arg(name: &'static str, value: Option<Bound<'_, PyAny>>) -> Result<bool, Error> {
-    match value {
-        None => Ok(false),
-        Some(v) => v
-            .cast::<PyBool>()
-            .map(PyBoolMethods::is_true)
-            .map_err(|_| Error::BadArgument {
-                name,
-                value: repr_or_type(&v),
-                why: "must be True or False",
-            }),
-    }
-}
-
-/// `repr(app)` for a middleware's own repr.
-pub(crate) fn describe_app(app: &Bound<'_, PyAny>) -> String {
-    repr_or_type(app)
-}
+use crate::errors::{check_callable, Callee};
+use glue::check_app;
 
 /// `stack(app, *middleware)`: applies middleware from the inside out.
 ///
@@ -78,8 +46,7 @@ pub fn stack<'py>(
     app: Bound<'py, PyAny>,
     middleware: &Bound<'py, PyTuple>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = app.py();
-    let mut app = check_app(app)?.into_bound(py);
+    let mut app = check_app(app)?;
     for mw in middleware.iter() {
         check_callable("middleware", &mw, Callee::Middleware)?;
         app = mw.call1((app,))?;

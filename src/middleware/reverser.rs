@@ -1,11 +1,11 @@
 //! `reverser`: text/plain bodies reversed by user-perceived characters.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::{intern, PyTraverseError, PyVisit};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::filter::{call_filtered, BodyMode, ResponseHooks};
-use super::{check_app, describe_app};
+use super::glue::{middleware_class, Call, Middleware};
 use crate::wsgi::{Headers, MediaType, Status};
 
 /// A character encoding the reverser can decode and re-encode exactly.
@@ -182,58 +182,28 @@ pub struct Reverser {
     app: Py<PyAny>,
 }
 
-#[pymethods]
-impl Reverser {
-    #[new]
-    fn new(app: Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self {
-            app: check_app(app)?,
-        })
-    }
+middleware_class!(Reverser, "reverser", new(app));
 
-    /// The WSGI call (PEP 3333 "The Application/Framework Side").
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        environ: &Bound<'py, PyAny>,
-        start_response: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let app = self.app.bind(py);
-        let head_request = environ
+impl Reverser {
+    #[allow(clippy::unnecessary_wraps)] // the constructor's shape; see `middleware_class!`
+    fn build(app: Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self { app: app.unbind() })
+    }
+}
+
+impl Middleware for Reverser {
+    fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let py = call.app.py();
+        let head_request = call
+            .environ
             .get_item(intern!(py, "REQUEST_METHOD"))
             .is_ok_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false));
         if head_request {
             // No body to reverse: the app's iterable goes back as it is.
-            return app.call1((environ, start_response));
+            return call.pass_on();
         }
-        call_filtered(
-            app,
-            environ,
-            start_response,
-            Box::new(Hooks { charset: None }),
-        )
+        call_filtered(call, Box::new(Hooks { charset: None }))
     }
-
-    /// The wrapped WSGI application.
-    #[getter]
-    fn app(&self, py: Python<'_>) -> Py<PyAny> {
-        self.app.clone_ref(py)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!("reverser({})", describe_app(self.app.bind(py)))
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.app)
-    }
-
-    /// Nothing to clear: `app` is immutable, and a cycle through it always
-    /// passes through a mutable object (a function's globals or closure, a
-    /// dict) whose own `tp_clear` breaks it (PyO3 guide, "Garbage Collector
-    /// Integration": immutable references need not be cleared).
-    #[allow(clippy::unused_self)] // the slot's signature; see above
-    fn __clear__(&self) {}
 }
 
 /// Per-response state: the charset of a body being reversed.
