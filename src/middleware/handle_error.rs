@@ -88,10 +88,12 @@ impl Middleware for HandleError {
     fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
         let environ = call.environ;
         let py = environ.py();
-        let errors = environ
-            .get_item(intern!(py, "wsgi.errors"))
-            .ok()
-            .map(Bound::unbind);
+        let key = intern!(py, "wsgi.errors");
+        let errors = match environ.cast::<PyDict>() {
+            Ok(dict) => dict.get_item(key).ok().flatten(),
+            Err(_) => environ.get_item(key).ok(), // not a dict, as PEP 3333 asks
+        };
+        let errors = errors.map(Bound::unbind);
         // A debug handler decides now, before it marks the environ for the
         // handlers inside it; the others look only when an exception comes,
         // so a request that succeeds pays nothing for the mark.

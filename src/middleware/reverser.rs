@@ -6,7 +6,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::filter::{call_filtered, BodyMode, ResponseHooks};
 use super::glue::{middleware_class, Call, Middleware};
-use crate::wsgi::{Headers, MediaType, Status};
+use crate::wsgi::{Head, MediaType};
 
 /// A character encoding the reverser can decode and re-encode exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,20 +20,26 @@ pub enum Charset {
 }
 
 impl Charset {
-    /// The charset for a `charset` parameter (already lower case), with the
-    /// usual aliases; `None` for one the reverser does not know.
+    /// The charset for a `charset` parameter (any case), with the usual
+    /// aliases; `None` for one the reverser does not know.
     #[must_use]
     pub fn from_label(label: Option<&str>) -> Option<Self> {
-        match label {
-            None | Some("utf-8" | "utf8" | "utf_8") => Some(Self::Utf8),
-            Some(
-                "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin-1" | "latin1" | "latin_1" | "l1"
-                | "iso-ir-100" | "csisolatin1",
-            ) => Some(Self::Latin1),
-            Some(
-                "us-ascii" | "ascii" | "us_ascii" | "ansi_x3.4-1968" | "iso646-us" | "csascii",
-            ) => Some(Self::Ascii),
-            Some(_) => None,
+        let Some(label) = label else {
+            return Some(Self::Utf8);
+        };
+        // Lower-cased on the stack: every known label is shorter than this.
+        let mut buf = [0u8; 16];
+        let lower = buf.get_mut(..label.len())?;
+        lower.copy_from_slice(label.as_bytes());
+        lower.make_ascii_lowercase();
+        match std::str::from_utf8(lower).ok()? {
+            "utf-8" | "utf8" | "utf_8" => Some(Self::Utf8),
+            "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin-1" | "latin1" | "latin_1" | "l1"
+            | "iso-ir-100" | "csisolatin1" => Some(Self::Latin1),
+            "us-ascii" | "ascii" | "us_ascii" | "ansi_x3.4-1968" | "iso646-us" | "csascii" => {
+                Some(Self::Ascii)
+            }
+            _ => None,
         }
     }
 }
@@ -211,22 +217,24 @@ struct Hooks {
     charset: Option<Charset>,
 }
 
-/// The body mode and charset for a response head.
-fn choose(head: &(Status, Headers)) -> Option<Charset> {
-    let (status, headers) = head;
-    if status.code < 200 || status.code == 204 || status.code == 304 {
+/// The charset of a body to reverse, from its status code and
+/// `Content-Type`: `None` for a status without a body, another media type
+/// or a charset the reverser does not know.
+fn choose(code: u16, content_type: Option<&str>) -> Option<Charset> {
+    if code < 200 || code == 204 || code == 304 {
         return None;
     }
-    let media = MediaType::parse(headers.get("content-type")?)?;
+    let media = MediaType::parse(content_type?)?;
     if !media.is("text/plain") {
         return None;
     }
-    Charset::from_label(media.charset.as_deref())
+    Charset::from_label(media.charset)
 }
 
 impl ResponseHooks for Hooks {
-    fn mode(&mut self, head: &(Status, Headers)) -> BodyMode {
-        self.charset = choose(head);
+    fn mode(&mut self, py: Python<'_>, head: &Head) -> BodyMode {
+        let content_type = head.content_type.as_ref().map(|c| c.bind(py));
+        self.charset = choose(head.code, content_type.and_then(|c| c.to_str().ok()));
         if self.charset.is_some() {
             BodyMode::Whole
         } else {
@@ -319,12 +327,6 @@ mod tests {
 
     #[test]
     fn media_types_and_charsets() {
-        let head = |status: &str, ct: Option<&str>| {
-            let headers = ct.map_or_else(Vec::new, |c| {
-                vec![("Content-Type".to_owned(), c.to_owned())]
-            });
-            (Status::parse(status).unwrap(), Headers(headers))
-        };
         let cases = [
             ("200 OK", Some("text/plain"), Some(Charset::Utf8)),
             (
@@ -352,7 +354,8 @@ mod tests {
             ("304 Not Modified", Some("text/plain"), None),
         ];
         for (status, ct, want) in cases {
-            assert_eq!(choose(&head(status, ct)), want, "{status} {ct:?}");
+            let code = crate::wsgi::status_code(status).unwrap();
+            assert_eq!(choose(code, ct), want, "{status} {ct:?}");
         }
     }
 }

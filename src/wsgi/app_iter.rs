@@ -17,8 +17,21 @@ use crate::errors::Error;
 #[derive(Debug)]
 pub struct AppIter {
     iterable: Py<PyAny>,
-    iter: Option<Py<PyIterator>>,
+    cursor: Cursor,
     closed: bool,
+}
+
+/// Where iteration stands.
+#[derive(Debug)]
+enum Cursor {
+    /// Nothing read yet.
+    Start,
+    /// An exact `list` or `tuple`, read by index: iterating it runs no
+    /// Python code, so no iterator object is made (as `list_iterator`, the
+    /// length is read again at each step).
+    Index(usize),
+    /// Any other iterable, through its iterator.
+    Iter(Py<PyIterator>),
 }
 
 impl AppIter {
@@ -27,7 +40,7 @@ impl AppIter {
     pub fn new(iterable: Bound<'_, PyAny>) -> Self {
         Self {
             iterable: iterable.unbind(),
-            iter: None,
+            cursor: Cursor::Start,
             closed: false,
         }
     }
@@ -47,20 +60,41 @@ impl AppIter {
         if self.closed {
             return Ok(None);
         }
-        let iter = if let Some(it) = &self.iter {
-            it.bind(py).clone()
-        } else {
-            let it = self.iterable.bind(py).try_iter()?;
-            self.iter = Some(it.clone().unbind());
-            it
-        };
-        match iter.into_iter().next() {
-            None => Ok(None),
-            Some(Err(e)) => Err(e),
-            Some(Ok(chunk)) => match chunk.cast_into::<PyBytes>() {
-                Ok(b) => Ok(Some(b)),
-                Err(e) => Err(Error::BodyNotBytes(type_name(e.into_inner().as_any())).into()),
+        let iterable = self.iterable.bind(py);
+        if let Cursor::Start = self.cursor {
+            self.cursor = if iterable.is_exact_instance_of::<PyList>()
+                || iterable.is_exact_instance_of::<PyTuple>()
+            {
+                Cursor::Index(0)
+            } else {
+                Cursor::Iter(iterable.try_iter()?.unbind())
+            };
+        }
+        let chunk = match &mut self.cursor {
+            Cursor::Index(i) => {
+                // Bounds first: an IndexError made and dropped per body
+                // costs more than the rest of the step.
+                let item = if let Ok(list) = iterable.cast::<PyList>() {
+                    (*i < list.len()).then(|| list.get_item(*i).ok()).flatten()
+                } else {
+                    let tuple = iterable.cast::<PyTuple>().ok();
+                    tuple
+                        .filter(|t| *i < t.len())
+                        .and_then(|t| t.get_item(*i).ok())
+                };
+                *i += 1;
+                item
+            }
+            Cursor::Iter(it) => match it.bind(py).clone().next() {
+                Some(chunk) => Some(chunk?),
+                None => None,
             },
+            Cursor::Start => None,
+        };
+        match chunk.map(Bound::cast_into::<PyBytes>) {
+            None => Ok(None),
+            Some(Ok(b)) => Ok(Some(b)),
+            Some(Err(e)) => Err(Error::BodyNotBytes(type_name(e.into_inner().as_any())).into()),
         }
     }
 
@@ -72,7 +106,7 @@ impl AppIter {
         if std::mem::replace(&mut self.closed, true) {
             return Ok(());
         }
-        self.iter = None;
+        self.cursor = Cursor::Start;
         let it = self.iterable.bind(py);
         if it.is_instance_of::<PyList>() || it.is_instance_of::<PyTuple>() {
             return Ok(());
@@ -96,7 +130,7 @@ impl AppIter {
     /// What the visitor returns.
     pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.iterable)?;
-        if let Some(it) = &self.iter {
+        if let Cursor::Iter(it) = &self.cursor {
             visit.call(it)?;
         }
         Ok(())

@@ -3,22 +3,25 @@
 
 use super::is_token;
 
-/// A parsed `Content-Type` value (RFC 9110 §8.3.1): `type/subtype` in lower
-/// case, and its `charset` parameter if any (unquoted, lower case).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MediaType {
-    /// `type/subtype`, lower-cased, e.g. `text/plain`.
-    pub essence: String,
-    /// The `charset` parameter's value, lower-cased, without quotes.
-    pub charset: Option<String>,
+/// A parsed `Content-Type` value (RFC 9110 §8.3.1), borrowed from it:
+/// `type/subtype` and its `charset` parameter if any (without quotes), both
+/// as written. Type, subtype and charset names are case-insensitive
+/// (RFC 9110 §8.3.1, §8.3.2): compare them with [`MediaType::is`] and
+/// `eq_ignore_ascii_case`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaType<'a> {
+    /// `type/subtype` as written, e.g. `Text/Plain`.
+    pub essence: &'a str,
+    /// The `charset` parameter's value as written, without quotes.
+    pub charset: Option<&'a str>,
 }
 
-impl MediaType {
+impl<'a> MediaType<'a> {
     /// Parses a `Content-Type` value; `None` when there is no `type/subtype`.
     #[must_use]
-    pub fn parse(value: &str) -> Option<Self> {
+    pub fn parse(value: &'a str) -> Option<Self> {
         let mut parts = value.split(';');
-        let essence = parts.next()?.trim().to_ascii_lowercase();
+        let essence = parts.next()?.trim();
         let (t, s) = essence.split_once('/')?;
         if !is_token(t) || !is_token(s) {
             return None;
@@ -27,15 +30,15 @@ impl MediaType {
             let (k, v) = p.split_once('=')?;
             k.trim()
                 .eq_ignore_ascii_case("charset")
-                .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+                .then(|| v.trim().trim_matches('"'))
         });
         Some(Self { essence, charset })
     }
 
-    /// `true` when the essence is exactly `essence` (given in lower case).
+    /// `true` when the essence is `essence`, compared case-insensitively.
     #[must_use]
     pub fn is(&self, essence: &str) -> bool {
-        self.essence == essence
+        self.essence.eq_ignore_ascii_case(essence)
     }
 }
 
@@ -47,7 +50,7 @@ mod tests {
     fn media_type_parse() {
         let m = MediaType::parse("Text/Plain; Charset=\"UTF-8\"").unwrap();
         assert!(m.is("text/plain"));
-        assert_eq!(m.charset.as_deref(), Some("utf-8"));
+        assert_eq!(m.charset, Some("UTF-8"));
         assert_eq!(MediaType::parse("text/plain").unwrap().charset, None);
         assert!(!MediaType::parse("text/plainx").unwrap().is("text/plain"));
         assert!(MediaType::parse("garbage").is_none());

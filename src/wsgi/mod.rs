@@ -34,7 +34,7 @@ pub use headers::{
 };
 pub use latin1::{latin1_bytes, latin1_pystring, latin1_string, utf8_from_latin1};
 pub use media_type::MediaType;
-pub use start_response::{check_restart, exc_info_tuple, reraise, ResponseStart};
+pub use start_response::{check_restart, exc_info_tuple, reraise, Head, ResponseStart};
 pub use status::{status_code, status_digits, status_str, Status};
 
 /// The Python type name of `obj`, for error messages.

@@ -4,10 +4,88 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
-use super::{Headers, Status};
+use super::{check_header, header_item, header_list, status_code, status_str};
 use crate::errors::Error;
+
+/// A response head as `start_response` received it, checked in place: the
+/// app's own status and header list objects (nothing is copied, so they can
+/// be passed on unchanged) and the facts a middleware reads from them.
+#[derive(Debug)]
+pub struct Head {
+    /// The status code, 100..=999.
+    pub code: u16,
+    /// The status `str` as given, e.g. `'200 OK'`.
+    pub status: Py<PyAny>,
+    /// The `response_headers` list as given.
+    pub headers: Py<PyAny>,
+    /// The first `Content-Type` value (any case of the name), if any.
+    pub content_type: Option<Py<PyString>>,
+    /// The first `Content-Length` value (any case of the name), if any.
+    pub content_length: Option<Py<PyString>>,
+    /// How many `Content-Length` headers there are (saturating).
+    pub content_lengths: u8,
+}
+
+impl Head {
+    /// Checks `start_response`'s `status` and `response_headers` without
+    /// copying them (PEP 3333 "The start_response() Callable").
+    ///
+    /// # Errors
+    /// `TypeError` for a non-`str` status or a header list that is not a
+    /// `list` of `(str, str)` tuples; `ValueError` ([`Error::InvalidStatus`],
+    /// [`Error::InvalidHeader`]) for a bad status, name or value, in that
+    /// order.
+    pub fn from_py(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let code = status_code(status_str(status)?.to_str()?)?;
+        let mut content_type = None;
+        let (mut content_length, mut content_lengths) = (None, 0u8);
+        for item in header_list(headers)?.iter() {
+            let (name, value) = header_item(&item)?;
+            let name = name.to_str()?;
+            check_header(name, value.to_str()?)?;
+            if content_type.is_none() && name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value.unbind());
+            } else if name.eq_ignore_ascii_case("content-length") {
+                content_lengths = content_lengths.saturating_add(1);
+                content_length.get_or_insert(value.unbind());
+            }
+        }
+        Ok(Self {
+            code,
+            status: status.clone().unbind(),
+            headers: headers.clone().unbind(),
+            content_type,
+            content_length,
+            content_lengths,
+        })
+    }
+
+    /// Visits the held Python objects for the cycle collector.
+    ///
+    /// # Errors
+    /// What the visitor returns.
+    pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.status)?;
+        visit.call(&self.headers)?;
+        visit.call(&self.content_type)?;
+        visit.call(&self.content_length)
+    }
+
+    /// `true` when there is exactly one `Content-Length` and it is `n`
+    /// written in decimal digits.
+    #[must_use]
+    pub fn declares_length(&self, py: Python<'_>, n: usize) -> bool {
+        match (&self.content_length, self.content_lengths) {
+            (Some(v), 1) => v.bind(py).to_str().is_ok_and(|v| {
+                !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && v.parse() == Ok(n)
+            }),
+            _ => false,
+        }
+    }
+}
 
 /// The state behind one request's `start_response` (PEP 3333 "The
 /// start_response() Callable" and "Error Handling").
@@ -19,7 +97,7 @@ use crate::errors::Error;
 ///   server when it writes it, a middleware when it passes it on).
 #[derive(Debug, Default)]
 pub struct ResponseStart {
-    head: Option<(Status, Headers)>,
+    head: Option<Head>,
     sent: bool,
 }
 
@@ -30,7 +108,7 @@ impl ResponseStart {
     /// # Errors
     /// Re-raises `exc_info`'s exception when the head was already sent;
     /// `RuntimeError` for a second call without `exc_info`; `TypeError`/
-    /// `ValueError` for a bad status or header list.
+    /// `ValueError` for a bad status or header list ([`Head::from_py`]).
     pub fn start(
         &mut self,
         status: &Bound<'_, PyAny>,
@@ -38,21 +116,14 @@ impl ResponseStart {
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         check_restart(exc_info, self.head.is_some(), self.sent)?;
-        let status = Status::from_py(status)?;
-        let headers = Headers::from_py(headers)?;
-        self.head = Some((status, headers));
+        self.head = Some(Head::from_py(status, headers)?);
         Ok(())
     }
 
-    /// The recorded status and headers, if `start_response` was called.
+    /// The recorded head, if `start_response` was called.
     #[must_use]
-    pub fn head(&self) -> Option<&(Status, Headers)> {
+    pub fn head(&self) -> Option<&Head> {
         self.head.as_ref()
-    }
-
-    /// Mutable access to the recorded head, for a middleware that edits it.
-    pub fn head_mut(&mut self) -> Option<&mut (Status, Headers)> {
-        self.head.as_mut()
     }
 
     /// `true` once the head has been passed on / written.
@@ -65,6 +136,11 @@ impl ResponseStart {
     /// then re-raises.
     pub fn mark_sent(&mut self) {
         self.sent = true;
+    }
+
+    /// Takes the recorded head out (the garbage collector's `__clear__`).
+    pub fn take_head(&mut self) -> Option<Head> {
+        self.head.take()
     }
 }
 
@@ -127,6 +203,43 @@ mod tests {
     use pyo3::types::{PyList, PyString};
 
     #[test]
+    fn head_is_checked_in_place() {
+        Python::attach(|py| {
+            let status = PyString::new(py, "404 Not Found");
+            let list = PyList::new(
+                py,
+                [
+                    ("X", "1"),
+                    ("content-TYPE", "text/plain"),
+                    ("Content-Type", "x/y"),
+                ],
+            )
+            .unwrap();
+            let head = Head::from_py(status.as_any(), list.as_any()).unwrap();
+            assert_eq!(head.code, 404);
+            assert!(head.status.is(&status) && head.headers.is(&list));
+            let ct = head.content_type.as_ref().unwrap();
+            assert_eq!(ct.bind(py).to_str().unwrap(), "text/plain");
+            assert!(!head.declares_length(py, 0));
+            let one = PyList::new(py, [("content-length", "12")]).unwrap();
+            let head = Head::from_py(status.as_any(), one.as_any()).unwrap();
+            assert!(head.declares_length(py, 12) && !head.declares_length(py, 1));
+            one.append(("Content-Length", "12")).unwrap();
+            let head = Head::from_py(status.as_any(), one.as_any()).unwrap();
+            assert_eq!(head.content_lengths, 2);
+            assert!(!head.declares_length(py, 12));
+            // The checks of Status and check_header, in that order.
+            let bad = PyList::new(py, [("A", "x\ny")]).unwrap();
+            let e = Head::from_py(PyString::new(py, "2 OK").as_any(), bad.as_any()).unwrap_err();
+            assert!(e.to_string().contains("invalid status"), "{e}");
+            let e = Head::from_py(status.as_any(), bad.as_any()).unwrap_err();
+            assert!(e.to_string().contains("invalid response header"), "{e}");
+            let e = Head::from_py(status.as_any(), PyTuple::empty(py).as_any()).unwrap_err();
+            assert!(e.is_instance_of::<pyo3::exceptions::PyTypeError>(py));
+        });
+    }
+
+    #[test]
     fn start_response_exc_info_rules() {
         Python::attach(|py| {
             let status = PyString::new(py, "200 OK");
@@ -141,7 +254,7 @@ mod tests {
             let exc = exc_info_tuple(py, &err).unwrap();
             rs.start(err_status.as_any(), headers.as_any(), Some(exc.as_any()))
                 .unwrap();
-            assert_eq!(rs.head().unwrap().0.code, 500);
+            assert_eq!(rs.head().unwrap().code, 500);
             // After sending: re-raises the given exception.
             rs.mark_sent();
             let e = rs
