@@ -92,6 +92,38 @@ def environ_30(query: str = "") -> Environ:
     }
 
 
+# The values a server passes as the same objects in every environ: its own constants (as
+# rswsgi.dev does: it interns the method, the protocol and the empty SCRIPT_NAME, and copies the
+# rest from one template). Every other value is made anew per request, as from the request's
+# bytes: a new str with the same text, and a new wsgi.input.
+SERVER_CONSTANTS = frozenset(
+    {
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "SERVER_SOFTWARE",
+        "wsgi.version",
+        "wsgi.url_scheme",
+        "wsgi.errors",
+        "wsgi.multithread",
+        "wsgi.multiprocess",
+        "wsgi.run_once",
+    }
+)
+
+
+def served(template: Environ) -> Environ:
+    """One request's environ from `template`, as a server builds it (see SERVER_CONSTANTS)."""
+    env = dict(template)
+    for key, value in template.items():
+        if key not in SERVER_CONSTANTS and isinstance(value, str):
+            env[key] = (value + ".")[:-1]  # the same text in a new str object
+    env["wsgi.input"] = io.BytesIO()
+    return env
+
+
 SHORT_QS = "a=1&b=2"
 LONG_QS = "&".join(f"{quote(f'clé {i}/ü')}={quote(f'valeur {i} & 👍🏽 = ok')}+x" for i in range(50))
 CHUNK = 8192
@@ -257,7 +289,7 @@ def observe(app: App, case: Case) -> tuple[Any, ...]:
     if case.stream is not None:
         case.stream.seek(0)
         case.stream.truncate()
-    environ = dict(case.environ)
+    environ = served(case.environ)
     result = app(environ, sr)
     try:
         body = b"".join(written) + b"".join(result)
@@ -294,7 +326,7 @@ def make_pass(app: App, case: Case) -> Callable[[], tuple[int, int]]:
         if stream is not None:
             stream.seek(0)
             stream.truncate()
-        envs = [dict(case.environ) for _ in range(case.calls)]  # fresh, untimed
+        envs = [served(case.environ) for _ in range(case.calls)]  # fresh, untimed
         sr = start_response
         t0 = time.perf_counter_ns()
         for env in envs:
