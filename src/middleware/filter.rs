@@ -84,10 +84,9 @@ pub trait ResponseHooks: Send + 'static {
         BodyMode::Stream
     }
 
-    /// [`BodyMode::Whole`]: the body to send instead of `body`.
-    fn transform(&mut self, body: Vec<u8>) -> Vec<u8> {
-        body
-    }
+    /// [`BodyMode::Whole`]: rewrites the whole `body` in place, into the
+    /// body to send instead.
+    fn transform(&mut self, _body: &mut Vec<u8>) {}
 
     /// [`BodyMode::Whole`]: `true` when [`Self::transform`] keeps the byte
     /// length, so a declared `Content-Length` stays exact even when the head
@@ -353,8 +352,8 @@ mod tests {
         fn mode(&mut self, _py: Python<'_>, _head: &Head) -> BodyMode {
             self.mode
         }
-        fn transform(&mut self, body: Vec<u8>) -> Vec<u8> {
-            body.to_ascii_uppercase()
+        fn transform(&mut self, body: &mut Vec<u8>) {
+            body.make_ascii_uppercase();
         }
         fn recover(&mut self, _py: Python<'_>, _err: &PyErr) -> Option<ErrorResponse> {
             self.recover.then(|| ErrorResponse {

@@ -2,6 +2,7 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::filter::{call_filtered, BodyMode, ResponseHooks};
@@ -55,28 +56,46 @@ pub fn reverse_graphemes(text: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| text.graphemes(true).rev().collect())
 }
 
-/// [`reverse_graphemes`] as bytes, written back to front into one buffer.
-///
-/// Fast path (UAX #29): call a character *simple* when it is below U+0100
-/// (ASCII or Latin-1, one or two UTF-8 bytes). No simple character is
-/// Extend, ZWJ, SpacingMark, Prepend, a regional indicator or a Hangul
-/// jamo, so between two simple characters there is always a cluster
-/// boundary except inside CR LF (GB3): every rule that joins characters
-/// (GB9, GB9a, GB9b, GB9c, GB11, GB12/13, GB6-8) involves a character
-/// above U+00FF. A simple character followed by a simple one (CR LF aside)
-/// or by the end is therefore a cluster of its own; anywhere else the
-/// segmenter takes the next cluster, starting at a known boundary.
+/// [`reverse_graphemes`] as bytes.
 #[must_use]
 pub fn reverse_utf8(text: &str) -> Vec<u8> {
+    let mut out = text.as_bytes().to_vec();
+    reverse_spans(&mut out, &clusters_of_utf8(text));
+    out
+}
+
+/// Reverses `buf` by clusters in place, given the clusters longer than one
+/// byte (`spans`, in order, not overlapping): each such cluster's bytes are
+/// reversed, then the whole buffer, which puts every cluster's bytes back
+/// in order and the clusters in reverse order. No second buffer.
+fn reverse_spans(buf: &mut [u8], spans: &[(usize, usize)]) {
+    for &(start, end) in spans {
+        buf[start..end].reverse();
+    }
+    buf.reverse();
+}
+
+/// The clusters (UAX #29) of `text` that are longer than one byte, as
+/// `(start, end)` byte offsets in order; none for ASCII text without CR LF.
+///
+/// Fast path: call a character *simple* when it is below U+0100 (ASCII or
+/// Latin-1, one or two UTF-8 bytes). No simple character is Extend, ZWJ,
+/// SpacingMark, Prepend, a regional indicator or a Hangul jamo, so between
+/// two simple characters there is always a cluster boundary except inside
+/// CR LF (GB3): every rule that joins characters (GB9, GB9a, GB9b, GB9c,
+/// GB11, GB12/13, GB6-8) involves a character above U+00FF. A simple
+/// character followed by a simple one (CR LF aside) or by the end is
+/// therefore a cluster of its own; anywhere else the segmenter takes the
+/// next cluster, starting at a known boundary.
+fn clusters_of_utf8(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let n = bytes.len();
-    let mut out = vec![0u8; n];
-    let mut end = n; // out[end..] is filled
+    let mut spans = Vec::new();
     let mut i = 0;
     while i < n {
         // A run of ASCII: every byte but the last is a cluster of its own
         // (CR LF aside), and the last one too when a simple character or
-        // the end follows it. Copied reversed in one pass.
+        // the end follows it.
         let run = bytes[i..]
             .iter()
             .position(|b| !b.is_ascii())
@@ -89,8 +108,7 @@ pub fn reverse_utf8(text: &str) -> Vec<u8> {
             bulk -= 1; // keep a CR LF split by the held-back byte together
         }
         if bulk > 0 {
-            reverse_ascii(&bytes[i..i + bulk], &mut out[end - bulk..end]);
-            end -= bulk;
+            push_crlf_spans(&bytes[i..i + bulk], i, &mut spans);
             i += bulk;
             continue;
         }
@@ -104,28 +122,27 @@ pub fn reverse_utf8(text: &str) -> Vec<u8> {
             Some(len) if alone => len,
             _ => text[i..].graphemes(true).next().map_or(n - i, str::len),
         };
-        out[end - len..end].copy_from_slice(&bytes[i..i + len]);
-        end -= len;
+        if len > 1 {
+            spans.push((i, i + len));
+        }
         i += len;
     }
-    out
+    spans
 }
 
-/// Writes the ASCII `run` reversed by clusters into `out` (same length):
-/// byte by byte, then each CR LF put back in order.
-fn reverse_ascii(run: &[u8], out: &mut [u8]) {
-    for (o, &b) in out.iter_mut().zip(run.iter().rev()) {
-        *o = b;
-    }
+/// Adds each CR LF of `run` (which starts at byte `at`) to `spans`: in text
+/// of characters below U+0100 the only clusters longer than one character.
+fn push_crlf_spans(run: &[u8], at: usize, spans: &mut Vec<(usize, usize)>) {
     if !run.contains(&b'\r') {
         return;
     }
-    let last = out.len() - 1;
-    for (k, pair) in run.windows(2).enumerate() {
-        if pair == b"\r\n" {
-            // run[k], run[k + 1] landed at out[last - k], out[last - k - 1].
-            out[last - k - 1] = b'\r';
-            out[last - k] = b'\n';
+    let mut k = 0;
+    while k + 1 < run.len() {
+        if run[k] == b'\r' && run[k + 1] == b'\n' {
+            spans.push((at + k, at + k + 2));
+            k += 2;
+        } else {
+            k += 1;
         }
     }
 }
@@ -140,24 +157,27 @@ fn simple_len(b: u8) -> Option<usize> {
     }
 }
 
-/// `body` decoded with `charset`, reversed by grapheme clusters and encoded
-/// again; `None` when `body` does not decode (then it is sent unchanged).
-/// The result has the same length as `body`: the same characters, each
-/// encoded as before, in another order.
-#[must_use]
-pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
-    match charset {
-        Charset::Ascii if !body.is_ascii() => None,
-        Charset::Utf8 | Charset::Ascii => std::str::from_utf8(body).ok().map(reverse_utf8),
+/// Reverses `body`, decoded with `charset`, by grapheme clusters and
+/// encodes it again, in place; `false` (`body` unchanged) when it does not
+/// decode (then it is sent as it is). The length stays: the same
+/// characters, each encoded as before, in another order.
+pub fn reverse_body(body: &mut [u8], charset: Charset) -> bool {
+    let spans = match charset {
+        Charset::Ascii if !body.is_ascii() => return false,
+        Charset::Utf8 | Charset::Ascii => match std::str::from_utf8(body) {
+            Ok(text) => clusters_of_utf8(text),
+            Err(_) => return false,
+        },
+        // Every character is below U+0100 (one byte each): CR LF is the
+        // only cluster longer than one character.
         Charset::Latin1 => {
-            let text: String = body.iter().map(|&b| char::from(b)).collect();
-            // Every char came from one byte, so each fits in one again.
-            reverse_graphemes(&text)
-                .chars()
-                .map(|c| u8::try_from(u32::from(c)).ok())
-                .collect()
+            let mut spans = Vec::new();
+            push_crlf_spans(body, 0, &mut spans);
+            spans
         }
-    }
+    };
+    reverse_spans(body, &spans);
+    true
 }
 
 /// WSGI middleware: `reverser(app)`.
@@ -200,10 +220,15 @@ impl Reverser {
 impl Middleware for Reverser {
     fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
         let py = call.app.py();
-        let head_request = call
-            .environ
-            .get_item(intern!(py, "REQUEST_METHOD"))
-            .is_ok_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false));
+        let key = intern!(py, "REQUEST_METHOD");
+        let method = match call.environ.cast::<PyDict>() {
+            Ok(dict) => dict.get_item(key).ok().flatten(),
+            Err(_) => call.environ.get_item(key).ok(), // not a dict, as PEP 3333 asks
+        };
+        let head_request = method.is_some_and(|m| match m.cast::<PyString>() {
+            Ok(s) => s.to_str().is_ok_and(|s| s == "HEAD"),
+            Err(_) => m.eq(intern!(py, "HEAD")).unwrap_or(false),
+        });
         if head_request {
             // No body to reverse: the app's iterable goes back as it is.
             return call.pass_on();
@@ -242,10 +267,9 @@ impl ResponseHooks for Hooks {
         }
     }
 
-    fn transform(&mut self, body: Vec<u8>) -> Vec<u8> {
-        match self.charset {
-            Some(cs) => reverse_body(&body, cs).unwrap_or(body),
-            None => body,
+    fn transform(&mut self, body: &mut Vec<u8>) {
+        if let Some(cs) = self.charset {
+            reverse_body(body, cs);
         }
     }
 
@@ -309,20 +333,32 @@ mod tests {
 
     #[test]
     fn bodies_by_charset() {
+        // `Some(reversed)`, or `None` when the body was left unchanged.
+        let rev = |body: &[u8], cs| {
+            let mut buf = body.to_vec();
+            if reverse_body(&mut buf, cs) {
+                Some(buf)
+            } else {
+                assert_eq!(buf, body);
+                None
+            }
+        };
         let utf8 = "h\u{e9}llo".as_bytes();
+        assert_eq!(rev(utf8, Charset::Utf8).unwrap(), "oll\u{e9}h".as_bytes());
+        // Latin-1: é is one byte, reversed as one character; CR LF stays.
+        assert_eq!(rev(b"h\xe9!", Charset::Latin1).unwrap(), b"!\xe9h");
         assert_eq!(
-            reverse_body(utf8, Charset::Utf8).unwrap(),
-            "oll\u{e9}h".as_bytes()
+            rev(b"a\r\n\xe9\r", Charset::Latin1).unwrap(),
+            b"\r\xe9\r\na"
         );
-        // Latin-1: é is one byte, reversed as one character.
-        assert_eq!(reverse_body(b"h\xe9!", Charset::Latin1).unwrap(), b"!\xe9h");
-        assert_eq!(reverse_body(b"abc", Charset::Ascii).unwrap(), b"cba");
+        assert_eq!(rev(b"abc", Charset::Ascii).unwrap(), b"cba");
+        assert_eq!(rev(b"a\r\nb\n\r", Charset::Ascii).unwrap(), b"\r\nb\r\na");
         // Undecodable: None (sent unchanged).
-        assert_eq!(reverse_body(b"a\xffb", Charset::Utf8), None);
-        assert_eq!(reverse_body(b"a\xe9", Charset::Ascii), None);
+        assert_eq!(rev(b"a\xffb", Charset::Utf8), None);
+        assert_eq!(rev(b"a\xe9", Charset::Ascii), None);
         // Length is kept.
         let s = "a\u{1f44d}\u{1f3fd}\u{e9}".as_bytes();
-        assert_eq!(reverse_body(s, Charset::Utf8).unwrap().len(), s.len());
+        assert_eq!(rev(s, Charset::Utf8).unwrap().len(), s.len());
     }
 
     #[test]

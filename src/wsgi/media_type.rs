@@ -20,18 +20,27 @@ impl<'a> MediaType<'a> {
     /// Parses a `Content-Type` value; `None` when there is no `type/subtype`.
     #[must_use]
     pub fn parse(value: &'a str) -> Option<Self> {
-        let mut parts = value.split(';');
-        let essence = parts.next()?.trim();
-        let (t, s) = essence.split_once('/')?;
+        // Byte scans: values are short, and `;`, `/`, `=` are ASCII.
+        let split = |s: &'a str, sep: u8| {
+            let at = s.bytes().position(|b| b == sep)?;
+            Some((&s[..at], &s[at + 1..]))
+        };
+        let (essence, mut params) = split(value, b';').unwrap_or((value, ""));
+        let essence = essence.trim();
+        let (t, s) = split(essence, b'/')?;
         if !is_token(t) || !is_token(s) {
             return None;
         }
-        let charset = parts.find_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("charset")
-                .then(|| v.trim().trim_matches('"'))
-        });
+        let mut charset = None;
+        while !params.is_empty() && charset.is_none() {
+            let (param, rest) = split(params, b';').unwrap_or((params, ""));
+            params = rest;
+            if let Some((k, v)) = split(param, b'=') {
+                if k.trim().eq_ignore_ascii_case("charset") {
+                    charset = Some(v.trim().trim_matches('"'));
+                }
+            }
+        }
         Some(Self { essence, charset })
     }
 

@@ -71,8 +71,9 @@ fn finish<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py, PyB
         match st.mode(py)? {
             BodyMode::Stream => None,
             BodyMode::Whole => {
-                let buf = std::mem::take(&mut st.buffer);
-                Some(st.hooks.transform(buf))
+                let mut buf = std::mem::take(&mut st.buffer);
+                st.hooks.transform(&mut buf);
+                Some(buf)
             }
         }
     };
