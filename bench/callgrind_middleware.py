@@ -36,7 +36,7 @@ def run_case(title_prefix: str, impl: str, calls: int) -> None:
     case = next(c for c in bm.cases(stream) if c.title.startswith(title_prefix))
     app = case.bare if impl == "(bare app)" else case.impls[impl]
     sr = bm.start_response
-    envs = [bm.served(case.environ) for _ in range(calls)]
+    envs = [bm.served(case.environ, i if case.vary else None) for i in range(calls)]
     # As in the bench's passes, no cyclic GC while requests run: its
     # collections would scan the prepared environs, a cost that grows
     # faster than N and would not cancel out.

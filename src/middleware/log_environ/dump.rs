@@ -11,7 +11,9 @@
 //! time, of a type whose `repr()` depends only on its value and cannot
 //! change (an exact `str`, `int`, `float`, `bytes`, `bool`, `None`, or a
 //! `tuple` of those), reuses its whole line. The cache holds strong
-//! references to those objects, so their ids cannot be reused meanwhile.
+//! references to those objects, so their ids cannot be reused meanwhile;
+//! none of them can be part of a reference cycle, so the garbage collector
+//! need not see them.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -276,6 +278,10 @@ def env(path, **extra):
             assert!(check(&same).contains("  items: ['a', 'b']\n"));
             // A value replaced by an equal new object, or by another value.
             check(&env(c"env('/a', n=int('7'))"));
+            for _ in 0..2 {
+                check(&env(c"env(''.join(['/', 'a']))"));
+            }
+            assert!(check(&env(c"env(''.join(['/', 'b']))")).contains("  PATH_INFO: '/b'\n"));
             assert!(check(&env(c"env('/a', n=8)")).contains("  n: 8\n"));
             // A str subclass is never reused (it may repr as it likes).
             let loud = env(c"env('/a', n=Loud('x'))");
