@@ -46,18 +46,19 @@ pub struct DumpCache {
 struct Line {
     /// The item's position in dict order.
     item: usize,
-    /// `  key: `, then, when `whole`, the rest of the line.
+    /// `  key: `, then, when `value` is held, the rest of the line.
     text: String,
     /// The length of `  key: `.
     name_len: usize,
     /// The key is redacted: `text` is the whole line, always.
     redacted: bool,
-    /// The last value of this key, when its `repr()` cannot change.
+    /// The value whose line `text` is, held (so that `is` cannot be fooled
+    /// by a reused address) once it came twice in a row and its `repr()`
+    /// cannot change.
     value: Option<Py<PyAny>>,
-    /// `text` is the whole line for `value` (set the second time in a row
-    /// that the same object comes, so values made anew per request cost no
-    /// copy).
-    whole: bool,
+    /// The address of the last value, not held: a value made anew per
+    /// request costs one compare, no reference and no copy.
+    seen: usize,
 }
 
 /// The dump of `environ`: header line, then sorted `  key: repr` lines.
@@ -124,7 +125,7 @@ impl DumpCache {
                     name_len,
                     redacted,
                     value: None,
-                    whole: false,
+                    seen: 0,
                 }
             })
             .collect();
@@ -168,8 +169,7 @@ impl DumpCache {
             let Some((_, value)) = items.get(line.item) else {
                 continue;
             };
-            let same = line.value.as_ref().is_some_and(|v| value.is(v));
-            if line.redacted || (same && line.whole) {
+            if line.redacted || line.value.as_ref().is_some_and(|v| value.is(v)) {
                 out.push_str(&line.text);
                 continue;
             }
@@ -177,13 +177,18 @@ impl DumpCache {
             out.push_str(&line.text[..line.name_len]);
             push_repr(&mut out, value)?;
             out.push('\n');
-            line.text.truncate(line.name_len);
-            line.whole = same;
-            if same {
+            // The same address as last time: maybe the same object, maybe a
+            // new one in freed memory. Held from now on (if its repr cannot
+            // change), the next `is` tells.
+            let addr = value.as_ptr() as usize;
+            if addr == line.seen && fixed_repr(value) {
+                line.text.truncate(line.name_len);
                 line.text.push_str(&out[start + line.name_len..]);
+                line.value = Some(value.clone().unbind());
             } else {
-                line.value = fixed_repr(value).then(|| value.clone().unbind());
+                line.value = None;
             }
+            line.seen = addr;
         }
         self.last_len = out.len();
         Ok(out)
