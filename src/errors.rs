@@ -7,8 +7,10 @@
 //! because they become status codes, not exceptions.)
 
 use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
-use pyo3::PyErr;
+use pyo3::prelude::*;
 use std::fmt;
+
+use crate::wsgi::{repr_or_type, type_name};
 
 /// What went wrong, named by meaning.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +72,17 @@ pub enum Error {
     /// body iterator) was called from inside another call on the same
     /// response, e.g. an app's generator iterating its own wrapped body.
     ReentrantCall,
-    /// A function argument that must be callable is not; names the argument
-    /// and the value (e.g. the WSGI application given to `make_server`).
+    /// A function argument that must be callable is not (see
+    /// [`check_callable`]); names the argument, the value and its type.
     NotCallable {
         /// The parameter's name as the Python caller spells it.
         name: &'static str,
         /// `repr()`-like text of the value that was given.
         value: String,
+        /// The Python type name of the value.
+        type_name: String,
+        /// What the argument is called as.
+        expected: Callee,
     },
     /// An operating-system call failed (resolving a host, binding or
     /// listening on a socket); `what` says what was attempted.
@@ -140,9 +146,16 @@ impl fmt::Display for Error {
             Self::ReentrantCall => f.write_str(
                 "re-entrant call: this response's start_response/write/body was used from inside another of its own calls",
             ),
-            Self::NotCallable { name, value } => {
-                write!(f, "{name}={value}: expected a callable (a WSGI application)")
-            }
+            Self::NotCallable {
+                name,
+                value,
+                type_name,
+                expected,
+            } => write!(
+                f,
+                "{name}={value}: {type_name} is not callable; expected {}",
+                expected.describe()
+            ),
             Self::Os { what, why, .. } => write!(f, "{what}: {why}"),
             Self::BadTlsArgument { name, value, why } => write!(f, "{name}={value}: {why}"),
             Self::ServerBusy(call) => write!(
@@ -154,6 +167,48 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// What kind of callable an argument must be, for [`check_callable`]'s message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callee {
+    /// A WSGI application, `app(environ, start_response)` (PEP 3333).
+    WsgiApp,
+    /// A middleware as `stack` calls it: `mw(app)` returns a WSGI application.
+    Middleware,
+}
+
+impl Callee {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::WsgiApp => {
+                "a WSGI application, called as app(environ, start_response) (PEP 3333)"
+            }
+            Self::Middleware => "a middleware, called as mw(app) to return a WSGI application",
+        }
+    }
+}
+
+/// The one check for an argument that must be callable (every middleware's
+/// `app`, `stack`'s arguments, `Router.add`/`mount`, `make_server`).
+///
+/// # Errors
+/// [`Error::NotCallable`] (`TypeError`, Python's convention for an argument
+/// of the wrong kind) naming `name`, the value and its type.
+pub fn check_callable(
+    name: &'static str,
+    value: &Bound<'_, PyAny>,
+    expected: Callee,
+) -> Result<(), Error> {
+    if value.is_callable() {
+        return Ok(());
+    }
+    Err(Error::NotCallable {
+        name,
+        value: repr_or_type(value),
+        type_name: type_name(value),
+        expected,
+    })
+}
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> Self {

@@ -179,7 +179,7 @@ def test_success_passes_through() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="debug='yes'"):
         handle_error(raise_before_body, debug="yes")
-    with pytest.raises(ValueError, match="app=None"):
+    with pytest.raises(TypeError, match="app=None"):
         handle_error(None)
     with pytest.raises(TypeError):
         handle_error(raise_before_body, True)  # type: ignore[misc]

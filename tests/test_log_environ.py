@@ -168,7 +168,7 @@ def test_bad_arguments_name_argument_and_value(kwargs: dict[str, Any], message: 
 
 
 def test_non_callable_app() -> None:
-    with pytest.raises(ValueError, match="app='not an app'.*not callable"):
+    with pytest.raises(TypeError, match="app='not an app'.*not callable"):
         log_environ("not an app")
 
 
@@ -180,3 +180,38 @@ def test_keyword_only_options() -> None:
 def test_environ_must_be_a_dict() -> None:
     with pytest.raises(TypeError, match="environ must be a dict"):
         quiet(echo)([("REQUEST_METHOD", "GET")], lambda *a: None)
+
+
+def test_each_dump_is_that_requests_own() -> None:
+    # One log_environ reuses what it can of the last dump (the key order, the lines of
+    # values that are the same immutable objects); every dump must still read as if it
+    # were the first.
+    shared: list[str] = ["a"]
+    version = (1, 0)
+    name = "example.org"
+
+    def environ(**extra: Any) -> dict[str, Any]:
+        env = make_environ(SERVER_NAME=name, **{"wsgi.version": version, "x.shared": shared})
+        env.update(extra)
+        return env
+
+    reused = Recording()
+    app = log_environ(echo, stream=reused)
+    steps: list[dict[str, Any]] = [
+        environ(),
+        environ(),
+        environ(),  # the third time the same objects come, whole lines are reused
+        environ(PATH_INFO="/other", HTTP_COOKIE="secret"),
+        environ(n=1),
+        environ(n=1.5),
+        {"odd": BadRepr(), **environ()},
+    ]
+    for step, env in enumerate(steps):
+        if step == 2:
+            shared.append("b")  # the same list object, changed
+        fresh = Recording()
+        run(log_environ(echo, stream=fresh), dict(env))
+        run(app, dict(env))
+        assert reused.writes[-1] == fresh.writes[-1], step
+    assert "x.shared: ['a', 'b']" in reused.writes[2]
+    assert "HTTP_COOKIE: '<redacted>'" in reused.writes[3]

@@ -125,5 +125,5 @@ def test_bad_arguments(kwargs: dict[str, Any], message: str | None) -> None:
         return
     with pytest.raises(ValueError, match=message):
         wrap_query_params(echo, **kwargs)
-    with pytest.raises(ValueError, match="app=42"):
+    with pytest.raises(TypeError, match="app=42"):
         wrap_query_params(42)

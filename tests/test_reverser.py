@@ -237,5 +237,5 @@ def test_close_is_idempotent() -> None:
 
 
 def test_not_callable() -> None:
-    with pytest.raises(ValueError, match=r"app=\[\]"):
+    with pytest.raises(TypeError, match=r"app=\[\]"):
         reverser([])

@@ -87,9 +87,9 @@ def test_real_middleware_compose() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="app=1"):
+    with pytest.raises(TypeError, match="app=1"):
         stack(1)
-    with pytest.raises(ValueError, match="middleware='nope'"):
+    with pytest.raises(TypeError, match="middleware='nope'"):
         stack(echo, reverser, "nope")
 
 

@@ -5,20 +5,27 @@
 //! [`call_filtered`] plays both sides once, for everyone:
 //!
 //! - it hands the app a `start_response` ([`StartResponse`]) that records the
-//!   head in a [`ResponseStart`] (exc_info rules included) and passes it on to
-//!   the server only when the body starts: at the first non-empty chunk, at
-//!   the app's first `write()` call, or at the end of an empty body (PEP 3333
-//!   "The start_response() Callable": headers are not sent before that);
+//!   head in a [`ResponseStart`] (exc_info rules included, checked in place:
+//!   nothing is copied) and passes it on to the server only when the body
+//!   starts: at the first non-empty chunk, at the app's first `write()` call,
+//!   or at the end of an empty body (PEP 3333 "The start_response()
+//!   Callable": headers are not sent before that);
 //! - empty chunks before the first non-empty one are absorbed, so an error in
 //!   that window can still become a response the server sees first
 //!   (handle_error);
-//! - it returns `write()` ([`Write`]) and a body iterator ([`FilteredBody`])
-//!   whose `close()` closes the app's iterable exactly once ([`AppIter`]): on
-//!   `close()` from the server, on an exception while iterating (closed
-//!   before the exception propagates), or on garbage collection;
+//! - `start_response` returns itself as `write()`, and the body goes back as
+//!   the app's own `list` or `tuple` when that needs no change, or else as a
+//!   body iterator ([`FilteredBody`]) whose `close()` closes the app's
+//!   iterable exactly once ([`AppIter`]): on `close()` from the server, on an
+//!   exception while iterating (closed before the exception propagates), or
+//!   on garbage collection;
 //! - the `exc_info` the app gives with the head it finally chose is passed on
 //!   with that head; a call with `exc_info` after the head was passed on
 //!   re-raises (PEP 3333 "Error Handling").
+//!
+//! So a response with a `list` or `tuple` body makes one Python object here
+//! (the `start_response`), and a lazy body one more (its iterator). All of a
+//! response's state lives in its `StartResponse`.
 //!
 //! Middleware only supply [`ResponseHooks`]: choose a [`BodyMode`] from the
 //! head, rewrite a whole body, or turn an exception into an [`ErrorResponse`].
@@ -33,13 +40,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-pub use start_response::{StartResponse, Write};
+pub use body::FilteredBody;
+pub use start_response::StartResponse;
 
+use super::glue::Call;
 use crate::errors::Error;
-use crate::wsgi::{exc_info_tuple, AppIter, Headers, ResponseStart, Status};
+use crate::wsgi::{exc_info_tuple, AppIter, Head, Headers, ResponseStart};
 
 /// How a middleware treats the body of one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,14 +80,13 @@ pub struct ErrorResponse {
 pub trait ResponseHooks: Send + 'static {
     /// Chooses the body mode once, from the head the app finally chose,
     /// just before that head is passed on.
-    fn mode(&mut self, _head: &(Status, Headers)) -> BodyMode {
+    fn mode(&mut self, _py: Python<'_>, _head: &Head) -> BodyMode {
         BodyMode::Stream
     }
 
-    /// [`BodyMode::Whole`]: the body to send instead of `body`.
-    fn transform(&mut self, body: Vec<u8>) -> Vec<u8> {
-        body
-    }
+    /// [`BodyMode::Whole`]: rewrites the whole `body` in place, into the
+    /// body to send instead.
+    fn transform(&mut self, _body: &mut Vec<u8>) {}
 
     /// [`BodyMode::Whole`]: `true` when [`Self::transform`] keeps the byte
     /// length, so a declared `Content-Length` stays exact even when the head
@@ -120,23 +128,10 @@ enum Inner {
     Closed,
 }
 
-/// What `__next__` gives next.
-enum Out {
-    /// Pull from the app's iterable.
-    Running,
-    /// Yield these bytes once, then end.
-    Last(Py<PyBytes>),
-    /// Stop.
-    Done,
-}
-
-/// One response's state, shared by its start_response, write and body.
+/// One response's state, held by its [`StartResponse`].
 struct State {
     hooks: Box<dyn ResponseHooks>,
     start: ResponseStart,
-    /// The status and header list objects of the recorded head, passed on
-    /// unchanged unless the filter edits the headers.
-    head_py: Option<(Py<PyAny>, Py<PyAny>)>,
     /// The app's `exc_info` for the recorded head, passed on with it.
     exc_info: Option<Py<PyAny>>,
     outer_start: Option<Py<PyAny>>,
@@ -146,32 +141,38 @@ struct State {
     /// The app produced a non-empty body chunk (from its iterable).
     body_started: bool,
     inner: Inner,
-    out: Out,
+    /// Nothing more to yield.
+    done: bool,
 }
 
 impl State {
     /// The body mode, chosen once from the recorded head.
-    fn mode(&mut self) -> Result<BodyMode, Error> {
+    fn mode(&mut self, py: Python<'_>) -> Result<BodyMode, Error> {
         if let Some(m) = self.mode {
             return Ok(m);
         }
         let head = self.start.head().ok_or(Error::StartResponseNotCalled)?;
-        let m = self.hooks.mode(head);
+        let m = self.hooks.mode(py, head);
         self.mode = Some(m);
         Ok(m)
     }
+
+    /// Visits the held Python objects for the cycle collector.
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(head) = self.start.head() {
+            head.traverse(visit)?;
+        }
+        visit.call(&self.exc_info)?;
+        visit.call(&self.outer_start)?;
+        visit.call(&self.outer_write)?;
+        if let Inner::Ready(it) = &self.inner {
+            it.traverse(visit)?;
+        }
+        self.hooks.traverse(visit)
+    }
 }
 
-/// The body iterator a filtering middleware returns (PEP 3333 "the
-/// application object must return an iterable yielding zero or more
-/// bytestrings"): yields `bytes`, and `close()` closes the wrapped app's
-/// iterable exactly once.
-#[pyclass(module = "rswsgi._rswsgi", frozen)]
-pub struct FilteredBody {
-    state: Mutex<State>,
-}
-
-impl FilteredBody {
+impl StartResponse {
     /// The state, or [`Error::ReentrantCall`] when a call on this response
     /// is already running (never blocks, so it cannot deadlock).
     fn lock(&self) -> Result<MutexGuard<'_, State>, Error> {
@@ -180,92 +181,83 @@ impl FilteredBody {
 }
 
 /// Calls `app(environ, start_response')` with the filter in between and
-/// returns the filtered body (a [`FilteredBody`]).
+/// returns the filtered body: the app's own `list` or `tuple` when the
+/// filter leaves it as it is, a new `list` when the filter changed it or
+/// answered an exception, else a [`FilteredBody`].
 ///
 /// # Errors
 /// What the app raised, unless `hooks` recovered from it.
 pub fn call_filtered<'py>(
-    app: &Bound<'py, PyAny>,
-    environ: &Bound<'py, PyAny>,
-    start_response: &Bound<'py, PyAny>,
+    call: &Call<'_, 'py>,
     hooks: Box<dyn ResponseHooks>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = app.py();
-    let body = Bound::new(
+    let py = call.app.py();
+    let sr = Bound::new(
         py,
-        FilteredBody {
+        StartResponse {
             state: Mutex::new(State {
                 hooks,
                 start: ResponseStart::default(),
-                head_py: None,
                 exc_info: None,
-                outer_start: Some(start_response.clone().unbind()),
+                outer_start: Some(call.start_response.clone().unbind()),
                 outer_write: None,
                 mode: None,
                 buffer: Vec::new(),
                 body_started: false,
                 inner: Inner::NotYet,
-                out: Out::Running,
+                done: false,
             }),
         },
     )?;
-    let sr = Bound::new(
-        py,
-        StartResponse {
-            body: body.clone().unbind(),
-        },
-    )?;
-    match app.call1((environ, sr)) {
+    match call.app.call1((call.environ, &sr)) {
         Ok(iterable) => {
             // A list or tuple body runs no app code while it is read, so the
-            // filter can do all its work now and hand the server a plain
-            // list: no per-chunk calls back into Rust, and an outer filter
-            // sees a list too.
+            // filter does all its work now and hands the server a sequence:
+            // no per-chunk calls back into Rust, and an outer filter sees a
+            // sequence too.
             let sequence = iterable.is_exact_instance_of::<PyList>()
                 || iterable.is_exact_instance_of::<PyTuple>();
-            body.get().lock()?.inner = Inner::Ready(AppIter::new(iterable));
-            if sequence {
-                return Ok(PyList::new(py, FilteredBody::drain(&body)?)?.into_any());
+            if !sequence {
+                sr.get().lock()?.inner = Inner::Ready(AppIter::new(iterable));
+                return Ok(Bound::new(py, FilteredBody::new(sr.unbind()))?.into_any());
             }
+            sr.get().lock()?.inner = Inner::Ready(AppIter::new(iterable.clone()));
+            body::drain(&sr, &iterable)
         }
         Err(err) => {
-            let last = recover(&body, err)?;
-            body.get().lock()?.out = Out::Last(last.unbind());
+            let last = recover(&sr, err)?;
+            Ok(PyList::new(py, [last])?.into_any())
         }
     }
-    Ok(body.into_any())
 }
 
 /// Passes the recorded head on to the server, once. `known_len` is the
 /// exact body length when the whole (transformed) body is already known.
-fn commit(body: &Bound<'_, FilteredBody>, known_len: Option<usize>) -> PyResult<()> {
-    let py = body.py();
+fn commit(sr: &Bound<'_, StartResponse>, known_len: Option<usize>) -> PyResult<()> {
+    let py = sr.py();
     let (outer, status, headers, exc_info) = {
-        let mut guard = body.get().lock()?;
-        let st = &mut *guard;
+        let mut st = sr.get().lock()?;
         if st.start.is_sent() {
             return Ok(());
         }
-        let mode = st.mode()?;
-        let (status, mut headers) = st.head_py.take().ok_or(Error::StartResponseNotCalled)?;
-        if let (BodyMode::Whole, Some(head)) = (mode, st.start.head_mut()) {
-            let h = &mut head.1;
+        let mode = st.mode(py)?;
+        let head = st.start.head().ok_or(Error::StartResponseNotCalled)?;
+        let status = head.status.clone_ref(py);
+        let mut headers = head.headers.clone_ref(py);
+        if mode == BodyMode::Whole {
+            let list = headers.bind(py);
             let edited = match known_len {
                 // The app already declared exactly this length (reversal
                 // keeps it): its own header list goes on unchanged.
-                Some(n) if declares_exactly(h, n) => false,
-                Some(n) => {
-                    h.set("Content-Length", n.to_string());
-                    true
+                Some(n) if head.declares_length(py, n) => None,
+                Some(n) => Some(without_content_length(list, Some(n))?),
+                None if !st.hooks.preserves_length() && head.content_lengths > 0 => {
+                    Some(without_content_length(list, None)?)
                 }
-                None if !st.hooks.preserves_length() && h.contains("content-length") => {
-                    h.remove("content-length");
-                    true
-                }
-                None => false,
+                None => None,
             };
-            if edited {
-                headers = h.to_py(py)?.into_any().unbind();
+            if let Some(e) = edited {
+                headers = e.into_any().unbind();
             }
         }
         st.start.mark_sent();
@@ -279,39 +271,57 @@ fn commit(body: &Bound<'_, FilteredBody>, known_len: Option<usize>) -> PyResult<
         Some(e) => outer.call1(py, (status, headers, e)),
         None => outer.call1(py, (status, headers)),
     }?;
-    body.get().lock()?.outer_write = Some(write);
+    sr.get().lock()?.outer_write = Some(write);
     Ok(())
 }
 
-/// `true` when `headers` has exactly one `Content-Length` and it is `n`
-/// written in decimal digits.
-fn declares_exactly(headers: &Headers, n: usize) -> bool {
-    let mut values = headers
-        .0
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"));
-    match (values.next(), values.next()) {
-        (Some((_, v)), None) => {
-            !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && v.parse() == Ok(n)
+/// A new header list: `headers` without its `Content-Length` headers, then
+/// `Content-Length: n` at the end when `n` is given. Read in place: items
+/// that are not `(str, str)` tuples (an app changed its list after
+/// `start_response` checked it) are kept as they are.
+fn without_content_length<'py>(
+    headers: &Bound<'py, PyAny>,
+    n: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
+    let py = headers.py();
+    let out = PyList::empty(py);
+    if let Ok(list) = headers.cast::<PyList>() {
+        for item in list.iter() {
+            let is_cl = item
+                .cast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 2)
+                .and_then(|t| t.get_item(0).ok())
+                .and_then(|name| name.cast_into::<PyString>().ok())
+                .is_some_and(|name| {
+                    name.to_str()
+                        .is_ok_and(|n| n.eq_ignore_ascii_case("content-length"))
+                });
+            if !is_cl {
+                out.append(item)?;
+            }
         }
-        _ => false,
     }
+    if let Some(n) = n {
+        out.append(("Content-Length", n.to_string()))?;
+    }
+    Ok(out)
 }
 
 /// Handles an exception before the first non-empty chunk: the hooks'
 /// response (passed on with `exc_info` only if a head was already passed
 /// on), or the exception itself.
-fn recover<'py>(body: &Bound<'py, FilteredBody>, err: PyErr) -> PyResult<Bound<'py, PyBytes>> {
-    let py = body.py();
+fn recover<'py>(sr: &Bound<'py, StartResponse>, err: PyErr) -> PyResult<Bound<'py, PyBytes>> {
+    let py = sr.py();
     let (resp, sent, outer) = {
-        let mut st = body.get().lock()?;
+        let mut st = sr.get().lock()?;
         let resp = if err.is_instance_of::<PyException>(py) {
             st.hooks.recover(py, &err)
         } else {
             None // KeyboardInterrupt, SystemExit, GeneratorExit: not ours
         };
         let outer = st.outer_start.as_ref().map(|o| o.clone_ref(py));
-        st.out = Out::Done;
+        st.done = true;
         (resp, st.start.is_sent(), outer)
     };
     let (Some(resp), Some(outer)) = (resp, outer) else {
@@ -323,7 +333,7 @@ fn recover<'py>(body: &Bound<'py, FilteredBody>, err: PyErr) -> PyResult<Bound<'
     } else {
         outer.call1(py, (resp.status, headers))?;
     }
-    body.get().lock()?.start.mark_sent();
+    sr.get().lock()?.start.mark_sent();
     Ok(PyBytes::new(py, &resp.body))
 }
 
@@ -339,11 +349,11 @@ mod tests {
     }
 
     impl ResponseHooks for Upper {
-        fn mode(&mut self, _head: &(Status, Headers)) -> BodyMode {
+        fn mode(&mut self, _py: Python<'_>, _head: &Head) -> BodyMode {
             self.mode
         }
-        fn transform(&mut self, body: Vec<u8>) -> Vec<u8> {
-            body.to_ascii_uppercase()
+        fn transform(&mut self, body: &mut Vec<u8>) {
+            body.make_ascii_uppercase();
         }
         fn recover(&mut self, _py: Python<'_>, _err: &PyErr) -> Option<ErrorResponse> {
             self.recover.then(|| ErrorResponse {
@@ -389,6 +399,18 @@ class Counted:
 def counted(environ, start_response):
     start_response('200 OK', CT)
     return Counted()
+BODY = [b'ab', b'cd']
+def same_list(environ, start_response):
+    start_response('200 OK', CT)
+    return BODY
+LEADING = (b'', b'ab')
+def leading_empty(environ, start_response):
+    start_response('200 OK', CT)
+    return LEADING
+seen = []
+def keeps_write(environ, start_response):
+    seen.append((start_response, start_response('200 OK', CT)))
+    return [b'x']
 ";
 
     /// Runs the named fixture app through the filter and returns the chunks
@@ -402,12 +424,13 @@ def counted(environ, start_response):
         let py = ns.py();
         let get = |k: &str| ns.get_item(k).unwrap().unwrap();
         get("calls").call_method0("clear")?;
-        let body = call_filtered(
-            &get(app),
-            PyDict::new(py).as_any(),
-            &get("server_start_response"),
-            Box::new(hooks),
-        )?;
+        let environ = PyDict::new(py);
+        let call = Call {
+            app: &get(app),
+            environ: environ.as_any(),
+            start_response: &get("server_start_response"),
+        };
+        let body = call_filtered(&call, Box::new(hooks))?;
         let mut out = Vec::new();
         for chunk in body.try_iter()?.take(limit) {
             out.push(chunk?.cast_into::<PyBytes>()?.as_bytes().to_vec());
@@ -496,6 +519,55 @@ def counted(environ, start_response):
             assert!(err.to_string().contains("early"));
             let err = drive(ns, "no_head", STREAM, 9).map(|_| ()).unwrap_err();
             assert!(err.to_string().contains("start_response"));
+        });
+    }
+
+    #[test]
+    fn a_sequence_body_goes_on_as_the_apps_own_object_unless_changed() {
+        with_apps(|ns| {
+            let py = ns.py();
+            let get = |k: &str| ns.get_item(k).unwrap().unwrap();
+            let environ = PyDict::new(py);
+            let run = |app: &str, hooks: Upper| {
+                let call = Call {
+                    app: &get(app),
+                    environ: environ.as_any(),
+                    start_response: &get("server_start_response"),
+                };
+                call_filtered(&call, Box::new(hooks)).unwrap()
+            };
+            // Streamed, nothing absorbed: the very same list.
+            assert!(run("same_list", STREAM).is(get("BODY")));
+            // Rewritten whole, or a leading b'' absorbed: a new list.
+            let whole = run("same_list", WHOLE);
+            assert_eq!(whole.repr().unwrap().to_string(), "[b'ABCD']");
+            let leading = run("leading_empty", STREAM);
+            assert!(!leading.is(get("LEADING")));
+            assert_eq!(leading.repr().unwrap().to_string(), "[b'ab']");
+        });
+    }
+
+    #[test]
+    fn write_is_the_start_response_itself() {
+        with_apps(|ns| {
+            drive(ns, "keeps_write", STREAM, 9).unwrap();
+            let seen = ns.get_item("seen").unwrap().unwrap();
+            let (sr, write) = (
+                seen.get_item(0).unwrap().get_item(0).unwrap(),
+                seen.get_item(0).unwrap().get_item(1).unwrap(),
+            );
+            assert!(sr.is(&write));
+            // One str argument: neither a write() nor a whole start_response().
+            let err = write.call1(("200 OK",)).unwrap_err();
+            assert!(
+                err.to_string().contains("write() takes bytes, not str"),
+                "{err}"
+            );
+            let err = write.call1((42,)).unwrap_err();
+            assert!(
+                err.is_instance_of::<pyo3::exceptions::PyTypeError>(ns.py()),
+                "{err}"
+            );
         });
     }
 

@@ -6,7 +6,8 @@ use pyo3::types::{PyDict, PyString};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::filter::{call_filtered, ErrorResponse, ResponseHooks};
-use super::{accept, bool_arg, check_app, debug_page, describe_app};
+use super::glue::{bool_arg, middleware_class, Call, Middleware, Options};
+use super::{accept, debug_page};
 use crate::wsgi::{repr_or_type, type_name, Headers};
 
 /// The status and default body of the response that replaces a failure.
@@ -56,7 +57,8 @@ const PAGE_CSP: &str =
 /// connection). Only `Exception` subclasses are handled: `KeyboardInterrupt`
 /// and `SystemExit` propagate untouched.
 ///
-/// Raises `ValueError` when `app` is not callable or `debug` is not a bool.
+/// Raises `TypeError` when `app` is not callable and `ValueError` when
+/// `debug` is not a bool.
 /// Usable as a decorator: `@handle_error`.
 #[pyclass(module = "rswsgi._rswsgi", name = "handle_error", frozen)]
 pub struct HandleError {
@@ -64,30 +66,34 @@ pub struct HandleError {
     debug: bool,
 }
 
-#[pymethods]
+middleware_class!(
+    HandleError,
+    "handle_error",
+    new(app, *, debug),
+    text_signature = "(app, *, debug=False)"
+);
+
 impl HandleError {
-    #[new]
-    #[pyo3(signature = (app, *, debug = None), text_signature = "(app, *, debug=False)")]
-    fn new(app: Bound<'_, PyAny>, debug: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn build(app: Bound<'_, PyAny>, [debug]: Options<'_, 1>) -> PyResult<Self> {
         let debug = bool_arg("debug", debug)?;
         Ok(Self {
-            app: check_app(app)?,
+            app: app.unbind(),
             debug,
         })
     }
+}
 
-    /// The WSGI call (PEP 3333 "The Application/Framework Side"): returns
-    /// the app's body through the response filter.
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        environ: &Bound<'py, PyAny>,
-        start_response: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let errors = environ
-            .get_item(intern!(py, "wsgi.errors"))
-            .ok()
-            .map(Bound::unbind);
+impl Middleware for HandleError {
+    /// Returns the app's body through the response filter.
+    fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let environ = call.environ;
+        let py = environ.py();
+        let key = intern!(py, "wsgi.errors");
+        let errors = match environ.cast::<PyDict>() {
+            Ok(dict) => dict.get_item(key).ok().flatten(),
+            Err(_) => environ.get_item(key).ok(), // not a dict, as PEP 3333 asks
+        };
+        let errors = errors.map(Bound::unbind);
         // A debug handler decides now, before it marks the environ for the
         // handlers inside it; the others look only when an exception comes,
         // so a request that succeeds pays nothing for the mark.
@@ -106,33 +112,12 @@ impl HandleError {
             defer,
             environ: Some(environ.clone().unbind()),
         });
-        call_filtered(self.app.bind(py), environ, start_response, hooks)
+        call_filtered(call, hooks)
     }
 
-    /// The wrapped WSGI application.
-    #[getter]
-    fn app(&self, py: Python<'_>) -> Py<PyAny> {
-        self.app.clone_ref(py)
+    fn repr_options(&self, _py: Python<'_>) -> String {
+        format!(", debug={}", if self.debug { "True" } else { "False" })
     }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "handle_error({}, debug={})",
-            describe_app(self.app.bind(py)),
-            if self.debug { "True" } else { "False" }
-        )
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.app)
-    }
-
-    /// Nothing to clear: `app` is immutable, and a cycle through it always
-    /// passes through a mutable object (a function's globals or closure, a
-    /// dict) whose own `tp_clear` breaks it (PyO3 guide, "Garbage Collector
-    /// Integration": immutable references need not be cleared).
-    #[allow(clippy::unused_self)] // the slot's signature; see above
-    fn __clear__(&self) {}
 }
 
 /// `true` when a `handle_error(debug=True)` outside has marked `environ`.

@@ -1,16 +1,18 @@
 //! `log_environ`: a readable dump of each request's environ.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
+mod dump;
+
 use std::sync::Mutex;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use pyo3::{intern, PyTraverseError, PyVisit};
 
-use super::{check_app, describe_app, pyrepr};
+use super::glue::{middleware_class, Call, Middleware, Options};
+use super::pyrepr;
 use crate::errors::Error;
-use crate::wsgi::{repr_or_type, type_name, utf8_from_latin1};
+use crate::wsgi::{repr_or_type, type_name};
+pub use dump::{format_environ, DumpCache};
 
 /// The keys whose values are hidden by default: credentials and sessions.
 pub const DEFAULT_REDACT: [&str; 3] = [
@@ -37,38 +39,35 @@ pub(super) const REDACTED: &str = "'<redacted>'";
 /// the request fail. Then returns `app(environ, start_response)` unchanged.
 ///
 /// `redact` is an iterable of `str` keys (`None` means the default above;
-/// `()` redacts nothing). Raises `ValueError` naming the argument when `app`
-/// is not callable, `stream` has no callable `write`, or `redact` is not an
-/// iterable of str; raises `TypeError` per request when `environ` is not a
-/// `dict` (PEP 3333: "a builtin Python dictionary"), and what
-/// `stream.write` raises. Usable as a decorator: `@log_environ`.
+/// `()` redacts nothing). Raises `TypeError` when `app` is not callable;
+/// `ValueError` naming the argument when `stream` has no callable `write`
+/// or `redact` is not an iterable of str; `TypeError` per request when
+/// `environ` is not a `dict` (PEP 3333: "a builtin Python dictionary"), and
+/// what `stream.write` raises. Usable as a decorator: `@log_environ`.
 #[pyclass(module = "rswsgi._rswsgi", name = "log_environ", frozen)]
 pub struct LogEnviron {
     app: Py<PyAny>,
     stream: Option<Py<PyAny>>,
     redact: Vec<String>,
-    /// The sorted order of the last environ's keys (servers build every
-    /// environ alike, so most requests reuse it instead of sorting).
-    order: Mutex<KeyOrder>,
+    /// What the last dump can lend the next (servers build every environ
+    /// alike): the sorted key order, and the lines of unchanged values.
+    cache: Mutex<DumpCache>,
 }
 
-#[pymethods]
+middleware_class!(
+    LogEnviron,
+    "log_environ",
+    new(app, *, stream, redact),
+    text_signature = "(app, *, stream=None, redact=('HTTP_AUTHORIZATION', 'HTTP_COOKIE', 'HTTP_PROXY_AUTHORIZATION'))",
+    traverse(stream)
+);
+
 impl LogEnviron {
-    #[new]
-    #[pyo3(
-        signature = (app, *, stream = None, redact = None),
-        text_signature = "(app, *, stream=None, redact=('HTTP_AUTHORIZATION', 'HTTP_COOKIE', 'HTTP_PROXY_AUTHORIZATION'))"
-    )]
-    fn new(
-        app: Bound<'_, PyAny>,
-        stream: Option<Bound<'_, PyAny>>,
-        redact: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let py = app.py();
+    fn build(app: Bound<'_, PyAny>, [stream, redact]: Options<'_, 2>) -> PyResult<Self> {
         let stream = match stream {
             Some(s) if !s.is_none() => {
                 let writable = s
-                    .getattr_opt(intern!(py, "write"))?
+                    .getattr_opt(intern!(s.py(), "write"))?
                     .is_some_and(|w| w.is_callable());
                 if !writable {
                     return Err(Error::BadArgument {
@@ -87,27 +86,25 @@ impl LogEnviron {
             Some(r) => redact_keys(&r)?,
         };
         Ok(Self {
-            app: check_app(app)?,
+            app: app.unbind(),
             stream,
             redact,
-            order: Mutex::default(),
+            cache: Mutex::default(),
         })
     }
+}
 
-    /// The WSGI call (PEP 3333 "The Application/Framework Side").
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        environ: &Bound<'py, PyAny>,
-        start_response: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+impl Middleware for LogEnviron {
+    fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let environ = call.environ;
+        let py = environ.py();
         let dict = environ.cast::<PyDict>().map_err(|_| {
             pyo3::exceptions::PyTypeError::new_err(format!(
                 "environ must be a dict (PEP 3333), not {}",
                 type_name(environ)
             ))
         })?;
-        let text = format_environ(dict, &self.redact, Some(&self.order))?;
+        let text = format_environ(dict, &self.redact, Some(&self.cache))?;
         let stream = match &self.stream {
             Some(s) => s.bind(py).clone(),
             None => match dict.get_item(intern!(py, "wsgi.errors"))? {
@@ -120,30 +117,8 @@ impl LogEnviron {
         stream.call_method1(intern!(py, "write"), (text,))?;
         // Nothing to do on the way out: the app's iterable goes back as it
         // is, so its close() reaches the server untouched and costs nothing.
-        self.app.bind(py).call1((environ, start_response))
+        call.pass_on()
     }
-
-    /// The wrapped WSGI application.
-    #[getter]
-    fn app(&self, py: Python<'_>) -> Py<PyAny> {
-        self.app.clone_ref(py)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!("log_environ({})", describe_app(self.app.bind(py)))
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.app)?;
-        visit.call(&self.stream)
-    }
-
-    /// Nothing to clear: `app` and `stream` are immutable, and a cycle
-    /// through them always passes through a mutable object (a function's
-    /// globals or closure, a dict) whose own `tp_clear` breaks it (PyO3
-    /// guide, "Garbage Collector Integration").
-    #[allow(clippy::unused_self)] // the slot's signature; see above
-    fn __clear__(&self) {}
 }
 
 /// Reads `redact`: an iterable of `str`, but not a `str` itself (whose
@@ -164,141 +139,6 @@ fn redact_keys(r: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
             .and_then(|s| Ok(s.to_str()?.to_owned()))
     })
     .collect()
-}
-
-/// The dump of `environ`: header line, then sorted `  key: repr` lines.
-///
-/// # Errors
-/// Only interpreter failures (e.g. `MemoryError`); odd keys and values are
-/// printed, not raised.
-pub fn format_environ<'py>(
-    environ: &Bound<'py, PyDict>,
-    redact: &[String],
-    cache: Option<&Mutex<KeyOrder>>,
-) -> PyResult<Bound<'py, PyString>> {
-    let py = environ.py();
-    let items: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = environ.iter().collect();
-    let entries: Vec<Entry<'_, 'py>> = items
-        .iter()
-        .map(|(k, v)| {
-            let key = match k.cast::<PyString>().map(|s| s.to_str()) {
-                Ok(Ok(s)) => Cow::Borrowed(s),
-                _ => Cow::Owned(repr_or_placeholder(k)),
-            };
-            Entry {
-                prefix: sort_prefix(&key),
-                key,
-                value: v,
-            }
-        })
-        .collect();
-    let order = sorted_order(&entries, redact, cache);
-
-    let text = |key: &Bound<'py, PyString>| match environ.get_item(key) {
-        Ok(Some(v)) => v
-            .cast::<PyString>()
-            .ok()
-            .and_then(|s| s.to_str().ok().map(str::to_owned)),
-        _ => None,
-    };
-    let method = text(intern!(py, "REQUEST_METHOD"));
-    let size: usize = entries.iter().map(|e| e.key.len() + 40).sum();
-    let mut out = String::with_capacity(128 + size);
-    // Each part on its own: a mount splits the path at a `/`, never inside
-    // a UTF-8 sequence.
-    let _ = write!(
-        out,
-        "{} {}{}",
-        method.as_deref().unwrap_or("-"),
-        readable(&text(intern!(py, "SCRIPT_NAME")).unwrap_or_default()),
-        readable(&text(intern!(py, "PATH_INFO")).unwrap_or_default()),
-    );
-    if let Some(qs) = text(intern!(py, "QUERY_STRING")).filter(|q| !q.is_empty()) {
-        out.push('?');
-        out.push_str(&readable(&qs));
-    }
-    out.push('\n');
-    for &(i, redacted) in &order {
-        let Some(Entry { key, value, .. }) = entries.get(i) else {
-            continue;
-        };
-        out.push_str("  ");
-        out.push_str(key);
-        out.push_str(": ");
-        if redacted {
-            out.push_str(REDACTED);
-        } else {
-            push_repr(&mut out, value)?;
-        }
-        out.push('\n');
-    }
-    Ok(PyString::new(py, &out))
-}
-
-/// A PEP 3333 latin-1 string (`/w\u{c3}\u{b6}rld`, the request's bytes one
-/// per code point) as the text a person reads: decoded as UTF-8
-/// (`/wörld`) where its bytes are UTF-8, else kept as it is.
-fn readable(s: &str) -> Cow<'_, str> {
-    utf8_from_latin1(s).unwrap_or(Cow::Borrowed(s))
-}
-
-/// The sorted order of one sequence of environ keys: `order[k]` is the
-/// index (in dict order) of the `k`-th key in sorted order, and whether
-/// that key is redacted.
-#[derive(Debug, Default)]
-pub struct KeyOrder {
-    keys: Vec<String>,
-    order: Vec<(usize, bool)>,
-}
-
-/// The indices of `entries` in key order (ties, possible only among keys
-/// printed alike, keep dict order), each with whether its key is in
-/// `redact`. Reused from `cache` when the keys are the cached ones, in the
-/// same dict order; else sorted and cached.
-fn sorted_order(
-    entries: &[Entry<'_, '_>],
-    redact: &[String],
-    cache: Option<&Mutex<KeyOrder>>,
-) -> Vec<(usize, bool)> {
-    let mut cached = cache.and_then(|c| c.try_lock().ok());
-    if let Some(c) = cached.as_deref() {
-        if c.keys.len() == entries.len() && c.keys.iter().zip(entries).all(|(k, e)| *k == e.key) {
-            return c.order.clone();
-        }
-    }
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    // Most comparisons end at the first 16 bytes (one integer compare);
-    // equal prefixes fall back to comparing the whole key.
-    order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&entries[a], &entries[b]);
-        (x.prefix, &x.key, a).cmp(&(y.prefix, &y.key, b))
-    });
-    let order: Vec<(usize, bool)> = order
-        .into_iter()
-        .map(|i| (i, redact.iter().any(|r| *r == entries[i].key)))
-        .collect();
-    if let Some(c) = cached.as_deref_mut() {
-        c.keys = entries.iter().map(|e| e.key.clone().into_owned()).collect();
-        c.order.clone_from(&order);
-    }
-    order
-}
-
-/// One environ item of the dump: its key as printed, the key's first 16
-/// bytes as a big-endian number (sorts as the bytes do), and the value.
-struct Entry<'a, 'py> {
-    prefix: u128,
-    key: Cow<'a, str>,
-    value: &'a Bound<'py, PyAny>,
-}
-
-/// The first 16 bytes of `key`, zero-padded, as a big-endian number: for
-/// keys that differ within them, the numbers order as the strings do.
-fn sort_prefix(key: &str) -> u128 {
-    let mut buf = [0u8; 16];
-    let n = key.len().min(16);
-    buf[..n].copy_from_slice(&key.as_bytes()[..n]);
-    u128::from_be_bytes(buf)
 }
 
 /// Appends `repr(value)`: computed in Rust where that is exact (see

@@ -13,6 +13,7 @@
 mod accept;
 mod debug_page;
 pub mod filter;
+pub mod glue;
 pub mod handle_error;
 pub mod log_environ;
 mod pyrepr;
@@ -20,55 +21,15 @@ pub mod query_params;
 pub mod reverser;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyTuple};
+use pyo3::types::PyTuple;
 
 pub use handle_error::HandleError;
 pub use log_environ::LogEnviron;
 pub use query_params::WrapQueryParams;
 pub use reverser::Reverser;
 
-use crate::errors::Error;
-use crate::wsgi::repr_or_type;
-
-/// Checks that `app` is callable, naming it in the error.
-///
-/// # Errors
-/// `ValueError` ([`Error::BadArgument`]) when `app` is not callable.
-pub(crate) fn check_app(app: Bound<'_, PyAny>) -> Result<Py<PyAny>, Error> {
-    if app.is_callable() {
-        Ok(app.unbind())
-    } else {
-        Err(Error::BadArgument {
-            name: "app",
-            value: repr_or_type(&app),
-            why: "is not callable; a WSGI application is a callable app(environ, start_response) (PEP 3333)",
-        })
-    }
-}
-
-/// Reads an optional keyword flag that must be `True` or `False` (`None`
-/// when omitted means `False`).
-///
-/// # Errors
-/// `ValueError` ([`Error::BadArgument`]) naming `name` and the value.
-pub(crate) fn bool_arg(name: &'static str, value: Option<Bound<'_, PyAny>>) -> Result<bool, Error> {
-    match value {
-        None => Ok(false),
-        Some(v) => v
-            .cast::<PyBool>()
-            .map(PyBoolMethods::is_true)
-            .map_err(|_| Error::BadArgument {
-                name,
-                value: repr_or_type(&v),
-                why: "must be True or False",
-            }),
-    }
-}
-
-/// `repr(app)` for a middleware's own repr.
-pub(crate) fn describe_app(app: &Bound<'_, PyAny>) -> String {
-    repr_or_type(app)
-}
+use crate::errors::{check_callable, Callee};
+use glue::check_app;
 
 /// `stack(app, *middleware)`: applies middleware from the inside out.
 ///
@@ -77,25 +38,17 @@ pub(crate) fn describe_app(app: &Bound<'_, PyAny>) -> String {
 /// middleware must be callable; each middleware is called with one
 /// argument, the app built so far, and must return a WSGI app.
 ///
-/// Raises `ValueError` naming the argument and its value when `app` or a
-/// middleware is not callable, and whatever a middleware raises.
+/// Raises `TypeError` naming the argument, its value and its type when
+/// `app` or a middleware is not callable, and whatever a middleware raises.
 #[pyfunction]
 #[pyo3(signature = (app, /, *middleware))]
 pub fn stack<'py>(
     app: Bound<'py, PyAny>,
     middleware: &Bound<'py, PyTuple>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = app.py();
-    let mut app = check_app(app)?.into_bound(py);
+    let mut app = check_app(app)?;
     for mw in middleware.iter() {
-        if !mw.is_callable() {
-            return Err(Error::BadArgument {
-                name: "middleware",
-                value: repr_or_type(&mw),
-                why: "is not callable; a middleware is called as mw(app) and returns a WSGI app",
-            }
-            .into());
-        }
+        check_callable("middleware", &mw, Callee::Middleware)?;
         app = mw.call1((app,))?;
     }
     Ok(app)

@@ -29,13 +29,13 @@
 
 use std::borrow::Cow;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
-use pyo3::{intern, PyTraverseError, PyVisit};
 use url::form_urlencoded;
 
-use super::{bool_arg, check_app, describe_app};
+use super::glue::{bool_arg, middleware_class, Call, Middleware, Options};
 use crate::errors::Error;
 use crate::wsgi::repr_or_type;
 
@@ -91,8 +91,8 @@ pub fn parse_qs<'py>(
 /// (`wsgiref.validate` rejects a non-`str` value under a dotless key);
 /// `key='QUERY_PARAMS'` gives the name the seed article used.
 ///
-/// Raises `ValueError` naming the argument when `app` is not callable,
-/// `keep_blank_values` is not a bool or `key` is not a str.
+/// Raises `TypeError` when `app` is not callable, and `ValueError` naming
+/// the argument when `keep_blank_values` is not a bool or `key` is not a str.
 /// Usable as a decorator: `@wrap_query_params`.
 #[pyclass(module = "rswsgi._rswsgi", name = "wrap_query_params", frozen)]
 pub struct WrapQueryParams {
@@ -101,20 +101,17 @@ pub struct WrapQueryParams {
     key: Py<PyString>,
 }
 
-#[pymethods]
+middleware_class!(
+    WrapQueryParams,
+    "wrap_query_params",
+    new(app, *, keep_blank_values, key),
+    text_signature = "(app, *, keep_blank_values=False, key='rswsgi.query_params')"
+);
+
 impl WrapQueryParams {
-    #[new]
-    #[pyo3(
-        signature = (app, *, keep_blank_values = None, key = None),
-        text_signature = "(app, *, keep_blank_values=False, key='rswsgi.query_params')"
-    )]
-    fn new(
-        app: Bound<'_, PyAny>,
-        keep_blank_values: Option<Bound<'_, PyAny>>,
-        key: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    fn build(app: Bound<'_, PyAny>, [keep_blank, key]: Options<'_, 2>) -> PyResult<Self> {
         let py = app.py();
-        let keep_blank_values = bool_arg("keep_blank_values", keep_blank_values)?;
+        let keep_blank_values = bool_arg("keep_blank_values", keep_blank)?;
         let key = match key {
             None => PyString::intern(py, "rswsgi.query_params"),
             Some(k) => k.cast_into::<PyString>().map_err(|e| Error::BadArgument {
@@ -124,19 +121,17 @@ impl WrapQueryParams {
             })?,
         };
         Ok(Self {
-            app: check_app(app)?,
+            app: app.unbind(),
             keep_blank_values,
             key: key.unbind(),
         })
     }
+}
 
-    /// The WSGI call (PEP 3333 "The Application/Framework Side").
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        environ: &Bound<'py, PyAny>,
-        start_response: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+impl Middleware for WrapQueryParams {
+    fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let environ = call.environ;
+        let py = environ.py();
         let params = match environ.get_item(intern!(py, "QUERY_STRING")) {
             Ok(qs) => parse_qs(&qs, self.keep_blank_values)?,
             Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => {
@@ -147,19 +142,12 @@ impl WrapQueryParams {
         environ.set_item(self.key.bind(py), params)?;
         // Nothing to do on the way out: the app's iterable goes back as it
         // is, so its close() reaches the server untouched and costs nothing.
-        self.app.bind(py).call1((environ, start_response))
+        call.pass_on()
     }
 
-    /// The wrapped WSGI application.
-    #[getter]
-    fn app(&self, py: Python<'_>) -> Py<PyAny> {
-        self.app.clone_ref(py)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
+    fn repr_options(&self, py: Python<'_>) -> String {
         format!(
-            "wrap_query_params({}, keep_blank_values={}, key={})",
-            describe_app(self.app.bind(py)),
+            ", keep_blank_values={}, key={}",
             if self.keep_blank_values {
                 "True"
             } else {
@@ -168,17 +156,6 @@ impl WrapQueryParams {
             repr_or_type(self.key.bind(py).as_any())
         )
     }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.app)
-    }
-
-    /// Nothing to clear: `app` is immutable, and a cycle through it always
-    /// passes through a mutable object (a function's globals or closure, a
-    /// dict) whose own `tp_clear` breaks it (PyO3 guide, "Garbage Collector
-    /// Integration": immutable references need not be cleared).
-    #[allow(clippy::unused_self)] // the slot's signature; see above
-    fn __clear__(&self) {}
 }
 
 #[cfg(test)]

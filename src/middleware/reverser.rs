@@ -1,12 +1,13 @@
 //! `reverser`: text/plain bodies reversed by user-perceived characters.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::{intern, PyTraverseError, PyVisit};
+use pyo3::types::{PyDict, PyString};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::filter::{call_filtered, BodyMode, ResponseHooks};
-use super::{check_app, describe_app};
-use crate::wsgi::{Headers, MediaType, Status};
+use super::glue::{middleware_class, Call, Middleware};
+use crate::wsgi::{Head, MediaType};
 
 /// A character encoding the reverser can decode and re-encode exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,20 +21,26 @@ pub enum Charset {
 }
 
 impl Charset {
-    /// The charset for a `charset` parameter (already lower case), with the
-    /// usual aliases; `None` for one the reverser does not know.
+    /// The charset for a `charset` parameter (any case), with the usual
+    /// aliases; `None` for one the reverser does not know.
     #[must_use]
     pub fn from_label(label: Option<&str>) -> Option<Self> {
-        match label {
-            None | Some("utf-8" | "utf8" | "utf_8") => Some(Self::Utf8),
-            Some(
-                "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin-1" | "latin1" | "latin_1" | "l1"
-                | "iso-ir-100" | "csisolatin1",
-            ) => Some(Self::Latin1),
-            Some(
-                "us-ascii" | "ascii" | "us_ascii" | "ansi_x3.4-1968" | "iso646-us" | "csascii",
-            ) => Some(Self::Ascii),
-            Some(_) => None,
+        let Some(label) = label else {
+            return Some(Self::Utf8);
+        };
+        // Lower-cased on the stack: every known label is shorter than this.
+        let mut buf = [0u8; 16];
+        let lower = buf.get_mut(..label.len())?;
+        lower.copy_from_slice(label.as_bytes());
+        lower.make_ascii_lowercase();
+        match std::str::from_utf8(lower).ok()? {
+            "utf-8" | "utf8" | "utf_8" => Some(Self::Utf8),
+            "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin-1" | "latin1" | "latin_1" | "l1"
+            | "iso-ir-100" | "csisolatin1" => Some(Self::Latin1),
+            "us-ascii" | "ascii" | "us_ascii" | "ansi_x3.4-1968" | "iso646-us" | "csascii" => {
+                Some(Self::Ascii)
+            }
+            _ => None,
         }
     }
 }
@@ -49,28 +56,46 @@ pub fn reverse_graphemes(text: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| text.graphemes(true).rev().collect())
 }
 
-/// [`reverse_graphemes`] as bytes, written back to front into one buffer.
-///
-/// Fast path (UAX #29): call a character *simple* when it is below U+0100
-/// (ASCII or Latin-1, one or two UTF-8 bytes). No simple character is
-/// Extend, ZWJ, SpacingMark, Prepend, a regional indicator or a Hangul
-/// jamo, so between two simple characters there is always a cluster
-/// boundary except inside CR LF (GB3): every rule that joins characters
-/// (GB9, GB9a, GB9b, GB9c, GB11, GB12/13, GB6-8) involves a character
-/// above U+00FF. A simple character followed by a simple one (CR LF aside)
-/// or by the end is therefore a cluster of its own; anywhere else the
-/// segmenter takes the next cluster, starting at a known boundary.
+/// [`reverse_graphemes`] as bytes.
 #[must_use]
 pub fn reverse_utf8(text: &str) -> Vec<u8> {
+    let mut out = text.as_bytes().to_vec();
+    reverse_spans(&mut out, &clusters_of_utf8(text));
+    out
+}
+
+/// Reverses `buf` by clusters in place, given the clusters longer than one
+/// byte (`spans`, in order, not overlapping): each such cluster's bytes are
+/// reversed, then the whole buffer, which puts every cluster's bytes back
+/// in order and the clusters in reverse order. No second buffer.
+fn reverse_spans(buf: &mut [u8], spans: &[(usize, usize)]) {
+    for &(start, end) in spans {
+        buf[start..end].reverse();
+    }
+    buf.reverse();
+}
+
+/// The clusters (UAX #29) of `text` that are longer than one byte, as
+/// `(start, end)` byte offsets in order; none for ASCII text without CR LF.
+///
+/// Fast path: call a character *simple* when it is below U+0100 (ASCII or
+/// Latin-1, one or two UTF-8 bytes). No simple character is Extend, ZWJ,
+/// SpacingMark, Prepend, a regional indicator or a Hangul jamo, so between
+/// two simple characters there is always a cluster boundary except inside
+/// CR LF (GB3): every rule that joins characters (GB9, GB9a, GB9b, GB9c,
+/// GB11, GB12/13, GB6-8) involves a character above U+00FF. A simple
+/// character followed by a simple one (CR LF aside) or by the end is
+/// therefore a cluster of its own; anywhere else the segmenter takes the
+/// next cluster, starting at a known boundary.
+fn clusters_of_utf8(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let n = bytes.len();
-    let mut out = vec![0u8; n];
-    let mut end = n; // out[end..] is filled
+    let mut spans = Vec::new();
     let mut i = 0;
     while i < n {
         // A run of ASCII: every byte but the last is a cluster of its own
         // (CR LF aside), and the last one too when a simple character or
-        // the end follows it. Copied reversed in one pass.
+        // the end follows it.
         let run = bytes[i..]
             .iter()
             .position(|b| !b.is_ascii())
@@ -83,8 +108,7 @@ pub fn reverse_utf8(text: &str) -> Vec<u8> {
             bulk -= 1; // keep a CR LF split by the held-back byte together
         }
         if bulk > 0 {
-            reverse_ascii(&bytes[i..i + bulk], &mut out[end - bulk..end]);
-            end -= bulk;
+            push_crlf_spans(&bytes[i..i + bulk], i, &mut spans);
             i += bulk;
             continue;
         }
@@ -98,28 +122,27 @@ pub fn reverse_utf8(text: &str) -> Vec<u8> {
             Some(len) if alone => len,
             _ => text[i..].graphemes(true).next().map_or(n - i, str::len),
         };
-        out[end - len..end].copy_from_slice(&bytes[i..i + len]);
-        end -= len;
+        if len > 1 {
+            spans.push((i, i + len));
+        }
         i += len;
     }
-    out
+    spans
 }
 
-/// Writes the ASCII `run` reversed by clusters into `out` (same length):
-/// byte by byte, then each CR LF put back in order.
-fn reverse_ascii(run: &[u8], out: &mut [u8]) {
-    for (o, &b) in out.iter_mut().zip(run.iter().rev()) {
-        *o = b;
-    }
+/// Adds each CR LF of `run` (which starts at byte `at`) to `spans`: in text
+/// of characters below U+0100 the only clusters longer than one character.
+fn push_crlf_spans(run: &[u8], at: usize, spans: &mut Vec<(usize, usize)>) {
     if !run.contains(&b'\r') {
         return;
     }
-    let last = out.len() - 1;
-    for (k, pair) in run.windows(2).enumerate() {
-        if pair == b"\r\n" {
-            // run[k], run[k + 1] landed at out[last - k], out[last - k - 1].
-            out[last - k - 1] = b'\r';
-            out[last - k] = b'\n';
+    let mut k = 0;
+    while k + 1 < run.len() {
+        if run[k] == b'\r' && run[k + 1] == b'\n' {
+            spans.push((at + k, at + k + 2));
+            k += 2;
+        } else {
+            k += 1;
         }
     }
 }
@@ -134,24 +157,27 @@ fn simple_len(b: u8) -> Option<usize> {
     }
 }
 
-/// `body` decoded with `charset`, reversed by grapheme clusters and encoded
-/// again; `None` when `body` does not decode (then it is sent unchanged).
-/// The result has the same length as `body`: the same characters, each
-/// encoded as before, in another order.
-#[must_use]
-pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
-    match charset {
-        Charset::Ascii if !body.is_ascii() => None,
-        Charset::Utf8 | Charset::Ascii => std::str::from_utf8(body).ok().map(reverse_utf8),
+/// Reverses `body`, decoded with `charset`, by grapheme clusters and
+/// encodes it again, in place; `false` (`body` unchanged) when it does not
+/// decode (then it is sent as it is). The length stays: the same
+/// characters, each encoded as before, in another order.
+pub fn reverse_body(body: &mut [u8], charset: Charset) -> bool {
+    let spans = match charset {
+        Charset::Ascii if !body.is_ascii() => return false,
+        Charset::Utf8 | Charset::Ascii => match std::str::from_utf8(body) {
+            Ok(text) => clusters_of_utf8(text),
+            Err(_) => return false,
+        },
+        // Every character is below U+0100 (one byte each): CR LF is the
+        // only cluster longer than one character.
         Charset::Latin1 => {
-            let text: String = body.iter().map(|&b| char::from(b)).collect();
-            // Every char came from one byte, so each fits in one again.
-            reverse_graphemes(&text)
-                .chars()
-                .map(|c| u8::try_from(u32::from(c)).ok())
-                .collect()
+            let mut spans = Vec::new();
+            push_crlf_spans(body, 0, &mut spans);
+            spans
         }
-    }
+    };
+    reverse_spans(body, &spans);
+    true
 }
 
 /// WSGI middleware: `reverser(app)`.
@@ -175,65 +201,40 @@ pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
 /// it does not know, HEAD requests (no body), and 1xx/204/304 responses. A
 /// body that does not decode with its charset is sent unchanged.
 ///
-/// Raises `ValueError` when `app` is not callable. Usable as a decorator:
+/// Raises `TypeError` when `app` is not callable. Usable as a decorator:
 /// `@reverser`.
 #[pyclass(module = "rswsgi._rswsgi", name = "reverser", frozen)]
 pub struct Reverser {
     app: Py<PyAny>,
 }
 
-#[pymethods]
-impl Reverser {
-    #[new]
-    fn new(app: Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self {
-            app: check_app(app)?,
-        })
-    }
+middleware_class!(Reverser, "reverser", new(app));
 
-    /// The WSGI call (PEP 3333 "The Application/Framework Side").
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        environ: &Bound<'py, PyAny>,
-        start_response: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let app = self.app.bind(py);
-        let head_request = environ
-            .get_item(intern!(py, "REQUEST_METHOD"))
-            .is_ok_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false));
+impl Reverser {
+    #[allow(clippy::unnecessary_wraps)] // the constructor's shape; see `middleware_class!`
+    fn build(app: Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self { app: app.unbind() })
+    }
+}
+
+impl Middleware for Reverser {
+    fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let py = call.app.py();
+        let key = intern!(py, "REQUEST_METHOD");
+        let method = match call.environ.cast::<PyDict>() {
+            Ok(dict) => dict.get_item(key).ok().flatten(),
+            Err(_) => call.environ.get_item(key).ok(), // not a dict, as PEP 3333 asks
+        };
+        let head_request = method.is_some_and(|m| match m.cast::<PyString>() {
+            Ok(s) => s.to_str().is_ok_and(|s| s == "HEAD"),
+            Err(_) => m.eq(intern!(py, "HEAD")).unwrap_or(false),
+        });
         if head_request {
             // No body to reverse: the app's iterable goes back as it is.
-            return app.call1((environ, start_response));
+            return call.pass_on();
         }
-        call_filtered(
-            app,
-            environ,
-            start_response,
-            Box::new(Hooks { charset: None }),
-        )
+        call_filtered(call, Box::new(Hooks { charset: None }))
     }
-
-    /// The wrapped WSGI application.
-    #[getter]
-    fn app(&self, py: Python<'_>) -> Py<PyAny> {
-        self.app.clone_ref(py)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!("reverser({})", describe_app(self.app.bind(py)))
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.app)
-    }
-
-    /// Nothing to clear: `app` is immutable, and a cycle through it always
-    /// passes through a mutable object (a function's globals or closure, a
-    /// dict) whose own `tp_clear` breaks it (PyO3 guide, "Garbage Collector
-    /// Integration": immutable references need not be cleared).
-    #[allow(clippy::unused_self)] // the slot's signature; see above
-    fn __clear__(&self) {}
 }
 
 /// Per-response state: the charset of a body being reversed.
@@ -241,22 +242,24 @@ struct Hooks {
     charset: Option<Charset>,
 }
 
-/// The body mode and charset for a response head.
-fn choose(head: &(Status, Headers)) -> Option<Charset> {
-    let (status, headers) = head;
-    if status.code < 200 || status.code == 204 || status.code == 304 {
+/// The charset of a body to reverse, from its status code and
+/// `Content-Type`: `None` for a status without a body, another media type
+/// or a charset the reverser does not know.
+fn choose(code: u16, content_type: Option<&str>) -> Option<Charset> {
+    if code < 200 || code == 204 || code == 304 {
         return None;
     }
-    let media = MediaType::parse(headers.get("content-type")?)?;
+    let media = MediaType::parse(content_type?)?;
     if !media.is("text/plain") {
         return None;
     }
-    Charset::from_label(media.charset.as_deref())
+    Charset::from_label(media.charset)
 }
 
 impl ResponseHooks for Hooks {
-    fn mode(&mut self, head: &(Status, Headers)) -> BodyMode {
-        self.charset = choose(head);
+    fn mode(&mut self, py: Python<'_>, head: &Head) -> BodyMode {
+        let content_type = head.content_type.as_ref().map(|c| c.bind(py));
+        self.charset = choose(head.code, content_type.and_then(|c| c.to_str().ok()));
         if self.charset.is_some() {
             BodyMode::Whole
         } else {
@@ -264,10 +267,9 @@ impl ResponseHooks for Hooks {
         }
     }
 
-    fn transform(&mut self, body: Vec<u8>) -> Vec<u8> {
-        match self.charset {
-            Some(cs) => reverse_body(&body, cs).unwrap_or(body),
-            None => body,
+    fn transform(&mut self, body: &mut Vec<u8>) {
+        if let Some(cs) = self.charset {
+            reverse_body(body, cs);
         }
     }
 
@@ -331,30 +333,36 @@ mod tests {
 
     #[test]
     fn bodies_by_charset() {
+        // `Some(reversed)`, or `None` when the body was left unchanged.
+        let rev = |body: &[u8], cs| {
+            let mut buf = body.to_vec();
+            if reverse_body(&mut buf, cs) {
+                Some(buf)
+            } else {
+                assert_eq!(buf, body);
+                None
+            }
+        };
         let utf8 = "h\u{e9}llo".as_bytes();
+        assert_eq!(rev(utf8, Charset::Utf8).unwrap(), "oll\u{e9}h".as_bytes());
+        // Latin-1: é is one byte, reversed as one character; CR LF stays.
+        assert_eq!(rev(b"h\xe9!", Charset::Latin1).unwrap(), b"!\xe9h");
         assert_eq!(
-            reverse_body(utf8, Charset::Utf8).unwrap(),
-            "oll\u{e9}h".as_bytes()
+            rev(b"a\r\n\xe9\r", Charset::Latin1).unwrap(),
+            b"\r\xe9\r\na"
         );
-        // Latin-1: é is one byte, reversed as one character.
-        assert_eq!(reverse_body(b"h\xe9!", Charset::Latin1).unwrap(), b"!\xe9h");
-        assert_eq!(reverse_body(b"abc", Charset::Ascii).unwrap(), b"cba");
+        assert_eq!(rev(b"abc", Charset::Ascii).unwrap(), b"cba");
+        assert_eq!(rev(b"a\r\nb\n\r", Charset::Ascii).unwrap(), b"\r\nb\r\na");
         // Undecodable: None (sent unchanged).
-        assert_eq!(reverse_body(b"a\xffb", Charset::Utf8), None);
-        assert_eq!(reverse_body(b"a\xe9", Charset::Ascii), None);
+        assert_eq!(rev(b"a\xffb", Charset::Utf8), None);
+        assert_eq!(rev(b"a\xe9", Charset::Ascii), None);
         // Length is kept.
         let s = "a\u{1f44d}\u{1f3fd}\u{e9}".as_bytes();
-        assert_eq!(reverse_body(s, Charset::Utf8).unwrap().len(), s.len());
+        assert_eq!(rev(s, Charset::Utf8).unwrap().len(), s.len());
     }
 
     #[test]
     fn media_types_and_charsets() {
-        let head = |status: &str, ct: Option<&str>| {
-            let headers = ct.map_or_else(Vec::new, |c| {
-                vec![("Content-Type".to_owned(), c.to_owned())]
-            });
-            (Status::parse(status).unwrap(), Headers(headers))
-        };
         let cases = [
             ("200 OK", Some("text/plain"), Some(Charset::Utf8)),
             (
@@ -382,7 +390,8 @@ mod tests {
             ("304 Not Modified", Some("text/plain"), None),
         ];
         for (status, ct, want) in cases {
-            assert_eq!(choose(&head(status, ct)), want, "{status} {ct:?}");
+            let code = crate::wsgi::status_code(status).unwrap();
+            assert_eq!(choose(code, ct), want, "{status} {ct:?}");
         }
     }
 }

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
-use crate::errors::Error;
+use crate::errors::{check_callable, Callee, Error};
 use dispatch::ParamKeys;
 use mount::Mounts;
 use table::{quote, Methods, Table};
@@ -96,18 +96,6 @@ fn parse_methods(methods: Option<&Bound<'_, PyAny>>) -> PyResult<Methods> {
     Ok(Methods::parse(names)?)
 }
 
-fn check_callable(name: &'static str, app: &Bound<'_, PyAny>) -> PyResult<()> {
-    if app.is_callable() {
-        return Ok(());
-    }
-    Err(Error::BadArgument {
-        name,
-        value: app.repr()?.to_str()?.to_owned(),
-        why: "must be callable (a WSGI application, PEP 3333)",
-    }
-    .into())
-}
-
 impl Router {
     fn insert(
         &mut self,
@@ -116,7 +104,7 @@ impl Router {
         methods: Methods,
         name: Option<&str>,
     ) -> PyResult<()> {
-        check_callable("app", app)?;
+        check_callable("app", app, Callee::WsgiApp)?;
         let py = app.py();
         let inserted = self
             .table
@@ -159,10 +147,11 @@ impl Router {
     /// Raises ``ValueError`` when ``path`` does not start with ``/`` or is not
     /// valid matchit syntax, when a method is empty or not an HTTP token, when
     /// ``methods`` is a bare ``str`` or empty, when ``name`` is already used,
-    /// when ``app`` is not callable, and when the path conflicts with an
-    /// existing one (an overlapping method on the same path, or a pattern
-    /// matchit cannot tell apart from one already added); conflict messages
-    /// name both paths. On error the router is unchanged.
+    /// and when the path conflicts with an existing one (an overlapping
+    /// method on the same path, or a pattern matchit cannot tell apart from
+    /// one already added); conflict messages name both paths. Raises
+    /// ``TypeError`` when ``app`` is not callable. On error the router is
+    /// unchanged.
     #[pyo3(signature = (path, app, *, methods = None, name = None))]
     fn add(
         &mut self,
@@ -204,9 +193,9 @@ impl Router {
     ///
     /// Raises ``ValueError`` when ``prefix`` does not start with ``/``, ends
     /// with ``/`` (so ``'/'`` is refused: use a ``/{*path}`` route), or is
-    /// already mounted, or when ``app`` is not callable.
+    /// already mounted; ``TypeError`` when ``app`` is not callable.
     fn mount(&mut self, prefix: &str, app: &Bound<'_, PyAny>) -> PyResult<()> {
-        check_callable("app", app)?;
+        check_callable("app", app, Callee::WsgiApp)?;
         Ok(self.mounts.insert(prefix, app.clone().unbind())?)
     }
 

@@ -332,10 +332,7 @@ impl Connection {
         let is_head = head.is_some_and(RequestHead::is_head);
         let date = ctx.date.now().as_bytes();
         let bytes = write_simple(&mut self.io.out, status_line, is_head, false, true, date);
-        let code = status_line
-            .get(..3)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(500);
+        let code = crate::wsgi::status_digits(status_line).unwrap_or(500);
         log_exchange(py, ctx, self.peer.ip(), head, code, bytes, Instant::now());
         self.unflushed_answers += 1;
         State::Closing

@@ -53,8 +53,7 @@ impl RequestError {
     /// The numeric status code.
     #[must_use]
     pub fn code(self) -> u16 {
-        let b = self.status().as_bytes();
-        u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0')
+        crate::wsgi::status_digits(self.status()).unwrap_or(500)
     }
 }
 

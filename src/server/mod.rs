@@ -372,13 +372,7 @@ fn bind(
             value: repr_or_type(port),
             why: "expected an int from 0 to 65535 (0 picks a free port)",
         })?;
-    if !app.is_callable() {
-        return Err(Error::NotCallable {
-            name: "app",
-            value: repr_or_type(&app),
-        }
-        .into());
-    }
+    crate::errors::check_callable("app", &app, crate::errors::Callee::WsgiApp)?;
     let certificate = match Source::from_args(options.cert, options.key)? {
         Some(source) => Some(py.detach(|| Certificate::load(&source))?),
         None => None,

@@ -119,10 +119,7 @@ pub fn write_simple(
     date: &[u8],
 ) -> u64 {
     let body = format!("{status_line}\n");
-    let code = status_line
-        .get(..3)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(500);
+    let code = crate::wsgi::status_digits(status_line).unwrap_or(500);
     let mut head = AppHead::with_code(code, status_line);
     // A constant, valid header: this cannot fail.
     let _ = head.push("Content-Type", "text/plain; charset=utf-8");

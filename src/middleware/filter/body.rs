@@ -1,12 +1,13 @@
-//! The body iterator half of the filter: pulling chunks from the app,
-//! absorbing empty ones before the body starts, collecting a whole body,
-//! and closing the app's iterable on every path.
+//! The body half of the filter: pulling chunks from the app, absorbing
+//! empty ones before the body starts, collecting a whole body, and closing
+//! the app's iterable on every path. [`drain`] runs it at once for a `list`
+//! or `tuple`; [`FilteredBody`] runs it chunk by chunk for a lazy body.
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::{commit, recover, BodyMode, FilteredBody, Inner, Out};
+use super::{commit, recover, BodyMode, Inner, StartResponse};
 use crate::errors::Error;
 use crate::wsgi::AppIter;
 
@@ -22,17 +23,17 @@ enum Step<'py> {
 }
 
 /// Pulls one chunk from the app and decides what the server gets for it.
-fn pull<'py>(body: &Bound<'py, FilteredBody>, it: &mut AppIter) -> PyResult<Step<'py>> {
-    let py = body.py();
+fn pull<'py>(sr: &Bound<'py, StartResponse>, it: &mut AppIter) -> PyResult<Step<'py>> {
+    let py = sr.py();
     let Some(chunk) = it.next(py)? else {
         return Ok(Step::End);
     };
     let (mode, first) = {
-        let mut st = body.get().lock()?;
+        let mut st = sr.get().lock()?;
         if chunk.as_bytes().is_empty() && !st.body_started {
             return Ok(Step::Again);
         }
-        let mode = st.mode()?; // before body_started: no head is a failure before the body
+        let mode = st.mode(py)?; // before body_started: no head is a failure before the body
         let first = !std::mem::replace(&mut st.body_started, true);
         if mode == BodyMode::Whole {
             st.buffer.extend_from_slice(chunk.as_bytes());
@@ -40,7 +41,7 @@ fn pull<'py>(body: &Bound<'py, FilteredBody>, it: &mut AppIter) -> PyResult<Step
         (mode, first && !st.start.is_sent())
     };
     if mode == BodyMode::Stream {
-        commit(body, None)?;
+        commit(sr, None)?;
         return Ok(Step::Yield(chunk));
     }
     if first {
@@ -52,9 +53,9 @@ fn pull<'py>(body: &Bound<'py, FilteredBody>, it: &mut AppIter) -> PyResult<Step
         // wsgiref.validate, and gunicorn and werkzeug then write a head with
         // no status.
         while let Some(c) = it.next(py)? {
-            body.get().lock()?.buffer.extend_from_slice(c.as_bytes());
+            sr.get().lock()?.buffer.extend_from_slice(c.as_bytes());
         }
-        return finish(body).map(|b| b.map_or(Step::Stop, Step::Yield));
+        return finish(sr).map(|b| b.map_or(Step::Stop, Step::Yield));
     }
     // The head went on with the app's first write(): b'' per inner chunk.
     Ok(Step::Yield(PyBytes::new(py, b"")))
@@ -62,31 +63,32 @@ fn pull<'py>(body: &Bound<'py, FilteredBody>, it: &mut AppIter) -> PyResult<Step
 
 /// The end of the app's body: passes the head on if nobody did yet and
 /// gives the transformed body in [`BodyMode::Whole`].
-fn finish<'py>(body: &Bound<'py, FilteredBody>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-    let py = body.py();
+fn finish<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let py = sr.py();
     let out = {
-        let mut st = body.get().lock()?;
-        st.out = Out::Done;
-        match st.mode()? {
+        let mut st = sr.get().lock()?;
+        st.done = true;
+        match st.mode(py)? {
             BodyMode::Stream => None,
             BodyMode::Whole => {
-                let buf = std::mem::take(&mut st.buffer);
-                Some(st.hooks.transform(buf))
+                let mut buf = std::mem::take(&mut st.buffer);
+                st.hooks.transform(&mut buf);
+                Some(buf)
             }
         }
     };
-    commit(body, out.as_ref().map(Vec::len))?;
+    commit(sr, out.as_ref().map(Vec::len))?;
     Ok(out.filter(|o| !o.is_empty()).map(|o| PyBytes::new(py, &o)))
 }
 
 /// An exception from the app's body: closes the iterable, then recovers
 /// (before the first non-empty chunk) or re-raises.
 fn fail<'py>(
-    body: &Bound<'py, FilteredBody>,
+    sr: &Bound<'py, StartResponse>,
     it: &mut AppIter,
     err: PyErr,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let py = body.py();
+    let py = sr.py();
     // As `try: ... finally: it.close()`: an error from close() wins and
     // carries the first one as its context.
     let err = match it.close(py) {
@@ -97,9 +99,9 @@ fn fail<'py>(
         }
     };
     let started = {
-        let mut st = body.get().lock()?;
+        let mut st = sr.get().lock()?;
         if st.body_started {
-            st.out = Out::Done;
+            st.done = true;
             st.hooks.streaming_error(py, &err);
         }
         st.body_started
@@ -107,22 +109,148 @@ fn fail<'py>(
     if started {
         return Err(err);
     }
-    recover(body, err)
+    recover(sr, err)
+}
+
+/// The next chunk the server gets (`None` at the end), with every rule of
+/// the filter applied.
+fn next_chunk<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let py = sr.py();
+    loop {
+        let mut it = {
+            let mut st = sr.get().lock()?;
+            if st.done {
+                return Ok(None);
+            }
+            match std::mem::replace(
+                &mut st.inner,
+                Inner::Busy {
+                    close_requested: false,
+                },
+            ) {
+                Inner::Ready(it) => it,
+                Inner::Busy { .. } => return Err(Error::ReentrantCall.into()),
+                other => {
+                    st.inner = other;
+                    return Ok(None);
+                }
+            }
+        };
+        let step = match pull(sr, &mut it) {
+            Ok(Step::End) => finish(sr).map(|b| b.map_or(Step::Stop, Step::Yield)),
+            other => other,
+        }
+        .or_else(|e| fail(sr, &mut it, e).map(Step::Yield));
+        // Put the iterable back, or close it if close() came meanwhile.
+        let leftover = {
+            let mut st = sr.get().lock()?;
+            if let Inner::Busy {
+                close_requested: true,
+            } = st.inner
+            {
+                st.inner = Inner::Closed;
+                Some(it)
+            } else {
+                st.inner = Inner::Ready(it);
+                None
+            }
+        };
+        if let Some(mut it) = leftover {
+            it.close(py)?;
+        }
+        match step? {
+            Step::Yield(b) => {
+                // A recovered response is the last chunk.
+                return Ok(Some(b));
+            }
+            Step::Again => {}
+            Step::End | Step::Stop => return Ok(None),
+        }
+    }
+}
+
+/// Closes the app's iterable (its `close()`, exactly once; PEP 3333
+/// "Specification Details"). Later calls do nothing.
+fn close(sr: &StartResponse, py: Python<'_>) -> PyResult<()> {
+    let it = {
+        let mut st = sr.lock()?;
+        st.done = true;
+        match std::mem::replace(&mut st.inner, Inner::Closed) {
+            Inner::Ready(it) => Some(it),
+            Inner::Busy { .. } => {
+                st.inner = Inner::Busy {
+                    close_requested: true,
+                };
+                None
+            }
+            Inner::NotYet | Inner::Closed => None,
+        }
+    };
+    match it {
+        Some(mut it) => it.close(py),
+        None => Ok(()),
+    }
+}
+
+/// Runs the whole body loop now, for an app iterable `seq` whose iteration
+/// runs no app code (a `list` or `tuple`): the chunks the server would get,
+/// in order, with every rule of [`FilteredBody`]'s `__next__` applied (the
+/// head is passed on, errors recovered or raised, the iterable closed) —
+/// only earlier. Returns `seq` itself when those chunks are its items (the
+/// same objects: nothing absorbed or rewritten), else a new `list`. Raises
+/// what `__next__` would raise.
+pub(super) fn drain<'py>(
+    sr: &Bound<'py, StartResponse>,
+    seq: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = sr.py();
+    // The chunks, kept only from the first one that differs from `seq`.
+    let mut changed: Option<Vec<Bound<'py, PyAny>>> = None;
+    let mut n = 0;
+    while let Some(chunk) = next_chunk(sr)? {
+        match &mut changed {
+            Some(out) => out.push(chunk.into_any()),
+            None if item(seq, n).is_some_and(|i| i.is(&chunk)) => {}
+            None => {
+                let mut out: Vec<_> = (0..n).filter_map(|i| item(seq, i)).collect();
+                out.push(chunk.into_any());
+                changed = Some(out);
+            }
+        }
+        n += 1;
+    }
+    close(sr.get(), py)?;
+    match changed {
+        None if n == seq.len()? => Ok(seq.clone()),
+        None => Ok(PyList::new(py, (0..n).filter_map(|i| item(seq, i)))?.into_any()),
+        Some(out) => Ok(PyList::new(py, out)?.into_any()),
+    }
+}
+
+/// Item `i` of a `list` or `tuple`, `None` past its end.
+fn item<'py>(seq: &Bound<'py, PyAny>, i: usize) -> Option<Bound<'py, PyAny>> {
+    if let Ok(list) = seq.cast::<PyList>() {
+        (i < list.len()).then(|| list.get_item(i).ok()).flatten()
+    } else {
+        let tuple = seq.cast::<PyTuple>().ok()?;
+        (i < tuple.len()).then(|| tuple.get_item(i).ok()).flatten()
+    }
+}
+
+/// The body iterator a filtering middleware returns for a lazy app body
+/// (PEP 3333 "the application object must return an iterable yielding zero
+/// or more bytestrings"): yields `bytes`, and `close()` closes the wrapped
+/// app's iterable exactly once. Its state is its response's
+/// `start_response`'s.
+#[pyclass(module = "rswsgi._rswsgi", frozen)]
+pub struct FilteredBody {
+    sr: Py<StartResponse>,
 }
 
 impl FilteredBody {
-    /// Runs the whole body loop now, for an app iterable whose iteration
-    /// runs no app code (a `list` or `tuple`): the chunks the server would
-    /// get, in order, with every rule of `__next__` applied (the head is
-    /// passed on, errors recovered or raised, the iterable closed) — only
-    /// earlier. Raises what `__next__` would raise.
-    pub(super) fn drain<'py>(slf: &Bound<'py, Self>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let mut out = Vec::new();
-        while let Some(chunk) = Self::__next__(slf)? {
-            out.push(chunk);
-        }
-        slf.get().close(slf.py())?;
-        Ok(out)
+    /// The body of the response whose state `sr` holds.
+    pub(super) fn new(sr: Py<StartResponse>) -> Self {
+        Self { sr }
     }
 }
 
@@ -134,120 +262,22 @@ impl FilteredBody {
     }
 
     /// The next body chunk (`bytes`); `StopIteration` at the end.
-    fn __next__<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let py = slf.py();
-        loop {
-            let mut it = {
-                let mut st = slf.get().lock()?;
-                match std::mem::replace(&mut st.out, Out::Done) {
-                    Out::Done => return Ok(None),
-                    Out::Last(b) => return Ok(Some(b.into_bound(py))),
-                    Out::Running => st.out = Out::Running,
-                }
-                match std::mem::replace(
-                    &mut st.inner,
-                    Inner::Busy {
-                        close_requested: false,
-                    },
-                ) {
-                    Inner::Ready(it) => it,
-                    Inner::Busy { .. } => return Err(Error::ReentrantCall.into()),
-                    other => {
-                        st.inner = other;
-                        return Ok(None);
-                    }
-                }
-            };
-            let step = match pull(slf, &mut it) {
-                Ok(Step::End) => finish(slf).map(|b| b.map_or(Step::Stop, Step::Yield)),
-                other => other,
-            }
-            .or_else(|e| fail(slf, &mut it, e).map(Step::Yield));
-            // Put the iterable back, or close it if close() came meanwhile.
-            let leftover = {
-                let mut st = slf.get().lock()?;
-                if let Inner::Busy {
-                    close_requested: true,
-                } = st.inner
-                {
-                    st.inner = Inner::Closed;
-                    Some(it)
-                } else {
-                    st.inner = Inner::Ready(it);
-                    None
-                }
-            };
-            if let Some(mut it) = leftover {
-                it.close(py)?;
-            }
-            match step? {
-                Step::Yield(b) => return Ok(Some(b)),
-                Step::Again => {}
-                Step::End | Step::Stop => return Ok(None),
-            }
-        }
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        next_chunk(self.sr.bind(py))
     }
 
     /// Closes the wrapped app's iterable (its `close()`, exactly once;
     /// PEP 3333 "Specification Details"). Later calls do nothing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let it = {
-            let mut st = self.lock()?;
-            st.out = Out::Done;
-            match std::mem::replace(&mut st.inner, Inner::Closed) {
-                Inner::Ready(it) => Some(it),
-                Inner::Busy { .. } => {
-                    st.inner = Inner::Busy {
-                        close_requested: true,
-                    };
-                    None
-                }
-                Inner::NotYet | Inner::Closed => None,
-            }
-        };
-        match it {
-            Some(mut it) => it.close(py),
-            None => Ok(()),
-        }
+        close(self.sr.get(), py)
     }
 
-    /// Visits the held Python objects for the cycle collector.
+    /// Visits the response this body belongs to.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        // Busy means a call is running on this thread; reporting fewer
-        // references only makes the collector keep objects alive.
-        let Ok(st) = self.state.try_lock() else {
-            return Ok(());
-        };
-        if let Some((s, h)) = &st.head_py {
-            visit.call(s)?;
-            visit.call(h)?;
-        }
-        visit.call(&st.exc_info)?;
-        visit.call(&st.outer_start)?;
-        visit.call(&st.outer_write)?;
-        if let Inner::Ready(it) = &st.inner {
-            it.traverse(&visit)?;
-        }
-        st.hooks.traverse(&visit)
+        visit.call(&self.sr)
     }
 
-    /// Drops the held Python objects (breaks cycles through the app's
-    /// generator frame, which may hold this response's start_response).
-    fn __clear__(&self) {
-        let Ok(mut st) = self.state.try_lock() else {
-            return;
-        };
-        // Move everything out, then drop it after unlocking: dropping may run
-        // Python code (close(), finalizers) that touches this object again.
-        let taken = (
-            st.head_py.take(),
-            st.exc_info.take(),
-            st.outer_start.take(),
-            st.outer_write.take(),
-            std::mem::replace(&mut st.inner, Inner::Closed),
-        );
-        st.hooks.clear();
-        drop(st);
-        drop(taken);
-    }
+    // No `__clear__`: `sr` is an immutable reference, and every cycle
+    // through it also passes through the mutable StartResponse, whose
+    // `__clear__` breaks it (PyO3 guide, "Garbage Collector Integration").
 }

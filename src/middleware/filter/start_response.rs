@@ -1,10 +1,14 @@
-//! The callables the wrapped app sees: `start_response` and `write()`.
+//! The callable the wrapped app sees: `start_response`, which is also the
+//! `write()` it returns, and which holds the whole response's state.
 
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::{commit, BodyMode, FilteredBody};
+use super::{commit, BodyMode, Inner, State};
 use crate::errors::Error;
 use crate::wsgi::{check_restart, type_name};
 
@@ -18,88 +22,121 @@ use crate::wsgi::{check_restart, type_name};
 /// passed on with it), after that it re-raises `exc_info`'s exception.
 /// Raises `TypeError`/`ValueError` for a bad status or header list and
 /// `RuntimeError` for a second call without `exc_info`.
+///
+/// The `write(data: bytes) -> None` callable it returns (PEP 3333 "The
+/// write() Callable") is this same object, called with one argument: so a
+/// response costs one Python object, not two. The first `write()` passes the
+/// head on. Streamed responses go straight to the server's `write()`; a body
+/// the middleware rewrites whole is collected and sent at the end of the
+/// iterable. `write()` raises `TypeError` when `data` is not `bytes` and
+/// `RuntimeError` before `start_response` was called.
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 pub struct StartResponse {
-    pub(super) body: Py<FilteredBody>,
+    pub(super) state: Mutex<State>,
 }
 
 #[pymethods]
 impl StartResponse {
-    /// `start_response(status, response_headers, exc_info=None) -> write`;
-    /// see the class documentation.
-    #[pyo3(signature = (status, response_headers, exc_info=None))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        status: &Bound<'_, PyAny>,
-        response_headers: &Bound<'_, PyAny>,
-        exc_info: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Write> {
-        let mut st = self.body.get().lock()?;
-        // Once the app has produced body bytes its head is out as far as it
-        // can tell, even while a whole-body filter still holds it: a late
-        // exc_info re-raises, as a server would (PEP 3333 "Error Handling").
-        let sent = st.start.is_sent() || st.body_started;
-        check_restart(exc_info, st.start.head().is_some(), sent)?;
-        st.start.start(status, response_headers, exc_info)?;
-        st.head_py = Some((status.clone().unbind(), response_headers.clone().unbind()));
-        st.exc_info = exc_info
-            .filter(|e| !e.is_none())
-            .map(|e| e.clone().unbind());
-        Ok(Write {
-            body: self.body.clone_ref(py),
-        })
-    }
-
-    /// Visits the response this callable belongs to.
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.body)
-    }
-
-    // No `__clear__`: `body` is an immutable reference, and every cycle
-    // through it also passes through the mutable FilteredBody, whose
-    // `__clear__` breaks it (PyO3 guide, "Garbage Collector Integration").
-}
-
-/// The `write(data: bytes) -> None` callable that a filtering middleware's
-/// `start_response` returns (PEP 3333 "The write() Callable").
-///
-/// The first call passes the head on. Streamed responses go straight to the
-/// server's `write()`; a body the middleware rewrites whole is collected and
-/// sent at the end of the iterable. Raises `TypeError` when `data` is not
-/// `bytes` and `RuntimeError` before `start_response` was called.
-#[pyclass(module = "rswsgi._rswsgi", frozen)]
-pub struct Write {
-    body: Py<FilteredBody>,
-}
-
-#[pymethods]
-impl Write {
-    /// `write(data: bytes) -> None`; see the class documentation.
-    fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let data = data
-            .cast::<PyBytes>()
-            .map_err(|_| Error::BodyNotBytes(type_name(data)))?;
-        let body = self.body.bind(py);
-        commit(body, None)?;
-        let outer_write = {
-            let mut st = body.get().lock()?;
-            if st.mode()? == BodyMode::Whole {
-                st.buffer.extend_from_slice(data.as_bytes());
-                return Ok(());
-            }
-            st.outer_write.as_ref().map(|w| w.clone_ref(py))
-        };
-        match outer_write {
-            Some(w) => w.call1(py, (data,)).map(drop),
-            None => Ok(()),
+    /// `start_response(status, response_headers, exc_info=None) -> write`,
+    /// or, with one argument, `write(data) -> None`; see the class
+    /// documentation.
+    #[pyo3(signature = (status, response_headers = None, exc_info = None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        status: &Bound<'py, PyAny>,
+        response_headers: Option<&Bound<'py, PyAny>>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, Self>>> {
+        if response_headers.is_none() && exc_info.is_none() {
+            write(slf, status)?;
+            return Ok(None);
         }
+        let py = slf.py();
+        let none = py.None().into_bound(py);
+        start(
+            slf.get(),
+            status,
+            response_headers.unwrap_or(&none),
+            exc_info,
+        )?;
+        Ok(Some(slf.clone()))
     }
 
-    /// Visits the response this callable belongs to.
+    /// Visits everything the response holds, for the cycle collector.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.body)
+        // Busy means a call is running on this thread; reporting fewer
+        // references only makes the collector keep objects alive.
+        let Ok(st) = self.state.try_lock() else {
+            return Ok(());
+        };
+        st.traverse(&visit)
     }
 
-    // No `__clear__`, as for StartResponse.
+    /// Drops the held Python objects (breaks cycles through the app's
+    /// generator frame, which may hold this start_response).
+    fn __clear__(&self) {
+        let Ok(mut st) = self.state.try_lock() else {
+            return;
+        };
+        // Move everything out, then drop it after unlocking: dropping may run
+        // Python code (close(), finalizers) that touches this object again.
+        let taken = (
+            st.start.take_head(),
+            st.exc_info.take(),
+            st.outer_start.take(),
+            st.outer_write.take(),
+            std::mem::replace(&mut st.inner, Inner::Closed),
+        );
+        st.hooks.clear();
+        drop(st);
+        drop(taken);
+    }
+}
+
+/// One `start_response(status, response_headers, exc_info)` call.
+fn start(
+    sr: &StartResponse,
+    status: &Bound<'_, PyAny>,
+    response_headers: &Bound<'_, PyAny>,
+    exc_info: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let mut st = sr.lock()?;
+    // Once the app has produced body bytes its head is out as far as it
+    // can tell, even while a whole-body filter still holds it: a late
+    // exc_info re-raises, as a server would (PEP 3333 "Error Handling").
+    let sent = st.start.is_sent() || st.body_started;
+    check_restart(exc_info, st.start.head().is_some(), sent)?;
+    st.start.start(status, response_headers, exc_info)?;
+    st.exc_info = exc_info
+        .filter(|e| !e.is_none())
+        .map(|e| e.clone().unbind());
+    Ok(())
+}
+
+/// One `write(data)` call.
+fn write(sr: &Bound<'_, StartResponse>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = sr.py();
+    let data = data.cast::<PyBytes>().map_err(|_| -> PyErr {
+        if data.is_instance_of::<PyString>() {
+            // Also what `start_response(status)` without headers looks like.
+            PyTypeError::new_err(
+                "write() takes bytes, not str; start_response() takes (status, response_headers[, exc_info]) (PEP 3333)",
+            )
+        } else {
+            Error::BodyNotBytes(type_name(data)).into()
+        }
+    })?;
+    commit(sr, None)?;
+    let outer_write = {
+        let mut st = sr.get().lock()?;
+        if st.mode(py)? == BodyMode::Whole {
+            st.buffer.extend_from_slice(data.as_bytes());
+            return Ok(());
+        }
+        st.outer_write.as_ref().map(|w| w.clone_ref(py))
+    };
+    match outer_write {
+        Some(w) => w.call1(py, (data,)).map(drop),
+        None => Ok(()),
+    }
 }
