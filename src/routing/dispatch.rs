@@ -12,27 +12,74 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::errors::Error;
+use crate::routing::params::ValuePlan;
+use crate::routing::url_for;
 use crate::routing::Router;
 
-/// The Python `str` keys of one route's params, in pattern order, made at
-/// `add` time so a request does not build them.
+/// One route's params: their Python `str` keys, in pattern order, made at
+/// `add` time so a request does not build them, and where their values sit
+/// in a matched path.
 #[derive(Debug)]
-pub struct ParamKeys(pub Vec<(String, Py<PyString>)>);
+pub struct RouteParams {
+    keys: Vec<(String, Py<PyString>)>,
+    plan: ValuePlan,
+}
 
-impl ParamKeys {
+impl RouteParams {
+    /// The keys and value plan of the route `pattern` (matchit syntax).
+    pub fn new(py: Python<'_>, pattern: &str) -> Self {
+        let keys = url_for::param_names(pattern)
+            .into_iter()
+            .map(|n| (n.to_owned(), PyString::new(py, n).unbind()))
+            .collect();
+        Self {
+            keys,
+            plan: ValuePlan::new(pattern),
+        }
+    }
+
     /// The key of the `i`-th param. matchit yields a route's params in
     /// pattern order under the route's own names, the order `add` cached
     /// them in, so the index alone finds the key; a new string only if the
     /// cache were ever shorter.
     #[inline]
     fn key<'py>(&self, py: Python<'py>, i: usize, name: &str) -> Bound<'py, PyString> {
-        match self.0.get(i) {
+        match self.keys.get(i) {
             Some((text, key)) => {
                 debug_assert_eq!(text, name);
                 key.bind(py).clone()
             }
             None => PyString::new(py, name),
         }
+    }
+
+    /// A new `{param: value}` dict for `path`, which matchit matched to this
+    /// route with `params`: the values are cut from the path by the route's
+    /// plan where it has one, else taken from matchit.
+    fn dict<'py>(
+        &self,
+        py: Python<'py>,
+        path: &str,
+        params: &matchit::Params<'_, '_>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        let cut = self.plan.cut(path, &self.keys, |(_, key), value| {
+            dict.set_item(key.bind(py), value)
+        })?;
+        if cut {
+            debug_assert!(
+                params
+                    .iter()
+                    .map(|(_, v)| v)
+                    .eq(dict.values().iter().map(|v| v.to_string())),
+                "{path}: cut {dict:?}, matchit {params:?}"
+            );
+        } else {
+            for (i, (name, value)) in params.iter().enumerate() {
+                dict.set_item(self.key(py, i, name), value)?;
+            }
+        }
+        Ok(dict)
     }
 }
 
@@ -105,15 +152,13 @@ fn decide_path<'py>(
         if let Some((id, route, params)) = router.table.at(&path) {
             let method_obj = environ
                 .get_item(intern!(py, "REQUEST_METHOD"))?
-                .ok_or(Error::MissingEnvironKey("REQUEST_METHOD"))?;
+                .ok_or_else(|| Error::MissingEnvironKey("REQUEST_METHOD"))?;
             let method = method_obj.cast::<PyString>()?.to_str()?;
             if let Some(app) = route.methods.get(method) {
-                let kwargs = PyDict::new(py);
-                if let Some(keys) = router.keys.get(id) {
-                    for (i, (name, value)) in params.iter().enumerate() {
-                        kwargs.set_item(keys.key(py, i, name), value)?;
-                    }
-                }
+                let kwargs = match router.params.get(id) {
+                    Some(route_params) => route_params.dict(py, &path, &params)?,
+                    None => PyDict::new(py),
+                };
                 // A 2-tuple straight from its items (no iterator protocol).
                 let args = (PyTuple::empty(py), kwargs).into_pyobject(py)?;
                 return Ok(Outcome::Route {

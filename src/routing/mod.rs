@@ -2,12 +2,14 @@
 //!
 //! - `table.rs`: patterns -> routes -> per-method endpoints; conflicts.
 //! - `dispatch.rs`: the per-request path (routing_args, 404, 405, HEAD).
+//! - `params.rs`: param values cut from a matched path.
 //! - `mount.rs`: prefix mounts (`SCRIPT_NAME += prefix`).
 //! - `url_for.rs`: pattern + params -> percent-encoded path.
 
 // Private: the Python class is the interface; these are its parts.
 mod dispatch;
 mod mount;
+mod params;
 mod table;
 pub(crate) mod url_for;
 
@@ -17,7 +19,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 use crate::errors::Error;
-use dispatch::ParamKeys;
+use dispatch::RouteParams;
 use mount::Mounts;
 use table::{quote, Methods, Table};
 
@@ -49,8 +51,9 @@ use table::{quote, Methods, Table};
 #[derive(Debug, Default)]
 pub struct Router {
     table: Table<Py<PyAny>>,
-    /// Per route (same index as the table's routes): its param keys.
-    keys: Vec<ParamKeys>,
+    /// Per route (same index as the table's routes): its param keys and
+    /// where their values sit in a matched path.
+    params: Vec<RouteParams>,
     mounts: Mounts<Py<PyAny>>,
     /// One entry per successful `add`, in order, for `Router.routes`.
     added: Vec<Added>,
@@ -122,11 +125,7 @@ impl Router {
             .table
             .insert(path, methods.clone(), name, app.clone().unbind())?;
         if inserted.new_route {
-            let keys = url_for::param_names(path)
-                .into_iter()
-                .map(|n| (n.to_owned(), PyString::new(py, n).unbind()))
-                .collect();
-            self.keys.push(ParamKeys(keys));
+            self.params.push(RouteParams::new(py, path));
         }
         self.added.push(Added {
             path: path.to_owned(),
@@ -294,7 +293,7 @@ impl Router {
 
     fn __clear__(&mut self) {
         self.table.clear();
-        self.keys.clear();
+        self.params.clear();
         self.mounts.clear();
         self.added.clear();
     }
