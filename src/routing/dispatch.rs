@@ -148,7 +148,14 @@ fn decide_path<'py>(
 ) -> PyResult<Outcome<'py>> {
     let py = environ.py();
     let mut allow = None;
-    if let Some(path) = crate::wsgi::utf8_from_latin1(raw) {
+    // The ASCII case inline: it is every path in practice, and the call
+    // alone cost ~40 instructions per request.
+    let path = if raw.is_ascii() {
+        Some(std::borrow::Cow::Borrowed(raw))
+    } else {
+        crate::wsgi::utf8_from_latin1(raw)
+    };
+    if let Some(path) = path {
         if let Some((id, route, params)) = router.table.at(&path) {
             let method_obj = environ
                 .get_item(intern!(py, "REQUEST_METHOD"))?
