@@ -515,13 +515,15 @@ def measure(
     return text + rows_md, over
 
 
-def profile(name: str, requests: int) -> int:
-    """Runs `requests` hits (the table in order, repeated) through router `name` once, untimed.
+def profile(name: str, kind: str, requests: int) -> int:
+    """Runs `requests` cases of `kind` (``hit``, ``404`` or ``405``: the cases in order,
+    repeated) through router `name` once, untimed.
 
     For callgrind, shaped as a timed pass: the environs are copied before the loop, the loop
-    is the pass's loop, the cyclic GC is off, and the process ends with ``os._exit`` right
-    after it, so (as with the timer) freeing the environs is not counted. ``direct`` calls
-    each case's own app; the bare pymatchit row runs its lookup, then the app.
+    is the pass's loop (each environ freed as the next request starts), the cyclic GC is off,
+    and the process ends with ``os._exit`` right after it. ``direct`` calls each case's own
+    app (for 404/405, the tiny app answering the same error); the bare pymatchit row runs its
+    lookup, then the app.
     """
     table_ = load_table()
     tags = {(m, p): make_app(f"{m} {p}".encode()) for m, p in table_}
@@ -529,8 +531,12 @@ def profile(name: str, requests: int) -> int:
     if name != "direct" and name not in routers:
         print(f"--profile: no router {name!r}; one of: direct, {', '.join(routers)}")
         return 2
-    cases = hit_cases(table_)
-    apps = [tags[m, p] for m, p in table_]
+    if kind == "hit":
+        cases, apps = hit_cases(table_), [tags[m, p] for m, p in table_]
+    else:
+        not_found, not_allowed = miss_cases(table_)
+        cases = not_found if kind == "404" else not_allowed
+        apps = [make_error_app(cases[0].expect[0])] * len(cases)
     gc.collect()
     gc.disable()  # also while the environs are made: a collection would walk them all
     pairs = [(template(c.method, c.path), app) for c, app in zip(cases, apps, strict=True)]
@@ -570,14 +576,17 @@ def main() -> int:
         metavar="NAME",
         help="run hits through one router (a row name, or 'direct') once, untimed, and exit",
     )
-    ap.add_argument("--requests", type=int, default=10_000, help="hits for --profile")
+    ap.add_argument(
+        "--cases", choices=("hit", "404", "405"), default="hit", help="what --profile runs"
+    )
+    ap.add_argument("--requests", type=int, default=10_000, help="requests for --profile")
     args = ap.parse_args()
     if args.dump_hits:
         lines = [f"{p}\t{fill(p)}\n" for _, p in load_table()]
         Path(args.dump_hits).write_text("".join(lines))
         return 0
     if args.profile:
-        return profile(args.profile, args.requests)
+        return profile(args.profile, args.cases, args.requests)
     rounds = args.rounds or (3 if args.quick else 61)
     reps = 1 if args.quick else 4
 

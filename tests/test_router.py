@@ -246,6 +246,26 @@ def test_405_has_sorted_allow_with_head_for_get() -> None:
     assert header(headers, "Content-Length") == str(len(body))
 
 
+def test_405_allow_follows_methods_added_after_a_405() -> None:
+    # the route's Allow header is made once and shared: adding a method must renew it
+    router = Router()
+    router.add("/x", text_app("x"), methods=["GET"])
+    assert header(call(router, environ_for("PUT", "/x"))[1], "Allow") == "GET, HEAD"
+    router.add("/x", text_app("y"), methods=["POST"])
+    status, headers, _ = call(router, environ_for("PUT", "/x"))
+    assert (status, header(headers, "Allow")) == ("405 Method Not Allowed", "GET, HEAD, POST")
+
+
+def test_405_header_list_is_new_per_response() -> None:
+    # a server or middleware may edit the list it is given
+    router = Router()
+    router.add("/x", text_app("x"), methods=["GET"])
+    first = call(router, environ_for("PUT", "/x"))[1]
+    first.append(("X-Edited", "1"))
+    second = call(router, environ_for("PUT", "/x"))[1]
+    assert first is not second and header(second, "X-Edited") is None
+
+
 def test_405_without_get_has_no_head() -> None:
     router = Router()
     router.add("/x", text_app("x"), methods=["POST"])

@@ -16,17 +16,35 @@ use crate::routing::params::ValuePlan;
 use crate::routing::url_for;
 use crate::routing::Router;
 
-/// One route's params: their Python `str` keys, in pattern order, made at
-/// `add` time so a request does not build them, and where their values sit
-/// in a matched path.
-#[derive(Debug)]
-pub struct RouteParams {
+/// One route's Python objects, made at `add` time so a request does not
+/// build them: its param keys (Python `str`s, in pattern order) with where
+/// their values sit in a matched path, and its 405 `Allow` header.
+pub struct RouteObjects {
     keys: Vec<(String, Py<PyString>)>,
     plan: ValuePlan,
+    /// `("Allow", "GET, HEAD")`, made by the route's first 405: a tuple is
+    /// immutable, so every 405 of the route shares it. Emptied when a method
+    /// is added to the route.
+    allow: PyOnceLock<Py<PyTuple>>,
 }
 
-impl RouteParams {
-    /// The keys and value plan of the route `pattern` (matchit syntax).
+impl std::fmt::Debug for RouteObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // PyOnceLock has no Debug: whether the tuple is made is not state.
+        f.debug_struct("RouteObjects")
+            .field("keys", &self.keys)
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `("Allow", value)` header tuple of a 405 (RFC 9110 §15.5.6).
+fn allow_tuple<'py>(py: Python<'py>, allow: &str) -> PyResult<Bound<'py, PyTuple>> {
+    (intern!(py, "Allow"), PyString::new(py, allow)).into_pyobject(py)
+}
+
+impl RouteObjects {
+    /// The objects of the route `pattern` (matchit syntax).
     pub fn new(py: Python<'_>, pattern: &str) -> Self {
         let keys = url_for::param_names(pattern)
             .into_iter()
@@ -35,7 +53,22 @@ impl RouteParams {
         Self {
             keys,
             plan: ValuePlan::new(pattern),
+            allow: PyOnceLock::new(),
         }
+    }
+
+    /// A method was added to the route: its `Allow` header changes.
+    pub fn methods_changed(&mut self) {
+        self.allow = PyOnceLock::new();
+    }
+
+    /// The route's `("Allow", allow)` header, `allow` being the route's
+    /// `MethodTable::allow_header`.
+    fn allow<'py>(&self, py: Python<'py>, allow: &str) -> PyResult<Bound<'py, PyTuple>> {
+        let tuple = self
+            .allow
+            .get_or_try_init(py, || allow_tuple(py, allow).map(Bound::unbind))?;
+        Ok(tuple.bind(py).clone())
     }
 
     /// The key of the `i`-th param. matchit yields a route's params in
@@ -95,7 +128,7 @@ enum Outcome<'py> {
         script_name: Bound<'py, PyString>,
         path_info: Bound<'py, PyString>,
     },
-    NotAllowed(Bound<'py, PyString>),
+    NotAllowed(Bound<'py, PyTuple>),
     NotFound,
 }
 
@@ -157,12 +190,13 @@ fn decide_path<'py>(
     };
     if let Some(path) = path {
         if let Some((id, route, params)) = router.table.at(&path) {
-            let method_obj = environ
-                .get_item(intern!(py, "REQUEST_METHOD"))?
-                .ok_or_else(|| Error::MissingEnvironKey("REQUEST_METHOD"))?;
+            // (no `ok_or`: it would build, then drop, an `Error` per hit)
+            let Some(method_obj) = environ.get_item(intern!(py, "REQUEST_METHOD"))? else {
+                return Err(Error::MissingEnvironKey("REQUEST_METHOD").into());
+            };
             let method = method_obj.cast::<PyString>()?.to_str()?;
             if let Some(app) = route.methods.get(method) {
-                let kwargs = match router.params.get(id) {
+                let kwargs = match router.objects.get(id) {
                     Some(route_params) => route_params.dict(py, &path, &params)?,
                     None => PyDict::new(py),
                 };
@@ -173,7 +207,11 @@ fn decide_path<'py>(
                     args,
                 });
             }
-            allow = Some(PyString::new(py, route.methods.allow_header()));
+            let header = route.methods.allow_header();
+            allow = Some(match router.objects.get(id) {
+                Some(objects) => objects.allow(py, header)?,
+                None => allow_tuple(py, header)?,
+            });
         }
     }
     // A route that matches path and method wins; else the longest mount;
@@ -247,22 +285,19 @@ impl ErrorParts {
 fn respond<'py>(
     start_response: &Bound<'py, PyAny>,
     page: &ErrorPage,
-    allow: Option<Bound<'py, PyString>>,
+    allow: Option<Bound<'py, PyTuple>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = start_response.py();
     let parts = page
         .parts
         .get_or_try_init(py, || ErrorParts::new(py, page))?;
-    let headers = PyList::new(
-        py,
-        [
-            parts.content_type.bind(py).as_any(),
-            parts.content_length.bind(py).as_any(),
-        ],
-    )?;
-    if let Some(allow) = allow {
-        headers.append((intern!(py, "Allow"), allow))?;
-    }
+    let content_type = parts.content_type.bind(py);
+    let content_length = parts.content_length.bind(py);
+    // The list made whole at once (an append would grow it).
+    let headers = match &allow {
+        Some(allow) => PyList::new(py, [content_type, content_length, allow])?,
+        None => PyList::new(py, [content_type, content_length])?,
+    };
     start_response.call1((parts.status.bind(py), headers))?;
     Ok(PyList::new(py, [parts.body.bind(py)])?.into_any())
 }

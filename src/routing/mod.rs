@@ -19,7 +19,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 use crate::errors::Error;
-use dispatch::RouteParams;
+use dispatch::RouteObjects;
 use mount::Mounts;
 use table::{quote, Methods, Table};
 
@@ -51,9 +51,8 @@ use table::{quote, Methods, Table};
 #[derive(Debug, Default)]
 pub struct Router {
     table: Table<Py<PyAny>>,
-    /// Per route (same index as the table's routes): its param keys and
-    /// where their values sit in a matched path.
-    params: Vec<RouteParams>,
+    /// Per route (same index as the table's routes): its Python objects.
+    objects: Vec<RouteObjects>,
     mounts: Mounts<Py<PyAny>>,
     /// One entry per successful `add`, in order, for `Router.routes`.
     added: Vec<Added>,
@@ -125,7 +124,9 @@ impl Router {
             .table
             .insert(path, methods.clone(), name, app.clone().unbind())?;
         if inserted.new_route {
-            self.params.push(RouteParams::new(py, path));
+            self.objects.push(RouteObjects::new(py, path));
+        } else if let Some(objects) = self.objects.get_mut(inserted.route) {
+            objects.methods_changed();
         }
         self.added.push(Added {
             path: path.to_owned(),
@@ -293,7 +294,7 @@ impl Router {
 
     fn __clear__(&mut self) {
         self.table.clear();
-        self.params.clear();
+        self.objects.clear();
         self.mounts.clear();
         self.added.clear();
     }

@@ -127,7 +127,7 @@ mod tests {
     }
 
     /// matchit's own values for `path` under `pattern`, in its order.
-    fn matchit_values<'p>(pattern: &str, path: &'p str) -> Vec<String> {
+    fn matchit_values(pattern: &str, path: &str) -> Vec<String> {
         let mut router = matchit::Router::new();
         router.insert(pattern, ()).unwrap();
         let m = router.at(path).unwrap();
@@ -192,5 +192,69 @@ mod tests {
             Err("stop")
         });
         assert_eq!((got, seen), (Err("stop"), 1));
+    }
+
+    /// One pattern segment: a literal, a `{param}`, or a param with text
+    /// after it in its segment (no plan: matchit answers).
+    fn segment() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            prop::sample::select(vec!["a", "b", "users", "caf\u{e9}", "x{{y}}", ""])
+                .prop_map(str::to_owned),
+            Just("{p}".to_owned()),
+            Just("{p}.png".to_owned()),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 300, failure_persistence: None, ..Default::default()
+        })]
+
+        /// A router of random patterns; for each, a path filled in from it.
+        /// Whatever route matchit picks for the path, the plan of that route
+        /// cuts exactly matchit's values (or defers to matchit).
+        #[test]
+        fn cut_equals_matchit_on_random_routes(
+            patterns in proptest::collection::vec(
+                (proptest::collection::vec(segment(), 1..5), proptest::bool::ANY), 1..8),
+            values in proptest::collection::vec("[a-z0-9\u{e9}._~-]{1,4}", 8),
+            rest in "[a-z0-9\u{e9}/]{1,8}",
+        ) {
+            let mut router = matchit::Router::new();
+            let mut inserted: Vec<(String, String)> = Vec::new();
+            for (segs, catch_all) in &patterns {
+                let mut n = 0;
+                let mut pattern = String::new();
+                let mut path = String::new();
+                for seg in segs {
+                    let value = &values[n % values.len()];
+                    let named = seg.replace("{p}", &format!("{{p{n}}}"));
+                    n += usize::from(seg.contains("{p}"));
+                    pattern.push('/');
+                    pattern.push_str(&named);
+                    path.push('/');
+                    path.push_str(&seg.replace("{p}", value).replace("{{", "{").replace("}}", "}"));
+                }
+                if *catch_all {
+                    pattern.push_str("/{*rest}");
+                    path.push('/');
+                    path.push_str(&rest);
+                }
+                if router.insert(pattern.as_str(), inserted.len()).is_ok() {
+                    inserted.push((pattern, path));
+                }
+            }
+            for (_, path) in &inserted {
+                let Ok(m) = router.at(path) else { continue };
+                let pattern = &inserted[*m.value].0;
+                let want: Vec<&str> = m.params.iter().map(|(_, v)| v).collect();
+                let plan = ValuePlan::new(pattern);
+                match cut(&plan, pattern, path) {
+                    Some(got) => proptest::prop_assert_eq!(got, want, "{} {}", pattern, path),
+                    None => proptest::prop_assert!(plan.0.is_none(), "{} {}: did not fit", pattern, path),
+                }
+            }
+        }
     }
 }
