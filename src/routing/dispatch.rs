@@ -255,14 +255,15 @@ static NOT_ALLOWED: ErrorPage = ErrorPage {
 };
 
 /// The immutable parts of an error response, made once per interpreter:
-/// status, the two header tuples and the body (`bytes` and `tuple` cannot
-/// change, so every response may share them; the header list is new each
-/// time because a server or middleware may edit it).
+/// status, the two header tuples and the body, a 1-tuple of `bytes` (the
+/// response iterable: `bytes` and `tuple` cannot change, so every response
+/// may share them; the header list is new each time because a server or
+/// middleware may edit it).
 struct ErrorParts {
     status: Py<PyString>,
     content_type: Py<PyTuple>,
     content_length: Py<PyTuple>,
-    body: Py<PyBytes>,
+    body: Py<PyTuple>,
 }
 
 impl ErrorParts {
@@ -275,7 +276,7 @@ impl ErrorParts {
             content_length: ("Content-Length", page.body.len().to_string())
                 .into_pyobject(py)?
                 .unbind(),
-            body: PyBytes::new(py, page.body).unbind(),
+            body: PyTuple::new(py, [PyBytes::new(py, page.body)])?.unbind(),
         })
     }
 }
@@ -299,7 +300,7 @@ fn respond<'py>(
         None => PyList::new(py, [content_type, content_length])?,
     };
     start_response.call1((parts.status.bind(py), headers))?;
-    Ok(PyList::new(py, [parts.body.bind(py)])?.into_any())
+    Ok(parts.body.bind(py).clone().into_any())
 }
 
 #[cfg(test)]
