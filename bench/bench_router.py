@@ -126,9 +126,15 @@ def fill(pattern: str) -> str:
     return PARAM.sub(lambda m: VALUES[m.group(1)], pattern)
 
 
+# The methods rswsgi's server puts in REQUEST_METHOD as interned strs (src/server/environ.rs,
+# `method_str`); any other method is a str of its own, as from most servers.
+SERVER_INTERNED = ("GET", "POST", "HEAD", "PUT", "DELETE")
+
+
 def template(method: str, path: str) -> Environ:
+    """An environ as rswsgi's server builds it for `method` and `path`."""
     return {
-        "REQUEST_METHOD": method,
+        "REQUEST_METHOD": sys.intern(method) if method in SERVER_INTERNED else method,
         "SCRIPT_NAME": "",
         "PATH_INFO": path,
         "QUERY_STRING": "",

@@ -18,10 +18,18 @@ use crate::routing::Router;
 
 /// One route's Python objects, made at `add` time so a request does not
 /// build them: its param keys (Python `str`s, in pattern order) with where
-/// their values sit in a matched path, and its 405 `Allow` header.
+/// their values sit in a matched path, its method names, and its 405
+/// `Allow` header.
 pub struct RouteObjects {
     keys: Vec<(String, Py<PyString>)>,
     plan: ValuePlan,
+    /// The route's explicit method names as interned `str`s, in the order of
+    /// `MethodTable::explicit_names`. rswsgi's server, like most code, puts
+    /// an interned `str` in `REQUEST_METHOD` for the common methods (Python
+    /// interns literals such as `"GET"` too), so the method is found by
+    /// identity, without reading the `str` or comparing text; any other
+    /// `str` is looked up by text.
+    methods: Box<[Py<PyString>]>,
     /// `("Allow", "GET, HEAD")`, made by the route's first 405: a tuple is
     /// immutable, so every 405 of the route shares it. Emptied when a method
     /// is added to the route.
@@ -38,14 +46,24 @@ impl std::fmt::Debug for RouteObjects {
     }
 }
 
+fn interned_names<'m>(
+    py: Python<'_>,
+    methods: impl Iterator<Item = &'m str>,
+) -> Box<[Py<PyString>]> {
+    methods
+        .map(|name| PyString::intern(py, name).unbind())
+        .collect()
+}
+
 /// The `("Allow", value)` header tuple of a 405 (RFC 9110 §15.5.6).
 fn allow_tuple<'py>(py: Python<'py>, allow: &str) -> PyResult<Bound<'py, PyTuple>> {
     (intern!(py, "Allow"), PyString::new(py, allow)).into_pyobject(py)
 }
 
 impl RouteObjects {
-    /// The objects of the route `pattern` (matchit syntax).
-    pub fn new(py: Python<'_>, pattern: &str) -> Self {
+    /// The objects of the route `pattern` (matchit syntax), whose explicit
+    /// methods are `methods` (`MethodTable::explicit_names`).
+    pub fn new<'m>(py: Python<'_>, pattern: &str, methods: impl Iterator<Item = &'m str>) -> Self {
         let keys = url_for::param_names(pattern)
             .into_iter()
             .map(|n| (n.to_owned(), PyString::new(py, n).unbind()))
@@ -53,13 +71,23 @@ impl RouteObjects {
         Self {
             keys,
             plan: ValuePlan::new(pattern),
+            methods: interned_names(py, methods),
             allow: PyOnceLock::new(),
         }
     }
 
-    /// A method was added to the route: its `Allow` header changes.
-    pub fn methods_changed(&mut self) {
+    /// A method was added to the route, whose explicit methods are now
+    /// `methods`.
+    pub fn methods_changed<'m>(&mut self, py: Python<'_>, methods: impl Iterator<Item = &'m str>) {
+        self.methods = interned_names(py, methods);
         self.allow = PyOnceLock::new();
+    }
+
+    /// The index in `MethodTable::explicit_names` of the name that is the
+    /// very object `method`, if one is.
+    #[inline]
+    fn method_index(&self, method: &Bound<'_, PyAny>) -> Option<usize> {
+        self.methods.iter().position(|name| name.is(method))
     }
 
     /// The route's `("Allow", allow)` header, `allow` being the route's
@@ -194,9 +222,16 @@ fn decide_path<'py>(
             let Some(method_obj) = environ.get_item(intern!(py, "REQUEST_METHOD"))? else {
                 return Err(Error::MissingEnvironKey("REQUEST_METHOD").into());
             };
-            let method = method_obj.cast::<PyString>()?.to_str()?;
-            if let Some(app) = route.methods.get(method) {
-                let kwargs = match router.objects.get(id) {
+            let objects = router.objects.get(id);
+            let by_identity = objects
+                .and_then(|o| o.method_index(&method_obj))
+                .and_then(|i| route.methods.explicit(i));
+            let app = match by_identity {
+                Some(app) => Some(app),
+                None => route.methods.get(method_obj.cast::<PyString>()?.to_str()?),
+            };
+            if let Some(app) = app {
+                let kwargs = match objects {
                     Some(route_params) => route_params.dict(py, &path, &params)?,
                     None => PyDict::new(py),
                 };
@@ -208,7 +243,7 @@ fn decide_path<'py>(
                 });
             }
             let header = route.methods.allow_header();
-            allow = Some(match router.objects.get(id) {
+            allow = Some(match objects {
                 Some(objects) => objects.allow(py, header)?,
                 None => allow_tuple(py, header)?,
             });

@@ -123,10 +123,15 @@ impl Router {
         let inserted = self
             .table
             .insert(path, methods.clone(), name, app.clone().unbind())?;
+        let table = &self.table;
+        let names = || {
+            let route = table.routes().get(inserted.route);
+            route.into_iter().flat_map(|r| r.methods.explicit_names())
+        };
         if inserted.new_route {
-            self.objects.push(RouteObjects::new(py, path));
+            self.objects.push(RouteObjects::new(py, path, names()));
         } else if let Some(objects) = self.objects.get_mut(inserted.route) {
-            objects.methods_changed();
+            objects.methods_changed(py, names());
         }
         self.added.push(Added {
             path: path.to_owned(),
