@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from typing import Any
 from wsgiref.validate import validator
@@ -243,6 +244,50 @@ def test_405_has_sorted_allow_with_head_for_get() -> None:
     assert header(headers, "Allow") == "DELETE, GET, HEAD, POST"
     assert header(headers, "Content-Type") == "text/plain; charset=utf-8"
     assert header(headers, "Content-Length") == str(len(body))
+
+
+def test_method_is_found_alike_by_interned_fresh_and_subclassed_str() -> None:
+    # The router finds REQUEST_METHOD by identity with its interned names (rswsgi's server
+    # interns GET/POST/HEAD/PUT/DELETE) and by text otherwise: both must give the same app,
+    # across methods added over several calls and sharing an app.
+    class Method(str):
+        pass
+
+    router = Router()
+    router.add("/x/{id}", text_app("get"), methods=["GET"])
+    router.add("/x/{id}", text_app("post-put"), methods=["post", "PUT"])
+    router.add("/x/{id}", text_app("delete"), methods=["DELETE"])
+    router.add("/x/{id}", text_app("patch"), methods=["PATCH"])
+    want = {"GET": b"get", "HEAD": b"get", "POST": b"post-put", "PUT": b"post-put"}
+    want |= {"DELETE": b"delete", "PATCH": b"patch"}
+    for method, body in want.items():
+        for form in (sys.intern(method), "".join(list(method)), Method(method)):
+            assert call(router, environ_for(form, "/x/1"))[2] == body, (method, type(form))
+    status, headers, _ = call(router, environ_for("".join(list("TRACE")), "/x/1"))
+    assert (status, header(headers, "Allow")) == (
+        "405 Method Not Allowed",
+        "DELETE, GET, HEAD, PATCH, POST, PUT",
+    )
+
+
+def test_405_allow_follows_methods_added_after_a_405() -> None:
+    # the route's Allow header is made once and shared: adding a method must renew it
+    router = Router()
+    router.add("/x", text_app("x"), methods=["GET"])
+    assert header(call(router, environ_for("PUT", "/x"))[1], "Allow") == "GET, HEAD"
+    router.add("/x", text_app("y"), methods=["POST"])
+    status, headers, _ = call(router, environ_for("PUT", "/x"))
+    assert (status, header(headers, "Allow")) == ("405 Method Not Allowed", "GET, HEAD, POST")
+
+
+def test_405_header_list_is_new_per_response() -> None:
+    # a server or middleware may edit the list it is given
+    router = Router()
+    router.add("/x", text_app("x"), methods=["GET"])
+    first = call(router, environ_for("PUT", "/x"))[1]
+    first.append(("X-Edited", "1"))
+    second = call(router, environ_for("PUT", "/x"))[1]
+    assert first is not second and header(second, "X-Edited") is None
 
 
 def test_405_without_get_has_no_head() -> None:

@@ -1,10 +1,13 @@
 //! The per-request path: `PATH_INFO` -> route (or mount) -> the app, else a
 //! 404 or a 405.
 //!
-//! Cost per routed request: two dict lookups with interned keys, one borrow of
-//! `PATH_INFO` as `&str` (no copy when it is ASCII), one matchit lookup, one
-//! scan of a handful of methods, then a dict of params (keys cached per route
-//! as Python strings) inside a 2-tuple, and the app call.
+//! Cost per routed request (bench/README.md has the numbers): two dict
+//! lookups with interned keys, one borrow of `PATH_INFO` as `&str` (no copy
+//! when it is ASCII), one matchit lookup, the method found among a handful by
+//! identity (or by text), then a dict of params (keys made per route at `add`
+//! time, values cut from the path: `params.rs`) inside a 2-tuple, and the app
+//! call. A 404 or 405 shares every object it can: status, header tuples
+//! (`Allow` per route) and body; only the header list is new.
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -12,27 +15,135 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::errors::Error;
+use crate::routing::params::ValuePlan;
+use crate::routing::url_for;
 use crate::routing::Router;
 
-/// The Python `str` keys of one route's params, in pattern order, made at
-/// `add` time so a request does not build them.
-#[derive(Debug)]
-pub struct ParamKeys(pub Vec<(String, Py<PyString>)>);
+/// One route's Python objects, made at `add` time so a request does not
+/// build them: its param keys (Python `str`s, in pattern order) with where
+/// their values sit in a matched path, its method names, and its 405
+/// `Allow` header.
+pub struct RouteObjects {
+    keys: Vec<(String, Py<PyString>)>,
+    plan: ValuePlan,
+    /// The route's explicit method names as interned `str`s, in the order of
+    /// `MethodTable::explicit_names`. rswsgi's server, like most code, puts
+    /// an interned `str` in `REQUEST_METHOD` for the common methods (Python
+    /// interns literals such as `"GET"` too), so the method is found by
+    /// identity, without reading the `str` or comparing text; any other
+    /// `str` is looked up by text.
+    methods: Box<[Py<PyString>]>,
+    /// `("Allow", "GET, HEAD")`, made by the route's first 405: a tuple is
+    /// immutable, so every 405 of the route shares it. Emptied when a method
+    /// is added to the route.
+    allow: PyOnceLock<Py<PyTuple>>,
+}
 
-impl ParamKeys {
+impl std::fmt::Debug for RouteObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // PyOnceLock has no Debug: whether the tuple is made is not state.
+        f.debug_struct("RouteObjects")
+            .field("keys", &self.keys)
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
+    }
+}
+
+fn interned_names<'m>(
+    py: Python<'_>,
+    methods: impl Iterator<Item = &'m str>,
+) -> Box<[Py<PyString>]> {
+    methods
+        .map(|name| PyString::intern(py, name).unbind())
+        .collect()
+}
+
+/// The `("Allow", value)` header tuple of a 405 (RFC 9110 §15.5.6).
+fn allow_tuple<'py>(py: Python<'py>, allow: &str) -> PyResult<Bound<'py, PyTuple>> {
+    (intern!(py, "Allow"), PyString::new(py, allow)).into_pyobject(py)
+}
+
+impl RouteObjects {
+    /// The objects of the route `pattern` (matchit syntax), whose explicit
+    /// methods are `methods` (`MethodTable::explicit_names`).
+    pub fn new<'m>(py: Python<'_>, pattern: &str, methods: impl Iterator<Item = &'m str>) -> Self {
+        let keys = url_for::param_names(pattern)
+            .into_iter()
+            .map(|n| (n.to_owned(), PyString::new(py, n).unbind()))
+            .collect();
+        Self {
+            keys,
+            plan: ValuePlan::new(pattern),
+            methods: interned_names(py, methods),
+            allow: PyOnceLock::new(),
+        }
+    }
+
+    /// A method was added to the route, whose explicit methods are now
+    /// `methods`.
+    pub fn methods_changed<'m>(&mut self, py: Python<'_>, methods: impl Iterator<Item = &'m str>) {
+        self.methods = interned_names(py, methods);
+        self.allow = PyOnceLock::new();
+    }
+
+    /// The index in `MethodTable::explicit_names` of the name that is the
+    /// very object `method`, if one is.
+    #[inline]
+    fn method_index(&self, method: &Bound<'_, PyAny>) -> Option<usize> {
+        self.methods.iter().position(|name| name.is(method))
+    }
+
+    /// The route's `("Allow", allow)` header, `allow` being the route's
+    /// `MethodTable::allow_header`.
+    fn allow<'py>(&self, py: Python<'py>, allow: &str) -> PyResult<Bound<'py, PyTuple>> {
+        let tuple = self
+            .allow
+            .get_or_try_init(py, || allow_tuple(py, allow).map(Bound::unbind))?;
+        Ok(tuple.bind(py).clone())
+    }
+
     /// The key of the `i`-th param. matchit yields a route's params in
     /// pattern order under the route's own names, the order `add` cached
     /// them in, so the index alone finds the key; a new string only if the
     /// cache were ever shorter.
     #[inline]
     fn key<'py>(&self, py: Python<'py>, i: usize, name: &str) -> Bound<'py, PyString> {
-        match self.0.get(i) {
+        match self.keys.get(i) {
             Some((text, key)) => {
                 debug_assert_eq!(text, name);
                 key.bind(py).clone()
             }
             None => PyString::new(py, name),
         }
+    }
+
+    /// A new `{param: value}` dict for `path`, which matchit matched to this
+    /// route with `params`: the values are cut from the path by the route's
+    /// plan where it has one, else taken from matchit.
+    fn dict<'py>(
+        &self,
+        py: Python<'py>,
+        path: &str,
+        params: &matchit::Params<'_, '_>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        let cut = self.plan.cut(path, &self.keys, |(_, key), value| {
+            dict.set_item(key.bind(py), value)
+        })?;
+        if cut {
+            debug_assert!(
+                params
+                    .iter()
+                    .map(|(_, v)| v)
+                    .eq(dict.values().iter().map(|v| v.to_string())),
+                "{path}: cut {dict:?}, matchit {params:?}"
+            );
+        } else {
+            for (i, (name, value)) in params.iter().enumerate() {
+                dict.set_item(self.key(py, i, name), value)?;
+            }
+        }
+        Ok(dict)
     }
 }
 
@@ -48,7 +159,7 @@ enum Outcome<'py> {
         script_name: Bound<'py, PyString>,
         path_info: Bound<'py, PyString>,
     },
-    NotAllowed(Bound<'py, PyString>),
+    NotAllowed(Bound<'py, PyTuple>),
     NotFound,
 }
 
@@ -101,19 +212,32 @@ fn decide_path<'py>(
 ) -> PyResult<Outcome<'py>> {
     let py = environ.py();
     let mut allow = None;
-    if let Some(path) = crate::wsgi::utf8_from_latin1(raw) {
+    // The ASCII case inline: it is every path in practice, and the call
+    // alone cost ~40 instructions per request.
+    let path = if raw.is_ascii() {
+        Some(std::borrow::Cow::Borrowed(raw))
+    } else {
+        crate::wsgi::utf8_from_latin1(raw)
+    };
+    if let Some(path) = path {
         if let Some((id, route, params)) = router.table.at(&path) {
-            let method_obj = environ
-                .get_item(intern!(py, "REQUEST_METHOD"))?
-                .ok_or(Error::MissingEnvironKey("REQUEST_METHOD"))?;
-            let method = method_obj.cast::<PyString>()?.to_str()?;
-            if let Some(app) = route.methods.get(method) {
-                let kwargs = PyDict::new(py);
-                if let Some(keys) = router.keys.get(id) {
-                    for (i, (name, value)) in params.iter().enumerate() {
-                        kwargs.set_item(keys.key(py, i, name), value)?;
-                    }
-                }
+            // (no `ok_or`: it would build, then drop, an `Error` per hit)
+            let Some(method_obj) = environ.get_item(intern!(py, "REQUEST_METHOD"))? else {
+                return Err(Error::MissingEnvironKey("REQUEST_METHOD").into());
+            };
+            let objects = router.objects.get(id);
+            let by_identity = objects
+                .and_then(|o| o.method_index(&method_obj))
+                .and_then(|i| route.methods.explicit(i));
+            let app = match by_identity {
+                Some(app) => Some(app),
+                None => route.methods.get(method_obj.cast::<PyString>()?.to_str()?),
+            };
+            if let Some(app) = app {
+                let kwargs = match objects {
+                    Some(route_params) => route_params.dict(py, &path, &params)?,
+                    None => PyDict::new(py),
+                };
                 // A 2-tuple straight from its items (no iterator protocol).
                 let args = (PyTuple::empty(py), kwargs).into_pyobject(py)?;
                 return Ok(Outcome::Route {
@@ -121,7 +245,11 @@ fn decide_path<'py>(
                     args,
                 });
             }
-            allow = Some(PyString::new(py, route.methods.allow_header()));
+            let header = route.methods.allow_header();
+            allow = Some(match objects {
+                Some(objects) => objects.allow(py, header)?,
+                None => allow_tuple(py, header)?,
+            });
         }
     }
     // A route that matches path and method wins; else the longest mount;
@@ -165,14 +293,15 @@ static NOT_ALLOWED: ErrorPage = ErrorPage {
 };
 
 /// The immutable parts of an error response, made once per interpreter:
-/// status, the two header tuples and the body (`bytes` and `tuple` cannot
-/// change, so every response may share them; the header list is new each
-/// time because a server or middleware may edit it).
+/// status, the two header tuples and the body, a 1-tuple of `bytes` (the
+/// response iterable: `bytes` and `tuple` cannot change, so every response
+/// may share them; the header list is new each time because a server or
+/// middleware may edit it).
 struct ErrorParts {
     status: Py<PyString>,
     content_type: Py<PyTuple>,
     content_length: Py<PyTuple>,
-    body: Py<PyBytes>,
+    body: Py<PyTuple>,
 }
 
 impl ErrorParts {
@@ -185,7 +314,7 @@ impl ErrorParts {
             content_length: ("Content-Length", page.body.len().to_string())
                 .into_pyobject(py)?
                 .unbind(),
-            body: PyBytes::new(py, page.body).unbind(),
+            body: PyTuple::new(py, [PyBytes::new(py, page.body)])?.unbind(),
         })
     }
 }
@@ -195,24 +324,21 @@ impl ErrorParts {
 fn respond<'py>(
     start_response: &Bound<'py, PyAny>,
     page: &ErrorPage,
-    allow: Option<Bound<'py, PyString>>,
+    allow: Option<Bound<'py, PyTuple>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = start_response.py();
     let parts = page
         .parts
         .get_or_try_init(py, || ErrorParts::new(py, page))?;
-    let headers = PyList::new(
-        py,
-        [
-            parts.content_type.bind(py).as_any(),
-            parts.content_length.bind(py).as_any(),
-        ],
-    )?;
-    if let Some(allow) = allow {
-        headers.append((intern!(py, "Allow"), allow))?;
-    }
+    let content_type = parts.content_type.bind(py);
+    let content_length = parts.content_length.bind(py);
+    // The list made whole at once (an append would grow it).
+    let headers = match &allow {
+        Some(allow) => PyList::new(py, [content_type, content_length, allow])?,
+        None => PyList::new(py, [content_type, content_length])?,
+    };
     start_response.call1((parts.status.bind(py), headers))?;
-    Ok(PyList::new(py, [parts.body.bind(py)])?.into_any())
+    Ok(parts.body.bind(py).clone().into_any())
 }
 
 #[cfg(test)]

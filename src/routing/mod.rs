@@ -2,12 +2,14 @@
 //!
 //! - `table.rs`: patterns -> routes -> per-method endpoints; conflicts.
 //! - `dispatch.rs`: the per-request path (routing_args, 404, 405, HEAD).
+//! - `params.rs`: param values cut from a matched path.
 //! - `mount.rs`: prefix mounts (`SCRIPT_NAME += prefix`).
 //! - `url_for.rs`: pattern + params -> percent-encoded path.
 
 // Private: the Python class is the interface; these are its parts.
 mod dispatch;
 mod mount;
+mod params;
 mod table;
 pub(crate) mod url_for;
 
@@ -17,7 +19,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 use crate::errors::{check_callable, Callee, Error};
-use dispatch::ParamKeys;
+use dispatch::RouteObjects;
 use mount::Mounts;
 use table::{quote, Methods, Table};
 
@@ -49,8 +51,8 @@ use table::{quote, Methods, Table};
 #[derive(Debug, Default)]
 pub struct Router {
     table: Table<Py<PyAny>>,
-    /// Per route (same index as the table's routes): its param keys.
-    keys: Vec<ParamKeys>,
+    /// Per route (same index as the table's routes): its Python objects.
+    objects: Vec<RouteObjects>,
     mounts: Mounts<Py<PyAny>>,
     /// One entry per successful `add`, in order, for `Router.routes`.
     added: Vec<Added>,
@@ -109,12 +111,15 @@ impl Router {
         let inserted = self
             .table
             .insert(path, methods.clone(), name, app.clone().unbind())?;
+        let table = &self.table;
+        let names = || {
+            let route = table.routes().get(inserted.route);
+            route.into_iter().flat_map(|r| r.methods.explicit_names())
+        };
         if inserted.new_route {
-            let keys = url_for::param_names(path)
-                .into_iter()
-                .map(|n| (n.to_owned(), PyString::new(py, n).unbind()))
-                .collect();
-            self.keys.push(ParamKeys(keys));
+            self.objects.push(RouteObjects::new(py, path, names()));
+        } else if let Some(objects) = self.objects.get_mut(inserted.route) {
+            objects.methods_changed(py, names());
         }
         self.added.push(Added {
             path: path.to_owned(),
@@ -283,7 +288,7 @@ impl Router {
 
     fn __clear__(&mut self) {
         self.table.clear();
-        self.keys.clear();
+        self.objects.clear();
         self.mounts.clear();
         self.added.clear();
     }

@@ -172,6 +172,18 @@ impl<T> MethodTable<T> {
         names.join(", ")
     }
 
+    /// The explicitly registered method names, in the order that
+    /// [`MethodTable::explicit`] indexes them.
+    pub fn explicit_names(&self) -> impl Iterator<Item = &str> {
+        self.only.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The endpoint of the `i`-th name of [`MethodTable::explicit_names`].
+    pub fn explicit(&self, i: usize) -> Option<&T> {
+        let &(_, index) = self.only.get(i)?;
+        self.endpoints.get(index)
+    }
+
     /// Every endpoint, for the garbage collector.
     pub fn endpoints(&self) -> impl Iterator<Item = &T> {
         self.any.iter().chain(self.endpoints.iter())
