@@ -32,11 +32,12 @@ use std::borrow::Cow;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
-use pyo3::{intern, PyTraverseError, PyVisit};
+use pyo3::{intern, Borrowed, PyTraverseError, PyVisit};
 use url::form_urlencoded;
 
 use super::{bool_arg, check_app, describe_app};
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::repr_or_type;
 
 /// The `(name, value)` pairs of `urllib.parse.parse_qsl(qs,
@@ -99,6 +100,23 @@ pub struct WrapQueryParams {
     app: Py<PyAny>,
     keep_blank_values: bool,
     key: Py<PyString>,
+    vectorcall: vectorcall::Slot<Self>,
+}
+
+impl vectorcall::Vectorcall for WrapQueryParams {
+    fn slot(&self) -> &vectorcall::Slot<Self> {
+        &self.vectorcall
+    }
+
+    fn call<'py>(
+        slf: &Bound<'py, Self>,
+        args: &[Borrowed<'_, 'py, PyAny>],
+    ) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let [environ, start_response] = args else {
+            return None;
+        };
+        Some(slf.get().__call__(slf.py(), environ, start_response))
+    }
 }
 
 #[pymethods]
@@ -127,6 +145,7 @@ impl WrapQueryParams {
             app: check_app(app)?,
             keep_blank_values,
             key: key.unbind(),
+            vectorcall: vectorcall::Slot::default(),
         })
     }
 
