@@ -42,9 +42,14 @@ mod _rswsgi {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-        // Vectorcall for the WSGI callables, each measured on a live instance.
+        // Vectorcall for the WSGI callables, each measured on a live instance
+        // (the server's start_response: on the first one it makes).
         let py = m.py();
         let app = m.getattr("stack")?; // any callable will do
-        vectorcall::install_called::<WrapQueryParams>(py, (&app,))
+        vectorcall::install_called::<Router>(py, ())?;
+        vectorcall::install_called::<LogEnviron>(py, (&app,))?;
+        vectorcall::install_called::<HandleError>(py, (&app,))?;
+        vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
+        vectorcall::install_called::<Reverser>(py, (&app,))
     }
 }

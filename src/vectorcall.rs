@@ -51,7 +51,7 @@ use pyo3::ffi;
 use pyo3::impl_::trampoline::{fastcall_cfunction_with_keywords as fastcall, MethodDef};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use pyo3::{Borrowed, PyClass};
+use pyo3::{Borrowed, PyClass, PyClassInitializer};
 
 /// A class whose calls go through vectorcall once [`install`]ed.
 pub trait Vectorcall: PyClass {
@@ -161,6 +161,53 @@ pub fn install_called<'py, T: Vectorcall>(
 ) -> PyResult<()> {
     install(&T::type_object(py).call1(args)?.cast_into::<T>()?)
 }
+
+/// `Bound::new(py, value)` for a class the server or a middleware makes in
+/// Rust: the first one made [`install`]s vectorcall on the class, so no
+/// module-init sample is needed.
+///
+/// # Errors
+/// What `Bound::new` raises, and as for [`install`].
+pub fn new<T: Vectorcall>(
+    py: Python<'_>,
+    value: impl Into<PyClassInitializer<T>>,
+) -> PyResult<Bound<'_, T>> {
+    let obj = Bound::new(py, value)?;
+    // SAFETY: reading a field of T's type object, alive for the
+    // interpreter's life (PyO3 keeps a reference to it).
+    let flags = unsafe { (*T::type_object_raw(py)).tp_flags };
+    if flags & ffi::Py_TPFLAGS_HAVE_VECTORCALL == 0 {
+        install(&obj)?;
+    }
+    Ok(obj)
+}
+
+/// Implements [`Vectorcall`] for a WSGI application class: `$ty` is a
+/// `frozen` `#[pyclass]` with a field `vectorcall: Slot<Self>` and a method
+/// `__call__(&self, py, environ: &Bound<PyAny>, start_response:
+/// &Bound<PyAny>) -> PyResult<Bound<PyAny>>`, which vectorcall calls with
+/// exactly two positional arguments.
+macro_rules! wsgi_app {
+    ($ty:ty) => {
+        impl $crate::vectorcall::Vectorcall for $ty {
+            fn slot(&self) -> &$crate::vectorcall::Slot<Self> {
+                &self.vectorcall
+            }
+
+            fn call<'py>(
+                slf: &pyo3::Bound<'py, Self>,
+                args: &[pyo3::Borrowed<'_, 'py, pyo3::PyAny>],
+            ) -> Option<pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>>> {
+                let [environ, start_response] = args else {
+                    return None;
+                };
+                Some(slf.get().__call__(slf.py(), environ, start_response))
+            }
+        }
+    };
+}
+
+pub(crate) use wsgi_app;
 
 /// The `vectorcallfunc` stored in every `Slot<T>` (C API `vectorcallfunc`:
 /// `callable`, `args[0..nargs + len(kwnames)]` borrowed, the keyword

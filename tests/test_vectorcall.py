@@ -1,25 +1,41 @@
 """The WSGI callables are called through vectorcall (PEP 590) and behave as
-through ``tp_call``: same results, same errors, no reference or memory leaked."""
+through ``tp_call``: same results, same errors, no reference or memory kept."""
 
 from __future__ import annotations
 
 import functools
 import sys
 import tracemalloc
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from rswsgi import wrap_query_params
+from rswsgi import Router, handle_error, log_environ, reverser, wrap_query_params
 
 # Include/object.h: "Set if the type implements the vectorcall protocol (PEP 590)".
 HAVE_VECTORCALL = 1 << 11
 CALLS = 100_000
 
 BODY = [b"ok"]
+HEADERS = [("Content-Type", "application/octet-stream")]  # not reversed
+
+
+class Discard:
+    """A text stream that keeps nothing (wsgi.errors, log_environ's stream)."""
+
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+DISCARD = Discard()
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", HEADERS)
     return BODY
 
 
@@ -31,112 +47,136 @@ def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = 
     return None
 
 
-# name -> (callable made around `inner`, the positional arguments of one call)
-Case = Callable[[Any], tuple[Any, tuple[Any, ...]]]
-CASES: dict[str, Case] = {
-    "wrap_query_params": lambda inner: (
-        wrap_query_params(inner),
-        ({"QUERY_STRING": "a=1"}, start_response),
-    ),
+def environ() -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "a=1",
+        "wsgi.errors": DISCARD,
+    }
+
+
+def routed(inner: Any) -> Router:
+    router = Router()
+    router.add("/", inner)
+    return router
+
+
+# name -> the callable made around an app
+CASES: dict[str, Callable[[Any], Any]] = {
+    "Router": routed,
+    "log_environ": lambda inner: log_environ(inner, stream=DISCARD),
+    "handle_error": handle_error,
+    "wrap_query_params": wrap_query_params,
+    "reverser": reverser,
 }
 NAMES = ["environ", "start_response"]
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_the_class_has_vectorcall(name: str) -> None:
-    obj, _ = CASES[name](app)
-    assert type(obj).__flags__ & HAVE_VECTORCALL
+    assert type(CASES[name](app)).__flags__ & HAVE_VECTORCALL
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_class_call_cannot_be_reassigned(name: str) -> None:
     """An immutable class: before 3.12 a new ``__call__`` would reach only
     ``tp_call`` and vectorcall would go on running the old code."""
-    obj, args = CASES[name](app)
+    obj = CASES[name](app)
     with pytest.raises(TypeError, match="immutable type"):
         type(obj).__call__ = lambda self, *a: None
-    assert obj(*args) is BODY
+    assert list(obj(environ(), start_response)) == BODY
 
 
-def shapes(args: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-    """Every kind of call: fast path, keywords, too few, too many, unknown
+Shape = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def shapes(args: tuple[Any, ...], names: list[str]) -> list[Shape]:
+    """Every kind of call: positional, keywords, too few, too many, unknown
     and duplicated keywords."""
     return [
         (args, {}),
-        ((), dict(zip(NAMES, args, strict=True))),
-        (args[:1], {NAMES[1]: args[1]}),
+        ((), dict(zip(names, args, strict=True))),
+        (args[:1], {names[1]: args[1]}),
         ((), {}),
         (args[:1], {}),
-        ((*args, None, None), {}),
+        ((*args, None, None, None), {}),
         (args, {"nope": 1}),
-        (args, {NAMES[0]: args[0]}),
+        (args, {names[0]: args[0]}),
     ]
 
 
 def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
     try:
-        return "ok", call()
+        result = call()
+        return "ok", list(result) if isinstance(result, list) else result
     except Exception as e:  # the exception's type and text are the outcome
         return type(e).__name__, str(e)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_every_call_shape_as_tp_call(name: str) -> None:
+def assert_shapes_as_tp_call(obj: Any, shapes: list[Shape]) -> None:
     """``type(obj).__call__`` is the slot wrapper: it calls ``tp_call``
     (PyO3's argument parsing) with a tuple, as every call did before."""
-    obj, args = CASES[name](app)
-    for a, kw in shapes(args):
+    for a, kw in shapes:
         fast = outcome(functools.partial(obj, *a, **kw))
         slow = outcome(functools.partial(type(obj).__call__, obj, *a, **kw))
         assert fast == slow, (a, kw)
 
 
+@pytest.mark.parametrize("name", CASES)
+def test_every_call_shape_as_tp_call(name: str) -> None:
+    obj = CASES[name](app)
+    assert_shapes_as_tp_call(obj, shapes((environ(), start_response), NAMES))
+    # Router: an environ that is not a dict gets __call__'s own TypeError.
+    assert_shapes_as_tp_call(obj, [(([], start_response), {})])
+
+
 def test_argument_errors_keep_their_text() -> None:
-    obj, args = CASES["wrap_query_params"](app)
+    obj = wrap_query_params(app)
     with pytest.raises(TypeError) as e:
-        obj(*args, None)
-    assert (
-        str(e.value) == "wrap_query_params.__call__() takes 2 positional arguments but 3 were given"
+        obj(environ(), start_response, None)
+    assert str(e.value) == (
+        "wrap_query_params.__call__() takes 2 positional arguments but 3 were given"
     )
     with pytest.raises(TypeError) as e:
-        obj(args[0])
+        obj(environ())
     assert str(e.value) == (
         "wrap_query_params.__call__() missing 1 required positional argument: 'start_response'"
     )
 
 
-def calls(name: str) -> list[tuple[str, Callable[[], Any]]]:
-    """One call per path through the entry: fast, keywords, app raising,
-    wrong count."""
-    obj, args = CASES[name](app)
-    bad, _ = CASES[name](failing_app)
+Calls = list[tuple[str, Callable[[], Any]]]
+
+
+def expecting(error: type[BaseException], call: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            call()
+        except error:
+            return
+        raise AssertionError(f"{error.__name__} not raised")
+
+    return run
+
+
+def calls(name: str) -> tuple[Calls, list[Any]]:
+    """One call per path through the entry (fast, keywords, app raising,
+    wrong count), and the objects whose reference counts must not move."""
+    obj, bad = CASES[name](app), CASES[name](failing_app)
+    env = environ()
+    args = (env, start_response)
     kwargs = dict(zip(NAMES, args, strict=True))
-
-    def raising() -> None:
-        try:
-            bad(*args)
-        except KeyError:
-            pass
-
-    def wrong_count() -> None:
-        try:
-            obj(*args, None, None)
-        except TypeError:
-            pass
-
+    raising = expecting(KeyError, functools.partial(bad, *args))  # handle_error answers a 500
     return [
-        ("fast", lambda: obj(*args)),
-        ("keywords", lambda: obj(**kwargs)),
-        ("raising", raising),
-        ("wrong count", wrong_count),
-    ]
+        ("fast", functools.partial(obj, *args)),
+        ("keywords", functools.partial(obj, **kwargs)),
+        ("raising", functools.partial(bad, *args) if name == "handle_error" else raising),
+        ("wrong count", expecting(TypeError, functools.partial(obj, *args, None, None))),
+    ], [obj, bad, app, failing_app, BODY, env, start_response]
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_refcounts_unchanged_over_many_calls(name: str) -> None:
-    obj, args = CASES[name](app)
-    watched = [obj, app, failing_app, BODY, *args]
-    for path, call in calls(name):
+def assert_refcounts_kept(calls: Calls, watched: list[Any]) -> None:
+    for path, call in calls:
         call()  # warm: first-call caches (interned keys, lazily made objects)
         before = [sys.getrefcount(o) for o in watched]
         for _ in range(CALLS):
@@ -145,9 +185,8 @@ def test_refcounts_unchanged_over_many_calls(name: str) -> None:
         assert after == before, path
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_no_memory_kept_over_many_calls(name: str) -> None:
-    for path, call in calls(name):
+def assert_no_memory_kept(calls: Calls) -> None:
+    for path, call in calls:
         for _ in range(1000):
             call()
         tracemalloc.start()
@@ -161,3 +200,49 @@ def test_no_memory_kept_over_many_calls(name: str) -> None:
         grown = sum(d.size_diff for d in last.compare_to(first, "filename"))
         # One object kept per call would be >= 1.6 MB over 100k calls.
         assert grown < 64 * 1024, (path, grown)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_refcounts_unchanged_over_many_calls(name: str) -> None:
+    assert_refcounts_kept(*calls(name))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_no_memory_kept_over_many_calls(name: str) -> None:
+    assert_no_memory_kept(calls(name)[0])
+
+
+def test_the_servers_start_response(serve: Callable[..., Any]) -> None:
+    """The same checks on the server's start_response, run by an app while
+    its request is in flight (the head is not sent, so exc_info replaces it)."""
+    failures: list[BaseException] = []
+
+    def checking(environ: dict[str, Any], sr: Any) -> list[bytes]:
+        try:
+            raise KeyError("replaced")
+        except KeyError:
+            exc_info = sys.exc_info()
+        try:
+            assert type(sr).__flags__ & HAVE_VECTORCALL
+            sr("500 Internal Server Error", HEADERS)
+            names = ["status", "response_headers", "exc_info"]
+            assert_shapes_as_tp_call(sr, shapes(("200 OK", HEADERS, exc_info), names))
+            assert_shapes_as_tp_call(sr, [(("200 OK", HEADERS, None), {})])
+            paths: Calls = [
+                ("fast", functools.partial(sr, "200 OK", HEADERS, exc_info)),
+                ("keywords", functools.partial(sr, "200 OK", HEADERS, exc_info=exc_info)),
+                ("raising", expecting(RuntimeError, functools.partial(sr, "200 OK", HEADERS))),
+                ("wrong count", expecting(TypeError, functools.partial(sr, "200 OK"))),
+            ]
+            assert_refcounts_kept(paths, [sr, HEADERS, exc_info[1]])
+            assert_no_memory_kept(paths)
+        except BaseException as e:  # reported by the test, not the server
+            failures.append(e)
+        sr("200 OK", HEADERS, exc_info)
+        return BODY
+
+    server = serve(checking)
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/", timeout=120) as r:
+        assert r.read() == b"ok"
+    if failures:
+        raise failures[0]

@@ -7,6 +7,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::filter::{call_filtered, ErrorResponse, ResponseHooks};
 use super::{accept, bool_arg, check_app, debug_page, describe_app};
+use crate::vectorcall;
 use crate::wsgi::{repr_or_type, type_name, Headers};
 
 /// The status and default body of the response that replaces a failure.
@@ -62,7 +63,10 @@ const PAGE_CSP: &str =
 pub struct HandleError {
     app: Py<PyAny>,
     debug: bool,
+    vectorcall: vectorcall::Slot<Self>,
 }
+
+vectorcall::wsgi_app!(HandleError);
 
 #[pymethods]
 impl HandleError {
@@ -73,6 +77,7 @@ impl HandleError {
         Ok(Self {
             app: check_app(app)?,
             debug,
+            vectorcall: vectorcall::Slot::default(),
         })
     }
 

@@ -10,6 +10,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::{check_app, describe_app, pyrepr};
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{repr_or_type, type_name, utf8_from_latin1};
 
 /// The keys whose values are hidden by default: credentials and sessions.
@@ -50,7 +51,10 @@ pub struct LogEnviron {
     /// The sorted order of the last environ's keys (servers build every
     /// environ alike, so most requests reuse it instead of sorting).
     order: Mutex<KeyOrder>,
+    vectorcall: vectorcall::Slot<Self>,
 }
+
+vectorcall::wsgi_app!(LogEnviron);
 
 #[pymethods]
 impl LogEnviron {
@@ -91,6 +95,7 @@ impl LogEnviron {
             stream,
             redact,
             order: Mutex::default(),
+            vectorcall: vectorcall::Slot::default(),
         })
     }
 

@@ -32,7 +32,7 @@ use std::borrow::Cow;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
-use pyo3::{intern, Borrowed, PyTraverseError, PyVisit};
+use pyo3::{intern, PyTraverseError, PyVisit};
 use url::form_urlencoded;
 
 use super::{bool_arg, check_app, describe_app};
@@ -103,21 +103,7 @@ pub struct WrapQueryParams {
     vectorcall: vectorcall::Slot<Self>,
 }
 
-impl vectorcall::Vectorcall for WrapQueryParams {
-    fn slot(&self) -> &vectorcall::Slot<Self> {
-        &self.vectorcall
-    }
-
-    fn call<'py>(
-        slf: &Bound<'py, Self>,
-        args: &[Borrowed<'_, 'py, PyAny>],
-    ) -> Option<PyResult<Bound<'py, PyAny>>> {
-        let [environ, start_response] = args else {
-            return None;
-        };
-        Some(slf.get().__call__(slf.py(), environ, start_response))
-    }
-}
+vectorcall::wsgi_app!(WrapQueryParams);
 
 #[pymethods]
 impl WrapQueryParams {

@@ -6,6 +6,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::filter::{call_filtered, BodyMode, ResponseHooks};
 use super::{check_app, describe_app};
+use crate::vectorcall;
 use crate::wsgi::{Headers, MediaType, Status};
 
 /// A character encoding the reverser can decode and re-encode exactly.
@@ -180,7 +181,10 @@ pub fn reverse_body(body: &[u8], charset: Charset) -> Option<Vec<u8>> {
 #[pyclass(module = "rswsgi._rswsgi", name = "reverser", frozen)]
 pub struct Reverser {
     app: Py<PyAny>,
+    vectorcall: vectorcall::Slot<Self>,
 }
+
+vectorcall::wsgi_app!(Reverser);
 
 #[pymethods]
 impl Reverser {
@@ -188,6 +192,7 @@ impl Reverser {
     fn new(app: Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
             app: check_app(app)?,
+            vectorcall: vectorcall::Slot::default(),
         })
     }
 

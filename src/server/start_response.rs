@@ -10,12 +10,13 @@
 //! iterable ends.
 
 use pyo3::gc::PyVisit;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::PyTraverseError;
+use pyo3::{intern, Borrowed};
 
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{
     check_header, check_restart, header_item, header_list, is_hop_by_hop, is_token, latin1_bytes,
     next_content_length, status_code, status_str, type_name,
@@ -232,6 +233,27 @@ pub struct StartResponse {
     /// The buffer of the last head sent, for the next one (see
     /// [`StartResponse::recycle`]).
     buffer: Vec<u8>,
+    vectorcall: vectorcall::Slot<Self>,
+}
+
+impl vectorcall::Vectorcall for StartResponse {
+    fn slot(&self) -> &vectorcall::Slot<Self> {
+        &self.vectorcall
+    }
+
+    fn call<'py>(
+        slf: &Bound<'py, Self>,
+        args: &[Borrowed<'_, 'py, PyAny>],
+    ) -> Option<PyResult<Bound<'py, PyAny>>> {
+        // `exc_info=None` is no exc_info, as PyO3 reads an `Option`.
+        let (status, headers, exc_info) = match args {
+            [status, headers] => (status, headers, None),
+            [status, headers, exc_info] => (status, headers, Some(exc_info)),
+            _ => return None,
+        };
+        let exc_info = exc_info.filter(|e| !e.is_none()).map(|e| &**e);
+        Some(Self::__call__(slf, status, headers, exc_info))
+    }
 }
 
 impl StartResponse {
