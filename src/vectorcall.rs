@@ -174,9 +174,9 @@ pub fn new<T: Vectorcall>(
 ) -> PyResult<Bound<'_, T>> {
     let obj = Bound::new(py, value)?;
     // SAFETY: reading a field of T's type object, alive for the
-    // interpreter's life (PyO3 keeps a reference to it).
-    let flags = unsafe { (*T::type_object_raw(py)).tp_flags };
-    if flags & ffi::Py_TPFLAGS_HAVE_VECTORCALL == 0 {
+    // interpreter's life (PyO3 keeps a reference to it). The offset is 0
+    // (inherited from `object`) until `install` sets it.
+    if unsafe { (*T::type_object_raw(py)).tp_vectorcall_offset } == 0 {
         install(&obj)?;
     }
     Ok(obj)

@@ -43,8 +43,12 @@ def failing_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     raise KeyError("app failed")
 
 
+def write(data: bytes) -> None:
+    pass
+
+
 def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-    return None
+    return write
 
 
 def environ() -> dict[str, Any]:
@@ -92,14 +96,13 @@ Shape = tuple[tuple[Any, ...], dict[str, Any]]
 
 
 def shapes(args: tuple[Any, ...], names: list[str]) -> list[Shape]:
-    """Every kind of call: positional, keywords, too few, too many, unknown
-    and duplicated keywords."""
+    """Every kind of call: positional, keywords, mixed, too few, too many,
+    unknown and duplicated keywords."""
     return [
         (args, {}),
         ((), dict(zip(names, args, strict=True))),
-        (args[:1], {names[1]: args[1]}),
-        ((), {}),
-        (args[:1], {}),
+        (args[:-1], {names[-1]: args[-1]}),
+        (args[:-1], {}),
         ((*args, None, None, None), {}),
         (args, {"nope": 1}),
         (args, {names[0]: args[0]}),
@@ -109,7 +112,8 @@ def shapes(args: tuple[Any, ...], names: list[str]) -> list[Shape]:
 def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
     try:
         result = call()
-        return "ok", list(result) if isinstance(result, list) else result
+        # a new object per call (the filter's write) compares by its type
+        return "ok", result if isinstance(result, list | None) else type(result)
     except Exception as e:  # the exception's type and text are the outcome
         return type(e).__name__, str(e)
 
@@ -212,37 +216,76 @@ def test_no_memory_kept_over_many_calls(name: str) -> None:
     assert_no_memory_kept(calls(name)[0])
 
 
-def test_the_servers_start_response(serve: Callable[..., Any]) -> None:
-    """The same checks on the server's start_response, run by an app while
-    its request is in flight (the head is not sent, so exc_info replaces it)."""
+SR_NAMES = ["status", "response_headers", "exc_info"]
+
+
+def check_start_response(sr: Any) -> Any:
+    """The checks on a start_response whose head is not sent yet (so an
+    exc_info call replaces it); returns the write() of its first call."""
+    try:
+        raise KeyError("replaced")
+    except KeyError:
+        exc_info = sys.exc_info()
+    assert type(sr).__flags__ & HAVE_VECTORCALL
+    write = sr("500 Internal Server Error", HEADERS)
+    assert_shapes_as_tp_call(sr, shapes(("200 OK", HEADERS, exc_info), SR_NAMES))
+    assert_shapes_as_tp_call(sr, [(("200 OK", HEADERS, None), {})])
+    paths: Calls = [
+        ("fast", functools.partial(sr, "200 OK", HEADERS, exc_info)),
+        ("keywords", functools.partial(sr, "200 OK", HEADERS, exc_info=exc_info)),
+        ("raising", expecting(RuntimeError, functools.partial(sr, "200 OK", HEADERS))),
+        ("wrong count", expecting(TypeError, functools.partial(sr, "200 OK"))),
+    ]
+    assert_refcounts_kept(paths, [sr, HEADERS, exc_info[1]])
+    assert_no_memory_kept(paths)
+    return write
+
+
+def checked_in_flight(check: Callable[[Any], None]) -> Callable[..., list[bytes]]:
+    """An app that runs `check(start_response)` while its request is in
+    flight; a failure is kept in `app.failures` for the test to raise."""
     failures: list[BaseException] = []
 
     def checking(environ: dict[str, Any], sr: Any) -> list[bytes]:
         try:
-            raise KeyError("replaced")
-        except KeyError:
-            exc_info = sys.exc_info()
-        try:
-            assert type(sr).__flags__ & HAVE_VECTORCALL
-            sr("500 Internal Server Error", HEADERS)
-            names = ["status", "response_headers", "exc_info"]
-            assert_shapes_as_tp_call(sr, shapes(("200 OK", HEADERS, exc_info), names))
-            assert_shapes_as_tp_call(sr, [(("200 OK", HEADERS, None), {})])
-            paths: Calls = [
-                ("fast", functools.partial(sr, "200 OK", HEADERS, exc_info)),
-                ("keywords", functools.partial(sr, "200 OK", HEADERS, exc_info=exc_info)),
-                ("raising", expecting(RuntimeError, functools.partial(sr, "200 OK", HEADERS))),
-                ("wrong count", expecting(TypeError, functools.partial(sr, "200 OK"))),
-            ]
-            assert_refcounts_kept(paths, [sr, HEADERS, exc_info[1]])
-            assert_no_memory_kept(paths)
+            check(sr)
         except BaseException as e:  # reported by the test, not the server
             failures.append(e)
-        sr("200 OK", HEADERS, exc_info)
         return BODY
 
+    checking.failures = failures  # type: ignore[attr-defined]
+    return checking
+
+
+def test_the_servers_start_response(serve: Callable[..., Any]) -> None:
+    """The server's start_response (its write() is a bound method, which
+    CPython already calls by vectorcall)."""
+    checking = checked_in_flight(check_start_response)
     server = serve(checking)
     with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/", timeout=120) as r:
         assert r.read() == b"ok"
-    if failures:
-        raise failures[0]
+    for failure in checking.failures:  # type: ignore[attr-defined]
+        raise failure
+
+
+@pytest.mark.parametrize("wrap", [handle_error, reverser])
+def test_the_filters_start_response_and_write(wrap: Callable[[Any], Any]) -> None:
+    """What a response filter hands the app: its start_response and write()."""
+
+    def check(sr: Any) -> None:
+        write = check_start_response(sr)
+        assert type(write).__flags__ & HAVE_VECTORCALL
+        assert_shapes_as_tp_call(write, shapes((b"x",), ["data"]))
+        paths: Calls = [
+            ("fast", functools.partial(write, b"x")),
+            ("keywords", functools.partial(write, data=b"x")),
+            ("raising", expecting(TypeError, functools.partial(write, "not bytes"))),
+            ("wrong count", expecting(TypeError, write)),
+        ]
+        assert_refcounts_kept(paths, [write, sr])
+        assert_no_memory_kept(paths)
+
+    checking = checked_in_flight(check)
+    assert list(wrap(checking)(environ(), start_response)) == BODY
+    for failure in checking.failures:  # type: ignore[attr-defined]
+        raise failure

@@ -39,6 +39,7 @@ use pyo3::{PyTraverseError, PyVisit};
 pub use start_response::{StartResponse, Write};
 
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{exc_info_tuple, AppIter, Headers, ResponseStart, Status};
 
 /// How a middleware treats the body of one response.
@@ -209,10 +210,11 @@ pub fn call_filtered<'py>(
             }),
         },
     )?;
-    let sr = Bound::new(
+    let sr = vectorcall::new(
         py,
         StartResponse {
             body: body.clone().unbind(),
+            vectorcall: vectorcall::Slot::default(),
         },
     )?;
     match app.call1((environ, sr)) {

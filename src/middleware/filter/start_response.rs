@@ -2,10 +2,11 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use pyo3::{PyTraverseError, PyVisit};
+use pyo3::{Borrowed, PyTraverseError, PyVisit};
 
 use super::{commit, BodyMode, FilteredBody};
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{check_restart, type_name};
 
 /// The `start_response` a filtering middleware hands to the app it wraps
@@ -21,6 +22,28 @@ use crate::wsgi::{check_restart, type_name};
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 pub struct StartResponse {
     pub(super) body: Py<FilteredBody>,
+    pub(super) vectorcall: vectorcall::Slot<Self>,
+}
+
+impl vectorcall::Vectorcall for StartResponse {
+    fn slot(&self) -> &vectorcall::Slot<Self> {
+        &self.vectorcall
+    }
+
+    fn call<'py>(
+        slf: &Bound<'py, Self>,
+        args: &[Borrowed<'_, 'py, PyAny>],
+    ) -> Option<PyResult<Bound<'py, PyAny>>> {
+        // `exc_info=None` is no exc_info, as PyO3 reads an `Option`.
+        let (status, headers, exc_info) = match args {
+            [status, headers] => (status, headers, None),
+            [status, headers, exc_info] => (status, headers, Some(exc_info)),
+            _ => return None,
+        };
+        let exc_info = exc_info.filter(|e| !e.is_none()).map(|e| &**e);
+        let write = slf.get().__call__(slf.py(), status, headers, exc_info);
+        Some(write.map(Bound::into_any))
+    }
 }
 
 #[pymethods]
@@ -28,13 +51,13 @@ impl StartResponse {
     /// `start_response(status, response_headers, exc_info=None) -> write`;
     /// see the class documentation.
     #[pyo3(signature = (status, response_headers, exc_info=None))]
-    fn __call__(
+    fn __call__<'py>(
         &self,
-        py: Python<'_>,
-        status: &Bound<'_, PyAny>,
-        response_headers: &Bound<'_, PyAny>,
-        exc_info: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Write> {
+        py: Python<'py>,
+        status: &Bound<'py, PyAny>,
+        response_headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Write>> {
         let mut st = self.body.get().lock()?;
         // Once the app has produced body bytes its head is out as far as it
         // can tell, even while a whole-body filter still holds it: a late
@@ -46,9 +69,13 @@ impl StartResponse {
         st.exc_info = exc_info
             .filter(|e| !e.is_none())
             .map(|e| e.clone().unbind());
-        Ok(Write {
-            body: self.body.clone_ref(py),
-        })
+        vectorcall::new(
+            py,
+            Write {
+                body: self.body.clone_ref(py),
+                vectorcall: vectorcall::Slot::default(),
+            },
+        )
     }
 
     /// Visits the response this callable belongs to.
@@ -71,6 +98,26 @@ impl StartResponse {
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 pub struct Write {
     body: Py<FilteredBody>,
+    vectorcall: vectorcall::Slot<Self>,
+}
+
+impl vectorcall::Vectorcall for Write {
+    fn slot(&self) -> &vectorcall::Slot<Self> {
+        &self.vectorcall
+    }
+
+    fn call<'py>(
+        slf: &Bound<'py, Self>,
+        args: &[Borrowed<'_, 'py, PyAny>],
+    ) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let [data] = args else { return None };
+        let py = slf.py();
+        Some(
+            slf.get()
+                .__call__(py, data)
+                .map(|()| py.None().into_bound(py)),
+        )
+    }
 }
 
 #[pymethods]
