@@ -102,9 +102,9 @@ const RECURSION_WHERE: &CStr = c" while calling a Python object";
 
 /// Makes `T`'s calls go through vectorcall; `sample` is any instance.
 ///
-/// Call it once per class at module init, before other threads can see the
-/// class (the fields are written without a lock, as CPython does while it
-/// builds a type).
+/// Called at module init, or by [`new`] when it makes the first instance.
+/// The type's fields are written without a lock: rswsgi runs with the GIL
+/// (`gil_used = true`), which every reader of them (a call) holds too.
 ///
 /// # Errors
 /// `RuntimeError` if the slot does not lie inside the object as measured on
@@ -136,8 +136,8 @@ pub fn install<T: Vectorcall>(sample: &Bound<'_, T>) -> PyResult<()> {
             T::NAME
         )));
     }
-    // SAFETY: `tp` is a ready heap type that PyO3 created and no other
-    // thread uses yet (see above). Every instance of it holds a `Slot<T>`
+    // SAFETY: `tp` is a ready heap type that PyO3 created, written with
+    // the GIL held (see above). Every instance of it holds a `Slot<T>`
     // at `offset` (the struct's layout is the same for every instance, and
     // `Slot::default` is the only way to build one), so CPython always finds
     // a valid `vectorcallfunc` there; `tp_call` stays PyO3's, as the C API
