@@ -182,6 +182,25 @@ pub fn new<T: Vectorcall>(
     Ok(obj)
 }
 
+/// Implements [`Vectorcall`] for `$ty`, a `#[pyclass]` with a field
+/// `vectorcall: Slot<Self>`: [`Vectorcall::call`]`(slf, args)` is `$body`.
+macro_rules! implement {
+    ($ty:ty, |$slf:ident, $args:ident| $body:expr) => {
+        impl $crate::vectorcall::Vectorcall for $ty {
+            fn slot(&self) -> &$crate::vectorcall::Slot<Self> {
+                &self.vectorcall
+            }
+
+            fn call<'py>(
+                $slf: &pyo3::Bound<'py, Self>,
+                $args: &[pyo3::Borrowed<'_, 'py, pyo3::PyAny>],
+            ) -> Option<pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>>> {
+                $body
+            }
+        }
+    };
+}
+
 /// Implements [`Vectorcall`] for a WSGI application class: `$ty` is a
 /// `frozen` `#[pyclass]` with a field `vectorcall: Slot<Self>` and a method
 /// `__call__(&self, py, environ: &Bound<PyAny>, start_response:
@@ -189,25 +208,43 @@ pub fn new<T: Vectorcall>(
 /// exactly two positional arguments.
 macro_rules! wsgi_app {
     ($ty:ty) => {
-        impl $crate::vectorcall::Vectorcall for $ty {
-            fn slot(&self) -> &$crate::vectorcall::Slot<Self> {
-                &self.vectorcall
-            }
-
-            fn call<'py>(
-                slf: &pyo3::Bound<'py, Self>,
-                args: &[pyo3::Borrowed<'_, 'py, pyo3::PyAny>],
-            ) -> Option<pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>>> {
-                let [environ, start_response] = args else {
-                    return None;
-                };
-                Some(slf.get().__call__(slf.py(), environ, start_response))
-            }
-        }
+        $crate::vectorcall::implement!($ty, |slf, args| {
+            let [environ, start_response] = args else {
+                return None;
+            };
+            Some(slf.get().__call__(slf.py(), environ, start_response))
+        });
     };
 }
 
-pub(crate) use wsgi_app;
+pub(crate) use {implement, wsgi_app};
+
+/// `(status, response_headers, exc_info)`, borrowed from a call's arguments.
+pub type StartResponseArgs<'a, 'py> = (
+    &'a Bound<'py, PyAny>,
+    &'a Bound<'py, PyAny>,
+    Option<&'a Bound<'py, PyAny>>,
+);
+
+/// The positional arguments of `start_response(status, response_headers,
+/// exc_info=None)` (PEP 3333): `(status, response_headers, exc_info)`,
+/// with an `exc_info` of `None` read as none, as PyO3 reads an `Option`
+/// argument; `None` for another count.
+#[must_use]
+pub fn start_response_args<'a, 'py>(
+    args: &'a [Borrowed<'a, 'py, PyAny>],
+) -> Option<StartResponseArgs<'a, 'py>> {
+    let (status, headers, exc_info) = match args {
+        [status, headers] => (status, headers, None),
+        [status, headers, exc_info] => (status, headers, Some(exc_info)),
+        _ => return None,
+    };
+    Some((
+        status,
+        headers,
+        exc_info.filter(|e| !e.is_none()).map(|e| &**e),
+    ))
+}
 
 /// The `vectorcallfunc` stored in every `Slot<T>` (C API `vectorcallfunc`:
 /// `callable`, `args[0..nargs + len(kwnames)]` borrowed, the keyword
@@ -350,19 +387,10 @@ mod tests {
         vectorcall: Slot<Self>,
     }
 
-    impl Vectorcall for Probe {
-        fn slot(&self) -> &Slot<Self> {
-            &self.vectorcall
-        }
-
-        fn call<'py>(
-            slf: &Bound<'py, Self>,
-            args: &[Borrowed<'_, 'py, PyAny>],
-        ) -> Option<PyResult<Bound<'py, PyAny>>> {
-            let [_, _] = args else { return None };
-            Some(Ok(PyString::new(slf.py(), "vectorcall").into_any()))
-        }
-    }
+    implement!(Probe, |slf, args| {
+        let [_, _] = args else { return None };
+        Some(Ok(PyString::new(slf.py(), "vectorcall").into_any()))
+    });
 
     #[pymethods]
     impl Probe {
@@ -383,18 +411,7 @@ mod tests {
         vectorcall: Slot<Self>,
     }
 
-    impl Vectorcall for Loop {
-        fn slot(&self) -> &Slot<Self> {
-            &self.vectorcall
-        }
-
-        fn call<'py>(
-            slf: &Bound<'py, Self>,
-            _: &[Borrowed<'_, 'py, PyAny>],
-        ) -> Option<PyResult<Bound<'py, PyAny>>> {
-            Some(slf.call0())
-        }
-    }
+    implement!(Loop, |slf, _args| Some(slf.call0()));
 
     #[pymethods]
     impl Loop {
@@ -408,18 +425,7 @@ mod tests {
         vectorcall: Slot<Self>,
     }
 
-    impl Vectorcall for Base {
-        fn slot(&self) -> &Slot<Self> {
-            &self.vectorcall
-        }
-
-        fn call<'py>(
-            _: &Bound<'py, Self>,
-            _: &[Borrowed<'_, 'py, PyAny>],
-        ) -> Option<PyResult<Bound<'py, PyAny>>> {
-            None
-        }
-    }
+    implement!(Base, |_slf, _args| None);
 
     #[pymethods]
     impl Base {

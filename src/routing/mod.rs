@@ -14,7 +14,7 @@ pub(crate) mod url_for;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use pyo3::{Borrowed, PyTraverseError};
+use pyo3::PyTraverseError;
 
 use crate::errors::Error;
 use crate::vectorcall;
@@ -58,24 +58,15 @@ pub struct Router {
     vectorcall: vectorcall::Slot<Self>,
 }
 
-impl vectorcall::Vectorcall for Router {
-    fn slot(&self) -> &vectorcall::Slot<Self> {
-        &self.vectorcall
-    }
-
-    /// `router(environ, start_response)` with a `dict` environ; any other
-    /// call gets `__call__`'s argument errors.
-    fn call<'py>(
-        slf: &Bound<'py, Self>,
-        args: &[Borrowed<'_, 'py, PyAny>],
-    ) -> Option<PyResult<Bound<'py, PyAny>>> {
-        let [environ, start_response] = args else {
-            return None;
-        };
-        let environ = environ.cast::<PyDict>().ok()?;
-        Some(dispatch::call(slf, &environ, start_response))
-    }
-}
+// `router(environ, start_response)` with a `dict` environ; any other call
+// gets `__call__`'s argument errors.
+vectorcall::implement!(Router, |slf, args| {
+    let [environ, start_response] = args else {
+        return None;
+    };
+    let environ = environ.cast::<PyDict>().ok()?;
+    Some(dispatch::call(slf, &environ, start_response))
+});
 
 /// What one `add` call registered, as `Router.routes` reports it.
 #[derive(Debug)]

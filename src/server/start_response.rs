@@ -10,10 +10,10 @@
 //! iterable ends.
 
 use pyo3::gc::PyVisit;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::PyTraverseError;
-use pyo3::{intern, Borrowed};
 
 use crate::errors::Error;
 use crate::vectorcall;
@@ -236,25 +236,10 @@ pub struct StartResponse {
     vectorcall: vectorcall::Slot<Self>,
 }
 
-impl vectorcall::Vectorcall for StartResponse {
-    fn slot(&self) -> &vectorcall::Slot<Self> {
-        &self.vectorcall
-    }
-
-    fn call<'py>(
-        slf: &Bound<'py, Self>,
-        args: &[Borrowed<'_, 'py, PyAny>],
-    ) -> Option<PyResult<Bound<'py, PyAny>>> {
-        // `exc_info=None` is no exc_info, as PyO3 reads an `Option`.
-        let (status, headers, exc_info) = match args {
-            [status, headers] => (status, headers, None),
-            [status, headers, exc_info] => (status, headers, Some(exc_info)),
-            _ => return None,
-        };
-        let exc_info = exc_info.filter(|e| !e.is_none()).map(|e| &**e);
-        Some(Self::__call__(slf, status, headers, exc_info))
-    }
-}
+vectorcall::implement!(StartResponse, |slf, args| {
+    let (status, headers, exc_info) = vectorcall::start_response_args(args)?;
+    Some(Self::__call__(slf, status, headers, exc_info))
+});
 
 impl StartResponse {
     /// `sr` made ready for the next response on the same connection, when

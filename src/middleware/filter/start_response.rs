@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use pyo3::{Borrowed, PyTraverseError, PyVisit};
+use pyo3::{PyTraverseError, PyVisit};
 
 use super::{commit, BodyMode, FilteredBody};
 use crate::errors::Error;
@@ -25,26 +25,11 @@ pub struct StartResponse {
     pub(super) vectorcall: vectorcall::Slot<Self>,
 }
 
-impl vectorcall::Vectorcall for StartResponse {
-    fn slot(&self) -> &vectorcall::Slot<Self> {
-        &self.vectorcall
-    }
-
-    fn call<'py>(
-        slf: &Bound<'py, Self>,
-        args: &[Borrowed<'_, 'py, PyAny>],
-    ) -> Option<PyResult<Bound<'py, PyAny>>> {
-        // `exc_info=None` is no exc_info, as PyO3 reads an `Option`.
-        let (status, headers, exc_info) = match args {
-            [status, headers] => (status, headers, None),
-            [status, headers, exc_info] => (status, headers, Some(exc_info)),
-            _ => return None,
-        };
-        let exc_info = exc_info.filter(|e| !e.is_none()).map(|e| &**e);
-        let write = slf.get().__call__(slf.py(), status, headers, exc_info);
-        Some(write.map(Bound::into_any))
-    }
-}
+vectorcall::implement!(StartResponse, |slf, args| {
+    let (status, headers, exc_info) = vectorcall::start_response_args(args)?;
+    let write = slf.get().__call__(slf.py(), status, headers, exc_info);
+    Some(write.map(Bound::into_any))
+});
 
 #[pymethods]
 impl StartResponse {
@@ -101,24 +86,15 @@ pub struct Write {
     vectorcall: vectorcall::Slot<Self>,
 }
 
-impl vectorcall::Vectorcall for Write {
-    fn slot(&self) -> &vectorcall::Slot<Self> {
-        &self.vectorcall
-    }
-
-    fn call<'py>(
-        slf: &Bound<'py, Self>,
-        args: &[Borrowed<'_, 'py, PyAny>],
-    ) -> Option<PyResult<Bound<'py, PyAny>>> {
-        let [data] = args else { return None };
-        let py = slf.py();
-        Some(
-            slf.get()
-                .__call__(py, data)
-                .map(|()| py.None().into_bound(py)),
-        )
-    }
-}
+vectorcall::implement!(Write, |slf, args| {
+    let [data] = args else { return None };
+    let py = slf.py();
+    Some(
+        slf.get()
+            .__call__(py, data)
+            .map(|()| py.None().into_bound(py)),
+    )
+});
 
 #[pymethods]
 impl Write {
