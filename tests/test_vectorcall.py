@@ -87,8 +87,13 @@ def test_class_call_cannot_be_reassigned(name: str) -> None:
     """An immutable class: before 3.12 a new ``__call__`` would reach only
     ``tp_call`` and vectorcall would go on running the old code."""
     obj = CASES[name](app)
-    with pytest.raises(TypeError, match="immutable type"):
-        type(obj).__call__ = lambda self, *a: None
+    cls, call = type(obj), type(obj).__dict__["__call__"]
+    try:
+        with pytest.raises(TypeError, match="immutable type"):
+            cls.__call__ = lambda self, *a: None
+    finally:
+        if cls.__dict__["__call__"] is not call:  # a mutable class: undo for the other tests
+            cls.__call__ = call
     assert list(obj(environ(), start_response)) == BODY
 
 
