@@ -294,3 +294,12 @@ def test_the_filters_start_response_and_write(wrap: Callable[[Any], Any]) -> Non
     assert list(wrap(checking)(environ(), start_response)) == BODY
     for failure in checking.failures:  # type: ignore[attr-defined]
         raise failure
+
+
+def test_a_router_routed_to_itself_raises_recursion_error() -> None:
+    """As through tp_call: CPython's recursion check guards the vectorcall
+    entry too, so the C stack does not overflow."""
+    router = Router()
+    router.add("/x", router)
+    with pytest.raises(RecursionError, match="while calling a Python object"):
+        router({"PATH_INFO": "/x", "REQUEST_METHOD": "GET"}, start_response)
