@@ -8,6 +8,7 @@ pub mod middleware;
 pub mod reload;
 pub mod routing;
 pub mod server;
+pub mod vectorcall;
 pub mod wsgi;
 
 use pyo3::prelude::*;
@@ -22,6 +23,8 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = true)]
 mod _rswsgi {
     use pyo3::prelude::*;
+
+    use crate::vectorcall;
 
     #[pymodule_export]
     use crate::middleware::{stack, HandleError, LogEnviron, Reverser, WrapQueryParams};
@@ -38,6 +41,15 @@ mod _rswsgi {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", env!("CARGO_PKG_VERSION"))
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        // Vectorcall for the WSGI callables, each measured on a live instance
+        // (the server's start_response: on the first one it makes).
+        let py = m.py();
+        let app = m.getattr("stack")?; // any callable will do
+        vectorcall::install_called::<Router>(py, ())?;
+        vectorcall::install_called::<LogEnviron>(py, (&app,))?;
+        vectorcall::install_called::<HandleError>(py, (&app,))?;
+        vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
+        vectorcall::install_called::<Reverser>(py, (&app,))
     }
 }

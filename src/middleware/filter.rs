@@ -48,6 +48,7 @@ pub use start_response::StartResponse;
 
 use super::glue::Call;
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{exc_info_tuple, AppIter, Head, Headers, ResponseStart};
 
 /// How a middleware treats the body of one response.
@@ -192,7 +193,7 @@ pub fn call_filtered<'py>(
     hooks: Box<dyn ResponseHooks>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = call.app.py();
-    let sr = Bound::new(
+    let sr = vectorcall::new(
         py,
         StartResponse {
             state: Mutex::new(State {
@@ -207,6 +208,7 @@ pub fn call_filtered<'py>(
                 inner: Inner::NotYet,
                 done: false,
             }),
+            vectorcall: vectorcall::Slot::default(),
         },
     )?;
     match call.app.call1((call.environ, &sr)) {

@@ -93,7 +93,9 @@ pub(crate) fn describe_app(app: &Bound<'_, PyAny>) -> String {
 ///   `text_signature`; `app` is checked with [`check_app`] (`TypeError`),
 ///   then `Self::build(app)` or `Self::build(app, [opt, ...])` reads the
 ///   options ([`Options`]) and makes the object;
-/// - `__call__(environ, start_response)` runs [`Middleware::call`];
+/// - `__call__(environ, start_response)` runs [`Middleware::call`], also
+///   through vectorcall ([`crate::vectorcall::wsgi_app!`]; the class needs
+///   a field `vectorcall: Slot<Self>`);
 /// - the `app` getter (the wrapped app, for tools that walk a stack);
 /// - `__repr__`: `$name(repr(app)` + [`Middleware::repr_options`] + `)`;
 /// - `__traverse__` visits `app` and the `traverse(...)` fields;
@@ -124,6 +126,8 @@ macro_rules! middleware_class {
         ] $($($field)*)?);
     };
     (@methods $ty:ident, $name:literal, [$($new:tt)*] $($field:ident)*) => {
+        $crate::vectorcall::wsgi_app!($ty);
+
         #[pymethods]
         impl $ty {
             $($new)*

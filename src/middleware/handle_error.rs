@@ -8,6 +8,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 use super::filter::{call_filtered, ErrorResponse, ResponseHooks};
 use super::glue::{bool_arg, middleware_class, Call, Middleware, Options};
 use super::{accept, debug_page};
+use crate::vectorcall;
 use crate::wsgi::{repr_or_type, type_name, Headers};
 
 /// The status and default body of the response that replaces a failure.
@@ -64,6 +65,7 @@ const PAGE_CSP: &str =
 pub struct HandleError {
     app: Py<PyAny>,
     debug: bool,
+    vectorcall: vectorcall::Slot<Self>,
 }
 
 middleware_class!(
@@ -79,6 +81,7 @@ impl HandleError {
         Ok(Self {
             app: app.unbind(),
             debug,
+            vectorcall: vectorcall::Slot::default(),
         })
     }
 }

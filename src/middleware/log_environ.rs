@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyString};
 use super::glue::{middleware_class, Call, Middleware, Options};
 use super::pyrepr;
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{repr_or_type, type_name};
 pub use dump::{format_environ, DumpCache};
 
@@ -52,6 +53,7 @@ pub struct LogEnviron {
     /// What the last dump can lend the next (servers build every environ
     /// alike): the sorted key order, and the lines of unchanged values.
     cache: Mutex<DumpCache>,
+    vectorcall: vectorcall::Slot<Self>,
 }
 
 middleware_class!(
@@ -90,6 +92,7 @@ impl LogEnviron {
             stream,
             redact,
             cache: Mutex::default(),
+            vectorcall: vectorcall::Slot::default(),
         })
     }
 }

@@ -37,6 +37,7 @@ use url::form_urlencoded;
 
 use super::glue::{bool_arg, middleware_class, Call, Middleware, Options};
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::repr_or_type;
 
 /// The `(name, value)` pairs of `urllib.parse.parse_qsl(qs,
@@ -99,6 +100,7 @@ pub struct WrapQueryParams {
     app: Py<PyAny>,
     keep_blank_values: bool,
     key: Py<PyString>,
+    vectorcall: vectorcall::Slot<Self>,
 }
 
 middleware_class!(
@@ -124,6 +126,7 @@ impl WrapQueryParams {
             app: app.unbind(),
             keep_blank_values,
             key: key.unbind(),
+            vectorcall: vectorcall::Slot::default(),
         })
     }
 }

@@ -7,6 +7,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::filter::{call_filtered, BodyMode, ResponseHooks};
 use super::glue::{middleware_class, Call, Middleware};
+use crate::vectorcall;
 use crate::wsgi::{Head, MediaType};
 
 /// A character encoding the reverser can decode and re-encode exactly.
@@ -206,6 +207,7 @@ pub fn reverse_body(body: &mut [u8], charset: Charset) -> bool {
 #[pyclass(module = "rswsgi._rswsgi", name = "reverser", frozen)]
 pub struct Reverser {
     app: Py<PyAny>,
+    vectorcall: vectorcall::Slot<Self>,
 }
 
 middleware_class!(Reverser, "reverser", new(app));
@@ -213,7 +215,10 @@ middleware_class!(Reverser, "reverser", new(app));
 impl Reverser {
     #[allow(clippy::unnecessary_wraps)] // the constructor's shape; see `middleware_class!`
     fn build(app: Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self { app: app.unbind() })
+        Ok(Self {
+            app: app.unbind(),
+            vectorcall: vectorcall::Slot::default(),
+        })
     }
 }
 

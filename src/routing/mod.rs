@@ -19,6 +19,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 use crate::errors::{check_callable, Callee, Error};
+use crate::vectorcall;
 use dispatch::RouteObjects;
 use mount::Mounts;
 use table::{quote, Methods, Table};
@@ -56,7 +57,18 @@ pub struct Router {
     mounts: Mounts<Py<PyAny>>,
     /// One entry per successful `add`, in order, for `Router.routes`.
     added: Vec<Added>,
+    vectorcall: vectorcall::Slot<Self>,
 }
+
+// `router(environ, start_response)` with a `dict` environ; any other call
+// gets `__call__`'s argument errors.
+vectorcall::implement!(Router, |slf, args| {
+    let [environ, start_response] = args else {
+        return None;
+    };
+    let environ = environ.cast::<PyDict>().ok()?;
+    Some(dispatch::call(slf, &environ, start_response))
+});
 
 /// What one `add` call registered, as `Router.routes` reports it.
 #[derive(Debug)]

@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use super::file_wrapper::FileWrapper;
 use super::sendfile::FileBody;
 use super::start_response::{AppHead, StartResponse};
+use crate::vectorcall;
 use crate::wsgi::AppIter;
 
 /// The application's side of one response.
@@ -35,7 +36,7 @@ impl AppOutput {
     ) -> PyResult<(Self, Option<PyErr>)> {
         let sr = match spare.and_then(|sr| StartResponse::reuse(py, sr)) {
             Some(sr) => sr,
-            None => Bound::new(py, StartResponse::default())?,
+            None => vectorcall::new(py, StartResponse::default())?,
         };
         let (iter, raised) = match app.call1((environ, &sr)) {
             Ok(it) => (Some(AppIter::new(it)), None),

@@ -16,6 +16,7 @@ use pyo3::types::PyBytes;
 use pyo3::PyTraverseError;
 
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{
     check_header, check_restart, header_item, header_list, is_hop_by_hop, is_token, latin1_bytes,
     next_content_length, status_code, status_str, type_name,
@@ -232,7 +233,13 @@ pub struct StartResponse {
     /// The buffer of the last head sent, for the next one (see
     /// [`StartResponse::recycle`]).
     buffer: Vec<u8>,
+    vectorcall: vectorcall::Slot<Self>,
 }
+
+vectorcall::implement!(StartResponse, |slf, args| {
+    let (status, headers, exc_info) = vectorcall::start_response_args(args)?;
+    Some(Self::__call__(slf, status, headers, exc_info))
+});
 
 impl StartResponse {
     /// `sr` made ready for the next response on the same connection, when

@@ -10,6 +10,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use super::{commit, BodyMode, Inner, State};
 use crate::errors::Error;
+use crate::vectorcall;
 use crate::wsgi::{check_restart, type_name};
 
 /// The `start_response` a filtering middleware hands to the app it wraps
@@ -33,7 +34,19 @@ use crate::wsgi::{check_restart, type_name};
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 pub struct StartResponse {
     pub(super) state: Mutex<State>,
+    pub(super) vectorcall: vectorcall::Slot<Self>,
 }
+
+// `write(data)` with one argument, `start_response(status, headers[,
+// exc_info])` with two or three; anything else gets `__call__`'s errors.
+vectorcall::implement!(StartResponse, |slf, args| {
+    let py = slf.py();
+    if let [data] = args {
+        return Some(write(slf, data).map(|()| py.None().into_bound(py)));
+    }
+    let (status, headers, exc_info) = vectorcall::start_response_args(args)?;
+    Some(start(slf.get(), status, headers, exc_info).map(|()| slf.clone().into_any()))
+});
 
 #[pymethods]
 impl StartResponse {
