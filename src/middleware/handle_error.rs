@@ -64,8 +64,8 @@ const PAGE_CSP: &str =
 #[pyclass(module = "rswsgi._rswsgi", name = "handle_error", frozen)]
 pub struct HandleError {
     app: Py<PyAny>,
-    debug: bool,
     vectorcall: vectorcall::Slot<Self>,
+    debug: bool,
 }
 
 middleware_class!(
@@ -80,8 +80,8 @@ impl HandleError {
         let debug = bool_arg("debug", debug)?;
         Ok(Self {
             app: app.unbind(),
-            debug,
             vectorcall: vectorcall::Slot::default(),
+            debug,
         })
     }
 }

@@ -48,12 +48,12 @@ pub(super) const REDACTED: &str = "'<redacted>'";
 #[pyclass(module = "rswsgi._rswsgi", name = "log_environ", frozen)]
 pub struct LogEnviron {
     app: Py<PyAny>,
+    vectorcall: vectorcall::Slot<Self>,
     stream: Option<Py<PyAny>>,
     redact: Vec<String>,
     /// What the last dump can lend the next (servers build every environ
     /// alike): the sorted key order, and the lines of unchanged values.
     cache: Mutex<DumpCache>,
-    vectorcall: vectorcall::Slot<Self>,
 }
 
 middleware_class!(
@@ -89,10 +89,10 @@ impl LogEnviron {
         };
         Ok(Self {
             app: app.unbind(),
+            vectorcall: vectorcall::Slot::default(),
             stream,
             redact,
             cache: Mutex::default(),
-            vectorcall: vectorcall::Slot::default(),
         })
     }
 }

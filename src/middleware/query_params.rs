@@ -98,9 +98,9 @@ pub fn parse_qs<'py>(
 #[pyclass(module = "rswsgi._rswsgi", name = "wrap_query_params", frozen)]
 pub struct WrapQueryParams {
     app: Py<PyAny>,
+    vectorcall: vectorcall::Slot<Self>,
     keep_blank_values: bool,
     key: Py<PyString>,
-    vectorcall: vectorcall::Slot<Self>,
 }
 
 middleware_class!(
@@ -124,9 +124,9 @@ impl WrapQueryParams {
         };
         Ok(Self {
             app: app.unbind(),
+            vectorcall: vectorcall::Slot::default(),
             keep_blank_values,
             key: key.unbind(),
-            vectorcall: vectorcall::Slot::default(),
         })
     }
 }
