@@ -1,4 +1,4 @@
-"""Runnable example apps; each answers ``GET /hello``.
+"""Runnable example apps; each answers `GET /hello`.
 
-Serve one from the repository root with ``python -m rswsgi.dev examples.NAME:app``.
+Serve one from the repository root with `python -m rswsgi.dev examples.NAME:app`.
 """

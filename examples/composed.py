@@ -3,8 +3,8 @@
     python -m rswsgi.dev examples.composed:app
 
 Then open http://127.0.0.1:8888/ in a browser. Every request's environ is
-dumped to stderr by ``log_environ`` (``Authorization`` and cookies redacted).
-With ``--debug``, ``/boom`` shows the exception, its source and the request
+dumped to stderr by `log_environ` (`Authorization` and cookies redacted).
+With `--debug`, `/boom` shows the exception, its source and the request
 in the browser (and the text traceback to curl).
 """
 
@@ -63,7 +63,7 @@ def hello_name(environ: WSGIEnvironment, start_response: StartResponse) -> Itera
 @router.route("/search", methods=["GET"], name="search")
 @wrap_query_params
 def search(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """The query string parsed by ``wrap_query_params``, as JSON."""
+    """The query string parsed by `wrap_query_params`, as JSON."""
     params = environ["rswsgi.query_params"]
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(params, ensure_ascii=False).encode()]
@@ -73,9 +73,9 @@ def search(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[
 @reverser
 @wrap_query_params
 def reverse(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """A text/plain body that ``reverser`` reverses by grapheme cluster.
+    """A text/plain body that `reverser` reverses by grapheme cluster.
 
-    ``?text=...`` chooses the text; the default shows a skin-tone emoji that
+    `?text=...` chooses the text; the default shows a skin-tone emoji that
     must stay in one piece.
     """
     text = environ["rswsgi.query_params"].get("text", ["héllo wörld 👍🏽"])[0]
@@ -85,7 +85,7 @@ def reverse(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable
 
 @router.route("/boom", methods=["GET"], name="boom")
 def boom(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """Raises, so ``handle_error`` answers 500 and the server keeps serving."""
+    """Raises, so `handle_error` answers 500 and the server keeps serving."""
     raise RuntimeError("boom: this route always fails")
 
 

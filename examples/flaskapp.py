@@ -1,4 +1,4 @@
-"""A Flask application, served through its ``wsgi_app``.
+"""A Flask application, served through its `wsgi_app`.
 
 python -m rswsgi.dev examples.flaskapp:app
 """
@@ -18,7 +18,7 @@ def hello_world() -> Response:
 
 @flask_app.route("/whereami")
 def whereami() -> Response:
-    """Show where Flask thinks it is mounted (``SCRIPT_NAME``) and the path below it."""
+    """Show where Flask thinks it is mounted (`SCRIPT_NAME`) and the path below it."""
     return Response(
         f"SCRIPT_NAME={request.script_root} PATH_INFO={request.path}\n", mimetype="text/plain"
     )

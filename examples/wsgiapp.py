@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """Answer ``/hello`` with a greeting and everything else with 404."""
+    """Answer `/hello` with a greeting and everything else with 404."""
     if environ.get("PATH_INFO") != "/hello":
         body = b"Not Found\n"
         start_response(

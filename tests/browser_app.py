@@ -1,15 +1,15 @@
 """A page with 12 subresources and a self-check, served to headless Chromium by test_browser.
 
-``/`` is an HTML page that references 2 stylesheets, 3 scripts and 7 images (three of the
+`/` is an HTML page that references 2 stylesheets, 3 scripts and 7 images (three of the
 files are about 200 KB, so the browser keeps several requests in flight and opens parallel
-connections). After ``load`` an inline script checks each one (CSS applied via
-``getComputedStyle``, JS set its global, image ``naturalWidth``) and writes the verdict into
-``<pre id=result>`` and ``document.title`` (``loaded 12/12``).
+connections). After `load` an inline script checks each one (CSS applied via
+`getComputedStyle`, JS set its global, image `naturalWidth`) and writes the verdict into
+`<pre id=result>` and `document.title` (`loaded 12/12`).
 
-Every request is recorded as ``(REMOTE_PORT, PATH_INFO, User-Agent)``; ``/stats`` returns
+Every request is recorded as `(REMOTE_PORT, PATH_INFO, User-Agent)`; `/stats` returns
 the record as JSON so the test can count the browser's connections.
 
-``BROWSER_APP_MISSING=/img/3.png`` (an environment variable, comma-separated paths) makes
+`BROWSER_APP_MISSING=/img/3.png` (an environment variable, comma-separated paths) makes
 those paths 404, to show the self-check can fail.
 """
 
@@ -70,7 +70,7 @@ def png(width: int, height: int, noise: bool) -> bytes:
 
 
 def padding(n: int) -> str:
-    """A comment of about ``n`` bytes, to make a file large."""
+    """A comment of about `n` bytes, to make a file large."""
     return "/* " + "x" * n + " */\n" if n else ""
 
 
@@ -113,7 +113,7 @@ window.addEventListener('load', function () {{
 
 
 def resources() -> dict[str, tuple[str, bytes]]:
-    """Every path the app serves (except ``/stats``): ``path -> (content type, body)``."""
+    """Every path the app serves (except `/stats`): `path -> (content type, body)`."""
     out: dict[str, tuple[str, bytes]] = {"/": ("text/html; charset=utf-8", page())}
     for path, (sel, value, pad) in CSS.items():
         body = f"{padding(pad)}{sel} {{ width: {value}; height: 10px; background: green; }}\n"

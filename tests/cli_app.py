@@ -1,4 +1,4 @@
-"""Fixture targets for ``python -m rswsgi.dev`` (see test_dev_cli.py)."""
+"""Fixture targets for `python -m rswsgi.dev` (see test_dev_cli.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A module whose WSGI app is called ``application`` (Django's name)."""
+"""A module whose WSGI app is called `application` (Django's name)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ class Response:
 
 class Client:
     """One raw TCP connection to the server, reading responses by hand; over TLS with
-    ``context`` (the server is asked for as ``localhost``)."""
+    `context` (the server is asked for as `localhost`)."""
 
     def __init__(
         self, port: int, timeout: float = 5.0, context: ssl.SSLContext | None = None
@@ -156,7 +156,7 @@ def pem(tmp_path_factory: pytest.TempPathFactory) -> Pem:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Server]]:
-    """``serve(app, **make_server_kwargs)`` starts a live server on a free port in a thread."""
+    """`serve(app, **make_server_kwargs)` starts a live server on a free port in a thread."""
     running: list[tuple[Server, threading.Thread]] = []
 
     def start(app: Any, **kwargs: Any) -> Server:

@@ -1,4 +1,4 @@
-"""Run ``python -m rswsgi.dev`` as a real subprocess and talk HTTP/1.1 to it over a socket.
+"""Run `python -m rswsgi.dev` as a real subprocess and talk HTTP/1.1 to it over a socket.
 
 Shared by the end-to-end tests; nothing here imports rswsgi, so the tests
 exercise exactly what a user's shell would run.
@@ -40,7 +40,7 @@ class Response:
 
 
 def read_response(sock: socket.socket, *, head: bool = False) -> Response:
-    """Read exactly one response from ``sock`` (Content-Length, chunked or until close)."""
+    """Read exactly one response from `sock` (Content-Length, chunked or until close)."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         data = sock.recv(65536)
@@ -90,7 +90,7 @@ def read_response(sock: socket.socket, *, head: bool = False) -> Response:
 def get(
     port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET"
 ) -> Response:
-    """Send one HTTP/1.1 request with ``Connection: close`` and read its response."""
+    """Send one HTTP/1.1 request with `Connection: close` and read its response."""
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(
@@ -101,7 +101,7 @@ def get(
 
 
 class DevServer:
-    """``python -m rswsgi.dev ARGS --port P`` in a subprocess, started and stopped by ``with``.
+    """`python -m rswsgi.dev ARGS --port P` in a subprocess, started and stopped by `with`.
 
     stderr goes to a temporary file so that a chatty server never blocks on a
     full pipe; read it with :meth:`stderr`.

@@ -10,7 +10,7 @@ VOID = {"meta", "link", "br", "img", "input", "hr"}
 
 class Page(HTMLParser):
     """A parsed page: every start tag with its attributes, and the text of every element
-    that has a class, by class (``texts['exc-line']``: one string per such element)."""
+    that has a class, by class (`texts['exc-line']`: one string per such element)."""
 
     def __init__(self, body: bytes) -> None:
         super().__init__(convert_charrefs=True)

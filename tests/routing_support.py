@@ -10,8 +10,8 @@ Headers = list[tuple[str, str]]
 
 
 def environ_for(method: str = "GET", path: str = "/", **extra: Any) -> dict[str, Any]:
-    """A complete environ (``setup_testing_defaults``) for ``method`` and the raw URL
-    path bytes ``path`` given as a PEP 3333 latin-1 string."""
+    """A complete environ (`setup_testing_defaults`) for `method` and the raw URL
+    path bytes `path` given as a PEP 3333 latin-1 string."""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -24,7 +24,7 @@ def environ_for(method: str = "GET", path: str = "/", **extra: Any) -> dict[str,
 
 
 def call(app: Any, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
-    """Runs ``app`` once, closing its iterable; returns status, headers and body."""
+    """Runs `app` once, closing its iterable; returns status, headers and body."""
     seen: list[tuple[str, Headers]] = []
 
     def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
@@ -49,7 +49,7 @@ def header(headers: Headers, name: str) -> str | None:
 
 
 def text_app(text: str) -> Any:
-    """A WSGI app answering ``200`` with ``text`` and recording each environ it sees."""
+    """A WSGI app answering `200` with `text` and recording each environ it sees."""
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         app.environs.append(environ)  # type: ignore[attr-defined]

@@ -2,13 +2,13 @@
 subresources come over parallel connections while two idle connections stay open, and
 everything loads (the issue "Dev server ... holds up to browsers").
 
-The same page also loads over HTTPS (``--cert adhoc``; Chromium is told to accept the
+The same page also loads over HTTPS (`--cert adhoc`; Chromium is told to accept the
 self-signed certificate) with a TLS keep-alive connection and a silent TCP connection (no
 ClientHello) open.
 
-The page (tests/browser_app.py) checks itself after ``load`` and writes ``loaded N/12``
-into ``<pre id=result>``; Chromium's ``--dump-dom`` hands the DOM back. Chromium's stderr
-is noise (dbus, GPU) and is ignored. Skipped when no ``chromium`` binary is installed;
+The page (tests/browser_app.py) checks itself after `load` and writes `loaded N/12`
+into `<pre id=result>`; Chromium's `--dump-dom` hands the DOM back. Chromium's stderr
+is noise (dbus, GPU) and is ignored. Skipped when no `chromium` binary is installed;
 .ci/run installs Debian's package, so CI runs it.
 """
 
@@ -38,7 +38,7 @@ CHROME_TIMEOUT = 60  # seconds for one Chromium run; it takes a few
 
 
 def chromium(url: str, profile: Path, *extra: str) -> str:
-    """Run headless Chromium on ``url`` with a fresh profile; its stdout (the DOM dump)."""
+    """Run headless Chromium on `url` with a fresh profile; its stdout (the DOM dump)."""
     assert CHROMIUM is not None
     args = [
         CHROMIUM,
@@ -68,7 +68,7 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
 
 
 def result(dom: str) -> list[str]:
-    """The lines of the page's ``<pre id=result>``."""
+    """The lines of the page's `<pre id=result>`."""
     found = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
     assert found, f"no result element in the dumped DOM:\n{dom[:2000]}"
     return html.unescape(found.group(1)).splitlines()

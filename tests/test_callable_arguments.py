@@ -1,4 +1,4 @@
-"""Every argument that must be callable is checked the same way: ``TypeError`` naming the
+"""Every argument that must be callable is checked the same way: `TypeError` naming the
 argument, the value and its type, whichever function takes it."""
 
 from __future__ import annotations

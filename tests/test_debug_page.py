@@ -1,7 +1,7 @@
-"""``handle_error(debug=True)``'s HTML page: who gets it (Accept, RFC 9110 §12.5.1), what it
-shows (the exception chain as ``traceback`` prints it, frames with source, the request with
+"""`handle_error(debug=True)`'s HTML page: who gets it (Accept, RFC 9110 §12.5.1), what it
+shows (the exception chain as `traceback` prints it, frames with source, the request with
 log_environ's redaction), that nothing from the app or the request becomes markup, and that
-``debug=False`` shows none of it."""
+`debug=False` shows none of it."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def debug_run(app: Any, accept: str | None = BROWSER, **extra: Any) -> tuple[Any
 
 
 def line_of(func: Any, text: str) -> int:
-    """The line number of the first line of ``func`` that contains ``text``."""
+    """The line number of the first line of `func` that contains `text`."""
     lines, start = inspect.getsourcelines(func)
     return start + next(i for i, line in enumerate(lines) if text in line)
 

@@ -1,9 +1,9 @@
-"""``examples/composed.py`` runs unchanged under gunicorn, waitress and granian.
+"""`examples/composed.py` runs unchanged under gunicorn, waitress and granian.
 
 Each server is started as a user would start it (the README's "Deploying"
 section), as a subprocess on a free 127.0.0.1 port; the test waits until it
 answers, checks every kind of route, then stops it. A server whose package
-cannot be imported is skipped (the ``test`` extra installs all three).
+cannot be imported is skipped (the `test` extra installs all three).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ STOP_TIMEOUT = 15.0
 
 
 def command(server: str, port: int, app: str) -> list[str]:
-    """The README's command for ``server``, on ``port`` (``python -m`` keeps it in this venv)."""
+    """The README's command for `server`, on `port` (`python -m` keeps it in this venv)."""
     if server == "gunicorn":
         return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", app]
     if server == "waitress":
@@ -53,7 +53,7 @@ def command(server: str, port: int, app: str) -> list[str]:
 
 @contextmanager
 def running(server: str, app: str = APP, probe: str = "/hello") -> Iterator[int]:
-    """Start ``server`` serving ``app``; yield its port once ``probe`` answers; stop it."""
+    """Start `server` serving `app`; yield its port once `probe` answers; stop it."""
     if importlib.util.find_spec(server) is None:
         pytest.skip(f"{server} is not installed (pip install '.[test]')")
     port = free_port()

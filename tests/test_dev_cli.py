@@ -1,4 +1,4 @@
-"""``python -m rswsgi.dev`` as a user runs it: a subprocess, a free port, real requests."""
+"""`python -m rswsgi.dev` as a user runs it: a subprocess, a free port, real requests."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rswsgi import dev as dev_module
 
 
 class Dev:
-    """A running ``python -m rswsgi.dev`` process."""
+    """A running `python -m rswsgi.dev` process."""
 
     def __init__(self, *args: str, **popen: Any) -> None:
         self.port = free_port()

@@ -1,4 +1,4 @@
-"""End to end: each example served by ``python -m rswsgi.dev`` answers ``GET /hello``."""
+"""End to end: each example served by `python -m rswsgi.dev` answers `GET /hello`."""
 
 from __future__ import annotations
 

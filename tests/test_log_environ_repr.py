@@ -1,7 +1,7 @@
-"""log_environ prints each value as ``repr(value)`` exactly, though it computes the common
-cases in Rust: every ``str`` (quote choice, escapes, ``\\x``/``\\u``/``\\U`` for what
-``str.isprintable`` rejects, lone surrogates), ints, bools, None, tuples of them and objects
-with the default ``object.__repr__``."""
+"""log_environ prints each value as `repr(value)` exactly, though it computes the common
+cases in Rust: every `str` (quote choice, escapes, `\\x`/`\\u`/`\\U` for what
+`str.isprintable` rejects, lone surrogates), ints, bools, None, tuples of them and objects
+with the default `object.__repr__`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rswsgi import log_environ
 
 
 def logged_value(value: Any) -> str:
-    """The text log_environ prints for ``value`` under the key ``k``."""
+    """The text log_environ prints for `value` under the key `k`."""
     stream = io.StringIO()
 
     def app(environ: Any, start_response: Any) -> list[bytes]:

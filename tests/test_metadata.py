@@ -1,9 +1,9 @@
 """What the installed distribution says about itself is true.
 
-The version, the supported CPythons (``requires-python``, the classifiers and the
+The version, the supported CPythons (`requires-python`, the classifiers and the
 README's "Supported Python" line say the same thing, and the running interpreter is
 one of them) and, under the interpreter matrix (noxfile.py sets
-``RSWSGI_TEST_INSTALLED``), that ``rswsgi`` was imported from the installed wheel or
+`RSWSGI_TEST_INSTALLED`), that `rswsgi` was imported from the installed wheel or
 sdist and not from the source tree.
 """
 

@@ -23,7 +23,7 @@ PATHS = [
 
 
 def wire(text: str) -> str:
-    """``text`` as it appears in a PEP 3333 PATH_INFO (UTF-8 bytes as latin-1)."""
+    """`text` as it appears in a PEP 3333 PATH_INFO (UTF-8 bytes as latin-1)."""
     return text.encode("utf-8").decode("latin-1")
 
 

@@ -1,7 +1,7 @@
-"""``python -m rswsgi.dev --reload``: a real parent and child, a real socket, real file edits.
+"""`python -m rswsgi.dev --reload`: a real parent and child, a real socket, real file edits.
 
-Each test serves an app from its own ``tmp_path`` (the working directory of the
-server). The app appends its process id to ``imported-by.txt`` when imported, so a
+Each test serves an app from its own `tmp_path` (the working directory of the
+server). The app appends its process id to `imported-by.txt` when imported, so a
 test can tell which processes imported it. Waits are deadlines, never timing asserts.
 """
 
@@ -47,7 +47,7 @@ def write_app(path: Path, body: str) -> None:
 
 
 def eventually(probe: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
-    """``probe()``'s first non-None result, polling until ``within`` seconds pass."""
+    """`probe()`'s first non-None result, polling until `within` seconds pass."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         result = probe()
@@ -58,7 +58,7 @@ def eventually(probe: Callable[[], T | None], what: str, within: float = DEADLIN
 
 
 class Reloader:
-    """``python -m rswsgi.dev TARGET --reload`` running in ``cwd``."""
+    """`python -m rswsgi.dev TARGET --reload` running in `cwd`."""
 
     def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.cwd = cwd
@@ -225,7 +225,7 @@ def test_a_child_stops_when_its_parent_is_killed(
 
 
 def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie nobody reaped yet does not)."""
+    """Whether `pid` runs (a zombie nobody reaped yet does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,8 +1,8 @@
 """What the server costs: file descriptors, memory under big transfers, the client that
 vanishes, and the process-level behaviour a developer sees (Ctrl-C, colors, --quiet).
 
-The big tests run ``python -m rswsgi.dev`` in a subprocess and read its
-``/proc/<pid>`` files, so they are Linux-only.
+The big tests run `python -m rswsgi.dev` in a subprocess and read its
+`/proc/<pid>` files, so they are Linux-only.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def fd_count(pid: int) -> int:
 
 
 class PeakRss:
-    """Samples a process's RSS in a thread; ``peak`` is the largest seen."""
+    """Samples a process's RSS in a thread; `peak` is the largest seen."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -126,7 +126,7 @@ def upload(port: int, total: int) -> bytes:
 
 
 def download(port: int, blocks: int) -> int:
-    """Reads a chunked response of ``blocks`` 64 KiB chunks; returns the body length."""
+    """Reads a chunked response of `blocks` 64 KiB chunks; returns the body length."""
     with Client(port, timeout=60) as c:
         c.send(build(f"/down?{blocks}", headers=(("Connection", "close"),)))
         assert c.file.readline().startswith(b"HTTP/1.1 200")

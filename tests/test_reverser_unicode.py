@@ -1,5 +1,5 @@
 """reverser on Unicode text: extended grapheme clusters (UAX #29), checked against `regex`'s
-``\\X`` (which implements the current rules, Indic conjuncts included; the `grapheme` package
+`\\X` (which implements the current rules, Indic conjuncts included; the `grapheme` package
 stops at Unicode 13 and splits them).
 
 The corpus covers combining marks, ZWJ emoji sequences, flags and tag sequences, Hangul

@@ -1,8 +1,8 @@
 """Router at scale: the whole GitHub API table, answered as werkzeug.routing answers it.
 
-For every route of ``bench/data/github_routes_methods.txt`` (203 routes, 142 paths) the
-router and a werkzeug ``Map`` built from the same table must agree on a filled-in path per
-route (same endpoint, same params), on a 405 per path (same ``Allow`` set) and on 404s; then
+For every route of `bench/data/github_routes_methods.txt` (203 routes, 142 paths) the
+router and a werkzeug `Map` built from the same table must agree on a filled-in path per
+route (same endpoint, same params), on a 405 per path (same `Allow` set) and on 404s; then
 hypothesis fills the params with arbitrary segment text (non-ASCII included, sent as PEP 3333
 latin-1 strings of the UTF-8 bytes).
 """

@@ -1,8 +1,8 @@
-"""HTTPS: ``make_server(cert=..., key=...)`` and ``python -m rswsgi.dev --cert/--key``.
+"""HTTPS: `make_server(cert=..., key=...)` and `python -m rswsgi.dev --cert/--key`.
 
-Certificates come from ``trustme`` (a test CA, an intermediate, and a leaf for
-``localhost``, ``127.0.0.1`` and ``::1``); clients verify them with
-``ssl.create_default_context`` trusting that CA. The adhoc certificate is checked with
+Certificates come from `trustme` (a test CA, an intermediate, and a leaf for
+`localhost`, `127.0.0.1` and `::1`); clients verify them with
+`ssl.create_default_context` trusting that CA. The adhoc certificate is checked with
 verification off, by its fingerprint and names. Waits are deadlines, never timing asserts.
 """
 
@@ -443,7 +443,7 @@ def app(environ, start_response):
 
 
 def reload_served(port: int, ctx: ssl.SSLContext, body: bytes) -> bytes:
-    """The peer certificate (DER) of the first answer ``body`` over TLS, polling."""
+    """The peer certificate (DER) of the first answer `body` over TLS, polling."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -1,5 +1,5 @@
 """The WSGI callables are called through vectorcall (PEP 590) and behave as
-through ``tp_call``: same results, same errors, no reference or memory kept."""
+through `tp_call`: same results, same errors, no reference or memory kept."""
 
 from __future__ import annotations
 
@@ -85,8 +85,8 @@ def test_the_class_has_vectorcall(name: str) -> None:
 
 @pytest.mark.parametrize("name", CASES)
 def test_class_call_cannot_be_reassigned(name: str) -> None:
-    """An immutable class: before 3.12 a new ``__call__`` would reach only
-    ``tp_call`` and vectorcall would go on running the old code."""
+    """An immutable class: before 3.12 a new `__call__` would reach only
+    `tp_call` and vectorcall would go on running the old code."""
     obj = CASES[name](app)
     cls, call = type(obj), type(obj).__dict__["__call__"]
     try:
@@ -125,7 +125,7 @@ def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
 
 
 def assert_shapes_as_tp_call(obj: Any, shapes: list[Shape]) -> None:
-    """``type(obj).__call__`` is the slot wrapper: it calls ``tp_call``
+    """`type(obj).__call__` is the slot wrapper: it calls `tp_call`
     (PyO3's argument parsing) with a tuple, as every call did before."""
     for a, kw in shapes:
         fast = outcome(functools.partial(obj, *a, **kw))

@@ -1,1 +1,1 @@
-"""A minimal Django project: one view at ``/hello``."""
+"""A minimal Django project: one view at `/hello`."""

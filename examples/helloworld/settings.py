@@ -1,4 +1,4 @@
-"""Settings for the example Django project: the least Django needs to answer ``/hello``."""
+"""Settings for the example Django project: the least Django needs to answer `/hello`."""
 
 DEBUG = False
 SECRET_KEY = "rswsgi-example-only-not-secret"  # an example project, never deployed

@@ -15,7 +15,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     """Reads the request body in blocks, as an upload view streams one, and answers with its
     size and SHA-256 and the framing the server gave Django (JSON).
 
-    Django reads ``wsgi.input`` up to ``CONTENT_LENGTH`` (no ``CONTENT_LENGTH``, no body), so a
+    Django reads `wsgi.input` up to `CONTENT_LENGTH` (no `CONTENT_LENGTH`, no body), so a
     chunked upload arrives only from a server that decodes it and sets the length.
     """
     digest, size = hashlib.sha256(), 0

@@ -1,4 +1,4 @@
-"""WSGI entry point of the example Django project, as ``startproject`` writes it."""
+"""WSGI entry point of the example Django project, as `startproject` writes it."""
 
 import os
 

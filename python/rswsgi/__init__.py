@@ -1,8 +1,8 @@
 """rswsgi: a WSGI toolkit whose working parts are Rust.
 
-Middleware (``log_environ``, ``handle_error``, ``wrap_query_params``,
-``reverser``, ``stack``), a matchit ``Router`` and a single-threaded dev
-server (``make_server``, ``serve``, ``python -m rswsgi.dev``), all PEP 3333.
+Middleware (`log_environ`, `handle_error`, `wrap_query_params`,
+`reverser`, `stack`), a matchit `Router` and a single-threaded dev
+server (`make_server`, `serve`, `python -m rswsgi.dev`), all PEP 3333.
 """
 
 from ._rswsgi import (

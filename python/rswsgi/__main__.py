@@ -1,4 +1,4 @@
-"""``python -m rswsgi`` runs the dev server, as ``python -m rswsgi.dev`` does."""
+"""`python -m rswsgi` runs the dev server, as `python -m rswsgi.dev` does."""
 
 import sys
 

@@ -1,6 +1,6 @@
-"""The demo app ``python -m rswsgi.dev`` serves when no ``MODULE:APP`` is given.
+"""The demo app `python -m rswsgi.dev` serves when no `MODULE:APP` is given.
 
-``/`` shows the request's environ in a table; ``/hello``, ``/echo`` and ``/stream``
+`/` shows the request's environ in a table; `/hello`, `/echo` and `/stream`
 show a plain response, the query string and body echoed back, and a streamed body.
 """
 
@@ -53,7 +53,7 @@ def _stream(start_response: StartResponse) -> Iterator[bytes]:
 
 
 def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """A WSGI app showing the environ (``/``) and a few demo routes."""
+    """A WSGI app showing the environ (`/`) and a few demo routes."""
     path = environ.get("PATH_INFO", "/")
     if path == "/hello":
         return _text(start_response, "Hello from rswsgi!\n")

@@ -1,23 +1,23 @@
-"""``python -m rswsgi.dev --reload``: restart the app's process when its source changes.
+"""`python -m rswsgi.dev --reload`: restart the app's process when its source changes.
 
-The parent process (``supervise``) never imports the application. It binds the
-listening socket once and starts a child, ``python -m rswsgi.dev ... --fd N``,
+The parent process (`supervise`) never imports the application. It binds the
+listening socket once and starts a child, `python -m rswsgi.dev ... --fd N`,
 that serves on that same socket, so a connection made while a child restarts
 waits in the kernel's accept queue instead of being refused. The child reports
-the files of the modules it imported (``report_to_parent``) on a socket pair; the parent
-watches them, plus every ``*.py`` file under the working directory, with OS
-notifications (``rswsgi._rswsgi._FileWatcher``), never a polling walk
+the files of the modules it imported (`report_to_parent`) on a socket pair; the parent
+watches them, plus every `*.py` file under the working directory, with OS
+notifications (`rswsgi._rswsgi._FileWatcher`), never a polling walk
 (flask#5307, werkzeug#2141).
 
 On a change the parent sends the child SIGTERM, which the dev CLI turns into
-``KeyboardInterrupt``: the child stops accepting and finishes the responses in
-flight, then exits; after ``RELOAD_GRACE_SECS`` it is killed. A child that
+`KeyboardInterrupt`: the child stops accepting and finishes the responses in
+flight, then exits; after `RELOAD_GRACE_SECS` it is killed. A child that
 cannot load the app prints its one-line error and exits with status 2; the
 parent then waits for the next change instead of exiting. Ctrl-C or SIGTERM
 stops the parent and its child (exit status 0).
 
-With ``--cert adhoc`` the parent makes the certificate once and hands its files to every
-child (``_tls.adhoc_files``), so it stays the same across reloads; other ``--cert``/``--key``
+With `--cert adhoc` the parent makes the certificate once and hands its files to every
+child (`_tls.adhoc_files`), so it stays the same across reloads; other `--cert`/`--key`
 arguments reach the children as they were given.
 
 POSIX only: the socket is handed over as an inherited file descriptor.
@@ -41,7 +41,7 @@ from types import FrameType
 from ._rswsgi import _FileWatcher
 from ._tls import ADHOC, adhoc_banner, adhoc_files, check
 
-#: Exit status of a child that could not load the app (dev.py's ``_fail(..., 2)``).
+#: Exit status of a child that could not load the app (dev.py's `_fail(..., 2)`).
 BAD_TARGET = 2
 #: Seconds a child gets to finish its responses in flight before it is killed.
 RELOAD_GRACE_SECS = 5.0
@@ -58,9 +58,9 @@ def _say(message: str) -> None:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (IPv4 first, as ``make_server`` picks).
+    """A listening TCP socket on `host`:`port` (IPv4 first, as `make_server` picks).
 
-    Raises ``OSError`` naming the address when it cannot be resolved or bound.
+    Raises `OSError` naming the address when it cannot be resolved or bound.
     """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -93,7 +93,7 @@ def _library_dirs() -> tuple[str, ...]:
 
 
 def imported_files(modules: Iterable[object]) -> list[str]:
-    """The source files of ``modules`` (e.g. ``sys.modules.values()``), minus the stdlib's
+    """The source files of `modules` (e.g. `sys.modules.values()`), minus the stdlib's
     and site-packages' (installed code that does not change while developing; watching it
     would cost an OS watch per directory for nothing)."""
     skip = _library_dirs()
@@ -109,7 +109,7 @@ def imported_files(modules: Iterable[object]) -> list[str]:
 
 def report_to_parent(fd: int) -> None:
     """Child side, once the app is loaded (or failed to load): sends the files of every
-    module imported so far on the socket ``fd`` (NUL-separated file system paths) and
+    module imported so far on the socket `fd` (NUL-separated file system paths) and
     ends that direction; then, in a daemon thread, waits for the parent's end to close
     and stops this process (SIGTERM) when it does, so that a parent killed with
     SIGKILL never leaves an orphan serving its port."""
@@ -135,10 +135,10 @@ def _stop_when_orphaned(parent: socket.socket) -> None:
 
 
 def stop_between_requests() -> None:
-    """Child side, called by the function that will call ``serve_forever()``: SIGTERM
+    """Child side, called by the function that will call `serve_forever()`: SIGTERM
     stops the server only where the server checks for signals (between requests, so
     the graceful stop finishes the responses in flight), never inside the app, where
-    the dev CLI's plain handler would raise ``KeyboardInterrupt`` into the request.
+    the dev CLI's plain handler would raise `KeyboardInterrupt` into the request.
     Arriving inside the app, it asks again every 50 ms (SIGALRM) until then."""
     serving = sys._getframe(1).f_code
 
@@ -152,7 +152,7 @@ def stop_between_requests() -> None:
 
 
 class _Child:
-    """One ``python -m rswsgi.dev ... --fd N`` process serving the parent's socket."""
+    """One `python -m rswsgi.dev ... --fd N` process serving the parent's socket."""
 
     def __init__(self, argv: Sequence[str], sock: socket.socket) -> None:
         # The child's report comes back on this socket pair, and the parent's
@@ -188,7 +188,7 @@ class _Child:
         return [os.fsdecode(p) for p in data.split(b"\0") if p]
 
     def stop(self, within: float) -> None:
-        """SIGTERM (graceful: in-flight responses finish), then SIGKILL after ``within`` s."""
+        """SIGTERM (graceful: in-flight responses finish), then SIGKILL after `within` s."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -249,12 +249,12 @@ def _serve_until_change(child: _Child, watcher: _FileWatcher) -> list[str]:
 
 
 def supervise(host: str, port: int, argv: Sequence[str], *, cert: str | None = None) -> int:
-    """The ``--reload`` parent: serve ``argv`` (the CLI's own arguments) in a child
+    """The `--reload` parent: serve `argv` (the CLI's own arguments) in a child
     process on a socket bound here, restarting it on every change, until Ctrl-C.
-    ``cert`` is the ``--cert`` argument (already checked): the banner says ``https``,
-    and ``adhoc`` is made here once for every child.
+    `cert` is the `--cert` argument (already checked): the banner says `https`,
+    and `adhoc` is made here once for every child.
 
-    Raises ``OSError`` when the address cannot be bound or files cannot be watched."""
+    Raises `OSError` when the address cannot be bound or files cannot be watched."""
     if os.name != "posix":
         raise OSError("--reload needs a POSIX system (each child inherits the socket's fd)")
     sock = listen(host, port)

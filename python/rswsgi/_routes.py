@@ -1,8 +1,8 @@
-"""``python -m rswsgi.dev MODULE:APP --routes``: print a Router's table, as ``flask routes`` does.
+"""`python -m rswsgi.dev MODULE:APP --routes`: print a Router's table, as `flask routes` does.
 
 The Router is found by walking down the middleware stack from the served app:
-rswsgi's middleware expose the app they wrap as ``.app``, and the same
-attribute (or ``.wsgi_app``, Flask's, or ``__wrapped__``, ``functools.wraps``'s)
+rswsgi's middleware expose the app they wrap as `.app`, and the same
+attribute (or `.wsgi_app`, Flask's, or `__wrapped__`, `functools.wraps`'s)
 is followed on any other wrapper.
 """
 
@@ -13,8 +13,8 @@ from typing import Any, TextIO
 from ._rswsgi import Router
 
 # Attributes that common WSGI wrappers keep the wrapped app in, tried in order:
-# rswsgi and werkzeug middleware (``.app``), Flask (``.wsgi_app``, which is
-# what gets wrapped there), ``functools.wraps`` (``__wrapped__``).
+# rswsgi and werkzeug middleware (`.app`), Flask (`.wsgi_app`, which is
+# what gets wrapped there), `functools.wraps` (`__wrapped__`).
 WRAPPED = ("app", "wsgi_app", "__wrapped__")
 
 # How deep the walk goes before giving up (a cycle of wrappers, say).
@@ -26,9 +26,9 @@ MOUNT = "<mount>"
 
 
 def find_router(app: object) -> Router | None:
-    """The first ``Router`` reached from ``app`` through wrapped-app attributes, or ``None``.
+    """The first `Router` reached from `app` through wrapped-app attributes, or `None`.
 
-    ``app`` itself counts. Each object is visited once; attribute access that
+    `app` itself counts. Each object is visited once; attribute access that
     raises is treated as a missing attribute.
     """
     seen: set[int] = set()
@@ -51,12 +51,12 @@ def find_router(app: object) -> Router | None:
 
 
 def table(router: Router) -> list[tuple[str, str, str]]:
-    """``(endpoint, methods, rule)`` rows: routes in the order added, then mounts.
+    """`(endpoint, methods, rule)` rows: routes in the order added, then mounts.
 
-    ``endpoint`` is the route's name (``(unnamed)`` without one) and ``methods``
-    the registered methods joined by ``", "`` (``(any)`` for ``methods=None``;
-    HEAD is not listed for GET, as ``flask routes`` hides it). A mount is
-    ``<mount>``, ``(any)``, ``PREFIX -> repr(app)``.
+    `endpoint` is the route's name (`(unnamed)` without one) and `methods`
+    the registered methods joined by `", "` (`(any)` for `methods=None`;
+    HEAD is not listed for GET, as `flask routes` hides it). A mount is
+    `<mount>`, `(any)`, `PREFIX -> repr(app)`.
     """
     rows = [
         (name or NO_NAME, ", ".join(methods) if methods is not None else ANY_METHOD, path)
@@ -67,11 +67,11 @@ def table(router: Router) -> list[tuple[str, str, str]]:
 
 
 def print_routes(app: object, target: str, *, prog: str, out: TextIO, err: TextIO) -> int:
-    """Print the table of the Router inside ``app`` to ``out``; returns the exit status.
+    """Print the table of the Router inside `app` to `out`; returns the exit status.
 
     Columns are padded to their widest cell and separated by two spaces, under
-    an ``Endpoint  Methods  Rule`` header and a dashed line. Without a Router:
-    ``PROG: error: no rswsgi Router found in TARGET`` on ``err``, status 1.
+    an `Endpoint  Methods  Rule` header and a dashed line. Without a Router:
+    `PROG: error: no rswsgi Router found in TARGET` on `err`, status 1.
     """
     router = find_router(app)
     if router is None:

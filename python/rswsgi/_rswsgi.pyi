@@ -117,7 +117,7 @@ class Router:
 
 @final
 class Server:
-    """A WSGI development server bound to one address (``make_server``'s result)."""
+    """A WSGI development server bound to one address (`make_server`'s result)."""
 
     def serve_forever(self, poll_interval: float = 0.5) -> None: ...
     def handle_request(self) -> None: ...
@@ -170,18 +170,18 @@ def serve(
 ) -> None: ...
 def _limits() -> list[tuple[str, str, int, str, str]]: ...
 
-# certificates (private: used by ``python -m rswsgi.dev --cert``)
+# certificates (private: used by `python -m rswsgi.dev --cert`)
 
 def _check_certificate(
     cert: str | PathLike[str] | None = None, key: str | PathLike[str] | None = None
 ) -> str | None: ...
 def _adhoc_certificate() -> tuple[str, str]: ...
 
-# reload (private: used by ``python -m rswsgi.dev --reload``)
+# reload (private: used by `python -m rswsgi.dev --reload`)
 
 @final
 class _FileWatcher:
-    """Reports changes to files and ``*.py`` trees, from OS notifications."""
+    """Reports changes to files and `*.py` trees, from OS notifications."""
 
     def __new__(
         cls, paths: Sequence[str | PathLike[str]] = ..., *, debounce_secs: float = 0.1

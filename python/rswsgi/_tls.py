@@ -1,8 +1,8 @@
-"""``--cert``/``--key`` of ``python -m rswsgi.dev`` (flask's flags): checking them before
-anything is served, and the one adhoc certificate of a ``--reload`` session.
+"""`--cert`/`--key` of `python -m rswsgi.dev` (flask's flags): checking them before
+anything is served, and the one adhoc certificate of a `--reload` session.
 
 The certificate itself is read, made and served by the native server
-(``make_server(cert=..., key=...)``); this module only holds what the command line adds.
+(`make_server(cert=..., key=...)`); this module only holds what the command line adds.
 """
 
 from __future__ import annotations
@@ -15,21 +15,21 @@ from contextlib import contextmanager
 
 from ._rswsgi import _adhoc_certificate, _check_certificate
 
-#: ``--cert adhoc``: a self-signed certificate made at start.
+#: `--cert adhoc`: a self-signed certificate made at start.
 ADHOC = "adhoc"
 
 
 class CertificateError(Exception):
-    """``--cert``/``--key`` cannot be served; the message is one line."""
+    """`--cert`/`--key` cannot be served; the message is one line."""
 
 
 def check(cert: str | None, key: str | None) -> str | None:
-    """Checks ``--cert``/``--key`` as flask does (``--key`` needs a certificate file,
-    a certificate file needs ``--key``, ``adhoc`` takes none) and reads the files as the
-    server will. Returns the certificate's SHA-256 fingerprint, or ``None`` for no
-    ``--cert`` or ``--cert adhoc``.
+    """Checks `--cert`/`--key` as flask does (`--key` needs a certificate file,
+    a certificate file needs `--key`, `adhoc` takes none) and reads the files as the
+    server will. Returns the certificate's SHA-256 fingerprint, or `None` for no
+    `--cert` or `--cert adhoc`.
 
-    Raises ``CertificateError`` with a one-line message."""
+    Raises `CertificateError` with a one-line message."""
     if cert is None:
         if key is not None:
             raise CertificateError(f"--key {key} needs --cert (the certificate of that key)")
@@ -60,10 +60,10 @@ def adhoc_banner(fingerprint: str) -> str:
 
 @contextmanager
 def adhoc_files() -> Iterator[tuple[str, str]]:
-    """A new adhoc certificate and its key as PEM files ``(cert, key)`` in a private
+    """A new adhoc certificate and its key as PEM files `(cert, key)` in a private
     temporary directory (mode 0700, files 0600), removed on exit.
 
-    The ``--reload`` parent makes one and hands the files to every child, so the
+    The `--reload` parent makes one and hands the files to every child, so the
     certificate does not change on each reload: the fingerprint in the banner stays true
     and a browser's exception for the certificate stays valid."""
     cert_pem, key_pem = _adhoc_certificate()

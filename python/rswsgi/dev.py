@@ -1,15 +1,15 @@
-"""``python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [OPTIONS]``: the dev server CLI.
+"""`python -m rswsgi.dev [MODULE:APP] [--host H] [--port P] [OPTIONS]`: the dev server CLI.
 
-``MODULE:APP`` names a WSGI application: ``MODULE:NAME`` (a dotted attribute path is
-fine), ``MODULE:factory()`` (called with no arguments) or ``MODULE`` alone (its ``app``,
-else its ``application``). The current directory is put first on ``sys.path``, as
+`MODULE:APP` names a WSGI application: `MODULE:NAME` (a dotted attribute path is
+fine), `MODULE:factory()` (called with no arguments) or `MODULE` alone (its `app`,
+else its `application`). The current directory is put first on `sys.path`, as
 gunicorn and flask do. Without a target a built-in demo app is served.
 
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
 Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
-``--reload`` serves the app from a child process restarted on every source change
-(see ``_reload``). ``--debug`` wraps the app, outermost, in ``handle_error(debug=True)``.
-``--cert FILE --key FILE`` or ``--cert adhoc`` serve HTTPS (flask's flags; see ``_tls``); a
+`--reload` serves the app from a child process restarted on every source change
+(see `_reload`). `--debug` wraps the app, outermost, in `handle_error(debug=True)`.
+`--cert FILE --key FILE` or `--cert adhoc` serve HTTPS (flask's flags; see `_tls`); a
 certificate or key that cannot be served is a one-line error and exit status 2.
 """
 
@@ -32,7 +32,7 @@ PROG = "python -m rswsgi.dev"
 
 
 class TargetError(Exception):
-    """The ``MODULE:APP`` target cannot be turned into a WSGI application."""
+    """The `MODULE:APP` target cannot be turned into a WSGI application."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,16 +111,16 @@ def _non_negative(text: str) -> int:
 
 
 def limit_kwargs(args: argparse.Namespace) -> dict[str, int]:
-    """The ``make_server`` limit keywords given on the command line."""
+    """The `make_server` limit keywords given on the command line."""
     return {
         dest: getattr(args, dest) for _, dest, _, _, _ in LIMITS if getattr(args, dest) is not None
     }
 
 
 def load_app(target: str | None) -> Callable[..., Any]:
-    """Imports and returns the application named by ``target`` (``None``: the demo app).
+    """Imports and returns the application named by `target` (`None`: the demo app).
 
-    Raises ``TargetError`` with a one-line message when it cannot.
+    Raises `TargetError` with a one-line message when it cannot.
     """
     if target is None:
         from ._demo import app
@@ -187,7 +187,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _warn_if_public(host: str) -> None:
-    """``--debug`` on an address other machines can reach: one warning line on stderr."""
+    """`--debug` on an address other machines can reach: one warning line on stderr."""
     if not _is_loopback(host):
         print(
             f"{PROG}: warning: --debug on --host {host}: the error page shows source code "

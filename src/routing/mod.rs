@@ -26,28 +26,28 @@ use table::{quote, Methods, Table};
 
 /// A WSGI application (PEP 3333) that routes each request by its path.
 ///
-/// ``Router()`` takes no arguments. Register apps with ``add``/``route`` and
-/// ``mount``; then call the router as ``router(environ, start_response)``.
+/// `Router()` takes no arguments. Register apps with `add`/`route` and
+/// `mount`; then call the router as `router(environ, start_response)`.
 ///
-/// Per request (``PATH_INFO`` is decoded from its PEP 3333 latin-1 form to
+/// Per request (`PATH_INFO` is decoded from its PEP 3333 latin-1 form to
 /// UTF-8 before matching):
 ///
-/// 1. a route whose path and method (``REQUEST_METHOD``, compared
-///    case-sensitively, RFC 9110 §9.1) match: ``environ['wsgiorg.routing_args']``
-///    is set to ``((), {param: str})`` (a fresh dict) and the route's app is
+/// 1. a route whose path and method (`REQUEST_METHOD`, compared
+///    case-sensitively, RFC 9110 §9.1) match: `environ['wsgiorg.routing_args']`
+///    is set to `((), {param: str})` (a fresh dict) and the route's app is
 ///    called; its return value is returned unchanged. HEAD is answered by
 ///    the GET app when HEAD itself is not registered.
-/// 2. else the mount with the longest prefix covering the path (see ``mount``).
+/// 2. else the mount with the longest prefix covering the path (see `mount`).
 /// 3. else, if a route has the path but not the method:
-///    ``405 Method Not Allowed`` with ``Allow`` (sorted, ``", "``-separated,
+///    `405 Method Not Allowed` with `Allow` (sorted, `", "`-separated,
 ///    HEAD included when GET is).
-/// 4. else ``404 Not Found``.
+/// 4. else `404 Not Found`.
 ///
-/// 404/405 are ``text/plain; charset=utf-8`` with ``Content-Length``.
+/// 404/405 are `text/plain; charset=utf-8` with `Content-Length`.
 /// A path whose bytes are not UTF-8 matches no route (404 unless a mount
-/// covers it; mounts see the raw path). ``KeyError`` if the environ has no
-/// ``REQUEST_METHOD`` when a route's path matched; ``TypeError`` if
-/// ``PATH_INFO`` or ``REQUEST_METHOD`` is not a ``str``.
+/// covers it; mounts see the raw path). `KeyError` if the environ has no
+/// `REQUEST_METHOD` when a route's path matched; `TypeError` if
+/// `PATH_INFO` or `REQUEST_METHOD` is not a `str`.
 #[pyclass(module = "rswsgi._rswsgi")]
 #[derive(Debug, Default)]
 pub struct Router {
@@ -151,23 +151,23 @@ impl Router {
         Self::default()
     }
 
-    /// Registers ``app`` (a WSGI callable) for requests whose decoded
-    /// ``PATH_INFO`` matches ``path``, a matchit pattern: ``/users/{id}``
-    /// matches one segment, ``/files/{*path}`` the rest of the path (non-empty),
-    /// ``{{``/``}}`` are literal braces; static segments win over params.
+    /// Registers `app` (a WSGI callable) for requests whose decoded
+    /// `PATH_INFO` matches `path`, a matchit pattern: `/users/{id}`
+    /// matches one segment, `/files/{*path}` the rest of the path (non-empty),
+    /// `{{`/`}}` are literal braces; static segments win over params.
     ///
-    /// ``methods``: ``None`` for any method, or an iterable of method names
-    /// (case-insensitive; stored upper-case). The same ``path`` may be added
-    /// again with methods that do not overlap. ``name``: a unique name for
-    /// ``url_for``.
+    /// `methods`: `None` for any method, or an iterable of method names
+    /// (case-insensitive; stored upper-case). The same `path` may be added
+    /// again with methods that do not overlap. `name`: a unique name for
+    /// `url_for`.
     ///
-    /// Raises ``ValueError`` when ``path`` does not start with ``/`` or is not
+    /// Raises `ValueError` when `path` does not start with `/` or is not
     /// valid matchit syntax, when a method is empty or not an HTTP token, when
-    /// ``methods`` is a bare ``str`` or empty, when ``name`` is already used,
+    /// `methods` is a bare `str` or empty, when `name` is already used,
     /// and when the path conflicts with an existing one (an overlapping
     /// method on the same path, or a pattern matchit cannot tell apart from
     /// one already added); conflict messages name both paths. Raises
-    /// ``TypeError`` when ``app`` is not callable. On error the router is
+    /// `TypeError` when `app` is not callable. On error the router is
     /// unchanged.
     #[pyo3(signature = (path, app, *, methods = None, name = None))]
     fn add(
@@ -181,10 +181,10 @@ impl Router {
         self.insert(path, app, methods, name)
     }
 
-    /// Decorator form of ``add``: returns a callable that registers the
-    /// decorated WSGI app, ``@router.route('/users/{id}')``, and returns it
-    /// unchanged. ``methods`` are
-    /// checked here; the path is added (and conflicts raised, ``ValueError``)
+    /// Decorator form of `add`: returns a callable that registers the
+    /// decorated WSGI app, `@router.route('/users/{id}')`, and returns it
+    /// unchanged. `methods` are
+    /// checked here; the path is added (and conflicts raised, `ValueError`)
     /// when the decorator is applied.
     #[pyo3(signature = (path, *, methods = None, name = None))]
     fn route(
@@ -201,46 +201,46 @@ impl Router {
         })
     }
 
-    /// Sends requests whose ``PATH_INFO`` equals ``prefix`` or starts with
-    /// ``prefix + '/'`` to ``app`` with ``SCRIPT_NAME += prefix`` and
-    /// ``PATH_INFO`` = the rest (``''`` or starting with ``/``), changing the
-    /// environ in place exactly as werkzeug's ``DispatcherMiddleware`` does.
+    /// Sends requests whose `PATH_INFO` equals `prefix` or starts with
+    /// `prefix + '/'` to `app` with `SCRIPT_NAME += prefix` and
+    /// `PATH_INFO` = the rest (`''` or starting with `/`), changing the
+    /// environ in place exactly as werkzeug's `DispatcherMiddleware` does.
     /// The longest prefix wins; a route matching path and method wins over
-    /// any mount. ``routing_args`` is not set for mounts.
+    /// any mount. `routing_args` is not set for mounts.
     ///
-    /// Raises ``ValueError`` when ``prefix`` does not start with ``/``, ends
-    /// with ``/`` (so ``'/'`` is refused: use a ``/{*path}`` route), or is
-    /// already mounted; ``TypeError`` when ``app`` is not callable.
+    /// Raises `ValueError` when `prefix` does not start with `/`, ends
+    /// with `/` (so `'/'` is refused: use a `/{*path}` route), or is
+    /// already mounted; `TypeError` when `app` is not callable.
     fn mount(&mut self, prefix: &str, app: &Bound<'_, PyAny>) -> PyResult<()> {
         check_callable("app", app, Callee::WsgiApp)?;
         Ok(self.mounts.insert(prefix, app.clone().unbind())?)
     }
 
-    /// The path of the route added with ``name=name``, each ``{param}``
-    /// filled from ``params`` (``str`` or ``int``) and percent-encoded as
-    /// UTF-8 (RFC 3986 §3.3): ``/`` inside a ``{param}`` becomes ``%2F``; a
-    /// ``{*catch_all}`` keeps its ``/``. Params the path does not use are
-    /// appended as a query string (``?a=1&b=x+y``, in the order given), as
-    /// Flask does. ``name`` is positional-only, so a route may have a
-    /// ``{name}`` param. Note that a server decodes ``%2F`` back to ``/`` in
-    /// ``PATH_INFO`` (PEP 3333), so a ``{param}`` value containing ``/`` does
+    /// The path of the route added with `name=name`, each `{param}`
+    /// filled from `params` (`str` or `int`) and percent-encoded as
+    /// UTF-8 (RFC 3986 §3.3): `/` inside a `{param}` becomes `%2F`; a
+    /// `{*catch_all}` keeps its `/`. Params the path does not use are
+    /// appended as a query string (`?a=1&b=x+y`, in the order given), as
+    /// Flask does. `name` is positional-only, so a route may have a
+    /// `{name}` param. Note that a server decodes `%2F` back to `/` in
+    /// `PATH_INFO` (PEP 3333), so a `{param}` value containing `/` does
     /// not route back to the same route; a catch-all does.
     ///
-    /// Raises ``KeyError`` for an unknown route name, ``ValueError`` naming
-    /// the route and the param when one is missing, ``TypeError`` for a value
-    /// that is neither ``str`` nor ``int``.
+    /// Raises `KeyError` for an unknown route name, `ValueError` naming
+    /// the route and the param when one is missing, `TypeError` for a value
+    /// that is neither `str` nor `int`.
     #[pyo3(signature = (name, /, **params))]
     fn url_for(&self, name: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
         url_for::url_for(&self.table, name, params)
     }
 
-    /// Every ``add``/``route`` call that succeeded, in the order made: a new
-    /// ``list`` of ``(path, methods, name, app)`` tuples. ``path`` is the
-    /// matchit pattern as given; ``methods`` is ``None`` (any method) or a
-    /// ``tuple[str, ...]`` of upper-case names, sorted (HEAD is not added for
-    /// GET, though GET routes answer it); ``name`` is ``None`` when none was
-    /// given; ``app`` is the WSGI callable. For listing, as ``flask routes``
-    /// does (``python -m rswsgi.dev MODULE:APP --routes``); changing the list
+    /// Every `add`/`route` call that succeeded, in the order made: a new
+    /// `list` of `(path, methods, name, app)` tuples. `path` is the
+    /// matchit pattern as given; `methods` is `None` (any method) or a
+    /// `tuple[str, ...]` of upper-case names, sorted (HEAD is not added for
+    /// GET, though GET routes answer it); `name` is `None` when none was
+    /// given; `app` is the WSGI callable. For listing, as `flask routes`
+    /// does (`python -m rswsgi.dev MODULE:APP --routes`); changing the list
     /// does not change the router. Raises nothing.
     #[getter]
     fn routes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -262,7 +262,7 @@ impl Router {
         PyList::new(py, rows.collect::<PyResult<Vec<_>>>()?)
     }
 
-    /// Every ``mount``: a new ``list`` of ``(prefix, app)`` tuples, longest
+    /// Every `mount`: a new `list` of `(prefix, app)` tuples, longest
     /// prefix first (the order in which a request's path is tested against
     /// them; equal lengths in the order mounted). Raises nothing.
     #[getter]
@@ -306,8 +306,8 @@ impl Router {
     }
 }
 
-/// The decorator returned by ``Router.route``: ``decorator(app)`` adds
-/// ``app`` to the router and returns ``app`` unchanged.
+/// The decorator returned by `Router.route`: `decorator(app)` adds
+/// `app` to the router and returns `app` unchanged.
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 #[derive(Debug)]
 pub struct RouteDecorator {
@@ -319,7 +319,7 @@ pub struct RouteDecorator {
 
 #[pymethods]
 impl RouteDecorator {
-    /// Adds ``app`` under the stored path; raises as ``Router.add`` does.
+    /// Adds `app` under the stored path; raises as `Router.add` does.
     fn __call__<'py>(&self, app: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let router = self.router.bind(app.py());
         router.try_borrow_mut()?.insert(

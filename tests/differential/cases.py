@@ -5,7 +5,7 @@ tests/test_http11.py is here (limits at each server's defaults rather than the
 small ones those tests set), with methods, request-targets, versions,
 Transfer-Encoding and Content-Length combinations, repeated headers, Expect,
 and bodies that end early. Each case is one request on a fresh connection;
-``half_close`` shuts the client's sending side after it, so a server waiting
+`half_close` shuts the client's sending side after it, so a server waiting
 for more of the body sees it end.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Case:
-    """One raw request: ``id`` names it in reports and in the README table."""
+    """One raw request: `id` names it in reports and in the README table."""
 
     id: str
     raw: bytes
@@ -27,7 +27,7 @@ HOST = b"Host: example.test\r\n"
 
 
 def req(line: bytes | str, *headers: bytes | str, body: bytes = b"", host: bool = True) -> bytes:
-    """``line`` CRLF, ``Host: example.test`` (unless ``host=False``), ``headers``, CRLF, body."""
+    """`line` CRLF, `Host: example.test` (unless `host=False`), `headers`, CRLF, body."""
     enc = [h.encode("latin-1") if isinstance(h, str) else h for h in (line, *headers)]
     head = enc[0] + b"\r\n" + (HOST if host else b"")
     return head + b"".join(h + b"\r\n" for h in enc[1:]) + b"\r\n" + body

@@ -1,11 +1,11 @@
 """The one app every server in the differential harness serves.
 
-It answers ``200 OK`` with an ``X-Echo`` header holding, as base64 of JSON,
+It answers `200 OK` with an `X-Echo` header holding, as base64 of JSON,
 the environ it saw and the body it read, so the harness compares what each
 server handed the app without relying on the response body (a HEAD response
-has none). Values that are not plain data (``wsgi.input``, ``wsgi.errors``,
-``wsgi.file_wrapper``, a server's own socket object) are recorded as
-``<callable>`` or ``<object>``.
+has none). Values that are not plain data (`wsgi.input`, `wsgi.errors`,
+`wsgi.file_wrapper`, a server's own socket object) are recorded as
+`<callable>` or `<object>`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 
 def plain(value: object) -> object:
-    """``value`` when it is JSON data, else a marker of what it is."""
+    """`value` when it is JSON data, else a marker of what it is."""
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, tuple):

@@ -1,19 +1,19 @@
 """Send the same raw requests to rswsgi, gunicorn and waitress; report where rswsgi stands alone.
 
 Each server runs as a user would start it, once, in a subprocess on a free
-127.0.0.1 port, serving ``echo_app.app``: ``python -m rswsgi.dev``, gunicorn
-(sync worker, ``-w 1``) and waitress (``--threads 1``). Every case is sent on
+127.0.0.1 port, serving `echo_app.app`: `python -m rswsgi.dev`, gunicorn
+(sync worker, `-w 1`) and waitress (`--threads 1`). Every case is sent on
 a fresh connection, and the first final response is read (1xx skipped) until
 the end of its head.
 
-What is compared, per case: the status (or ``closed``: the connection ended
-with no response; ``timeout``: none within ``READ_TIMEOUT``), every key of the
+What is compared, per case: the status (or `closed`: the connection ended
+with no response; `timeout`: none within `READ_TIMEOUT`), every key of the
 environ the app saw, and the body it read. Left out or normalized, because
 they name the server or the connection rather than the request:
-``REMOTE_PORT``; ``SERVER_PORT`` (each server's own port, shown as
-``<port>``); ``SERVER_SOFTWARE`` (compared as set or not, ``<set>``);
-extension keys of one server (a dotted key outside ``wsgi.``, such as
-``gunicorn.socket`` or ``waitress.client_disconnected``).
+`REMOTE_PORT`; `SERVER_PORT` (each server's own port, shown as
+`<port>`); `SERVER_SOFTWARE` (compared as set or not, `<set>`);
+extension keys of one server (a dotted key outside `wsgi.`, such as
+`gunicorn.socket` or `waitress.client_disconnected`).
 
 A *difference* is a field where rswsgi's value differs from both peers'.
 Environ and body fields are compared when all three servers called the app;
@@ -50,7 +50,7 @@ ABSENT = "absent"  # the environ had no such key
 
 
 def command(server: str, port: int) -> list[str]:
-    """How a user starts ``server`` on ``port`` (``python -m`` keeps it in this venv)."""
+    """How a user starts `server` on `port` (`python -m` keeps it in this venv)."""
     if server == "rswsgi":
         return [sys.executable, "-m", "rswsgi.dev", APP, "--port", str(port), "--quiet"]
     if server == "gunicorn":
@@ -64,7 +64,7 @@ def command(server: str, port: int) -> list[str]:
 
 @contextmanager
 def serving(server: str) -> Iterator[int]:
-    """Start ``server`` serving the echo app; yield its port once it listens; stop it."""
+    """Start `server` serving the echo app; yield its port once it listens; stop it."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -102,7 +102,7 @@ class Seen:
 
 
 def send(port: int, case: Case) -> Seen:
-    """Send ``case`` on a new connection and read its first final response head."""
+    """Send `case` on a new connection and read its first final response head."""
     with socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT) as sock:
         try:
             sock.sendall(case.raw)
@@ -154,7 +154,7 @@ def normalize(environ: dict[str, Any], port: int) -> dict[str, Any]:
 
 
 def observe(ports: dict[str, int], cases: list[Case]) -> dict[str, dict[str, Seen]]:
-    """``{case id: {server: Seen}}`` for every case, each server's environ normalized.
+    """`{case id: {server: Seen}}` for every case, each server's environ normalized.
 
     The servers are driven at the same time, one thread each, every case in
     order on each (one connection at a time, as gunicorn's one sync worker
@@ -177,7 +177,7 @@ def observe(ports: dict[str, int], cases: list[Case]) -> dict[str, dict[str, See
 
 @dataclass(frozen=True)
 class Difference:
-    """rswsgi's value of ``field`` in ``case`` differs from both peers' (see the module doc)."""
+    """rswsgi's value of `field` in `case` differs from both peers' (see the module doc)."""
 
     case: str
     field: str

@@ -1,6 +1,6 @@
 """rswsgi against gunicorn and waitress, request by request; the README table keeps the score.
 
-Every case in ``cases.py`` goes to the three servers (``harness.py`` says how
+Every case in `cases.py` goes to the three servers (`harness.py` says how
 and what is compared). Each place where rswsgi's status, environ or body
 differs from both peers must be a row of the README's table "Where rswsgi
 differs from gunicorn and waitress", with the same values, and every row must
@@ -43,7 +43,7 @@ def readme_rows() -> list[tuple[Difference, str]]:
 
 
 def as_row(d: Difference) -> str:
-    """``d`` as a README table row, reason left to fill in."""
+    """`d` as a README table row, reason left to fill in."""
     values = " | ".join(f"`{v}`" for v in (d.rswsgi, d.gunicorn, d.waitress))
     return f"| `{d.case}` | `{d.field}` | {values} | R? |"
 
