@@ -168,6 +168,23 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl Error {
+    /// [`Error::Os`] for a failed I/O call: `what` was attempted, `e` is
+    /// why. The OS's text comes without Rust's `" (os error N)"` suffix,
+    /// since Python's `OSError` shows the number itself (`[Errno N]`).
+    #[must_use]
+    pub fn io(what: String, e: &std::io::Error) -> Self {
+        let errno = e.raw_os_error();
+        let mut why = e.to_string();
+        if let Some(n) = errno {
+            if let Some(text) = why.strip_suffix(&format!(" (os error {n})")) {
+                why = text.to_owned();
+            }
+        }
+        Self::Os { what, errno, why }
+    }
+}
+
 /// What kind of callable an argument must be, for [`check_callable`]'s message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Callee {
@@ -233,5 +250,27 @@ impl From<Error> for PyErr {
             Error::Os { errno: Some(n), .. } => PyOSError::new_err((n, msg)),
             Error::Os { errno: None, .. } => PyOSError::new_err(msg),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_error_text_leaves_the_number_to_oserror() {
+        let e = std::io::Error::from_raw_os_error(2);
+        let err = Error::io("cert='x' cannot be read".into(), &e);
+        assert_eq!(
+            err.to_string(),
+            "cert='x' cannot be read: No such file or directory"
+        );
+        assert!(matches!(err, Error::Os { errno: Some(2), .. }));
+        // An error with no OS number keeps its whole text.
+        let e = std::io::Error::other("made up (os error 2)");
+        assert_eq!(
+            Error::io("w".into(), &e).to_string(),
+            "w: made up (os error 2)"
+        );
     }
 }

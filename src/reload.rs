@@ -258,7 +258,7 @@ fn seconds(name: &'static str, secs: f64) -> PyResult<Duration> {
 /// An `OSError` for a watch that failed; `what` says what was attempted.
 fn watch_error(what: String, e: notify::Error) -> PyErr {
     let (errno, why) = match e.kind {
-        notify::ErrorKind::Io(io) => (io.raw_os_error(), io.to_string()),
+        notify::ErrorKind::Io(io) => return Error::io(what, &io).into(),
         notify::ErrorKind::PathNotFound => (Some(2), "no such file or directory".into()), // ENOENT
         notify::ErrorKind::MaxFilesWatch => (
             Some(28), // ENOSPC, as inotify_add_watch(2) reports it

@@ -236,11 +236,8 @@ impl Certificate {
 
 /// A file's bytes, or an `OSError` naming the argument and the path.
 fn read(name: &str, path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::Os {
-        what: format!("{name}={} cannot be read", quoted(path)),
-        errno: e.raw_os_error(),
-        why: e.to_string(),
-    })
+    std::fs::read(path)
+        .map_err(|e| Error::io(format!("{name}={} cannot be read", quoted(path)), &e))
 }
 
 /// A path as Python's `repr` of a `str` shows it (near enough for messages).

@@ -231,12 +231,7 @@ impl Server {
 
 /// An `OSError` naming what was attempted.
 fn os_error(what: &str, e: &std::io::Error) -> PyErr {
-    Error::Os {
-        what: what.to_owned(),
-        errno: e.raw_os_error(),
-        why: e.to_string(),
-    }
-    .into()
+    Error::io(what.to_owned(), e).into()
 }
 
 /// `make_server(host, port, app, *, quiet=False, max_request_line_bytes=8192,
