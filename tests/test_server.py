@@ -63,12 +63,14 @@ def test_generator_response_is_chunked(serve: Serve) -> None:
         assert c.request("/").body == b"one,two,three"
 
 
-def test_one_chunk_generator_gets_content_length(serve: Serve) -> None:
+def test_one_chunk_generator_is_chunked_without_reading_ahead(serve: Serve) -> None:
+    # The server does not pull a second block to learn that there is none
+    # (PEP 3333 "Buffering and Streaming"): a generator's length is unknown.
     server = serve(apps.one_chunk_generator)
     with Client(server.server_port) as c:
         r = c.request("/")
-    assert r.header("Content-Length") == "4"
-    assert r.header("Transfer-Encoding") is None
+    assert r.header("Content-Length") is None
+    assert r.header("Transfer-Encoding") == "chunked"
     assert r.body == b"only"
 
 

@@ -238,6 +238,10 @@ def test_plain_http_to_the_tls_port_gets_a_plain_400_and_is_logged_once(
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert b"Connection: close\r\n" in answer
+    # The browser shows the body: it says what to do, as Go's net/http does.
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"use https:// in the URL" in body
+    assert f"Content-Length: {len(body)}\r\n".encode() in head + b"\r\n"
     with Client(server.server_port, context=pem.context()) as c:  # serving goes on
         assert c.request("/").status == 200
     lines = [line for line in capsys.readouterr().err.splitlines() if "plain HTTP" in line]

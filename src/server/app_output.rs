@@ -2,12 +2,15 @@
 //! through [`AppIter`]) and what it told its `start_response` and
 //! `write()` (PEP 3333 "The start_response() Callable"). The responder
 //! (`respond.rs`) asks this for the head and the next body bytes and
-//! decides the framing; nothing here writes output.
+//! decides the framing; nothing here writes output, except `write()`
+//! through the [`Outlet`] lent while application code runs
+//! ([`AppOutput::lent`]).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use super::file_wrapper::FileWrapper;
+use super::outlet::Outlet;
 use super::sendfile::FileBody;
 use super::start_response::{AppHead, StartResponse};
 use crate::vectorcall;
@@ -22,31 +25,63 @@ pub struct AppOutput {
 }
 
 impl AppOutput {
-    /// Calls `app(environ, start_response)`, with `spare` (the previous
-    /// response's) as `start_response` when it can be reused; the exception
-    /// the app raised, if it did, comes second.
+    /// A response with `spare` (the previous response's `start_response`)
+    /// when it can be reused, else a new one; nothing is called yet.
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
-    pub fn call(
-        py: Python<'_>,
-        app: &Bound<'_, PyAny>,
-        environ: Bound<'_, PyDict>,
-        spare: Option<Py<StartResponse>>,
-    ) -> PyResult<(Self, Option<PyErr>)> {
+    pub fn new(py: Python<'_>, spare: Option<Py<StartResponse>>) -> PyResult<Self> {
         let sr = match spare.and_then(|sr| StartResponse::reuse(py, sr)) {
             Some(sr) => sr,
             None => vectorcall::new(py, StartResponse::default())?,
         };
-        let (iter, raised) = match app.call1((environ, &sr)) {
-            Ok(it) => (Some(AppIter::new(it)), None),
-            Err(e) => (None, Some(e)),
-        };
-        let me = Self {
-            iter,
+        Ok(Self {
+            iter: None,
             start: sr.unbind(),
-        };
-        Ok((me, raised))
+        })
+    }
+
+    /// Calls `app(environ, start_response)`; the exception the app raised,
+    /// if it did. Call it inside [`AppOutput::lent`].
+    pub fn call(
+        &mut self,
+        py: Python<'_>,
+        app: &Bound<'_, PyAny>,
+        environ: Bound<'_, PyDict>,
+    ) -> Option<PyErr> {
+        match app.call1((environ, self.start.bind(py))) {
+            Ok(it) => {
+                self.iter = Some(AppIter::new(it));
+                None
+            }
+            Err(e) => Some(e),
+        }
+    }
+
+    /// Runs `f` (application code: the app call, the iterable's `next()`)
+    /// with `outlet` lent to `start_response`, so that `write()` sends at
+    /// once; returns what `f` returned and the outlet (`None` only if the
+    /// outlet was lost, which nothing but a bug can do).
+    pub fn lent<R>(
+        &mut self,
+        py: Python<'_>,
+        outlet: Outlet,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> (R, Option<Outlet>) {
+        self.start.borrow_mut(py).lend(outlet);
+        let r = f(self);
+        let back = self.start.borrow_mut(py).take_outlet();
+        (r, back)
+    }
+
+    /// `true` when the iterable says (PEP 3333: a server may rely on
+    /// `len()`) that it has one item: the first non-empty block is then
+    /// the whole body. Iterables without `__len__` (generators) say no.
+    #[must_use]
+    pub fn has_one_item(&self, py: Python<'_>) -> bool {
+        self.iter
+            .as_ref()
+            .is_some_and(|it| it.iterable(py).len().is_ok_and(|n| n == 1))
     }
 
     /// The `start_response` object, for the connection to offer to its next

@@ -285,6 +285,16 @@ pub const TICK: Duration = Duration::from_millis(100);
 /// iterating the app's body until the client has read some (backpressure).
 pub const HIGH_WATER_BYTES: usize = 256 * 1024;
 
+/// How long one connection's turn may run before the event loop serves
+/// the others (fairness in time: between two blocks of a stream, once a
+/// block took this long to produce, every other ready connection gets its
+/// turn first).
+pub const TURN_SLICE: Duration = Duration::from_millis(2);
+
+/// A single run of application code (the app call, one `next()`) longer
+/// than this is logged once per path: every other client waited for it.
+pub const HELD_WARNING: Duration = Duration::from_secs(1);
+
 /// Bytes asked of the kernel per `read` while waiting for a request head.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 

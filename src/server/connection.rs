@@ -22,15 +22,18 @@ use super::config::{Limits, HIGH_WATER_BYTES};
 use super::error::RequestError;
 use super::exchange::{Carry, Exchange, Turn};
 use super::impossible;
+use super::keep_alive::{Close, KeepAlive};
 use super::parse::RequestHead;
 use super::receive::{Progress, Receiver, Request};
-use super::response_head::write_simple;
+use super::response_head::{write_text, Answering, ServerStatus, Version};
 use super::timeouts::{overdue, Overdue, Waiting};
 use super::tls::{Refusal, TlsSession};
 use super::transport::{Received, Transport};
 use super::turn::{Ctx, Next};
 
-/// Body blocks or responses one connection may produce per turn.
+/// Responses to pipelined requests one connection may produce per turn,
+/// so a long pipeline cannot starve the other connections. (A streaming
+/// response yields after every block: see [`Connection::respond`].)
 const TURN_BUDGET: u32 = 64;
 
 /// How long a closing connection keeps draining what the client sends.
@@ -83,8 +86,15 @@ impl Connection {
     /// waiting for its first request.
     #[must_use]
     pub fn new(stream: mio::net::TcpStream, peer: SocketAddr, tls: Option<TlsSession>) -> Self {
+        Self::over(Transport::new(stream, tls), peer)
+    }
+
+    /// A connection over `io` (a socket, or an in-memory client in tests)
+    /// from `peer`, waiting for its first request.
+    #[must_use]
+    pub fn over(io: Transport, peer: SocketAddr) -> Self {
         Self {
-            io: Transport::new(stream, tls),
+            io,
             peer,
             carry: Carry::default(),
             state: State::Receiving(Receiver::default()),
@@ -101,7 +111,7 @@ impl Connection {
 
     /// Removes the socket from the event loop's poll (before it is dropped).
     pub fn deregister(&mut self, registry: &Registry) {
-        let _ = registry.deregister(&mut self.io.stream);
+        self.io.deregister(registry);
     }
 
     /// Responses completed and fully handed to the kernel since the last
@@ -127,8 +137,8 @@ impl Connection {
     /// Does everything that can be done without waiting: flush output,
     /// read, parse, run the application, produce its response.
     pub fn advance(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) -> Next {
-        // Body blocks or responses per turn, so a fast reader of an endless
-        // stream, or a long pipeline, cannot starve the other connections.
+        // Responses per turn, so a long pipeline cannot starve the other
+        // connections.
         let mut budget = TURN_BUDGET;
         loop {
             if self.io.pending() > 0 {
@@ -137,7 +147,6 @@ impl Connection {
                 }
             }
             let state = std::mem::replace(&mut self.state, State::Closing);
-            let responding = matches!(state, State::Responding(_));
             let step = match state {
                 State::Closing if self.io.pending() > 0 || !self.io.close_write() => {
                     Step::Stop(State::Closing, Next::Wait)
@@ -154,6 +163,7 @@ impl Connection {
                 State::Receiving(r) => self.receive(py, ctx, r),
                 State::Responding(ex) => self.respond(py, ctx, ex),
             };
+            let answered = self.unflushed_answers;
             match step {
                 Step::Go(state) => self.state = state,
                 Step::Stop(state, next) => {
@@ -165,7 +175,7 @@ impl Connection {
                     return self.client_gone(py, &e);
                 }
             }
-            if responding {
+            if self.unflushed_answers != answered {
                 budget -= 1;
                 if budget == 0 {
                     return Next::Yield;
@@ -198,16 +208,23 @@ impl Connection {
             }
             Progress::Complete(request) => Step::Go(self.dispatch(py, ctx, request)),
             Progress::Refused(e, head) => {
-                Step::Go(self.answer_and_close(py, ctx, e.status(), head.as_ref()))
+                Step::Go(self.answer_and_close(py, ctx, e.status(), head.as_ref(), None))
             }
         }
     }
 
     /// Produces (and for a file, sends) the next part of the response in
-    /// progress.
+    /// progress. After each block of a stream (or each high-water batch)
+    /// the output is flushed and the turn ends, so that every other ready
+    /// connection is served before the app is asked for the next block:
+    /// no client waits for another's stream longer than one block.
     fn respond(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, mut ex: Box<Exchange>) -> Step {
         match ex.turn(py, ctx, &mut self.io) {
-            Turn::More => Step::Go(State::Responding(ex)),
+            Turn::More => match self.flush() {
+                Err(e) => Step::Gone(State::Responding(ex), e),
+                Ok(()) if self.io.pending() > 0 => Step::Stop(State::Responding(ex), Next::Wait),
+                Ok(()) => Step::Stop(State::Responding(ex), Next::Yield),
+            },
             Turn::Wait => Step::Stop(State::Responding(ex), Next::Wait),
             Turn::Done => {
                 let next = self.finish_response(py, ctx, &ex);
@@ -258,12 +275,16 @@ impl Connection {
         } else {
             Instant::now()
         };
-        match Exchange::start(py, ctx, request, &mut self.carry, self.peer, started) {
+        let (io, carry, peer) = (&mut self.io, &mut self.carry, self.peer);
+        match Exchange::start(py, io, ctx, request, carry, peer, started) {
             Ok(ex) => State::Responding(Box::new(ex)),
             Err(failed) => {
-                let (e, head) = *failed;
+                // Not even a start_response could be made (out of memory):
+                // no answer can be produced either.
+                let (e, _) = *failed;
                 e.print(py);
-                self.answer_and_close(py, ctx, "500 Internal Server Error", Some(&head))
+                self.io.discard_output();
+                State::Closing
             }
         }
     }
@@ -278,23 +299,24 @@ impl Connection {
             ctx,
             client,
             head,
-            resp.status,
+            resp.sending.status,
             resp.body_bytes,
             ex.started,
         );
         self.unflushed_answers += 1;
-        if !resp.keep_alive || ctx.stopping {
-            State::Closing
-        } else {
+        if resp.sending.keep_alive.is_kept() {
             State::Receiving(Receiver::default())
+        } else {
+            State::Closing
         }
     }
 
     /// The TLS session is over ([`Received::Refused`]) in `state`: one
     /// warning line. A client that sent plain HTTP is answered `400` in
-    /// plain HTTP and closed like any refused request (Go's `net/http` and
-    /// nginx answer it so, which tells a developer who typed `http://`
-    /// what went wrong); any other failure closes at once.
+    /// plain HTTP, with a body that says to use `https://` (Go's
+    /// `net/http` and nginx answer it so, which tells a developer who typed
+    /// `http://` in the browser what went wrong), and closed like any
+    /// refused request; any other failure closes at once.
     fn tls_refused(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, state: State) -> Step {
         let Some(refusal) = self.io.take_refusal() else {
             impossible!("Received::Refused without a refusal in {state:?}");
@@ -309,7 +331,10 @@ impl Connection {
                         "{peer} sent plain HTTP to this HTTPS server (use https://); answered 400"
                     ),
                 );
-                Step::Go(self.answer_and_close(py, ctx, "400 Bad Request", None))
+                let hint = "400 Bad Request\nThis port speaks HTTPS, and the request came \
+                            in plain HTTP: use https:// in the URL.\n";
+                let status = ServerStatus::BAD_REQUEST;
+                Step::Go(self.answer_and_close(py, ctx, status, None, Some(hint)))
             }
             Refusal::Failed(e) => {
                 warn(py, &format!("TLS with {} failed: {e}; closed", self.peer));
@@ -318,22 +343,38 @@ impl Connection {
         }
     }
 
-    /// Queues the server's own `status_line` response (4xx/5xx with
+    /// Queues the server's own answer to a refused request (4xx/5xx with
     /// `Connection: close`: no more requests are read from this
-    /// connection) and logs it; the state that follows is `Closing`.
+    /// connection), its body `body` or else the status line, and logs it;
+    /// the state that follows is `Closing`.
     fn answer_and_close(
         &mut self,
         py: Python<'_>,
         ctx: &mut Ctx<'_, '_>,
-        status_line: &str,
+        status: ServerStatus,
         head: Option<&RequestHead>,
+        body: Option<&str>,
     ) -> State {
         self.io.discard_input();
-        let is_head = head.is_some_and(RequestHead::is_head);
+        let answering = Answering {
+            version: Version::Http11,
+            head_only: head.is_some_and(RequestHead::is_head),
+        };
+        let keep_alive = KeepAlive::closing(Close::Refused);
         let date = ctx.date.now().as_bytes();
-        let bytes = write_simple(&mut self.io.out, status_line, is_head, false, true, date);
-        let code = crate::wsgi::status_digits(status_line).unwrap_or(500);
-        log_exchange(py, ctx, self.peer.ip(), head, code, bytes, Instant::now());
+        let line = format!("{}\n", status.line);
+        let body = body.unwrap_or(&line);
+        let out = &mut self.io.out;
+        let bytes = write_text(out, status, body, answering, keep_alive, date);
+        log_exchange(
+            py,
+            ctx,
+            self.peer.ip(),
+            head,
+            status.code,
+            bytes,
+            Instant::now(),
+        );
         self.unflushed_answers += 1;
         State::Closing
     }
@@ -408,7 +449,7 @@ impl Connection {
                     }
                 };
                 let status = RequestError::Timeout.status();
-                self.state = self.answer_and_close(py, ctx, status, head.as_ref());
+                self.state = self.answer_and_close(py, ctx, status, head.as_ref(), None);
                 Next::Yield
             }
         }
@@ -428,3 +469,6 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::response_head::ServerStatus;
+
 /// Why a request was refused, named by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestError {
@@ -35,25 +37,25 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    /// The response status line for this error, e.g. `"400 Bad Request"`.
+    /// The status of the server's answer to this error.
     #[must_use]
-    pub fn status(self) -> &'static str {
+    pub fn status(self) -> ServerStatus {
         match self {
-            Self::MalformedRequest(_) => "400 Bad Request",
-            Self::Timeout => "408 Request Timeout",
-            Self::Storage => "500 Internal Server Error",
-            Self::BodyTooLarge => "413 Content Too Large",
-            Self::UriTooLong => "414 URI Too Long",
-            Self::HeaderTooLarge => "431 Request Header Fields Too Large",
-            Self::Unsupported(_) => "501 Not Implemented",
-            Self::VersionNotSupported => "505 HTTP Version Not Supported",
+            Self::MalformedRequest(_) => ServerStatus::BAD_REQUEST,
+            Self::Timeout => ServerStatus::REQUEST_TIMEOUT,
+            Self::Storage => ServerStatus::INTERNAL_SERVER_ERROR,
+            Self::BodyTooLarge => ServerStatus::CONTENT_TOO_LARGE,
+            Self::UriTooLong => ServerStatus::URI_TOO_LONG,
+            Self::HeaderTooLarge => ServerStatus::HEADER_FIELDS_TOO_LARGE,
+            Self::Unsupported(_) => ServerStatus::NOT_IMPLEMENTED,
+            Self::VersionNotSupported => ServerStatus::VERSION_NOT_SUPPORTED,
         }
     }
 
     /// The numeric status code.
     #[must_use]
     pub fn code(self) -> u16 {
-        crate::wsgi::status_digits(self.status()).unwrap_or(500)
+        self.status().code
     }
 }
 

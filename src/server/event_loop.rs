@@ -24,7 +24,7 @@ use super::connection::Connection;
 use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
 use super::tls::TlsSession;
-use super::turn::{Ctx, Next};
+use super::turn::{Ctx, HeldLog, Next};
 
 /// The listening socket's token.
 const LISTENER: Token = Token(0);
@@ -84,6 +84,8 @@ pub struct EventLoop {
     quiet: bool,
     color: bool,
     date: DateCache,
+    /// Requests already warned about holding the server.
+    held: HeldLog,
     /// Every connection speaks TLS under this configuration (HTTPS).
     tls: Option<Arc<ServerConfig>>,
 }
@@ -120,6 +122,7 @@ impl EventLoop {
             quiet,
             color: false,
             date: DateCache::default(),
+            held: HeldLog::default(),
             tls,
         };
         let shared = Shared {
@@ -156,7 +159,16 @@ impl EventLoop {
             for i in 0..self.ready.len() {
                 let r = self.ready[i];
                 match r.token {
-                    LISTENER => self.accept_all(),
+                    LISTENER => {
+                        // A new client's request has usually arrived with
+                        // its connection: serve it now, before a stream in
+                        // progress is asked for its next block.
+                        for idx in self.accept_all() {
+                            if let Err(e) = self.drive(py, idx, false, &mut answered) {
+                                return Err(self.stop(py, e));
+                            }
+                        }
+                    }
                     WAKER => {}
                     Token(t) => {
                         let idx = t - FIRST_CONN;
@@ -206,8 +218,10 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Accepts until `WouldBlock` (retrying on `Interrupted`).
-    fn accept_all(&mut self) {
+    /// Accepts until `WouldBlock` (retrying on `Interrupted`); returns the
+    /// new connections' indices.
+    fn accept_all(&mut self) -> Vec<usize> {
+        let mut accepted = Vec::new();
         loop {
             match self.listener.accept() {
                 Ok((mut stream, peer)) => {
@@ -229,6 +243,7 @@ impl EventLoop {
                         .is_ok()
                     {
                         self.conns[idx] = Some(Connection::new(stream, peer, tls));
+                        accepted.push(idx);
                     } else {
                         self.free.push(idx);
                     }
@@ -236,7 +251,7 @@ impl EventLoop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // WouldBlock ends the batch; other errors (EMFILE, a
                 // connection reset while queued) must not stop the server.
-                Err(_) => return,
+                Err(_) => return accepted,
             }
         }
     }
@@ -273,6 +288,7 @@ impl EventLoop {
             color: self.color,
             stopping,
             date: &mut self.date,
+            held: &mut self.held,
         };
         let next = if sweep {
             conn.sweep(py, &mut ctx, Instant::now())
@@ -340,8 +356,16 @@ impl EventLoop {
             if self.conns.iter().all(Option::is_none) || now >= deadline {
                 break;
             }
+            // Connections that yielded with work left are driven again
+            // without waiting (each busy one is driven every round).
+            let wait = if self.runnable.is_empty() {
+                (deadline - now).min(TICK)
+            } else {
+                Duration::ZERO
+            };
+            self.runnable.clear();
             // A second Ctrl-C, or a failing poll, ends the grace period.
-            if self.wait(py, (deadline - now).min(TICK)).is_err() || py.check_signals().is_err() {
+            if self.wait(py, wait).is_err() || py.check_signals().is_err() {
                 break;
             }
             for i in 0..self.ready.len() {

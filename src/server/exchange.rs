@@ -10,12 +10,15 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 
-use super::config::HIGH_WATER_BYTES;
+use super::config::{HELD_WARNING, HIGH_WATER_BYTES};
 use super::environ::ClientEnviron;
 use super::impossible;
+use super::keep_alive::{Close, KeepAlive};
+use super::outlet::Sending;
 use super::parse::RequestHead;
 use super::receive::Request;
 use super::respond::{Abort, Pumped, Response};
+use super::response_head::{Answering, Version};
 use super::start_response::StartResponse;
 use super::transport::Transport;
 use super::turn::Ctx;
@@ -48,7 +51,7 @@ pub enum Turn {
 }
 
 /// What a connection keeps from one exchange for the next: each saves
-/// work per request (bench/README "Server", the issue 11 pass).
+/// work per request (bench/README "Server").
 #[derive(Debug, Default)]
 pub struct Carry {
     /// The environ template of this client, made on its first request.
@@ -62,14 +65,18 @@ pub struct Carry {
 impl Exchange {
     /// Builds the environ of `request` from `peer`'s template (made on its
     /// first request) and calls the application, with the `start_response`
-    /// of the last exchange when it can be reused.
+    /// of the last exchange when it can be reused. When the environ cannot
+    /// be built (the body cannot be read back, an object cannot be
+    /// allocated) the app is not called, and the response is the server's
+    /// 500.
     ///
     /// # Errors
-    /// The error and the head, when the body cannot be read back or an
-    /// object cannot be allocated (the connection answers 500).
+    /// The error and the head, when not even a `start_response` object can
+    /// be allocated (the connection then only closes).
     pub fn start(
         py: Python<'_>,
-        ctx: &Ctx<'_, '_>,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
         request: Request,
         carry: &mut Carry,
         peer: SocketAddr,
@@ -87,25 +94,29 @@ impl Exchange {
                 .for_client(py, peer)
                 .map(|made| &mut *carry.client.insert(made)),
         };
-        let spare = carry.start_response.take();
-        let resp = client
+        let environ = client
             .and_then(|client| Ok((client, body.into_input(py, ctx.environ.empty_input())?)))
             .and_then(|(client, (input, len))| {
                 let len = has_body.then_some(len);
                 ctx.environ.build(py, client, &head, len, input.as_any())
-            })
-            .and_then(|environ| {
-                let keep = head.keep_alive && !ctx.stopping;
-                let http11 = head.minor_version >= 1;
-                let is_head = head.is_head();
-                Response::call_app(py, ctx.app, environ, is_head, http11, keep, spare)
             });
-        match resp {
-            Ok(resp) => Ok(Self {
-                resp,
-                head,
-                started,
-            }),
+        let answering = Answering {
+            version: Version::from_minor(head.minor_version),
+            head_only: head.is_head(),
+        };
+        let keep_alive = KeepAlive::for_request(head.keep_alive, ctx.stopping);
+        let sending = Sending::new(answering, keep_alive);
+        let spare = carry.start_response.take();
+        match Response::call_app(py, io, ctx, environ, sending, spare) {
+            Ok(resp) => {
+                let mut me = Self {
+                    resp,
+                    head,
+                    started,
+                };
+                me.warn_if_held(py, ctx);
+                Ok(me)
+            }
             Err(e) => Err(Box::new((e, head))),
         }
     }
@@ -117,17 +128,19 @@ impl Exchange {
         carry.head = Some(std::mem::take(&mut self.head));
     }
 
-    /// Produces (and for a file, sends) the next part of the response, up
-    /// to the output high-water mark.
+    /// Produces (and for a file, sends) the next part of the response: one
+    /// block of a stream, or up to the output high-water mark.
     pub fn turn(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, io: &mut Transport) -> Turn {
         if io.pending() >= HIGH_WATER_BYTES {
             return Turn::Wait;
         }
         if ctx.stopping {
             // Ctrl-C: a head not yet sent says `Connection: close`.
-            self.resp.keep_alive = false;
+            self.resp.sending.keep_alive.close(Close::Stopping);
         }
-        match self.resp.pump(py, &mut io.out, HIGH_WATER_BYTES, ctx.date) {
+        let pumped = self.resp.pump(py, io, ctx);
+        self.warn_if_held(py, ctx);
+        match pumped {
             // The head goes out before the file.
             Ok(Pumped::File) if io.pending() > 0 => Turn::Wait,
             Ok(Pumped::File) => {
@@ -147,10 +160,25 @@ impl Exchange {
             Ok(Pumped::More) if !io.is_writable() => Turn::Wait,
             Ok(Pumped::More) => Turn::More,
             Ok(Pumped::Done) => Turn::Done,
+            Ok(Pumped::Gone(e)) => {
+                io.discard_output();
+                Turn::Gone(e)
+            }
             Err(Abort(fatal)) => {
                 io.discard_output();
                 Turn::Abort(fatal)
             }
+        }
+    }
+
+    /// One line when a single run of application code (the app call, one
+    /// `next()`) held the one app thread for longer than
+    /// [`HELD_WARNING`]: at most once per path.
+    fn warn_if_held(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
+        let held = std::mem::take(&mut self.resp.longest);
+        if held > HELD_WARNING {
+            ctx.held
+                .warn(py, self.head.method(), self.head.target(), held);
         }
     }
 }

@@ -43,6 +43,8 @@ pub mod file_wrapper;
 mod fuzz;
 pub mod inherit;
 pub mod input;
+pub mod keep_alive;
+pub mod outlet;
 pub mod parse;
 pub mod receive;
 pub mod respond;

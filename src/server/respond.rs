@@ -1,13 +1,26 @@
 //! [Stage 7](super): Producing one response: the head (from
 //! [`super::response_head`]) once the app's first body bytes are known, the
-//! body through a [`BodyWriter`], or a `wsgi.file_wrapper` file handed to
-//! the connection to `sendfile`; the server's own `500` when the app failed
-//! before its head.
+//! body block by block, or a `wsgi.file_wrapper` file handed to the
+//! connection to `sendfile`; the server's own `500` when the app (or the
+//! server, building the environ) failed before its head.
+//!
+//! Each block the iterable gives goes to the output before the iterable is
+//! asked for the next one, and the connection flushes it before pumping
+//! again (PEP 3333 "Buffering and Streaming": no block is held back for
+//! the next). The framing is decided without pulling a block beyond the
+//! first non-empty one: the app's `Content-Length`, else the length of a
+//! list or tuple, of an iterable whose `len()` is 1, or of a body that ended
+//! with its first block, else chunked (HTTP/1.1) or close-delimited.
 //!
 //! The status is read only when the first non-empty body bytes arrive or
 //! the iterable ends, so a generator may call `start_response` on its first
 //! iteration (granian#845). The iterable is closed exactly once, in every
-//! path (through [`super::app_output`]).
+//! path (through [`super::app_output`]). Application code (the call, each
+//! `next()`) runs with the output lent to `start_response`
+//! ([`super::outlet`]), so `write()` sends at once.
+
+use std::io;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -15,22 +28,30 @@ use pyo3::types::PyDict;
 
 use super::access_log::warn;
 use super::app_output::AppOutput;
+use super::config::HIGH_WATER_BYTES;
 use super::impossible;
-use super::response_body::{BodyWriter, Emitted, Short};
-use super::response_head::{write_head, write_simple, DateCache, Plan};
+use super::keep_alive::Close;
+use super::outlet::{Outlet, Sending};
+use super::response_head::{write_simple, BodyLength, Delimit, Framing, ServerStatus};
 use super::sendfile::FileBody;
 use super::start_response::StartResponse;
+use super::transport::Transport;
+use super::turn::Ctx;
 
 /// What the connection does after [`Response::pump`].
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Pumped {
-    /// Output is above the high-water mark: flush, then pump again.
+    /// Output is waiting (a block of a stream, or the high-water mark of
+    /// an in-memory body): flush it, then pump again.
     More,
     /// The response is complete and the iterable closed.
     Done,
     /// The head is out; the body is a file for [`Response::file_body`] to
     /// send (after the buffered output is flushed).
     File,
+    /// The client went away (or stopped reading) during a `write()`: the
+    /// response is abandoned, its iterable closed.
+    Gone(io::Error),
 }
 
 /// The connection must be dropped without sending what is buffered (an
@@ -43,14 +64,15 @@ pub struct Abort(pub Option<PyErr>);
 /// Where a response is.
 #[derive(Debug)]
 enum Phase {
-    /// The app raised when called; a 500 goes out on the first pump.
+    /// The app raised when called (or the environ could not be built); a
+    /// 500 goes out on the first pump.
     Failed(PyErr),
     /// Waiting for the first non-empty body bytes or the end.
     Start,
     /// The head is out; body bytes from the iterable follow.
-    Body(BodyWriter),
+    Body,
     /// The head is out; the body is this file, sent with `sendfile`.
-    File(FileBody, BodyWriter),
+    File(FileBody),
     /// Complete.
     Done,
 }
@@ -59,124 +81,182 @@ enum Phase {
 #[derive(Debug)]
 enum Started {
     /// The iterable has ended: the body is complete once finished.
-    Ended(BodyWriter),
+    Ended,
     /// More body comes from the iterable.
-    Streaming(BodyWriter),
+    Streaming,
     /// The body is a regular file, to `sendfile`.
-    File(FileBody, BodyWriter),
+    File(FileBody),
 }
 
-/// One response in progress: what the app gave, and the framing state.
+/// One response in progress: what the app gave, and the sending side.
 #[derive(Debug)]
-#[allow(clippy::struct_excessive_bools)] // four independent facts, not a state
 pub struct Response {
     app: AppOutput,
     phase: Phase,
-    is_head: bool,
-    http11: bool,
-    /// The iterable is a list or tuple: producing more of it never blocks,
-    /// so output is batched; otherwise each block is flushed before the
-    /// next is asked for (PEP 3333 "Buffering and Streaming").
+    /// What is sent, and whether the connection is kept.
+    pub sending: Sending,
+    /// The iterable is a list or tuple: producing more of it never blocks
+    /// and runs no application code, so output is batched up to the
+    /// high-water mark; any other iterable's blocks are flushed one by one.
     in_memory: bool,
-    /// `false` once this response requires closing the connection after it.
-    pub keep_alive: bool,
-    /// The status code sent, `0` until the head is produced.
-    pub status: u16,
     /// Body bytes produced (for the access log), once complete.
     pub body_bytes: u64,
+    /// The longest single run of application code so far (the app call, a
+    /// `next()`), for the warning about a held server.
+    pub longest: Duration,
+    /// A `write()` could not reach the client.
+    write_failed: Option<io::Error>,
 }
 
 impl Response {
-    /// Calls `app(environ, start_response)`. An exception becomes a 500 on
-    /// the first [`Response::pump`]. `keep_alive` is whether the request and
-    /// the server allow reusing the connection; `spare` is the previous
-    /// response's `start_response`, reused when it can be.
+    /// Calls `app(environ, start_response)` (`environ` is the error when it
+    /// could not be built: then the app is not called) with `spare`, the
+    /// previous response's `start_response`, when it can be reused. An
+    /// exception becomes a 500 on the first [`Response::pump`] (unless
+    /// `write()` already sent the head).
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
     pub fn call_app(
         py: Python<'_>,
-        app: &Bound<'_, PyAny>,
-        environ: Bound<'_, PyDict>,
-        is_head: bool,
-        http11: bool,
-        keep_alive: bool,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
+        environ: PyResult<Bound<'_, PyDict>>,
+        sending: Sending,
         spare: Option<Py<StartResponse>>,
     ) -> PyResult<Self> {
-        let (app, raised) = AppOutput::call(py, app, environ, spare)?;
-        Ok(Self {
-            app,
-            phase: raised.map_or(Phase::Start, Phase::Failed),
-            is_head,
-            http11,
+        let mut me = Self {
+            app: AppOutput::new(py, spare)?,
+            phase: Phase::Start,
+            sending,
             in_memory: false,
-            keep_alive,
-            status: 0,
             body_bytes: 0,
-        })
+            longest: Duration::ZERO,
+            write_failed: None,
+        };
+        let raised = match environ {
+            Ok(environ) => {
+                let app = ctx.app;
+                me.app_code(py, io, ctx, |out| out.call(py, app, environ))
+            }
+            Err(e) => {
+                // The server's own failure: what follows on the
+                // connection is not read.
+                me.sending.keep_alive.close(Close::Refused);
+                Some(e)
+            }
+        };
+        if let Some(e) = raised {
+            me.phase = Phase::Failed(e);
+        }
+        Ok(me)
     }
 
-    /// Produces output into `out` until it holds `high_water` bytes or the
-    /// response is complete.
+    /// Runs application code `f` with the output lent to `start_response`
+    /// (so `write()` sends at once), timing it.
+    fn app_code<R>(
+        &mut self,
+        py: Python<'_>,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
+        f: impl FnOnce(&mut AppOutput) -> R,
+    ) -> R {
+        let outlet = Outlet {
+            io: io.lend(),
+            sending: self.sending,
+            date: std::mem::take(ctx.date),
+            timeout: ctx.limits.write_timeout(),
+            failed: None,
+        };
+        let started = Instant::now();
+        let (r, back) = self.app.lent(py, outlet, f);
+        self.longest = self.longest.max(started.elapsed());
+        if let Some(outlet) = back {
+            io.restore(outlet.io);
+            self.sending = outlet.sending;
+            *ctx.date = outlet.date;
+            if outlet.failed.is_some() {
+                self.write_failed = outlet.failed;
+            }
+        } else {
+            impossible!("the outlet lent to start_response was lost");
+            self.write_failed = Some(io::Error::other("response output lost"));
+        }
+        r
+    }
+
+    /// Produces output into `io` until a block of a stream is ready to
+    /// flush, the output holds [`HIGH_WATER_BYTES`], or the response is
+    /// complete.
     ///
     /// # Errors
     /// [`Abort`] when the connection must be dropped.
     pub fn pump(
         &mut self,
         py: Python<'_>,
-        out: &mut Vec<u8>,
-        high_water: usize,
-        date: &mut DateCache,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
     ) -> Result<Pumped, Abort> {
         loop {
-            let mut body = match std::mem::replace(&mut self.phase, Phase::Done) {
+            if let Some(e) = self.write_failed.take() {
+                self.phase = Phase::Done;
+                self.close_iter(py);
+                return Ok(Pumped::Gone(e));
+            }
+            match std::mem::replace(&mut self.phase, Phase::Done) {
                 Phase::Done => return Ok(Pumped::Done),
-                Phase::Failed(err) => return self.fail_before_head(py, err, out, date),
-                Phase::File(file, body) => {
-                    self.phase = Phase::File(file, body);
+                Phase::Failed(err) => return self.fail_before_head(py, err, io, ctx),
+                Phase::File(file) => {
+                    self.phase = Phase::File(file);
                     return Ok(Pumped::File);
                 }
                 Phase::Start => {
-                    match self.start_body(py, out, date) {
-                        Ok(Started::Ended(body)) => self.finish(py, out, &body)?,
-                        Ok(Started::Streaming(body)) => {
-                            self.phase = Phase::Body(body);
+                    match self.start_body(py, io, ctx) {
+                        Ok(Started::Ended) => self.finish(py, &mut io.out)?,
+                        Ok(Started::Streaming) => {
+                            self.phase = Phase::Body;
                             if !self.in_memory {
                                 return Ok(Pumped::More);
                             }
                         }
                         // The head goes out (flushed) before the file.
-                        Ok(Started::File(file, body)) => {
-                            self.phase = Phase::File(file, body);
+                        Ok(Started::File(file)) => {
+                            self.phase = Phase::File(file);
                             return Ok(Pumped::More);
                         }
-                        Err(e) => return self.fail_before_head(py, e, out, date),
+                        Err(e) => return self.fail_before_head(py, e, io, ctx),
                     }
                     continue;
                 }
-                Phase::Body(body) => body,
-            };
-            if !body.sends_body() {
-                // HEAD, 1xx/204/304: the head is all; the rest is not asked for.
-                self.finish(py, out, &body)?;
+                Phase::Body => {}
+            }
+            if !self.sending.body.is_some_and(|b| b.sends_body()) {
+                // HEAD, 1xx/204/304, a cut body: the rest is not asked for.
+                self.finish(py, &mut io.out)?;
                 continue;
             }
-            if out.len() >= high_water {
-                self.phase = Phase::Body(body);
+            if io.out.len() >= HIGH_WATER_BYTES {
+                self.phase = Phase::Body;
                 return Ok(Pumped::More);
             }
             let mut written = Vec::new();
-            let chunk = match self.app.next(py, &mut written) {
+            let chunk = if self.in_memory {
+                self.app.next(py, &mut written)
+            } else {
+                self.app_code(py, io, ctx, |app| app.next(py, &mut written))
+            };
+            let chunk = match chunk {
                 Ok(chunk) => chunk,
+                Err(_) if self.write_failed.is_some() => continue,
                 Err(e) => return Err(self.abort_with(py, e)),
             };
-            self.emit(py, out, &mut body, &written);
+            self.emit(py, &mut io.out, &written);
             let Some(c) = chunk else {
-                self.finish(py, out, &body)?;
+                self.finish(py, &mut io.out)?;
                 continue;
             };
-            self.emit(py, out, &mut body, c.as_bytes());
-            self.phase = Phase::Body(body);
+            self.emit(py, &mut io.out, c.as_bytes());
+            self.phase = Phase::Body;
             if !self.in_memory && !c.as_bytes().is_empty() {
                 return Ok(Pumped::More);
             }
@@ -184,110 +264,91 @@ impl Response {
     }
 
     /// Runs the iterable to its first non-empty bytes (or its end), decides
-    /// the framing and produces the head and those bytes.
+    /// the framing and produces the head and those bytes. When `write()`
+    /// already sent the head during the app call, the iterable's bytes
+    /// follow it.
     fn start_body(
         &mut self,
         py: Python<'_>,
-        out: &mut Vec<u8>,
-        date: &mut DateCache,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
     ) -> PyResult<Started> {
         self.in_memory = self.app.is_in_memory(py);
+        if self.sending.head_sent() {
+            return Ok(Started::Streaming);
+        }
         let file = self.app.sendable_file(py);
         // A list or tuple of bytes: its length is known without iterating
         // it, and iterating it cannot fail, so its head goes out first and
-        // its items straight to the output (bytes from write() during the
-        // app call still come first: the pump drains them before each item).
+        // its items straight to the output.
         let list = match &file {
             None if self.in_memory => self.app.list_total(py),
             _ => None,
         };
-        let mut known = match (&file, list) {
-            (Some(file), _) => Some(file.left()),
-            (None, Some(list)) => Some(self.app.written_len(py) + list),
-            (None, None) => None,
-        };
-        // Otherwise the status is read at the first non-empty bytes (from
-        // write() or the iterable) or the end (granian#845).
+        // Otherwise the status is read at the first non-empty bytes or the
+        // end (granian#845).
         let mut first = Vec::new();
-        let mut ended = file.is_some() || (list.is_none() && self.app.pull(py, &mut first)?);
+        let ended = file.is_some()
+            || (list.is_none() && self.app_code(py, io, ctx, |app| app.pull(py, &mut first))?);
+        if self.sending.head_sent() {
+            // write() sent the head while the iterable was pulled.
+            self.emit(py, &mut io.out, &first);
+            return Ok(if ended {
+                Started::Ended
+            } else {
+                Started::Streaming
+            });
+        }
         let head = self
             .app
             .take_head(py)
             .ok_or(crate::errors::Error::StartResponseNotCalled)?;
-        let declared = head.content_length()?;
-        if known.is_none()
-            && declared.is_none()
-            && Plan::decide(head.code, false, true, None, None).send_body
-        {
-            if !ended {
-                // One more chunk tells whether the body is that one chunk.
-                ended = self.app.pull(py, &mut first)?;
+        let length = match (head.content_length()?, &file, list) {
+            (Some(n), ..) => BodyLength::Declared(n),
+            (None, Some(file), _) => BodyLength::Known(file.left()),
+            (None, None, Some(total)) => BodyLength::Known(self.app.written_len(py) + total),
+            (None, None, None) if ended || self.app.has_one_item(py) => {
+                BodyLength::Known(first.len() as u64)
             }
-            if ended {
-                known = Some(first.len() as u64);
-            }
-        }
-        let plan = Plan::decide(head.code, self.is_head, self.http11, declared, known);
-        self.keep_alive &= !plan.close && !head.app_close;
-        self.status = head.code;
-        write_head(
-            out,
-            &head,
-            &plan,
-            self.keep_alive,
-            self.http11,
-            date.now().as_bytes(),
-        );
-        if !head.dropped.is_empty() {
-            warn(
-                py,
-                &format!(
-                    "dropped hop-by-hop header(s) {:?} set by the application (PEP 3333)",
-                    head.dropped
-                ),
-            );
-        }
+            (None, None, None) => BodyLength::Unknown,
+        };
+        let framing = self.sending.start(py, &mut io.out, &head, length, ctx.date);
         self.app.recycle(py, head);
-        let mut body = BodyWriter::new(plan);
-        if let Some(mut file) = file.filter(|f| plan.send_body && f.left() > 0) {
-            file.truncate(plan.limit.unwrap_or(u64::MAX));
-            return Ok(Started::File(file, body));
+        if let Some(mut file) = file.filter(|f| framing.body().is_some() && f.left() > 0) {
+            if let Framing::Body(Delimit::Length { len, .. }) = framing {
+                file.truncate(len);
+            }
+            return Ok(Started::File(file));
         }
-        self.emit(py, out, &mut body, &first);
+        self.emit(py, &mut io.out, &first);
         Ok(if ended {
-            Started::Ended(body)
+            Started::Ended
         } else {
-            Started::Streaming(body)
+            Started::Streaming
         })
     }
 
-    /// Appends body bytes through `body`; bytes past the `Content-Length`
-    /// are dropped and logged, and the iterable is closed (nothing more can
-    /// be sent).
-    fn emit(&mut self, py: Python<'_>, out: &mut Vec<u8>, body: &mut BodyWriter, data: &[u8]) {
-        if let Emitted::Cut { limit } = body.emit(out, data) {
-            warn(py, &format!(
-                "the application sent more than its Content-Length of {limit} bytes; the rest was dropped"
-            ));
+    /// Appends body bytes, framed; past the `Content-Length` the iterable
+    /// is closed (nothing more can be sent).
+    fn emit(&mut self, py: Python<'_>, out: &mut Vec<u8>, data: &[u8]) {
+        if !self.sending.emit(py, out, data) {
             self.close_iter(py);
         }
     }
 
     /// Ends the body (a short `Content-Length` body means the connection
     /// closes) and closes the iterable.
-    fn finish(
-        &mut self,
-        py: Python<'_>,
-        out: &mut Vec<u8>,
-        body: &BodyWriter,
-    ) -> Result<(), Abort> {
+    fn finish(&mut self, py: Python<'_>, out: &mut Vec<u8>) -> Result<(), Abort> {
         self.phase = Phase::Done;
-        self.body_bytes = body.sent();
-        if let Some(Short { sent, limit }) = body.finish(out) {
-            warn(py, &format!(
-                "the application sent {sent} of its Content-Length of {limit} bytes; closing the connection"
-            ));
-            self.keep_alive = false;
+        if let Some(body) = self.sending.body {
+            self.body_bytes = body.sent();
+            if let Some(short) = body.finish(out) {
+                warn(py, &format!(
+                    "the application sent {} of its Content-Length of {} bytes; closing the connection",
+                    short.sent, short.limit
+                ));
+                self.sending.keep_alive.close(Close::ShortBody);
+            }
         }
         match self.app.close(py) {
             Err(e) if !e.is_instance_of::<PyException>(py) => Err(Abort(Some(e))),
@@ -300,14 +361,19 @@ impl Response {
     }
 
     /// Handles an exception raised before any head was produced: traceback
-    /// to stderr, iterable closed, `500 Internal Server Error` produced.
+    /// to stderr, iterable closed, the server's `500 Internal Server Error`
+    /// produced (the one place it is written). After a head that `write()`
+    /// sent, the connection is aborted instead.
     fn fail_before_head(
         &mut self,
         py: Python<'_>,
         err: PyErr,
-        out: &mut Vec<u8>,
-        date: &mut DateCache,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
     ) -> Result<Pumped, Abort> {
+        if self.sending.head_sent() {
+            return Err(self.abort_with(py, err));
+        }
         self.phase = Phase::Done;
         self.close_iter(py);
         if !err.is_instance_of::<PyException>(py) {
@@ -315,15 +381,11 @@ impl Response {
         }
         err.print(py);
         self.app.mark_sent(py);
-        self.status = 500;
-        self.body_bytes = write_simple(
-            out,
-            "500 Internal Server Error",
-            self.is_head,
-            self.keep_alive,
-            self.http11,
-            date.now().as_bytes(),
-        );
+        let status = ServerStatus::INTERNAL_SERVER_ERROR;
+        self.sending.status = status.code;
+        let (answering, keep_alive) = (self.sending.answering, self.sending.keep_alive);
+        let date = ctx.date.now().as_bytes();
+        self.body_bytes = write_simple(&mut io.out, status, answering, keep_alive, date);
         Ok(Pumped::Done)
     }
 
@@ -331,7 +393,7 @@ impl Response {
     /// connection aborted.
     fn abort_with(&mut self, py: Python<'_>, err: PyErr) -> Abort {
         self.phase = Phase::Done;
-        self.keep_alive = false;
+        self.sending.keep_alive.close(Close::Aborted);
         self.close_iter(py);
         if err.is_instance_of::<PyException>(py) {
             err.print(py);
@@ -362,7 +424,7 @@ impl Response {
     /// The file still to send after [`Pumped::File`].
     pub fn file_body(&mut self) -> Option<&mut FileBody> {
         match &mut self.phase {
-            Phase::File(file, _) => Some(file),
+            Phase::File(file) => Some(file),
             _ => None,
         }
     }
@@ -373,14 +435,15 @@ impl Response {
     /// # Errors
     /// [`Abort`] when `close()` raised `KeyboardInterrupt`/`SystemExit`.
     pub fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
-        let Phase::File(file, body) = &mut self.phase else {
+        let Phase::File(file) = &mut self.phase else {
             impossible!("file_sent without a file: {:?}", self.phase);
             return Ok(());
         };
-        body.count(n as u64);
+        if let Some(body) = &mut self.sending.body {
+            body.count(n as u64);
+        }
         if file.left() == 0 {
-            let body = *body;
-            self.finish(py, &mut Vec::new(), &body)?;
+            self.finish(py, &mut Vec::new())?;
         }
         Ok(())
     }

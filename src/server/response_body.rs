@@ -1,16 +1,19 @@
-//! [Stage 7](super): Response body framing (sans-IO): the body bytes under the [`Plan`]
+//! [Stage 7](super): Response body framing (sans-IO): the body bytes under the [`Framing`]
 //! decided with the head: cut at the `Content-Length` (RFC 9110 §8.6),
 //! chunk-framed under `Transfer-Encoding: chunked` and ended by the last
 //! chunk (RFC 9112 §7.1), or nothing at all for HEAD, 1xx, 204 and 304.
 
 use std::io::Write as _;
 
-use super::response_head::Plan;
+use super::response_head::{Delimit, Framing};
 
 /// Writes one response's body bytes into the output buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyWriter {
-    plan: Plan,
+    /// How the body is delimited; `None` when no (more) body bytes go out:
+    /// a bodiless response (HEAD, 1xx, 204, 304) or a body cut at its
+    /// `Content-Length`.
+    delimit: Option<Delimit>,
     /// Body bytes produced so far (chunk framing not counted).
     sent: u64,
 }
@@ -39,17 +42,20 @@ pub struct Short {
 }
 
 impl BodyWriter {
-    /// A writer for a body framed by `plan`.
+    /// A writer for a body framed as `framing`.
     #[must_use]
-    pub fn new(plan: Plan) -> Self {
-        Self { plan, sent: 0 }
+    pub fn new(framing: Framing) -> Self {
+        Self {
+            delimit: framing.body(),
+            sent: 0,
+        }
     }
 
     /// `false` when no (more) body bytes may be written: HEAD, 1xx/204/304,
     /// or after a cut.
     #[must_use]
     pub fn sends_body(&self) -> bool {
-        self.plan.send_body
+        self.delimit.is_some()
     }
 
     /// Body bytes produced so far.
@@ -58,33 +64,32 @@ impl BodyWriter {
         self.sent
     }
 
-    /// The `Content-Length` the body must not pass, if there is one.
-    #[must_use]
-    pub fn limit(&self) -> Option<u64> {
-        self.plan.limit
-    }
-
     /// Appends `data` to `out`, framed.
     pub fn emit(&mut self, out: &mut Vec<u8>, data: &[u8]) -> Emitted {
-        if data.is_empty() || !self.plan.send_body {
+        let Some(delimit) = self.delimit else {
+            return Emitted::All;
+        };
+        if data.is_empty() {
             return Emitted::All;
         }
         let mut data = data;
         let mut emitted = Emitted::All;
-        if let Some(limit) = self.plan.limit {
-            let left = limit - self.sent.min(limit);
-            if (data.len() as u64) > left {
-                data = &data[..usize::try_from(left).unwrap_or(0)];
-                self.plan.send_body = false;
-                emitted = Emitted::Cut { limit };
+        match delimit {
+            Delimit::Length { len, .. } => {
+                let left = len - self.sent.min(len);
+                if (data.len() as u64) > left {
+                    data = &data[..usize::try_from(left).unwrap_or(0)];
+                    self.delimit = None;
+                    emitted = Emitted::Cut { limit: len };
+                }
+                out.extend_from_slice(data);
             }
-        }
-        if self.plan.chunked {
-            let _ = write!(out, "{:x}\r\n", data.len());
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
-        } else {
-            out.extend_from_slice(data);
+            Delimit::Chunked => {
+                let _ = write!(out, "{:x}\r\n", data.len());
+                out.extend_from_slice(data);
+                out.extend_from_slice(b"\r\n");
+            }
+            Delimit::Close => out.extend_from_slice(data),
         }
         self.sent += data.len() as u64;
         emitted
@@ -98,29 +103,33 @@ impl BodyWriter {
     /// Ends the body: the last chunk when chunked; [`Short`] when fewer
     /// bytes than the `Content-Length` were produced.
     pub fn finish(&self, out: &mut Vec<u8>) -> Option<Short> {
-        if !self.plan.send_body {
-            return None;
-        }
-        if self.plan.chunked {
-            out.extend_from_slice(b"0\r\n\r\n");
-        }
-        self.plan
-            .limit
-            .filter(|&limit| self.sent < limit)
-            .map(|limit| Short {
+        match self.delimit? {
+            Delimit::Chunked => {
+                out.extend_from_slice(b"0\r\n\r\n");
+                None
+            }
+            Delimit::Length { len, .. } if self.sent < len => Some(Short {
                 sent: self.sent,
-                limit,
-            })
+                limit: len,
+            }),
+            Delimit::Length { .. } | Delimit::Close => None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::response_head::{Answering, BodyLength, Version};
+
+    fn framing(status: u16, head_only: bool, length: BodyLength) -> Framing {
+        let version = Version::Http11;
+        Framing::decide(status, Answering { version, head_only }, length)
+    }
 
     #[test]
     fn content_length_body_is_cut_at_its_length() {
-        let mut w = BodyWriter::new(Plan::decide(200, false, true, Some(5), None));
+        let mut w = BodyWriter::new(framing(200, false, BodyLength::Declared(5)));
         let mut out = Vec::new();
         assert_eq!(w.emit(&mut out, b"abc"), Emitted::All);
         assert_eq!(w.emit(&mut out, b"defg"), Emitted::Cut { limit: 5 });
@@ -133,7 +142,7 @@ mod tests {
 
     #[test]
     fn short_body_is_reported() {
-        let mut w = BodyWriter::new(Plan::decide(200, false, true, Some(5), None));
+        let mut w = BodyWriter::new(framing(200, false, BodyLength::Declared(5)));
         let mut out = Vec::new();
         w.emit(&mut out, b"ab");
         w.count(1);
@@ -142,7 +151,7 @@ mod tests {
 
     #[test]
     fn chunked_body_is_framed_and_terminated() {
-        let mut w = BodyWriter::new(Plan::decide(200, false, true, None, None));
+        let mut w = BodyWriter::new(framing(200, false, BodyLength::Unknown));
         let mut out = Vec::new();
         w.emit(&mut out, b"");
         w.emit(&mut out, b"hello, world");
@@ -153,16 +162,16 @@ mod tests {
 
     #[test]
     fn head_and_no_content_write_nothing() {
-        for plan in [
-            Plan::decide(200, true, true, None, None),
-            Plan::decide(204, false, true, None, None),
-            Plan::decide(304, false, true, Some(10), None),
+        for framing in [
+            framing(200, true, BodyLength::Unknown),
+            framing(204, false, BodyLength::Unknown),
+            framing(304, false, BodyLength::Declared(10)),
         ] {
-            let mut w = BodyWriter::new(plan);
+            let mut w = BodyWriter::new(framing);
             let mut out = Vec::new();
             assert_eq!(w.emit(&mut out, b"body"), Emitted::All);
             assert_eq!(w.finish(&mut out), None);
-            assert!(out.is_empty(), "{plan:?}");
+            assert!(out.is_empty(), "{framing:?}");
         }
     }
 }

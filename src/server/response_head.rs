@@ -1,4 +1,4 @@
-//! [Stage 7](super): The response head (sans-IO): how the body is framed ([`Plan`]) and
+//! [Stage 7](super): The response head (sans-IO): how the body is framed ([`Framing`]) and
 //! the status line and header bytes ([`write_head`]), with `Date` and
 //! `Server` added (RFC 9110 §6.6.1, §10.2.4) and hop-by-hop headers from the
 //! app left out (PEP 3333 "Other HTTP Features").
@@ -6,80 +6,184 @@
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::keep_alive::KeepAlive;
 use super::start_response::AppHead;
 
 /// The `Server` header value.
 pub const SERVER_HEADER: &str = concat!("rswsgi/", env!("CARGO_PKG_VERSION"));
 
-/// How a response body goes on the wire, decided when the head is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Plan {
-    /// A `Content-Length` the server adds (the app gave none, the server
-    /// knows the whole body).
-    pub add_content_length: Option<u64>,
-    /// Bytes the body may have: the app's or the server's `Content-Length`.
-    pub limit: Option<u64>,
-    /// `Transfer-Encoding: chunked` (HTTP/1.1, length unknown).
-    pub chunked: bool,
-    /// Close-delimited (HTTP/1.0, length unknown): the connection must close.
-    pub close: bool,
-    /// `false` for HEAD and for 1xx/204/304, which have no body (RFC 9110 §6.4.1).
-    pub send_body: bool,
+/// The HTTP version of the request a response answers (RFC 9112 §2.3): it
+/// decides what an unknown-length body can be framed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `HTTP/1.0`: no chunked coding; keep-alive only when asked for.
+    Http10,
+    /// `HTTP/1.1`.
+    Http11,
 }
 
-impl Plan {
-    /// Decides the framing (RFC 9112 §6.3): the app's `Content-Length`
-    /// (`declared`), else the whole body's length when the server knows it
-    /// (`known`), else chunked on HTTP/1.1, else close-delimited.
+impl Version {
+    /// The version of a request whose `HTTP/1.x` minor number is `minor`.
     #[must_use]
-    pub fn decide(
-        status: u16,
-        is_head: bool,
-        http11: bool,
-        declared: Option<u64>,
-        known: Option<u64>,
-    ) -> Self {
+    pub fn from_minor(minor: u8) -> Self {
+        if minor >= 1 {
+            Self::Http11
+        } else {
+            Self::Http10
+        }
+    }
+}
+
+/// What a request asks of the response beyond its status and headers: its
+/// version, and whether it is a `HEAD` (the head of a `GET`'s response and
+/// no body, RFC 9110 §9.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answering {
+    /// The request's HTTP version.
+    pub version: Version,
+    /// The request's method is `HEAD`.
+    pub head_only: bool,
+}
+
+/// What the server knows of a body's length when it sends the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    /// The app's `Content-Length` (its header is already in the head).
+    Declared(u64),
+    /// The whole body is known to the server (a list, `len() == 1`, a
+    /// file, its own answers): it adds the `Content-Length` header.
+    Known(u64),
+    /// Not known before the body ends (a generator, `write()`).
+    Unknown,
+}
+
+/// How a body that is sent is delimited on the wire (RFC 9112 §6.3), as
+/// hyper's `encode.rs` `Kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimit {
+    /// `Content-Length: len`; `added` when the server writes that header.
+    Length {
+        /// Body bytes, exactly.
+        len: u64,
+        /// The app gave no `Content-Length`: the server adds it.
+        added: bool,
+    },
+    /// `Transfer-Encoding: chunked` (RFC 9112 §7.1): HTTP/1.1, length unknown.
+    Chunked,
+    /// Until the connection closes (RFC 9112 §6.3 rule 8): HTTP/1.0, length
+    /// unknown. The connection cannot be kept.
+    Close,
+}
+
+/// How a response's body goes on the wire, decided once, with the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// 1xx, 204 and 304 have no body and no framing header (RFC 9110
+    /// §6.4.1; the app's own `Content-Length` on a 304 is kept as given).
+    NoBody,
+    /// A `HEAD`: the framing header a `GET` would get, and no body.
+    Head(Delimit),
+    /// The body, delimited so.
+    Body(Delimit),
+}
+
+impl Framing {
+    /// Decides the framing (RFC 9112 §6.3): the app's `Content-Length`,
+    /// else the length the server knows, else chunked on HTTP/1.1, else
+    /// close-delimited.
+    #[must_use]
+    pub fn decide(status: u16, answering: Answering, length: BodyLength) -> Self {
         if status < 200 || status == 204 || status == 304 {
-            return Self::default();
+            return Self::NoBody;
         }
-        let send_body = !is_head;
-        match (declared, known) {
-            (Some(n), _) => Self {
-                limit: Some(n),
-                send_body,
-                ..Self::default()
-            },
-            (None, Some(n)) => Self {
-                add_content_length: Some(n),
-                limit: Some(n),
-                send_body,
-                ..Self::default()
-            },
-            (None, None) if http11 => Self {
-                chunked: true,
-                send_body,
-                ..Self::default()
-            },
-            (None, None) => Self {
-                close: send_body,
-                send_body,
-                ..Self::default()
-            },
+        let delimit = match (length, answering.version) {
+            (BodyLength::Declared(len), _) => Delimit::Length { len, added: false },
+            (BodyLength::Known(len), _) => Delimit::Length { len, added: true },
+            (BodyLength::Unknown, Version::Http11) => Delimit::Chunked,
+            (BodyLength::Unknown, Version::Http10) => Delimit::Close,
+        };
+        if answering.head_only {
+            Self::Head(delimit)
+        } else {
+            Self::Body(delimit)
         }
+    }
+
+    /// The delimiting of the body actually sent; `None` when none is.
+    #[must_use]
+    pub fn body(self) -> Option<Delimit> {
+        match self {
+            Self::Body(d) => Some(d),
+            Self::NoBody | Self::Head(_) => None,
+        }
+    }
+
+    /// `true` when only closing the connection can end the body.
+    #[must_use]
+    pub fn needs_close(self) -> bool {
+        self == Self::Body(Delimit::Close)
+    }
+
+    /// The framing header the server writes, if any.
+    fn write_header(self, out: &mut Vec<u8>) {
+        let delimit = match self {
+            Self::Head(d) | Self::Body(d) => d,
+            Self::NoBody => return,
+        };
+        match delimit {
+            Delimit::Length { len, added: true } => {
+                let _ = write!(out, "Content-Length: {len}\r\n");
+            }
+            Delimit::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            Delimit::Length { added: false, .. } | Delimit::Close => {}
+        }
+    }
+}
+
+/// A status the server answers with itself (its own 4xx/5xx), carried as
+/// the code and the status line so that neither is parsed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStatus {
+    /// The status code.
+    pub code: u16,
+    /// The status line, e.g. `"400 Bad Request"`.
+    pub line: &'static str,
+}
+
+impl ServerStatus {
+    /// `400 Bad Request`.
+    pub const BAD_REQUEST: Self = Self::new(400, "400 Bad Request");
+    /// `408 Request Timeout`.
+    pub const REQUEST_TIMEOUT: Self = Self::new(408, "408 Request Timeout");
+    /// `413 Content Too Large`.
+    pub const CONTENT_TOO_LARGE: Self = Self::new(413, "413 Content Too Large");
+    /// `414 URI Too Long`.
+    pub const URI_TOO_LONG: Self = Self::new(414, "414 URI Too Long");
+    /// `431 Request Header Fields Too Large`.
+    pub const HEADER_FIELDS_TOO_LARGE: Self = Self::new(431, "431 Request Header Fields Too Large");
+    /// `500 Internal Server Error`.
+    pub const INTERNAL_SERVER_ERROR: Self = Self::new(500, "500 Internal Server Error");
+    /// `501 Not Implemented`.
+    pub const NOT_IMPLEMENTED: Self = Self::new(501, "501 Not Implemented");
+    /// `505 HTTP Version Not Supported`.
+    pub const VERSION_NOT_SUPPORTED: Self = Self::new(505, "505 HTTP Version Not Supported");
+
+    const fn new(code: u16, line: &'static str) -> Self {
+        Self { code, line }
     }
 }
 
 /// Appends the response head to `out`: the status line and the app's
 /// headers as recorded (hop-by-hop ones already left out, PEP 3333), then
-/// `Date`/`Server` unless the app set them, the framing header of `plan`,
-/// `Connection: close` when `keep_alive` is false and `Connection:
-/// keep-alive` for a kept HTTP/1.0 connection.
+/// `Date`/`Server` unless the app set them, the framing header, then
+/// `Connection: close` when the connection will not be kept and
+/// `Connection: keep-alive` for a kept HTTP/1.0 connection (RFC 9112 §9.3).
 pub fn write_head(
     out: &mut Vec<u8>,
     head: &AppHead,
-    plan: &Plan,
-    keep_alive: bool,
-    http11: bool,
+    framing: Framing,
+    keep_alive: KeepAlive,
+    version: Version,
     date: &[u8],
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -94,38 +198,51 @@ pub fn write_head(
         out.extend_from_slice(SERVER_HEADER.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if let Some(n) = plan.add_content_length {
-        let _ = write!(out, "Content-Length: {n}\r\n");
-    }
-    if plan.chunked {
-        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-    }
-    if !keep_alive {
+    framing.write_header(out);
+    if !keep_alive.is_kept() {
         out.extend_from_slice(b"Connection: close\r\n");
-    } else if !http11 {
+    } else if version == Version::Http10 {
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends a complete plain-text response whose body is the status line
-/// (used for the server's own 4xx/5xx answers); returns the body length.
+/// Appends the server's own complete plain-text answer, whose body is the
+/// status line (its 4xx/5xx); returns the body length in bytes.
 pub fn write_simple(
     out: &mut Vec<u8>,
-    status_line: &str,
-    is_head: bool,
-    keep_alive: bool,
-    http11: bool,
+    status: ServerStatus,
+    answering: Answering,
+    keep_alive: KeepAlive,
     date: &[u8],
 ) -> u64 {
-    let body = format!("{status_line}\n");
-    let code = crate::wsgi::status_digits(status_line).unwrap_or(500);
-    let mut head = AppHead::with_code(code, status_line);
+    write_text(
+        out,
+        status,
+        &format!("{}\n", status.line),
+        answering,
+        keep_alive,
+        date,
+    )
+}
+
+/// Appends the server's own complete answer with `body` as its
+/// `text/plain` body; returns the body length in bytes.
+pub fn write_text(
+    out: &mut Vec<u8>,
+    status: ServerStatus,
+    body: &str,
+    answering: Answering,
+    keep_alive: KeepAlive,
+    date: &[u8],
+) -> u64 {
+    let mut head = AppHead::with_code(status.code, status.line);
     // A constant, valid header: this cannot fail.
     let _ = head.push("Content-Type", "text/plain; charset=utf-8");
-    let plan = Plan::decide(head.code, is_head, http11, None, Some(body.len() as u64));
-    write_head(out, &head, &plan, keep_alive, http11, date);
-    if plan.send_body {
+    let length = BodyLength::Known(body.len() as u64);
+    let framing = Framing::decide(status.code, answering, length);
+    write_head(out, &head, framing, keep_alive, answering.version, date);
+    if framing.body().is_some() {
         out.extend_from_slice(body.as_bytes());
         body.len() as u64
     } else {
@@ -158,76 +275,67 @@ mod tests {
     use super::*;
 
     const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    const GET11: Answering = Answering {
+        version: Version::Http11,
+        head_only: false,
+    };
+    const GET10: Answering = Answering {
+        version: Version::Http10,
+        head_only: false,
+    };
+    const HEAD10: Answering = Answering {
+        version: Version::Http10,
+        head_only: true,
+    };
+    const HEAD11: Answering = Answering {
+        version: Version::Http11,
+        head_only: true,
+    };
 
     fn head(
         status: &str,
         headers: &[(&str, &str)],
-        plan: Plan,
-        keep: bool,
-        http11: bool,
+        framing: Framing,
+        keep: KeepAlive,
+        version: Version,
     ) -> String {
         let head = AppHead::from_parts(status, headers.iter().copied()).unwrap();
         let mut out = Vec::new();
-        write_head(&mut out, &head, &plan, keep, http11, DATE);
+        write_head(&mut out, &head, framing, keep, version, DATE);
         String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn plan_table() {
-        let p = Plan::decide;
+    fn framing_table() {
+        use BodyLength::{Declared, Known, Unknown};
+        let d = Framing::decide;
         // The app's Content-Length wins and is not repeated.
         assert_eq!(
-            p(200, false, true, Some(5), Some(3)),
-            Plan {
-                limit: Some(5),
-                send_body: true,
-                ..Plan::default()
-            }
+            d(200, GET11, Declared(5)),
+            Framing::Body(Delimit::Length {
+                len: 5,
+                added: false
+            })
         );
         // A known body gets a Content-Length.
         assert_eq!(
-            p(200, false, true, None, Some(3)),
-            Plan {
-                add_content_length: Some(3),
-                limit: Some(3),
-                send_body: true,
-                ..Plan::default()
-            }
+            d(200, GET11, Known(3)),
+            Framing::Body(Delimit::Length {
+                len: 3,
+                added: true
+            })
         );
         // Unknown: chunked on 1.1, close-delimited on 1.0.
-        assert_eq!(
-            p(200, false, true, None, None),
-            Plan {
-                chunked: true,
-                send_body: true,
-                ..Plan::default()
-            }
-        );
-        assert_eq!(
-            p(200, false, false, None, None),
-            Plan {
-                close: true,
-                send_body: true,
-                ..Plan::default()
-            }
-        );
+        assert_eq!(d(200, GET11, Unknown), Framing::Body(Delimit::Chunked));
+        assert_eq!(d(200, GET10, Unknown), Framing::Body(Delimit::Close));
+        assert!(d(200, GET10, Unknown).needs_close());
         // HEAD: same headers, no body, no need to close.
-        assert_eq!(p(200, true, false, None, None), Plan::default());
-        assert_eq!(
-            p(200, true, true, None, Some(3)),
-            Plan {
-                add_content_length: Some(3),
-                limit: Some(3),
-                ..Plan::default()
-            }
-        );
+        assert_eq!(d(200, HEAD10, Unknown), Framing::Head(Delimit::Close));
+        assert!(!d(200, HEAD10, Unknown).needs_close());
+        assert_eq!(d(200, HEAD11, Known(3)).body(), None);
         // No body, no framing headers.
         for code in [101, 204, 304] {
-            assert_eq!(
-                p(code, false, true, None, Some(3)),
-                Plan::default(),
-                "{code}"
-            );
+            assert_eq!(d(code, GET11, Known(3)), Framing::NoBody, "{code}");
         }
     }
 
@@ -236,9 +344,9 @@ mod tests {
         let h = head(
             "200 OK",
             &[("Content-Type", "text/plain")],
-            Plan::decide(200, false, true, None, Some(2)),
-            true,
-            true,
+            Framing::decide(200, GET11, BodyLength::Known(2)),
+            KeepAlive::default(),
+            Version::Http11,
         );
         assert_eq!(h, format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: {}\r\nServer: {SERVER_HEADER}\r\nContent-Length: 2\r\n\r\n",
@@ -248,30 +356,33 @@ mod tests {
 
     #[test]
     fn head_chunked_close_and_keep_alive() {
+        let kept = KeepAlive::default();
         let chunked = head(
             "200 OK",
             &[],
-            Plan::decide(200, false, true, None, None),
-            true,
-            true,
+            Framing::decide(200, GET11, BodyLength::Unknown),
+            kept,
+            Version::Http11,
         );
         assert!(chunked.contains("Transfer-Encoding: chunked\r\n"));
         assert!(!chunked.contains("Content-Length") && !chunked.contains("Connection"));
+        let mut closing = KeepAlive::default();
+        closing.close(super::super::keep_alive::Close::Framing);
         let close = head(
             "200 OK",
             &[],
-            Plan::decide(200, false, false, None, None),
-            false,
-            false,
+            Framing::decide(200, GET10, BodyLength::Unknown),
+            closing,
+            Version::Http10,
         );
         assert!(close.ends_with("Connection: close\r\n\r\n"));
         assert!(!close.contains("chunked"));
         let kept10 = head(
             "200 OK",
             &[],
-            Plan::decide(200, false, false, None, Some(1)),
-            true,
-            false,
+            Framing::decide(200, GET10, BodyLength::Known(1)),
+            kept,
+            Version::Http10,
         );
         assert!(kept10.contains("Connection: keep-alive\r\n"));
     }
@@ -293,9 +404,9 @@ mod tests {
         write_head(
             &mut out,
             &head,
-            &Plan::decide(200, false, true, Some(0), None),
-            true,
-            true,
+            Framing::decide(200, GET11, BodyLength::Declared(0)),
+            KeepAlive::default(),
+            Version::Http11,
             DATE,
         );
         assert_eq!(
@@ -311,18 +422,36 @@ mod tests {
 
     #[test]
     fn simple_response_for_errors() {
+        let mut closing = KeepAlive::default();
+        closing.close(super::super::keep_alive::Close::Refused);
         let mut out = Vec::new();
-        let n = write_simple(&mut out, "400 Bad Request", false, false, true, DATE);
+        let n = write_simple(&mut out, ServerStatus::BAD_REQUEST, GET11, closing, DATE);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(n, 16);
         assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"));
         assert!(text.contains("Content-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n"));
         let mut out = Vec::new();
         assert_eq!(
-            write_simple(&mut out, "400 Bad Request", true, false, true, DATE),
+            write_simple(&mut out, ServerStatus::BAD_REQUEST, HEAD11, closing, DATE),
             0
         );
         assert!(out.ends_with(b"\r\n\r\n"));
+    }
+
+    #[test]
+    fn server_statuses_carry_their_own_code() {
+        for s in [
+            ServerStatus::BAD_REQUEST,
+            ServerStatus::REQUEST_TIMEOUT,
+            ServerStatus::CONTENT_TOO_LARGE,
+            ServerStatus::URI_TOO_LONG,
+            ServerStatus::HEADER_FIELDS_TOO_LARGE,
+            ServerStatus::INTERNAL_SERVER_ERROR,
+            ServerStatus::NOT_IMPLEMENTED,
+            ServerStatus::VERSION_NOT_SUPPORTED,
+        ] {
+            assert_eq!(crate::wsgi::status_digits(s.line), Some(s.code), "{s:?}");
+        }
     }
 
     #[test]

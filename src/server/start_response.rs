@@ -5,9 +5,10 @@
 //! middleware's); the server keeps its own copy of that small state machine
 //! so that the head is recorded as an [`AppHead`]: checked with the shared
 //! rules and serialised once, at call time, with no `String` per header.
-//! Nothing is sent from here: the responder takes the recorded head when the
-//! first non-empty body bytes arrive (from `write()` or the iterable) or the
-//! iterable ends.
+//! The responder takes the recorded head when the first non-empty body
+//! bytes of the iterable arrive or it ends; `write()` sends its bytes (and
+//! the head before them) at once, through the [`Outlet`] the exchange lends
+//! while application code runs.
 
 use pyo3::gc::PyVisit;
 use pyo3::intern;
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::PyTraverseError;
 
+use super::outlet::Outlet;
 use crate::errors::Error;
 use crate::vectorcall;
 use crate::wsgi::{
@@ -225,7 +227,12 @@ pub struct StartResponse {
     called: bool,
     /// The head is being sent: a later `exc_info` call re-raises.
     sent: bool,
+    /// `write()` bytes given while no [`Outlet`] was lent (from outside
+    /// the application's code: another thread, a `close()`), for the
+    /// responder to send in order.
     written: Vec<u8>,
+    /// The response's output, lent while application code runs.
+    outlet: Option<Outlet>,
     /// This object's bound `write`, made by the first call and kept, so
     /// that a reused object ([`StartResponse::reuse`]) hands out the same
     /// one instead of making a new one per response.
@@ -272,6 +279,18 @@ impl StartResponse {
         self.called = false;
         self.sent = false;
         self.written.clear();
+        self.outlet = None;
+    }
+
+    /// Lends the response's output while application code runs, so that
+    /// `write()` sends at once.
+    pub fn lend(&mut self, outlet: Outlet) {
+        self.outlet = Some(outlet);
+    }
+
+    /// Takes the lent output back after application code returned.
+    pub fn take_outlet(&mut self) -> Option<Outlet> {
+        self.outlet.take()
     }
 
     /// The status and headers recorded by the last valid call, if any and
@@ -367,11 +386,16 @@ impl StartResponse {
     }
 
     /// `write(data: bytes) -> None`: the imperative body API (PEP 3333 "The
-    /// write() Callable"). The bytes go out before any later body chunk; the
-    /// first non-empty call fixes the status and headers. Raises
-    /// `RuntimeError` before `start_response` and `TypeError` for a
-    /// non-bytes argument.
-    fn write(&mut self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// write() Callable"). The first non-empty call sends the status and
+    /// headers (framed by the app's `Content-Length`, else chunked on
+    /// HTTP/1.1, else until the connection closes); each call returns once
+    /// its bytes are in the socket's buffer, waiting for a client that does
+    /// not read for at most `write_timeout_secs`. Raises `RuntimeError`
+    /// before `start_response`, `TypeError` for a non-bytes argument,
+    /// `ValueError` for an unusable `Content-Length`, and `OSError`
+    /// (`BrokenPipeError`, `TimeoutError`...) when the client went away or
+    /// did not read.
+    fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = data
             .cast::<PyBytes>()
             .map_err(|_| Error::BodyNotBytes(type_name(data)))?;
@@ -379,9 +403,18 @@ impl StartResponse {
             return Err(Error::StartResponseNotCalled.into());
         }
         let bytes = data.as_bytes();
-        if !bytes.is_empty() {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let Some(outlet) = self.outlet.as_mut() else {
             self.sent = true;
             self.written.extend_from_slice(bytes);
+            return Ok(());
+        };
+        let sent = outlet.write(py, &mut self.head, bytes)?;
+        self.sent = true;
+        if let Some(head) = sent {
+            self.buffer = head.into_buffer();
         }
         Ok(())
     }

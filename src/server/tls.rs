@@ -15,7 +15,6 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
 use rustls::server::{ServerConfig, ServerConnection};
 use rustls::AlertDescription;
 
@@ -116,7 +115,7 @@ impl TlsSession {
     /// (`WouldBlock`, or a short read without the client's FIN).
     pub fn read(
         &mut self,
-        sock: &mut TcpStream,
+        sock: &mut dyn Read,
         buf: &mut [u8],
         readable: &mut bool,
         read_closed: bool,
@@ -230,7 +229,7 @@ impl TlsSession {
 /// The socket as rustls reads it: keeps the connection's first bytes and
 /// says whether a read came back short (the socket is then drained).
 struct Wire<'a> {
-    sock: &'a mut TcpStream,
+    sock: &'a mut dyn Read,
     first: &'a mut Vec<u8>,
     short: bool,
 }

@@ -2,14 +2,28 @@
 //! output buffers, and what the last readiness edge said; under HTTPS the
 //! plaintext goes through the connection's [`TlsSession`] on its way.
 //!
+//! The client is a socket, or (for the tests of the connection layer) an
+//! in-memory [`MemoryPeer`] whose input arrives in chosen pieces and whose
+//! room for output is chosen too: the same state machine runs on both.
+//! While application code runs, the output side is lent to the
+//! `start_response` of the exchange ([`Transport::lend`]), so that
+//! `write()` sends its bytes before it returns (PEP 3333 "The write()
+//! Callable").
+//!
 //! mio is edge-triggered: after an edge the socket is read or written until
 //! `WouldBlock`, and only a new edge makes it worth trying again. The
 //! protocol state lives in `connection.rs`; this file only moves bytes.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::time::Instant;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use mio::Registry;
+use pyo3::Python;
 
 use super::config::HIGH_WATER_BYTES;
 use super::impossible;
@@ -43,8 +57,8 @@ pub enum Received {
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // independent facts about the socket, not a state
 pub struct Transport {
-    /// The socket (registered with the poll by the event loop).
-    pub stream: TcpStream,
+    /// The client.
+    peer: Peer,
     /// Input storage; bytes `start..end` are received and not yet used.
     /// It stays initialised, so reads never zero memory again.
     input: Vec<u8>,
@@ -73,8 +87,19 @@ impl Transport {
     /// says `WouldBlock`), with `tls` on an HTTPS server.
     #[must_use]
     pub fn new(stream: TcpStream, tls: Option<TlsSession>) -> Self {
+        Self::over(Peer::Tcp(Arc::new(stream)), tls.map(Box::new))
+    }
+
+    /// A transport whose client is `peer`, in memory (tests of the
+    /// connection layer without a socket).
+    #[must_use]
+    pub fn memory(peer: MemoryPeer) -> Self {
+        Self::over(Peer::Memory(Box::new(peer)), None)
+    }
+
+    fn over(peer: Peer, tls: Option<Box<TlsSession>>) -> Self {
         Self {
-            stream,
+            peer,
             input: Vec::new(),
             start: 0,
             end: 0,
@@ -85,9 +110,75 @@ impl Transport {
             read_closed: false,
             eof: false,
             last_activity: Instant::now(),
-            tls: tls.map(Box::new),
+            tls,
             refusal: None,
         }
+    }
+
+    /// The in-memory client, for a test to look at and feed.
+    pub fn memory_peer(&mut self) -> Option<&mut MemoryPeer> {
+        match &mut self.peer {
+            Peer::Memory(m) => Some(m),
+            Peer::Tcp(_) => None,
+        }
+    }
+
+    /// Removes the socket from the event loop's poll (before it is dropped).
+    pub fn deregister(&self, registry: &Registry) {
+        if let Peer::Tcp(stream) = &self.peer {
+            let _ = registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
+        }
+    }
+
+    /// Lends the output side (the buffered output, the TLS session, the
+    /// socket's write edge) to application code, so that `write()` can send
+    /// at once; this transport is left without it until
+    /// [`Transport::restore`]. Nothing reads from a transport while its
+    /// output is lent: the request is already received whole.
+    #[must_use]
+    pub fn lend(&mut self) -> Self {
+        let peer = match &mut self.peer {
+            Peer::Tcp(stream) => Peer::Tcp(Arc::clone(stream)),
+            Peer::Memory(m) => Peer::Memory(std::mem::take(m)),
+        };
+        let mut lent = Self::over(peer, self.tls.take());
+        lent.out = std::mem::take(&mut self.out);
+        lent.out_pos = std::mem::take(&mut self.out_pos);
+        lent.writable = self.writable;
+        lent.last_activity = self.last_activity;
+        lent
+    }
+
+    /// Takes back the output side lent by [`Transport::lend`], with what
+    /// was written through it meanwhile.
+    pub fn restore(&mut self, lent: Self) {
+        if let (Peer::Memory(mine), Peer::Memory(theirs)) = (&mut self.peer, lent.peer) {
+            *mine = theirs;
+        }
+        self.tls = lent.tls;
+        self.out = lent.out;
+        self.out_pos = lent.out_pos;
+        self.writable = lent.writable;
+        self.last_activity = lent.last_activity;
+    }
+
+    /// Writes every buffered byte, waiting (with the GIL released) for the
+    /// socket to take them, for at most `timeout`: a blocking write, for
+    /// `write()`.
+    ///
+    /// # Errors
+    /// The socket's error (the client went away), or `TimedOut` when the
+    /// client did not read for `timeout`.
+    pub fn flush_blocking(&mut self, py: Python<'_>, timeout: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.flush()? {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.peer.wait_writable(py, left)? {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.writable = true;
+        }
+        Ok(())
     }
 
     /// When the TLS handshake in progress started; `None` without TLS,
@@ -177,7 +268,7 @@ impl Transport {
             return self.read_tls(want);
         }
         let res = loop {
-            match self.stream.read(&mut self.input[self.end..self.end + want]) {
+            match self.peer.read(&mut self.input[self.end..self.end + want]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => break other,
             }
@@ -214,7 +305,7 @@ impl Transport {
             return Received::Failed;
         };
         let buf = &mut self.input[self.end..self.end + want];
-        let got = tls.read(&mut self.stream, buf, &mut self.readable, self.read_closed);
+        let got = tls.read(&mut self.peer, buf, &mut self.readable, self.read_closed);
         // Handshake messages and alerts that the read produced go out now:
         // no other edge would ask for them.
         let sent = self.flush();
@@ -247,7 +338,7 @@ impl Transport {
     pub fn flush(&mut self) -> io::Result<bool> {
         if let Some(tls) = self.tls.as_deref_mut() {
             loop {
-                let n = write_until_blocked(&mut self.stream, tls.wire(), &mut self.writable)?;
+                let n = write_until_blocked(&mut self.peer, tls.wire(), &mut self.writable)?;
                 if n > 0 {
                     tls.wire_sent(n);
                     self.last_activity = Instant::now();
@@ -263,7 +354,7 @@ impl Transport {
             }
         } else {
             let n = write_until_blocked(
-                &mut self.stream,
+                &mut self.peer,
                 &self.out[self.out_pos..],
                 &mut self.writable,
             )?;
@@ -294,13 +385,16 @@ impl Transport {
         if !self.writable {
             return Ok(None);
         }
-        if self.tls.is_some() {
+        let stream = match &self.peer {
+            Peer::Tcp(stream) if self.tls.is_none() => stream,
             // The kernel cannot encrypt: read the file into the output.
-            let n = file.read_into(&mut self.out, TLS_FILE_BLOCK_BYTES)?;
-            self.flush()?;
-            return Ok(Some(n));
-        }
-        let sent = file.send_to(&self.stream)?;
+            _ => {
+                let n = file.read_into(&mut self.out, TLS_FILE_BLOCK_BYTES)?;
+                self.flush()?;
+                return Ok(Some(n));
+            }
+        };
+        let sent = file.send_to(&**stream)?;
         match sent {
             Some(_) => self.last_activity = Instant::now(),
             None => self.writable = false,
@@ -318,7 +412,7 @@ impl Transport {
                 return false;
             }
         }
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        self.peer.shutdown_write();
         true
     }
 
@@ -327,7 +421,7 @@ impl Transport {
     pub fn drain_until_closed(&mut self, dropped: &mut usize, max_bytes: usize) -> bool {
         let mut scratch = [0u8; 4096];
         while self.readable {
-            match self.stream.read(&mut scratch) {
+            match self.peer.read(&mut scratch) {
                 Ok(0) => return true,
                 Ok(n) => {
                     *dropped += n;
@@ -344,10 +438,158 @@ impl Transport {
     }
 }
 
+/// The client end of a [`Transport`].
+#[derive(Debug)]
+enum Peer {
+    /// A socket; shared with a lent output side (`&TcpStream` reads and
+    /// writes, so no lock is needed).
+    Tcp(Arc<TcpStream>),
+    /// A client in memory (tests).
+    Memory(Box<MemoryPeer>),
+}
+
+impl Peer {
+    /// Waits up to `timeout` for the socket to take more output, with the
+    /// GIL released; `false` when it did not.
+    fn wait_writable(&self, py: Python<'_>, timeout: Duration) -> io::Result<bool> {
+        match self {
+            Self::Tcp(stream) => {
+                let stream = &**stream;
+                let ts =
+                    rustix::event::Timespec::try_from(timeout).unwrap_or(rustix::event::Timespec {
+                        tv_sec: i64::MAX,
+                        tv_nsec: 0,
+                    });
+                py.detach(|| {
+                    let mut fds = [rustix::event::PollFd::new(
+                        stream,
+                        rustix::event::PollFlags::OUT,
+                    )];
+                    loop {
+                        match rustix::event::poll(&mut fds, Some(&ts)) {
+                            Ok(n) => return Ok(n > 0),
+                            Err(rustix::io::Errno::INTR) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                })
+            }
+            Self::Memory(m) => Ok(m.room != Some(0)),
+        }
+    }
+
+    /// Ends the sending side.
+    fn shutdown_write(&mut self) {
+        match self {
+            Self::Tcp(stream) => {
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            }
+            Self::Memory(m) => m.write_closed = true,
+        }
+    }
+}
+
+impl Read for Peer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(stream) => (&**stream).read(buf),
+            Self::Memory(m) => m.read(buf),
+        }
+    }
+}
+
+impl Write for Peer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(stream) => (&**stream).write(buf),
+            Self::Memory(m) => m.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A client in memory, for driving the connection layer without a socket:
+/// each read takes at most the front piece of `incoming` (so a test
+/// chooses where reads split the bytes); writes go to `received`, at most
+/// `room` bytes in all before the next write says `WouldBlock` (a client
+/// that stops reading).
+#[derive(Debug, Default)]
+pub struct MemoryPeer {
+    /// Bytes still to arrive, one read per piece at most.
+    pub incoming: VecDeque<Vec<u8>>,
+    /// After `incoming`, the client closes its sending side (end of file);
+    /// otherwise reads say `WouldBlock`.
+    pub eof: bool,
+    /// What the server sent.
+    pub received: Vec<u8>,
+    /// How many more bytes the client takes; `None`: as many as are sent.
+    pub room: Option<usize>,
+    /// The server ended its sending side.
+    pub write_closed: bool,
+}
+
+impl MemoryPeer {
+    /// A client that sends `pieces`, one read each, then waits.
+    #[must_use]
+    pub fn sending<I, P>(pieces: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<Vec<u8>>,
+    {
+        Self {
+            incoming: pieces.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+}
+
+impl Read for MemoryPeer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(front) = self.incoming.front_mut() else {
+            return if self.eof {
+                Ok(0)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            };
+        };
+        let n = front.len().min(buf.len());
+        buf[..n].copy_from_slice(&front[..n]);
+        front.drain(..n);
+        if front.is_empty() {
+            self.incoming.pop_front();
+        }
+        Ok(n)
+    }
+}
+
+impl Write for MemoryPeer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.write_closed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let n = self.room.map_or(buf.len(), |room| room.min(buf.len()));
+        if n == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.received.extend_from_slice(&buf[..n]);
+        if let Some(room) = &mut self.room {
+            *room -= n;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes `buf` to `stream` until it is all written or the socket says
 /// `WouldBlock` (then `writable` is cleared); returns the bytes written.
 fn write_until_blocked(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     buf: &[u8],
     writable: &mut bool,
 ) -> io::Result<usize> {

@@ -3,7 +3,12 @@
 //! on this floor, below both, so that `event_loop.rs` uses `connection.rs`
 //! and neither imports the other back.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
 use pyo3::prelude::*;
+
+use super::access_log::warn;
 
 use super::config::Limits;
 use super::environ::EnvironTemplate;
@@ -26,6 +31,43 @@ pub struct Ctx<'a, 'py> {
     pub stopping: bool,
     /// The `Date` header, formatted once per second.
     pub date: &'a mut DateCache,
+    /// The paths already warned about holding the server.
+    pub held: &'a mut HeldLog,
+}
+
+/// The warning that one request held the one app thread (other clients
+/// waited meanwhile), logged at most once per path.
+#[derive(Debug, Default)]
+pub struct HeldLog {
+    warned: HashSet<Vec<u8>>,
+}
+
+/// Paths remembered at most; past it, every path is warned about once
+/// more at most per this many (an app with unbounded paths cannot grow it).
+const HELD_PATHS_MAX: usize = 1024;
+
+impl HeldLog {
+    /// One line naming the request `method target` (its query left out)
+    /// that held the server for `held`, unless its path was named before.
+    pub fn warn(&mut self, py: Python<'_>, method: &str, target: &[u8], held: Duration) {
+        let path = target.split(|&b| b == b'?').next().unwrap_or(target);
+        if self.warned.contains(path) {
+            return;
+        }
+        if self.warned.len() >= HELD_PATHS_MAX {
+            self.warned.clear();
+        }
+        self.warned.insert(path.to_vec());
+        warn(
+            py,
+            &format!(
+                "{method} {} held the server for {:.1} s (one app thread: other clients \
+                 waited); see README \"One thread\"",
+                String::from_utf8_lossy(path).escape_debug(),
+                held.as_secs_f64()
+            ),
+        );
+    }
 }
 
 /// What the event loop does with a connection after its turn
