@@ -140,9 +140,7 @@ def test_other_clients_are_served_between_two_blocks(serve: Serve) -> None:
     assert max(waits) < 1.0, waits
 
 
-def test_a_long_app_call_is_named_once(
-    serve: Serve, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_a_long_app_call_is_named_once(serve: Serve, capfd: pytest.CaptureFixture[str]) -> None:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         time.sleep(1.1)
         start_response("200 OK", [("Content-Length", "0")])
