@@ -58,6 +58,18 @@ pub struct Shared {
     pub stop: AtomicBool,
 }
 
+/// What [`EventLoop::drive`] does with a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drive {
+    /// Everything it can do without waiting.
+    Advance,
+    /// Check its timeouts.
+    Sweep,
+    /// Advance while the server stops: finish the response in flight,
+    /// start no new one.
+    Finish,
+}
+
 /// When [`EventLoop::run`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
@@ -164,7 +176,7 @@ impl EventLoop {
                         // its connection: serve it now, before a stream in
                         // progress is asked for its next block.
                         for idx in self.accept_all() {
-                            if let Err(e) = self.drive(py, idx, false, &mut answered) {
+                            if let Err(e) = self.drive(py, idx, Drive::Advance, &mut answered) {
                                 return Err(self.stop(py, e));
                             }
                         }
@@ -175,7 +187,7 @@ impl EventLoop {
                         if let Some(Some(conn)) = self.conns.get_mut(idx) {
                             conn.ready(r.readable, r.writable, r.read_closed);
                         }
-                        match self.drive(py, idx, false, &mut answered) {
+                        match self.drive(py, idx, Drive::Advance, &mut answered) {
                             Ok(()) => {}
                             Err(e) => return Err(self.stop(py, e)),
                         }
@@ -183,14 +195,14 @@ impl EventLoop {
                 }
             }
             for idx in std::mem::take(&mut self.runnable) {
-                if let Err(e) = self.drive(py, idx, false, &mut answered) {
+                if let Err(e) = self.drive(py, idx, Drive::Advance, &mut answered) {
                     return Err(self.stop(py, e));
                 }
             }
             if last_sweep.elapsed() >= SWEEP_EVERY {
                 last_sweep = Instant::now();
                 for idx in 0..self.conns.len() {
-                    if let Err(e) = self.drive(py, idx, true, &mut answered) {
+                    if let Err(e) = self.drive(py, idx, Drive::Sweep, &mut answered) {
                         return Err(self.stop(py, e));
                     }
                 }
@@ -256,24 +268,12 @@ impl EventLoop {
         }
     }
 
-    /// Advances connection `idx` (or checks its timeouts when `sweep`),
-    /// closing it when it is done.
+    /// Drives connection `idx` as `how` says, closing it when it is done.
     fn drive(
         &mut self,
         py: Python<'_>,
         idx: usize,
-        sweep: bool,
-        answered: &mut u32,
-    ) -> PyResult<()> {
-        self.drive_with(py, idx, sweep, false, answered)
-    }
-
-    fn drive_with(
-        &mut self,
-        py: Python<'_>,
-        idx: usize,
-        sweep: bool,
-        stopping: bool,
+        how: Drive,
         answered: &mut u32,
     ) -> PyResult<()> {
         let Some(Some(conn)) = self.conns.get_mut(idx) else {
@@ -286,14 +286,13 @@ impl EventLoop {
             limits: &self.limits,
             quiet: self.quiet,
             color: self.color,
-            stopping,
+            stopping: how == Drive::Finish,
             date: &mut self.date,
             held: &mut self.held,
         };
-        let next = if sweep {
-            conn.sweep(py, &mut ctx, Instant::now())
-        } else {
-            conn.advance(py, &mut ctx)
+        let next = match how {
+            Drive::Sweep => conn.sweep(py, &mut ctx, Instant::now()),
+            Drive::Advance | Drive::Finish => conn.advance(py, &mut ctx),
         };
         *answered += conn.take_answered();
         match next {
@@ -348,7 +347,7 @@ impl EventLoop {
                 let busy = matches!(&self.conns[idx], Some(c) if c.is_responding());
                 if !busy {
                     self.close(py, idx);
-                } else if let Err(e) = self.drive_with(py, idx, false, true, &mut answered) {
+                } else if let Err(e) = self.drive(py, idx, Drive::Finish, &mut answered) {
                     e.print(py);
                 }
             }
