@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import Client, build
+from conftest import Client, Pem, build
 from rswsgi import Server
 
 Serve = Callable[..., Server]
@@ -52,6 +52,26 @@ def test_first_block_arrives_before_the_second_is_produced(serve: Serve) -> None
         release.set()
         rest = read_until(s, b"0\r\n\r\n")
     assert rest.endswith(b"6\r\nsecond\r\n0\r\n\r\n")
+
+
+def test_blocks_stream_over_tls_too(serve: Serve, pem: Pem) -> None:
+    release = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written")
+        yield b"first"
+        release.wait(WAIT)
+        yield b"second"
+
+    server = serve(app, cert=pem.cert, key=pem.key)
+    raw = socket.create_connection(("127.0.0.1", server.server_port))
+    with pem.context().wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(build("/"))
+        got = read_until(s, b"first\r\n")
+        assert b"7\r\nwritten\r\n5\r\nfirst\r\n" in got
+        release.set()
+        assert read_until(s, b"0\r\n\r\n").endswith(b"6\r\nsecond\r\n0\r\n\r\n")
 
 
 def test_write_sends_before_it_returns(serve: Serve) -> None:
