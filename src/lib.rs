@@ -23,11 +23,15 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = true)]
 mod _rswsgi {
     use pyo3::prelude::*;
+    use pyo3::types::IntoPyDict;
+    use pyo3::PyTypeInfo;
 
     use crate::vectorcall;
 
     #[pymodule_export]
-    use crate::middleware::{stack, HandleError, LogEnviron, Reverser, WrapQueryParams};
+    use crate::middleware::{
+        stack, HandleError, LiveReload, LogEnviron, Reverser, WrapQueryParams,
+    };
     #[pymodule_export]
     use crate::reload::FileWatcher;
     #[pymodule_export]
@@ -50,6 +54,9 @@ mod _rswsgi {
         vectorcall::install_called::<LogEnviron>(py, (&app,))?;
         vectorcall::install_called::<HandleError>(py, (&app,))?;
         vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
-        vectorcall::install_called::<Reverser>(py, (&app,))
+        vectorcall::install_called::<Reverser>(py, (&app,))?;
+        let generation = [("generation", "0")].into_py_dict(py)?;
+        let sample = LiveReload::type_object(py).call((&app,), Some(&generation))?;
+        vectorcall::install(&sample.cast_into::<LiveReload>()?)
     }
 }

@@ -11,6 +11,7 @@ from typing_extensions import Self
 __all__ = [
     "Router",
     "_FileWatcher",
+    "_LiveReload",
     "_adhoc_certificate",
     "_check_certificate",
     "_limits",
@@ -78,6 +79,15 @@ class reverser:
     @property
     def app(self) -> WSGIApplication: ...
 
+@final
+class _LiveReload:
+    def __new__(cls, app: WSGIApplication, *, generation: str) -> _LiveReload: ...
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, /
+    ) -> Iterable[bytes]: ...
+    @property
+    def app(self) -> WSGIApplication: ...
+
 def stack(app: WSGIApplication, /, *middleware: WSGIApplication) -> WSGIApplication: ...
 
 # routing
@@ -129,6 +139,7 @@ class Server:
     def server_port(self) -> int: ...
     @property
     def certificate_fingerprint(self) -> str | None: ...
+    def live_reload_event(self, event: str, data: str) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -158,6 +169,7 @@ def make_server(
     fd: int | None = None,
     cert: str | PathLike[str] | None = None,
     key: str | PathLike[str] | None = None,
+    live_reload: str | None = None,
 ) -> Server: ...
 def serve(
     app: WSGIApplication,

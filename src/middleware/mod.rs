@@ -15,6 +15,7 @@ mod debug_page;
 pub mod filter;
 pub mod glue;
 pub mod handle_error;
+pub mod live_reload;
 pub mod log_environ;
 mod pyrepr;
 pub mod query_params;
@@ -24,6 +25,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 pub use handle_error::HandleError;
+pub use live_reload::LiveReload;
 pub use log_environ::LogEnviron;
 pub use query_params::WrapQueryParams;
 pub use reverser::Reverser;

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -56,6 +56,46 @@ pub struct Shared {
     pub waker: Waker,
     /// Set by `shutdown()`; consumed by the loop it stops.
     pub stop: AtomicBool,
+    /// Live-reload events to send to every stream, framed
+    /// (`Server.live_reload_event`); `has_events` says there are some, so
+    /// the loop takes the lock only then.
+    events: Mutex<Vec<u8>>,
+    has_events: AtomicBool,
+}
+
+impl Shared {
+    /// Queues a live-reload event for every stream and wakes the loop.
+    pub fn send_event(&self, framed: &[u8]) {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(framed);
+        self.has_events.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+
+    /// The events queued since the last call.
+    fn take_events(&self) -> Option<Vec<u8>> {
+        if !self.has_events.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(std::mem::take(&mut *events))
+    }
+}
+
+/// How the loop serves: what `make_server` was told besides the address
+/// and the app.
+#[derive(Debug)]
+pub struct Serving {
+    /// Limits on requests.
+    pub limits: Limits,
+    /// No access log.
+    pub quiet: bool,
+    /// Every connection speaks TLS under this configuration (HTTPS).
+    pub tls: Option<Arc<ServerConfig>>,
+    /// The generation of a live-reloading server (see `live_reload.rs`).
+    pub live_reload: Option<String>,
 }
 
 /// What [`EventLoop::drive`] does with a connection.
@@ -100,6 +140,8 @@ pub struct EventLoop {
     held: HeldLog,
     /// Every connection speaks TLS under this configuration (HTTPS).
     tls: Option<Arc<ServerConfig>>,
+    /// The generation of a live-reloading server.
+    live_reload: Option<String>,
 }
 
 impl EventLoop {
@@ -112,10 +154,14 @@ impl EventLoop {
         mut listener: TcpListener,
         app: Py<PyAny>,
         environ: EnvironTemplate,
-        limits: Limits,
-        quiet: bool,
-        tls: Option<Arc<ServerConfig>>,
+        serving: Serving,
     ) -> io::Result<(Self, Shared)> {
+        let Serving {
+            limits,
+            quiet,
+            tls,
+            live_reload,
+        } = serving;
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -136,10 +182,13 @@ impl EventLoop {
             date: DateCache::default(),
             held: HeldLog::default(),
             tls,
+            live_reload,
         };
         let shared = Shared {
             waker,
             stop: AtomicBool::new(false),
+            events: Mutex::new(Vec::new()),
+            has_events: AtomicBool::new(false),
         };
         Ok((me, shared))
     }
@@ -167,6 +216,9 @@ impl EventLoop {
             }
             if let Err(e) = py.check_signals() {
                 return Err(self.stop(py, e));
+            }
+            if let Some(events) = shared.take_events() {
+                self.send_events(py, &events);
             }
             for i in 0..self.ready.len() {
                 let r = self.ready[i];
@@ -289,6 +341,7 @@ impl EventLoop {
             stopping: how == Drive::Finish,
             date: &mut self.date,
             held: &mut self.held,
+            live_reload: self.live_reload.as_deref(),
         };
         let next = match how {
             Drive::Sweep => conn.sweep(py, &mut ctx, Instant::now()),
@@ -310,6 +363,19 @@ impl EventLoop {
             Next::Fatal(e) => {
                 self.close(py, idx);
                 Err(e)
+            }
+        }
+    }
+
+    /// Sends `events` (framed) to every live-reload stream.
+    fn send_events(&mut self, py: Python<'_>, events: &[u8]) {
+        for idx in 0..self.conns.len() {
+            let gone = match &mut self.conns[idx] {
+                Some(conn) => !conn.send_events(events),
+                None => false,
+            };
+            if gone {
+                self.close(py, idx);
             }
         }
     }

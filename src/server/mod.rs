@@ -44,6 +44,7 @@ mod fuzz;
 pub mod inherit;
 pub mod input;
 pub mod keep_alive;
+pub mod live_reload;
 pub mod outlet;
 pub mod parse;
 pub mod receive;
@@ -87,7 +88,7 @@ use crate::errors::Error;
 use crate::wsgi::repr_or_type;
 use certificate::{Certificate, Source};
 use environ::EnvironTemplate;
-use event_loop::{EventLoop, Shared, Until};
+use event_loop::{EventLoop, Serving, Shared, Until};
 use file_wrapper::FileWrapper;
 
 /// A WSGI development server bound to one address (`make_server`'s
@@ -205,6 +206,26 @@ impl Server {
         self.fingerprint.clone()
     }
 
+    /// `live_reload_event(event, data) -> None`: sends the server-sent event
+    /// `event` (`'reload'`: pages reload; `'css'`: stylesheets whose file
+    /// name is `data` are fetched again) to every open live-reload stream.
+    /// Safe to call from any thread; does nothing on a server made without
+    /// `live_reload`. Raises `ValueError` when `event` is not a word of
+    /// ASCII letters, digits, `-` and `_`.
+    fn live_reload_event(&self, event: &str, data: &str) -> PyResult<()> {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if event.is_empty() || !event.bytes().all(word) {
+            return Err(Error::BadArgument {
+                name: "event",
+                value: format!("{event:?}"),
+                why: "expected a word of ASCII letters, digits, '-' and '_'",
+            }
+            .into());
+        }
+        self.shared.send_event(&live_reload::event(event, data));
+        Ok(())
+    }
+
     /// `with make_server(...) as server:` closes the server on exit.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -270,6 +291,12 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// the caller keeps and closes `fd`; `port` is then ignored and `host` only
 /// names the server (`SERVER_NAME`).
 ///
+/// `live_reload`: a string naming this server process (its *generation*),
+/// to answer `/__rswsgi__/live-reload.js` and the event stream
+/// `/__rswsgi__/live-reload` itself, without calling the app (see
+/// `live_reload_event`); `None` (the default) leaves those paths to the
+/// app. `python -m rswsgi.dev --reload` sets it.
+///
 /// `cert`, `key`: serve HTTPS (TLS 1.2 and 1.3, ALPN `http/1.1`) with the
 /// certificate chain in the PEM file `cert` (leaf first; intermediates may
 /// follow) and its private key in the PEM file `key` (PKCS#8, PKCS#1 or
@@ -290,7 +317,7 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
     max_header_bytes = None, max_header_count = None, max_body_bytes = None,
     max_in_memory_body_bytes = None, idle_timeout_secs = None, header_timeout_secs = None,
     read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None,
-    shutdown_grace_ms = None, fd = None, cert = None, key = None))]
+    shutdown_grace_ms = None, fd = None, cert = None, key = None, live_reload = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn make_server(
     py: Python<'_>,
@@ -312,6 +339,7 @@ pub fn make_server(
     fd: Option<i64>,
     cert: Option<&Bound<'_, PyAny>>,
     key: Option<&Bound<'_, PyAny>>,
+    live_reload: Option<String>,
 ) -> PyResult<Server> {
     // In the order of `config::LIMITS` (checked by a test below).
     let limits = Limits::with_overrides([
@@ -338,6 +366,7 @@ pub fn make_server(
         fd,
         cert,
         key,
+        live_reload,
     };
     bind(py, host, port, app, &options)
 }
@@ -350,6 +379,7 @@ struct Options<'a, 'py> {
     fd: Option<i64>,
     cert: Option<&'a Bound<'py, PyAny>>,
     key: Option<&'a Bound<'py, PyAny>>,
+    live_reload: Option<String>,
 }
 
 /// `make_server` once its keywords are read.
@@ -385,9 +415,14 @@ fn bind(
     }
     let (tls, fingerprint) = certificate.map(|c| (c.config, c.fingerprint)).unzip();
     let limits = options.limits.clone();
-    let (core, shared) =
-        EventLoop::new(listener, app.unbind(), environ, limits, options.quiet, tls)
-            .map_err(|e| os_error("cannot start the event loop", &e))?;
+    let serving = Serving {
+        limits,
+        quiet: options.quiet,
+        tls,
+        live_reload: options.live_reload.clone(),
+    };
+    let (core, shared) = EventLoop::new(listener, app.unbind(), environ, serving)
+        .map_err(|e| os_error("cannot start the event loop", &e))?;
     Ok(Server {
         core: Mutex::new(Some(core)),
         shared,
@@ -430,6 +465,7 @@ pub fn serve(
         fd: None,
         cert,
         key,
+        live_reload: None,
     };
     let server = bind(py, host, port, app, &options)?;
     let result = server.serve_forever(py, 0.5);
@@ -470,6 +506,7 @@ mod tests {
                     given[8],
                     given[9],
                     given[10],
+                    None,
                     None,
                     None,
                     None,
