@@ -110,7 +110,7 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def limit_kwargs(args: argparse.Namespace) -> dict[str, int]:
+def limit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The `make_server` limit keywords given on the command line."""
     return {
         dest: getattr(args, dest) for _, dest, _, _, _ in LIMITS if getattr(args, dest) is not None
