@@ -486,11 +486,15 @@ impl Connection {
     /// Gives up the response in progress without sending the rest of it:
     /// its iterable's `close()` is called (PEP 3333: also when the client
     /// went away) and buffered output is dropped. The connection only
-    /// closes; the socket is closed when it is dropped.
+    /// closes; the socket is closed when it is dropped, and the
+    /// `start_response` objects, which may outlive it (an app can keep
+    /// them), let go of it.
     pub fn abandon(&mut self, py: Python<'_>) {
         if let State::Responding(ex) = &mut self.state {
             ex.resp.close_iter(py);
+            ex.resp.release_outlet(py);
         }
+        self.carry.release_outlet(py);
         self.state = State::Closing;
         self.io.discard_output();
     }

@@ -62,6 +62,15 @@ pub struct Carry {
     pub head: Option<RequestHead>,
 }
 
+impl Carry {
+    /// The kept `start_response` lets go of the connection's socket.
+    pub fn release_outlet(&self, py: Python<'_>) {
+        if let Some(sr) = &self.start_response {
+            *sr.borrow_mut(py).outlet() = None;
+        }
+    }
+}
+
 impl Exchange {
     /// Builds the environ of `request` from `peer`'s template (made on its
     /// first request) and calls the application, with the `start_response`

@@ -27,11 +27,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::access_log::warn;
-use super::app_output::AppOutput;
+use super::app_output::{AppOutput, Lending};
 use super::config::HIGH_WATER_BYTES;
 use super::impossible;
 use super::keep_alive::Close;
-use super::outlet::{Outlet, Sending};
+use super::outlet::Sending;
 use super::response_head::{write_simple, BodyLength, Delimit, Framing, ServerStatus};
 use super::sendfile::FileBody;
 use super::start_response::StartResponse;
@@ -161,26 +161,17 @@ impl Response {
         ctx: &mut Ctx<'_, '_>,
         f: impl FnOnce(&mut AppOutput) -> R,
     ) -> R {
-        let outlet = Outlet {
-            io: io.lend(),
-            sending: self.sending,
-            date: std::mem::take(ctx.date),
+        let lending = Lending {
+            io,
+            sending: &mut self.sending,
+            date: ctx.date,
             timeout: ctx.limits.write_timeout(),
-            failed: None,
         };
         let started = Instant::now();
-        let (r, back) = self.app.lent(py, outlet, f);
+        let (r, failed) = self.app.lent(py, lending, f);
         self.longest = self.longest.max(started.elapsed());
-        if let Some(outlet) = back {
-            io.restore(outlet.io);
-            self.sending = outlet.sending;
-            *ctx.date = outlet.date;
-            if outlet.failed.is_some() {
-                self.write_failed = outlet.failed;
-            }
-        } else {
-            impossible!("the outlet lent to start_response was lost");
-            self.write_failed = Some(io::Error::other("response output lost"));
+        if failed.is_some() {
+            self.write_failed = failed;
         }
         r
     }
@@ -405,6 +396,12 @@ impl Response {
         } else {
             Abort(Some(err))
         }
+    }
+
+    /// This response's `start_response` lets go of the connection's socket
+    /// (its outlet keeps a handle to it).
+    pub fn release_outlet(&self, py: Python<'_>) {
+        *self.app.start_response(py).borrow_mut(py).outlet() = None;
     }
 
     /// This response's `start_response`, to offer to the next one.
