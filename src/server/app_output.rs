@@ -15,9 +15,9 @@ use super::file_wrapper::FileWrapper;
 use super::impossible;
 use super::outlet::{Outlet, Sending};
 use super::response_head::DateCache;
-use super::transport::Transport;
 use super::sendfile::FileBody;
 use super::start_response::{AppHead, StartResponse};
+use super::transport::Transport;
 use crate::vectorcall;
 use crate::wsgi::AppIter;
 
@@ -252,4 +252,3 @@ impl AppOutput {
         self.iter.as_mut().map_or(Ok(()), |it| it.close(py))
     }
 }
-
