@@ -553,6 +553,11 @@ def fmt_x(x: float | None) -> str:
     return f"{x:.4f}×"
 
 
+def fmt_diff(ms: float) -> str:
+    """A difference in ms, always in ms (issue 17's goal is stated in ms)."""
+    return f"{ms:+,.2f} ms"
+
+
 def spread(xs: Sequence[float]) -> str:
     return f"{fmt_ms(min(xs))} – {fmt_ms(max(xs))}" if xs else "—"
 
@@ -572,7 +577,7 @@ def ttfb_report(samples: list[TtfbSample]) -> tuple[str, list[str]]:
         framing = ", ".join(sorted({s.framing for s in by[n] if s.framing})) or "—"
         b = med(body)
         ratio = "(reference)" if n == "rswsgi" else fmt_x(b / ref if b and ref else None)
-        diff = "—" if n == "rswsgi" or b is None or ref is None else fmt_ms(ref - b)
+        diff = "—" if n == "rswsgi" or b is None or ref is None else fmt_diff(ref - b)
         rows.append(
             [
                 f"**{n}**" if n == "rswsgi" else n,
@@ -617,7 +622,7 @@ def ttfb_report(samples: list[TtfbSample]) -> tuple[str, list[str]]:
             f"- rswsgi's first body byte within {GOAL_TTFB_MS:g} ms of the best (issue 17): "
             f"**{'met' if ok else 'NOT met'}** (rswsgi {fmt_ms(ref)}, best {best[1]} "
             f"{fmt_ms(best[0])}; rswsgi − best of the round: "
-            + ", ".join(fmt_ms(d) for d in per_round)
+            + ", ".join(fmt_diff(d) for d in per_round)
             + ")"
         )
     return table(head, rows), lines
@@ -678,6 +683,40 @@ def ping_report(samples: list[PingSample]) -> tuple[str, list[str]]:
     return table(head, rows), lines
 
 
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def source_line() -> str:
+    """Which rswsgi the servers import, and the commits its source and this bench are at."""
+    spec = importlib.util.find_spec("rswsgi")
+    if spec is None or spec.origin is None:
+        return "rswsgi not found"
+    root = Path(spec.origin).resolve().parents[2]  # <root>/python/rswsgi/__init__.py
+    head = _git(root, "log", "-1", "--format=%h")
+    if not head:
+        return f"rswsgi from {Path(spec.origin).parent} (not a git checkout)"
+    src = _git(root, "log", "-1", "--format=%h", "--", "src", "Cargo.toml", "Cargo.lock")
+    dirty_src = _git(root, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock")
+    dirty_bench = _git(HERE, "status", "--porcelain", "--", ".")
+    return (
+        f"rswsgi from {root} at `{head}` (src/ last changed in `{src}`"
+        + (", with uncommitted changes in src/" if dirty_src else "")
+        + (
+            f"; bench/ at `{_git(HERE, 'log', '-1', '--format=%h')}` with uncommitted changes"
+            if dirty_bench
+            else ""
+        )
+        + ")"
+    )
+
+
 def versions() -> str:
     parts = [f"Python {platform.python_version()}"]
     for dist in ("rswsgi", "gunicorn", "waitress", "werkzeug"):
@@ -685,17 +724,7 @@ def versions() -> str:
             parts.append(f"{dist} {importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:
             parts.append(f"{dist} (not installed)")
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(HERE), "log", "-1", "--format=%h %s"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        if rev:
-            parts.append(f"source tree at `{rev[:90]}`")
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    parts.append(source_line())
     return ", ".join(parts)
 
 
