@@ -703,8 +703,8 @@ def source_line() -> str:
     if not head:
         return f"rswsgi from {Path(spec.origin).parent} (not a git checkout)"
     src = _git(root, "log", "-1", "--format=%h", "--", "src", "Cargo.toml", "Cargo.lock")
-    dirty_src = _git(root, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock")
-    dirty_bench = _git(HERE, "status", "--porcelain", "--", ".")
+    dirty_src = _git(root, "status", "--porcelain", "-uno", "--", "src", "Cargo.toml", "Cargo.lock")
+    dirty_bench = _git(HERE, "status", "--porcelain", "-uno", "--", ".")
     return (
         f"rswsgi from {root} at `{head}` (src/ last changed in `{src}`"
         + (", with uncommitted changes in src/" if dirty_src else "")
