@@ -361,7 +361,7 @@ impl Connection {
         };
         let (io, carry, peer) = (&mut self.io, &mut self.carry, self.peer);
         match Exchange::start(py, io, ctx, request, carry, peer, started) {
-            Ok(ex) => State::Responding(Box::new(ex)),
+            Ok(ex) => State::Responding(ex),
             Err(failed) => {
                 // Not even a start_response could be made (out of memory):
                 // no answer can be produced either.

@@ -90,7 +90,7 @@ impl Exchange {
         carry: &mut Carry,
         peer: SocketAddr,
         started: Instant,
-    ) -> Result<Self, Box<(PyErr, RequestHead)>> {
+    ) -> Result<Box<Self>, Box<(PyErr, RequestHead)>> {
         let Request {
             head,
             body,
@@ -116,13 +116,15 @@ impl Exchange {
         let keep_alive = KeepAlive::for_request(head.keep_alive, ctx.stopping);
         let sending = Sending::new(answering, keep_alive);
         let spare = carry.start_response.take();
-        match Response::call_app(py, io, ctx, environ, sending, spare) {
+        match Response::new(py, sending, spare) {
             Ok(resp) => {
-                let mut me = Self {
+                // Boxed before the app runs: the response is not moved again.
+                let mut me = Box::new(Self {
                     resp,
                     head,
                     started,
-                };
+                });
+                me.resp.call_app(py, io, ctx, environ);
                 me.warn_if_held(py, ctx);
                 Ok(me)
             }

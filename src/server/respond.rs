@@ -20,7 +20,7 @@
 //! ([`super::outlet`]), so `write()` sends at once.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -37,6 +37,18 @@ use super::sendfile::FileBody;
 use super::start_response::StartResponse;
 use super::transport::Transport;
 use super::turn::Ctx;
+
+/// The monotonic clock, read cheaply (`CLOCK_MONOTONIC_COARSE`: a few
+/// milliseconds of resolution, plenty to tell that app code held the one
+/// thread for a second, and a fraction of a precise read's cost on a path
+/// taken twice per request).
+fn coarse_now() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
 
 /// What the connection does after [`Response::pump`].
 #[derive(Debug)]
@@ -109,23 +121,17 @@ pub struct Response {
 }
 
 impl Response {
-    /// Calls `app(environ, start_response)` (`environ` is the error when it
-    /// could not be built: then the app is not called) with `spare`, the
-    /// previous response's `start_response`, when it can be reused. An
-    /// exception becomes a 500 on the first [`Response::pump`] (unless
-    /// `write()` already sent the head).
+    /// A response not started yet, with `spare`, the previous response's
+    /// `start_response`, when it can be reused.
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
-    pub fn call_app(
+    pub fn new(
         py: Python<'_>,
-        io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
-        environ: PyResult<Bound<'_, PyDict>>,
         sending: Sending,
         spare: Option<Py<StartResponse>>,
     ) -> PyResult<Self> {
-        let mut me = Self {
+        Ok(Self {
             app: AppOutput::new(py, spare)?,
             phase: Phase::Start,
             sending,
@@ -133,23 +139,35 @@ impl Response {
             body_bytes: 0,
             longest: Duration::ZERO,
             write_failed: None,
-        };
+        })
+    }
+
+    /// Calls `app(environ, start_response)` (`environ` is the error when it
+    /// could not be built: then the app is not called). An exception
+    /// becomes a 500 on the first [`Response::pump`] (unless `write()`
+    /// already sent the head).
+    pub fn call_app(
+        &mut self,
+        py: Python<'_>,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
+        environ: PyResult<Bound<'_, PyDict>>,
+    ) {
         let raised = match environ {
             Ok(environ) => {
                 let app = ctx.app;
-                me.app_code(py, io, ctx, |out| out.call(py, app, environ))
+                self.app_code(py, io, ctx, |out| out.call(py, app, environ))
             }
             Err(e) => {
                 // The server's own failure: what follows on the
                 // connection is not read.
-                me.sending.keep_alive.close(Close::Refused);
+                self.sending.keep_alive.close(Close::Refused);
                 Some(e)
             }
         };
         if let Some(e) = raised {
-            me.phase = Phase::Failed(e);
+            self.phase = Phase::Failed(e);
         }
-        Ok(me)
     }
 
     /// Runs application code `f` with the output lent to `start_response`
@@ -167,9 +185,9 @@ impl Response {
             date: ctx.date,
             timeout: ctx.limits.write_timeout(),
         };
-        let started = Instant::now();
+        let started = coarse_now();
         let (r, failed) = self.app.lent(py, lending, f);
-        self.longest = self.longest.max(started.elapsed());
+        self.longest = self.longest.max(coarse_now().saturating_sub(started));
         if failed.is_some() {
             self.write_failed = failed;
         }
