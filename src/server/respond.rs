@@ -20,7 +20,7 @@
 //! ([`super::outlet`]), so `write()` sends at once.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -37,18 +37,6 @@ use super::sendfile::FileBody;
 use super::start_response::StartResponse;
 use super::transport::Transport;
 use super::turn::Ctx;
-
-/// The monotonic clock, read cheaply (`CLOCK_MONOTONIC_COARSE`: a few
-/// milliseconds of resolution, plenty to tell that app code held the one
-/// thread for a second, and a fraction of a precise read's cost on a path
-/// taken twice per request).
-fn coarse_now() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
-    Duration::new(
-        u64::try_from(t.tv_sec).unwrap_or(0),
-        u32::try_from(t.tv_nsec).unwrap_or(0),
-    )
-}
 
 /// What the connection does after [`Response::pump`].
 #[derive(Debug)]
@@ -156,7 +144,10 @@ impl Response {
         let raised = match environ {
             Ok(environ) => {
                 let app = ctx.app;
-                self.app_code(py, io, ctx, |out| out.call(py, app, environ))
+                // Timed from the read that completed the request (no clock
+                // read before the call on this hot path).
+                let since = io.last_activity;
+                self.app_code(py, io, ctx, since, |out| out.call(py, app, environ))
             }
             Err(e) => {
                 // The server's own failure: what follows on the
@@ -171,12 +162,13 @@ impl Response {
     }
 
     /// Runs application code `f` with the output lent to `start_response`
-    /// (so `write()` sends at once), timing it.
+    /// (so `write()` sends at once), timing it from `since`.
     fn app_code<R>(
         &mut self,
         py: Python<'_>,
         io: &mut Transport,
         ctx: &mut Ctx<'_, '_>,
+        since: Instant,
         f: impl FnOnce(&mut AppOutput) -> R,
     ) -> R {
         let lending = Lending {
@@ -185,9 +177,8 @@ impl Response {
             date: ctx.date,
             timeout: ctx.limits.write_timeout(),
         };
-        let started = coarse_now();
         let (r, failed) = self.app.lent(py, lending, f);
-        self.longest = self.longest.max(coarse_now().saturating_sub(started));
+        self.longest = self.longest.max(since.elapsed());
         if failed.is_some() {
             self.write_failed = failed;
         }
@@ -252,7 +243,9 @@ impl Response {
             let chunk = if self.in_memory {
                 self.app.next(py, &mut written)
             } else {
-                self.app_code(py, io, ctx, |app| app.next(py, &mut written))
+                self.app_code(py, io, ctx, Instant::now(), |app| {
+                    app.next(py, &mut written)
+                })
             };
             let chunk = match chunk {
                 Ok(chunk) => chunk,
@@ -298,7 +291,8 @@ impl Response {
         // end (granian#845).
         let mut first = Vec::new();
         let ended = file.is_some()
-            || (list.is_none() && self.app_code(py, io, ctx, |app| app.pull(py, &mut first))?);
+            || (list.is_none()
+                && self.app_code(py, io, ctx, Instant::now(), |app| app.pull(py, &mut first))?);
         if self.sending.head_sent() {
             // write() sent the head while the iterable was pulled.
             self.emit(py, &mut io.out, &first);
