@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 
-use super::config::{HELD_WARNING, HIGH_WATER_BYTES};
+use super::config::HIGH_WATER_BYTES;
 use super::environ::ClientEnviron;
 use super::impossible;
 use super::keep_alive::{Close, KeepAlive};
@@ -184,10 +184,9 @@ impl Exchange {
 
     /// One line when a single run of application code (the app call, one
     /// `next()`) held the one app thread for longer than
-    /// [`HELD_WARNING`]: at most once per path.
+    /// `config::HELD_WARNING`: at most once per path.
     fn warn_if_held(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
-        let held = std::mem::take(&mut self.resp.longest);
-        if held > HELD_WARNING {
+        if let Some(held) = self.resp.held.take() {
             ctx.held
                 .warn(py, self.head.method(), self.head.target(), held);
         }

@@ -28,7 +28,7 @@ use pyo3::types::PyDict;
 
 use super::access_log::warn;
 use super::app_output::{AppOutput, Lending};
-use super::config::HIGH_WATER_BYTES;
+use super::config::{HELD_WARNING, HIGH_WATER_BYTES};
 use super::impossible;
 use super::keep_alive::Close;
 use super::outlet::Sending;
@@ -101,9 +101,10 @@ pub struct Response {
     in_memory: bool,
     /// Body bytes produced (for the access log), once complete.
     pub body_bytes: u64,
-    /// The longest single run of application code so far (the app call, a
-    /// `next()`), for the warning about a held server.
-    pub longest: Duration,
+    /// The longest single run of application code (the app call, a
+    /// `next()`) that held the server for more than [`HELD_WARNING`], not
+    /// yet warned about.
+    pub held: Option<Duration>,
     /// A `write()` could not reach the client.
     write_failed: Option<io::Error>,
 }
@@ -125,7 +126,7 @@ impl Response {
             sending,
             in_memory: false,
             body_bytes: 0,
-            longest: Duration::ZERO,
+            held: None,
             write_failed: None,
         })
     }
@@ -178,7 +179,10 @@ impl Response {
             timeout: ctx.limits.write_timeout(),
         };
         let (r, failed) = self.app.lent(py, lending, f);
-        self.longest = self.longest.max(since.elapsed());
+        let took = since.elapsed();
+        if took > HELD_WARNING {
+            self.held = Some(self.held.map_or(took, |h| h.max(took)));
+        }
         if failed.is_some() {
             self.write_failed = failed;
         }
