@@ -52,9 +52,7 @@ fn feed(input: &[u8], cuts: &[usize]) -> Option<Vec<u8>> {
     for &end in ends.iter().filter(|&&e| e > start) {
         pending.extend_from_slice(&input[fed..end]);
         fed = end;
-        let used = decoder
-            .decode(&pending, &mut body, limits.max_body_bytes)
-            .ok()?;
+        let used = decoder.decode(&pending, &mut body, &limits).ok()?;
         assert!(used <= pending.len());
         assert!(body.len() as u64 <= limits.max_body_bytes);
         pending.drain(..used);

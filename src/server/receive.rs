@@ -145,8 +145,7 @@ impl Receiver {
         };
         let this = &mut *incoming;
         if !io.input().is_empty() {
-            let max = limits.max_body_bytes;
-            match this.decoder.decode(io.input(), &mut this.body.mem, max) {
+            match this.decoder.decode(io.input(), &mut this.body.mem, limits) {
                 Ok(used) => io.consume(used),
                 Err(e) => return Progress::Refused(e, Some(incoming.head)),
             }
