@@ -10,7 +10,9 @@
 //!   shared [`filter`].
 //! - [`stack`] composes them.
 
-mod accept;
+// Public only for the cargo-fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod accept;
 mod debug_page;
 pub mod filter;
 pub mod glue;

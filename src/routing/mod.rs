@@ -24,6 +24,14 @@ use dispatch::RouteObjects;
 use mount::Mounts;
 use table::{quote, Methods, Table};
 
+/// The parts of the router that the cargo-fuzz targets in `fuzz/` call
+/// (not an API: the Python class is the interface).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::table::{Methods, Table};
+    pub use super::url_for::build;
+}
+
 /// A WSGI application (PEP 3333) that routes each request by its path.
 ///
 /// `Router()` takes no arguments. Register apps with `add`/`route` and

@@ -35,6 +35,12 @@ pub struct Limits {
     /// Default 1 MiB (werkzeug's form parser's in-memory threshold is
     /// 500 KiB; Django's `FILE_UPLOAD_MAX_MEMORY_SIZE` is 2.5 MB).
     pub max_in_memory_body_bytes: u64,
+    /// Longest line of a chunked request body's framing, a chunk-size line
+    /// (size and extensions) or a trailer line, in bytes, CRLF excluded (as
+    /// for `max_request_line_bytes`); longer gets `400`. Default 4 KiB. Not
+    /// in [`LIMITS`] (no flag or keyword): extensions and trailer fields are
+    /// read and dropped, so no app has a reason to want longer ones.
+    pub max_chunk_line_bytes: usize,
     /// Seconds an idle connection (between requests, or a preconnect that
     /// sent nothing) is kept open before the server closes it. Default 60.
     pub idle_timeout_secs: u64,
@@ -66,6 +72,7 @@ impl Default for Limits {
             max_header_count: 100,
             max_body_bytes: 1024 * 1024 * 1024,
             max_in_memory_body_bytes: 1024 * 1024,
+            max_chunk_line_bytes: 4 * 1024,
             idle_timeout_secs: 60,
             header_timeout_secs: 30,
             read_timeout_secs: 30,

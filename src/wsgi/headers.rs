@@ -34,7 +34,8 @@ pub fn is_hop_by_hop(name: &str) -> bool {
 }
 
 /// `true` for an RFC 9110 §5.6.2 token character.
-const fn is_tchar(b: u8) -> bool {
+#[must_use]
+pub const fn is_tchar(b: u8) -> bool {
     matches!(b,
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
         b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
