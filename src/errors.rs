@@ -109,6 +109,10 @@ pub enum Error {
     /// The server is busy in another call (e.g. `server_close()` while
     /// `serve_forever()` runs on another thread); says which call.
     ServerBusy(&'static str),
+    /// `serve_forever()` or `handle_request()` on a server whose
+    /// `server_close()` has run: it has no socket left to serve; says which
+    /// call.
+    ServerClosed(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -161,6 +165,10 @@ impl fmt::Display for Error {
             Self::ServerBusy(call) => write!(
                 f,
                 "{call}() cannot run while the server is serving on another thread; call shutdown() first"
+            ),
+            Self::ServerClosed(call) => write!(
+                f,
+                "{call}() cannot run: the server is closed (server_close() was called); make a new one with make_server()"
             ),
         }
     }
@@ -244,7 +252,8 @@ impl From<Error> for PyErr {
             Error::StartResponseTwice
             | Error::StartResponseNotCalled
             | Error::ReentrantCall
-            | Error::ServerBusy(_) => PyRuntimeError::new_err(msg),
+            | Error::ServerBusy(_)
+            | Error::ServerClosed(_) => PyRuntimeError::new_err(msg),
             // OSError(errno, strerror) picks the errno's subclass, as the
             // socket module's own errors do.
             Error::Os { errno: Some(n), .. } => PyOSError::new_err((n, msg)),

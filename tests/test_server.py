@@ -495,6 +495,17 @@ def test_shutdown_before_serve_forever_returns_at_once() -> None:
         server.serve_forever()  # returns: the pending shutdown is consumed
 
 
+@pytest.mark.parametrize("call", ["serve_forever", "handle_request"])
+def test_serving_a_closed_server_says_it_is_closed(call: str) -> None:
+    server = make_server("127.0.0.1", 0, apps.hello)
+    server.server_close()
+    with pytest.raises(RuntimeError) as info:
+        getattr(server, call)()
+    assert str(info.value).startswith(f"{call}() cannot run: the server is closed")
+    assert "another thread" not in str(info.value)
+    server.server_close()  # still idempotent
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "text"),
     [

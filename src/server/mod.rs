@@ -110,9 +110,7 @@ impl Server {
     /// Runs the loop until `until`, refusing to run twice at once.
     fn run(&self, py: Python<'_>, until: Until, call: &'static str) -> PyResult<()> {
         let mut guard = self.core.try_lock().map_err(|_| Error::ServerBusy(call))?;
-        let core = guard
-            .as_mut()
-            .ok_or(Error::ServerBusy("a closed server's serve"))?;
+        let core = guard.as_mut().ok_or(Error::ServerClosed(call))?;
         *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread::current().id());
         let result = core.run(py, &self.shared, until);
         if until == Until::Shutdown {
