@@ -50,6 +50,26 @@ pub enum Error {
         /// What collides (e.g. the overlapping methods).
         why: String,
     },
+    /// `Router.add`: a `{param}` or `{*catch_all}` whose name holds `{` or
+    /// `}`. matchit reads `{{`/`}}` as literal braces before it looks for
+    /// params, so `/{x}}}` is one param named `x}`, not `{x}` and a `}`;
+    /// refused, since no one means that.
+    BraceInParamName {
+        /// `repr()`-like text of the path.
+        path: String,
+        /// `repr()`-like text of the name as matchit reads it.
+        name: String,
+    },
+    /// `Router.add`: more `{param}`s than matchit can hold in one path
+    /// (it panics past its limit).
+    TooManyParams {
+        /// `repr()`-like text of the path.
+        path: String,
+        /// How many `{param}`s it has (a `{*catch_all}` is not counted).
+        count: usize,
+        /// The most matchit allows.
+        limit: usize,
+    },
     /// `Router.url_for`: no route was added with this `name=`.
     UnknownRoute(String),
     /// `Router.url_for`: the route's path has a `{param}` the call did not give.
@@ -137,6 +157,14 @@ impl fmt::Display for Error {
             Self::RouteConflict { new, existing, why } => {
                 write!(f, "'{new}' conflicts with the existing '{existing}': {why}")
             }
+            Self::BraceInParamName { path, name } => write!(
+                f,
+                "path={path}: a parameter name cannot contain '{{' or '}}', and matchit reads one named {name} here ('{{{{' and '}}}}' are literal braces wherever they stand, even right after a parameter)"
+            ),
+            Self::TooManyParams { path, count, limit } => write!(
+                f,
+                "path={path}: {count} {{param}}s, but matchit allows at most {limit} in one path (a {{*catch_all}} is not counted)"
+            ),
             Self::UnknownRoute(name) => write!(f, "no route is named '{name}'"),
             Self::MissingParam { route, param } => {
                 write!(f, "route '{route}' needs a value for the parameter '{param}'")
@@ -246,6 +274,8 @@ impl From<Error> for PyErr {
                 PyTypeError::new_err(msg)
             }
             Error::RouteConflict { .. }
+            | Error::BraceInParamName { .. }
+            | Error::TooManyParams { .. }
             | Error::MissingParam { .. }
             | Error::BadTlsArgument { .. } => PyValueError::new_err(msg),
             Error::UnknownRoute(_) | Error::MissingEnvironKey(_) => PyKeyError::new_err(msg),

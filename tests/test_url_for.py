@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from routing_support import call, environ_for, text_app
 from rswsgi import Router
@@ -90,3 +91,51 @@ def test_url_for_round_trips_through_a_server(segment: str, rest: str) -> None:
     status, _, _ = call(router, environ_for("GET", path_info))
     assert status == "200 OK"
     assert app.environs[0]["wsgiorg.routing_args"] == ((), {"segment": segment, "rest": rest})
+
+
+# Pattern pieces: literals (with stray and escaped braces), params and catch-alls whose
+# names may run into braces. Values share no character with the literals, so a value
+# never reads as the literal text after its param.
+LITERALS = "ab.%\u00e9"
+PIECES = st.one_of(
+    st.sampled_from(["/", "/", "{{", "}}", "{", "}", "*", *LITERALS]),
+    st.builds("{{{}}}".format, st.text(alphabet="nmk_{}*/", min_size=1, max_size=3)),
+    st.builds("{{*{}}}".format, st.text(alphabet="rest{}", min_size=1, max_size=3)),
+)
+VALUES = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters=f"/{{}}*{LITERALS}"),
+    min_size=1,
+    max_size=5,
+)
+MISSING = re.compile(r"route 'r' needs a value for the parameter '(.*)'", re.S)
+
+
+@given(pieces=st.lists(PIECES, max_size=10), values=st.lists(VALUES, min_size=8, max_size=8))
+@example(pieces=["{x}", "}}"], values=["v"] * 8)  # matchit's param is 'x}', not 'x'
+@example(pieces=["{x}", "/", "}}"], values=["v"] * 8)
+@example(pieces=["{{", "{x}", "}}", "/", "{*rest}"], values=["v", "w"] * 4)
+def test_url_for_of_every_added_pattern_routes_back_to_its_params(
+    pieces: list[str], values: list[str]
+) -> None:
+    pattern = "/" + "".join(pieces)
+    router = Router()
+    app = text_app("x")
+    try:
+        router.add(pattern, app, name="r")
+    except ValueError:
+        return  # refused with a ValueError (never a PanicException)
+    # The names url_for asks for, one at a time, each given the next value.
+    params: dict[str, str] = {}
+    while True:
+        try:
+            url = router.url_for("r", **params)
+            break
+        except ValueError as e:
+            missing = MISSING.fullmatch(str(e))
+            assert missing is not None, str(e)
+            assert missing[1] not in params
+            params[missing[1]] = values[len(params) % len(values)]
+    path_info = unquote_to_bytes(url).decode("latin-1")  # what the server decodes
+    status, _, _ = call(router, environ_for("GET", path_info))
+    assert status == "200 OK", (pattern, url)
+    assert app.environs[0]["wsgiorg.routing_args"] == ((), params)
