@@ -6,7 +6,9 @@ else its `application`). The current directory is put first on `sys.path`, as
 gunicorn and flask do. Without a target a built-in demo app is served.
 
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
-Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
+Ctrl-C (SIGINT) or SIGTERM stops the server (exit status 0): it stops accepting and
+gives the app call and the responses in flight `--shutdown-grace-ms` to finish (nothing
+is raised inside the app); a second Ctrl-C or SIGTERM exits at once.
 `--reload` serves the app from a child process restarted on every source change
 (see `_reload`). `--debug` wraps the app, outermost, in `handle_error(debug=True)`.
 `--cert FILE --key FILE` or `--cert adhoc` serve HTTPS (flask's flags; see `_tls`); a
@@ -208,17 +210,15 @@ def _fail(message: str, status: int) -> NoReturn:
     sys.exit(status)
 
 
-def _stop(signum: int, frame: object) -> NoReturn:
-    """SIGTERM stops the server the way Ctrl-C does (gunicorn's habit)."""
-    raise KeyboardInterrupt
-
-
 def _install_signal_handlers() -> None:
+    # SIGTERM stops the server the way Ctrl-C does (gunicorn's habit): both get
+    # Python's default_int_handler, which the server replaces while it serves so that
+    # a first signal stops it gracefully without raising inside the app.
     # A non-interactive shell starts `cmd &` with SIGINT ignored, and Python
     # keeps an inherited SIG_IGN; install the handler explicitly so that
     # `kill -INT` stops a backgrounded server too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,197 @@
+"""Ctrl-C and SIGTERM with an app call in flight, as a user meets them.
+
+`python -m rswsgi.dev` runs in its own process group, so that `os.killpg` does what
+Ctrl-C at a terminal does: every process of the group gets SIGINT. The first signal
+lets the app call in flight and its response finish within `--shutdown-grace-ms`,
+raising nothing inside the app; a second one, or the end of the grace, stops it at
+once. The app tells the test what it is doing through files (`started`, one `.` per
+50 ms of work), so the test waits on conditions, never on the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, TypeVar
+
+import pytest
+from livedev import free_port, read_response
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups and signals")
+
+T = TypeVar("T")
+DEADLINE = 20.0
+
+APP = """\
+import time
+
+def app(environ, start_response):
+    # `started` says the call has begun; each `.` in `work` is 50 ms more of it.
+    with open("started", "a") as f:
+        f.write(environ["PATH_INFO"] + "\\n")
+    end = time.monotonic() + float(environ["QUERY_STRING"])
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        with open("work", "a") as f:
+            f.write(".")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"done\\n"]
+"""
+
+
+def eventually(probe: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
+    """`probe()`'s first non-None result, polling until `within` seconds pass."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = probe()
+        if result is not None:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Served:
+    """`python -m rswsgi.dev app:app ARGS` in `cwd`, leading its own process group."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        self.cwd = cwd
+        self.port = free_port()
+        self.tls = "--cert" in args
+        self._err: IO[bytes] = tempfile.TemporaryFile()
+        self._out: IO[bytes] = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rswsgi.dev", "app:app", *args, "--port", str(self.port)],
+            cwd=cwd,
+            stdout=self._out,
+            stderr=self._err,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            start_new_session=True,
+        )
+        eventually(lambda: "Serving on" in self.stdout() or None, "the banner")
+
+    def request(self, seconds: float) -> socket.socket:
+        """Sends `GET /slow?seconds`; returns the socket to read the answer from."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=DEADLINE)
+        if self.tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # the adhoc certificate
+            sock = context.wrap_socket(sock, server_hostname="localhost")
+        sock.sendall(f"GET /slow?{seconds} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        eventually(lambda: (self.cwd / "started").exists() or None, "the app call to start")
+        return sock
+
+    def work(self) -> int:
+        try:
+            return len((self.cwd / "work").read_text())
+        except FileNotFoundError:
+            return 0
+
+    def ctrl_c(self) -> None:
+        """What Ctrl-C at a terminal does: SIGINT to the whole process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+
+    def send(self, signum: signal.Signals) -> None:
+        """The signal to the server's process only (`kill -TERM PID`)."""
+        self.proc.send_signal(signum)
+
+    def stderr(self) -> str:
+        self._err.seek(0)
+        return self._err.read().decode("utf-8", "replace")
+
+    def stdout(self) -> str:
+        self._out.seek(0)
+        return self._out.read().decode("utf-8", "replace")
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # never leave a child behind
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self._err.close()
+        self._out.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    (tmp_path / "app.py").write_text(APP)
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        started.append(Served(tmp_path, *args))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.close()
+
+
+MODES = {
+    "http": (),
+    "https": ("--cert", "adhoc"),
+}
+HOW = ["ctrl-c", "sigterm"]
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("mode", MODES)
+def test_the_app_call_in_flight_and_its_response_finish(
+    serve: Callable[..., Served], mode: str, how: str
+) -> None:
+    # A grace with room for a busy machine: the 0.4 s call needs far less.
+    server = serve(*MODES[mode], "--shutdown-grace-ms", "10000")
+    sock = server.request(0.4)
+    if how == "ctrl-c":
+        server.ctrl_c()
+    else:
+        server.send(signal.SIGTERM)
+    with sock:
+        resp = read_response(sock)
+        assert (resp.status, resp.body) == (200, b"done\n")
+        assert sock.recv(1) == b""
+    assert server.proc.wait(DEADLINE) == 0
+    err = server.stderr()
+    assert '"GET /slow?0.4 HTTP/1.1" 200 5' in err, err  # the access log shows it
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Shutting down." in server.stdout()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_second_ctrl_c_exits_at_once(serve: Callable[..., Served], mode: str) -> None:
+    server = serve(*MODES[mode], "--shutdown-grace-ms", "60000")
+    sock = server.request(60)
+    server.ctrl_c()
+    # The app goes on working after the first signal (nothing was raised inside it)...
+    seen = server.work()
+    eventually(lambda: server.work() > seen + 2 or None, "the app to go on working")
+    server.ctrl_c()
+    # ...and the second one ends it long before its 60 s are up.
+    assert server.proc.wait(DEADLINE) == 0
+    with sock:
+        assert sock.recv(1) == b""  # no response: cut off
+    assert "Shutting down." in server.stdout()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_app_call_longer_than_the_grace_is_stopped_at_its_end(
+    serve: Callable[..., Served], mode: str
+) -> None:
+    server = serve(*MODES[mode], "--shutdown-grace-ms", "2000")
+    sock = server.request(60)
+    server.ctrl_c()
+    seen = server.work()
+    eventually(lambda: server.work() > seen + 2 or None, "the app to go on working")
+    # One Ctrl-C: the 60 s call is cut when the grace is over, as by a second one.
+    assert server.proc.wait(DEADLINE) == 0
+    with sock:
+        assert sock.recv(1) == b""
+    assert "Shutting down." in server.stdout()
