@@ -1,11 +1,12 @@
 """Ctrl-C and SIGTERM with an app call in flight, as a user meets them.
 
 `python -m rswsgi.dev` runs in its own process group, so that `os.killpg` does what
-Ctrl-C at a terminal does: every process of the group gets SIGINT. The first signal
-lets the app call in flight and its response finish within `--shutdown-grace-ms`,
-raising nothing inside the app; a second one, or the end of the grace, stops it at
-once. The app tells the test what it is doing through files (`started`, one `.` per
-50 ms of work), so the test waits on conditions, never on the clock.
+Ctrl-C at a terminal does: every process of the group gets SIGINT (with `--reload`,
+the parent and its child). The first signal lets the app call in flight and its
+response finish within `--shutdown-grace-ms`, raising nothing inside the app; a second
+one, or the end of the grace, stops it at once. The app tells the test what it is
+doing through files (`started`, one `.` per 50 ms of work), so the test waits on
+conditions, never on the clock.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 MODES = {
     "http": (),
     "https": ("--cert", "adhoc"),
+    "http-reload": ("--reload",),
+    "https-reload": ("--reload", "--cert", "adhoc"),
 }
 HOW = ["ctrl-c", "sigterm"]
 
