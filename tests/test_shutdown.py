@@ -198,3 +198,66 @@ def test_an_app_call_longer_than_the_grace_is_stopped_at_its_end(
     with sock:
         assert sock.recv(1) == b""
     assert "Shutting down." in server.stdout()
+
+
+# --- the library: Server.serve_forever() and handle_request() on the main thread --------
+
+LIBRARY_SCRIPT = """\
+import signal, socket, sys, threading
+from rswsgi import make_server
+
+seen = []
+
+def app(environ, start_response):
+    # Ctrl-C while the app runs: nothing is raised here, the call goes on.
+    seen.append((signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)))
+    signal.raise_signal(signal.SIGINT)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"answered"]
+
+def client(port, got):
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+        got.append(data)
+
+for call in ("serve_forever", "handle_request"):
+    seen.clear()
+    server = make_server("127.0.0.1", 0, app, quiet=True)
+    got = []
+    t = threading.Thread(target=client, args=(server.server_port, got))
+    t.start()
+    try:
+        getattr(server, call)()
+        print(call, "returned")
+    except KeyboardInterrupt:
+        print(call, "raised KeyboardInterrupt")
+    t.join()
+    server.server_close()
+    (during_int, during_term), = seen
+    print(call, "answered" if got[0].endswith(b"answered") else got)
+    print(call, "SIGINT replaced while serving:", during_int is not signal.default_int_handler)
+    print(call, "SIGTERM left alone:", during_term is signal.SIG_DFL)
+    print(call, "SIGINT back after:", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+def test_serve_forever_and_handle_request_finish_the_call_then_raise() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LIBRARY_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for call in ("serve_forever", "handle_request"):
+        assert done.stdout.count(f"{call} ") == 5, done.stdout
+        assert f"{call} raised KeyboardInterrupt" in done.stdout
+        assert f"{call} answered" in done.stdout
+        assert f"{call} SIGINT replaced while serving: True" in done.stdout
+        assert f"{call} SIGTERM left alone: True" in done.stdout
+        assert f"{call} SIGINT back after: True" in done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
