@@ -60,6 +60,14 @@ pub enum Error {
         /// `repr()`-like text of the name as matchit reads it.
         name: String,
     },
+    /// `Router.add`: two params with one name. matchit takes it, but
+    /// `routing_args` holds one value per name, so the first would be lost.
+    DuplicateParam {
+        /// `repr()`-like text of the path.
+        path: String,
+        /// `repr()`-like text of the name.
+        name: String,
+    },
     /// `Router.add`: more `{param}`s than matchit can hold in one path
     /// (it panics past its limit).
     TooManyParams {
@@ -160,6 +168,10 @@ impl fmt::Display for Error {
             Self::BraceInParamName { path, name } => write!(
                 f,
                 "path={path}: a parameter name cannot contain '{{' or '}}', and matchit reads one named {name} here ('{{{{' and '}}}}' are literal braces wherever they stand, even right after a parameter)"
+            ),
+            Self::DuplicateParam { path, name } => write!(
+                f,
+                "path={path}: the parameter name {name} is used twice; routing_args holds one value per name"
             ),
             Self::TooManyParams { path, count, limit } => write!(
                 f,
@@ -275,6 +287,7 @@ impl From<Error> for PyErr {
             }
             Error::RouteConflict { .. }
             | Error::BraceInParamName { .. }
+            | Error::DuplicateParam { .. }
             | Error::TooManyParams { .. }
             | Error::MissingParam { .. }
             | Error::BadTlsArgument { .. } => PyValueError::new_err(msg),

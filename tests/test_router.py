@@ -230,6 +230,16 @@ def test_a_param_name_with_a_brace_is_refused_naming_the_path(pattern: str, name
         router.url_for("r")
 
 
+@pytest.mark.parametrize("pattern", ["/{x}/{x}", "/a/{id}-{slug}/{id}", "/{rest}/{*rest}"])
+def test_a_param_name_used_twice_is_refused(pattern: str) -> None:
+    # matchit takes it, but routing_args holds one value per name.
+    router = Router()
+    with pytest.raises(ValueError, match=r"is used twice") as err:
+        router.add(pattern, text_app("x"))
+    assert str(err.value).startswith(f"path={pattern!r}: "), str(err.value)
+    assert router.routes == []
+
+
 def test_escaped_braces_around_params_route_and_build_alike() -> None:
     router = Router()
     app = text_app("ok")

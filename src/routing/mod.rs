@@ -165,9 +165,9 @@ impl Router {
     ///
     /// Raises `ValueError` when `path` does not start with `/` or is not
     /// valid matchit syntax, has more than 25 `{param}`s (matchit's limit;
-    /// a catch-all is not counted) or a param name with `{` or `}` in it
-    /// (matchit reads `/{x}}}` as one param named `x}`: `{{`/`}}` are
-    /// escapes everywhere), when a method is empty or not an HTTP token, when
+    /// a catch-all is not counted), a param name used twice, or a param name
+    /// with `{` or `}` in it (matchit reads `/{x}}}` as one param named `x}`:
+    /// `{{`/`}}` are escapes everywhere), when a method is empty or not an HTTP token, when
     /// `methods` is a bare `str` or empty, when `name` is already used,
     /// and when the path conflicts with an existing one (an overlapping
     /// method on the same path, or a pattern matchit cannot tell apart from

@@ -217,7 +217,8 @@ fn find_wildcard(
 /// # Errors
 /// [`Error::TooManyParams`] past [`MAX_PARAMS`] `{param}`s (as matchit
 /// counts them); [`Error::BraceInParamName`] for a param or catch-all whose
-/// name holds `{` or `}`.
+/// name holds `{` or `}`; [`Error::DuplicateParam`] for a name used twice
+/// (matchit takes it; the params dict cannot).
 pub fn check(pattern: &str) -> Result<(), Error> {
     let (count, _) = matchit_count(pattern);
     if count > MAX_PARAMS {
@@ -234,6 +235,15 @@ pub fn check(pattern: &str) -> Result<(), Error> {
     });
     if let Some(name) = braced {
         return Err(Error::BraceInParamName {
+            path: quote(pattern),
+            name: quote(name),
+        });
+    }
+    let names = param_names(pattern);
+    let twice = (1..names.len()).find(|&i| names[..i].contains(&names[i]));
+    if let Some(i) = twice {
+        let name = &names[i];
+        return Err(Error::DuplicateParam {
             path: quote(pattern),
             name: quote(name),
         });
@@ -312,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn check_refuses_braces_in_names_and_too_many_params() {
+    fn check_refuses_braces_in_names_duplicates_and_too_many_params() {
         for ok in ["/{x}/}}", "/{{x}}", "/{{{x}", "/a/{b}.{{c}}"] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
@@ -329,6 +339,19 @@ mod tests {
                     path: quote(bad),
                     name: name.to_owned()
                 }
+            );
+        }
+        for (twice, name) in [
+            ("/{x}/{x}", "'x'"),
+            ("/{a}/{b}-{a}/{*b}", "'a'"),
+            ("/{r}/{*r}", "'r'"),
+        ] {
+            assert_eq!(
+                check(twice),
+                Err(Error::DuplicateParam {
+                    path: quote(twice),
+                    name: name.to_owned()
+                })
             );
         }
         let many = |n: usize| {

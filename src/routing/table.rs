@@ -233,7 +233,8 @@ impl<T> Table<T> {
     ///
     /// Fails, leaving the table unchanged, when `pattern` does not start with
     /// `/`, is not valid matchit syntax or is refused by `pattern::check`
-    /// (too many params, a brace in a param name), when `name` is taken, when the path
+    /// (too many params, a brace in a param name, a name used twice), when
+    /// `name` is taken, when the path
     /// is already registered with an overlapping method, or when matchit finds
     /// the path ambiguous next to an existing one (both are named).
     pub fn insert(
