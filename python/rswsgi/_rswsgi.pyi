@@ -129,8 +129,16 @@ class Router:
 class Server:
     """A WSGI development server bound to one address (`make_server`'s result)."""
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None: ...
-    def handle_request(self) -> None: ...
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serves until `shutdown()` (returns) or Ctrl-C (raises `KeyboardInterrupt`).
+
+        Raises `RuntimeError` when the server is closed (`server_close()` was called)
+        or is already serving on another thread; the message says which.
+        """
+
+    def handle_request(self) -> None:
+        """Serves until one response has been sent; raises as `serve_forever()` does."""
+
     def shutdown(self) -> None: ...
     def server_close(self) -> None: ...
     @property

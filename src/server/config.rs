@@ -57,9 +57,11 @@ pub struct Limits {
     /// Seconds a client may leave a response unread (the socket not
     /// writable) before the server aborts it. Default 60.
     pub write_timeout_secs: u64,
-    /// Milliseconds an interrupted server (Ctrl-C, SIGTERM) keeps finishing
-    /// the responses it is writing before it closes them; a second Ctrl-C
-    /// ends the wait at once. Default 500, so Ctrl-C exits within a second
+    /// Milliseconds an interrupted server (Ctrl-C, SIGTERM) gives the work in
+    /// flight, counted from the signal: the app call (which the signal does
+    /// not interrupt) and the responses being written. Past them what still
+    /// runs is stopped as by a second Ctrl-C, which ends the wait at once.
+    /// Default 500, so Ctrl-C exits within a second
     /// (gunicorn's `graceful_timeout` is the same idea, 30 s by default).
     pub shutdown_grace_ms: u64,
 }
@@ -262,7 +264,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         flag: "--shutdown-grace-ms",
         keyword: "shutdown_grace_ms",
         unit: "milliseconds",
-        help: "milliseconds in-flight responses may take to finish after Ctrl-C (a second one ends it)",
+        help: "milliseconds the app call and responses in flight may take to finish after Ctrl-C \
+               or SIGTERM (a second one ends it)",
         positive: false,
         get: |l| l.shutdown_grace_ms,
         set: |l, v| l.shutdown_grace_ms = v,

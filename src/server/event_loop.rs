@@ -3,10 +3,13 @@
 //! another thread, one token per connection (mio `examples/tcp_server.rs`).
 //!
 //! The wait releases the GIL and lasts at most [`TICK`]; after it Python's
-//! signal handlers run (`check_signals`), so Ctrl-C raises
-//! `KeyboardInterrupt` within a tick. On interrupt the server stops
+//! signal handlers run (`check_signals`), so Ctrl-C stops the loop within a
+//! tick (a first Ctrl-C or SIGTERM raises nothing inside the app, whose call
+//! finishes: [`signals`](super::signals)). On interrupt the server stops
 //! accepting, closes idle connections at once and gives responses in flight
-//! [`Limits::shutdown_grace_ms`] to finish (granian#568).
+//! [`Limits::shutdown_grace_ms`] to finish (granian#568); a second signal,
+//! which [`signals`](super::signals) also sends when the grace since the
+//! first is over, ends that at once.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +26,7 @@ use super::config::{Limits, TICK};
 use super::connection::Connection;
 use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
+use super::signals;
 use super::tls::TlsSession;
 use super::turn::{Ctx, HeldLog, Next};
 
@@ -214,7 +218,7 @@ impl EventLoop {
             if let Err(e) = self.wait(py, timeout) {
                 return Err(e.into());
             }
-            if let Err(e) = py.check_signals() {
+            if let Err(e) = signals::check(py) {
                 return Err(self.stop(py, e));
             }
             if let Some(events) = shared.take_events() {
@@ -390,7 +394,6 @@ impl EventLoop {
     }
 
     /// The limits it serves with.
-    #[cfg(test)]
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -403,10 +406,12 @@ impl EventLoop {
     }
 
     /// Stops after an exception (Ctrl-C): idle connections close at once,
-    /// responses in flight get [`Limits::shutdown_grace_ms`] to finish, then everything
-    /// closes and `err` is returned for re-raising.
+    /// responses in flight get [`Limits::shutdown_grace_ms`] to finish (a
+    /// second signal ends that), then everything closes and `err` is
+    /// returned for re-raising.
     fn stop(&mut self, py: Python<'_>, err: PyErr) -> PyErr {
         let deadline = Instant::now() + self.limits.shutdown_grace();
+        let signalled = signals::received();
         let mut answered = 0;
         loop {
             for idx in 0..self.conns.len() {
@@ -414,11 +419,14 @@ impl EventLoop {
                 if !busy {
                     self.close(py, idx);
                 } else if let Err(e) = self.drive(py, idx, Drive::Finish, &mut answered) {
-                    e.print(py);
+                    if !signals::hurry(signalled) {
+                        e.print(py);
+                    }
                 }
             }
             let now = Instant::now();
-            if self.conns.iter().all(Option::is_none) || now >= deadline {
+            let done = self.conns.iter().all(Option::is_none);
+            if done || now >= deadline || signals::hurry(signalled) {
                 break;
             }
             // Connections that yielded with work left are driven again

@@ -25,6 +25,7 @@
 //!
 //! Beside the path: [`config`] (the limits), [`error`] (request errors →
 //! statuses), [`turn`] (what the event loop and a connection share),
+//! [`signals`] (Ctrl-C and SIGTERM while serving),
 //! [`certificate`] (what HTTPS presents), [`inherit`] (the listening
 //! socket), [`file_wrapper`] (`wsgi.file_wrapper`).
 
@@ -52,6 +53,7 @@ pub mod respond;
 pub mod response_body;
 pub mod response_head;
 pub mod sendfile;
+pub mod signals;
 pub mod spool;
 pub mod start_response;
 pub mod target;
@@ -113,11 +115,10 @@ impl Server {
     /// Runs the loop until `until`, refusing to run twice at once.
     fn run(&self, py: Python<'_>, until: Until, call: &'static str) -> PyResult<()> {
         let mut guard = self.core.try_lock().map_err(|_| Error::ServerBusy(call))?;
-        let core = guard
-            .as_mut()
-            .ok_or(Error::ServerBusy("a closed server's serve"))?;
+        let core = guard.as_mut().ok_or(Error::ServerClosed(call))?;
+        let handlers = signals::Handlers::install(py, core.limits().shutdown_grace())?;
         *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread::current().id());
-        let result = core.run(py, &self.shared, until);
+        let result = handlers.restore(py, core.run(py, &self.shared, until));
         if until == Until::Shutdown {
             self.shared.stop.store(false, Ordering::SeqCst);
         }
@@ -131,10 +132,17 @@ impl Server {
 impl Server {
     /// `serve_forever(poll_interval=0.5) -> None`: serves until
     /// `shutdown()` is called from another thread (then returns) or Ctrl-C
-    /// (then raises `KeyboardInterrupt` within ~0.1 s, after finishing the
-    /// responses in flight for at most 0.5 s). `poll_interval` (seconds) is
-    /// accepted for `socketserver` compatibility; the server always checks
-    /// every 0.1 s. Raises `RuntimeError` if already serving or closed.
+    /// (then raises `KeyboardInterrupt`). On the main thread the first
+    /// Ctrl-C, or SIGTERM when its handler is `signal.default_int_handler`
+    /// (as under `python -m rswsgi.dev`), raises nothing inside the app: the
+    /// server stops accepting, closes idle connections and gives the app call
+    /// and the responses in flight `shutdown_grace_ms` (0.5 s) from the
+    /// signal to finish, then raises `KeyboardInterrupt`. A second signal,
+    /// or the end of the grace with the app still running, raises it at
+    /// once, inside the app if that is where the thread is. `poll_interval`
+    /// (seconds) is accepted for `socketserver` compatibility; the server
+    /// always checks every 0.1 s. Raises `RuntimeError` if already serving
+    /// or closed.
     #[pyo3(signature = (poll_interval = 0.5))]
     fn serve_forever(&self, py: Python<'_>, poll_interval: f64) -> PyResult<()> {
         let _ = poll_interval;
@@ -282,8 +290,9 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// - `body_timeout_secs`: seconds from the end of the head to the end of
 ///   the body (else 408).
 /// - `write_timeout_secs`: seconds a client may leave a response unread.
-/// - `shutdown_grace_ms`: milliseconds responses in flight may take to
-///   finish after Ctrl-C/SIGTERM (a second Ctrl-C ends the wait at once).
+/// - `shutdown_grace_ms`: milliseconds the app call and the responses in
+///   flight may take to finish after Ctrl-C/SIGTERM (past them, or at a
+///   second Ctrl-C, they are stopped at once).
 ///
 /// `fd`: serve this already bound TCP socket (a file descriptor, e.g. one
 /// inherited from a parent process, as `--reload` does) instead of binding
