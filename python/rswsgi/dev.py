@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import ipaddress
+import math
 import os
 import signal
 import sys
@@ -92,12 +93,13 @@ LIMITS: list[tuple[str, str, int, str, str]] = _limits()
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits (per request; see README 'Dev server')")
     for flag, dest, default, unit, text in LIMITS:
+        seconds = unit == "seconds"
         group.add_argument(
             flag,
             dest=dest,
-            type=_non_negative,
+            type=_non_negative_seconds if seconds else _non_negative,
             default=None,
-            metavar="SECONDS" if unit == "seconds" else "N",
+            metavar="SECONDS" if seconds else "N",
             help=f"{text} (default: {default})",
         )
 
@@ -112,6 +114,17 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _non_negative_seconds(text: str) -> float:
+    """A number of seconds, decimals allowed (`1.5`), finite and not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds, 0 or more")
+    return value
+
+
 def limit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The `make_server` limit keywords given on the command line."""
     return {
@@ -119,9 +132,9 @@ def limit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _limit(args: argparse.Namespace, dest: str) -> int:
+def _limit(args: argparse.Namespace, dest: str) -> float:
     """The limit `dest` as the command line sets it, else its default."""
-    given = limit_kwargs(args).get(dest)
+    given: float | None = limit_kwargs(args).get(dest)
     if given is not None:
         return given
     return next(default for _, name, default, _, _ in LIMITS if name == dest)
@@ -254,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.host,
                 args.port,
                 sys.argv[1:] if argv is None else argv,
-                shutdown_grace_ms=_limit(args, "shutdown_grace_ms"),
+                shutdown_grace_ms=int(_limit(args, "shutdown_grace_ms")),
                 cert=args.cert,
             )
         except OSError as e:

@@ -520,7 +520,7 @@ impl Connection {
         match overdue(now, ctx.limits, last, handshake, waiting) {
             None => Next::Wait,
             Some(Overdue::Handshake) => {
-                let secs = ctx.limits.header_timeout_secs;
+                let secs = ctx.limits.header_timeout.as_secs_f64();
                 warn(
                     py,
                     &format!(

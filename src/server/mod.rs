@@ -339,11 +339,11 @@ pub fn make_server(
     max_header_count: Option<u64>,
     max_body_bytes: Option<u64>,
     max_in_memory_body_bytes: Option<u64>,
-    idle_timeout_secs: Option<u64>,
-    header_timeout_secs: Option<u64>,
-    read_timeout_secs: Option<u64>,
-    body_timeout_secs: Option<u64>,
-    write_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<f64>,
+    header_timeout_secs: Option<f64>,
+    read_timeout_secs: Option<f64>,
+    body_timeout_secs: Option<f64>,
+    write_timeout_secs: Option<f64>,
     shutdown_grace_ms: Option<u64>,
     fd: Option<i64>,
     cert: Option<&Bound<'_, PyAny>>,
@@ -351,18 +351,37 @@ pub fn make_server(
     live_reload: Option<String>,
 ) -> PyResult<Server> {
     // In the order of `config::LIMITS` (checked by a test below).
+    let secs = [
+        ("idle_timeout_secs", idle_timeout_secs),
+        ("header_timeout_secs", header_timeout_secs),
+        ("read_timeout_secs", read_timeout_secs),
+        ("body_timeout_secs", body_timeout_secs),
+        ("write_timeout_secs", write_timeout_secs),
+    ];
+    for (name, value) in secs {
+        if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
+            return Err(Error::BadArgument {
+                name,
+                value: format!("{:?}", value.unwrap_or_default()),
+                why: "expected a finite number of seconds, 0 or more",
+            }
+            .into());
+        }
+    }
+    #[allow(clippy::cast_precision_loss)] // limits far below 2**53
+    let count = |v: Option<u64>| v.map(|v| v as f64);
     let limits = Limits::with_overrides([
-        max_request_line_bytes,
-        max_header_bytes,
-        max_header_count,
-        max_body_bytes,
-        max_in_memory_body_bytes,
+        count(max_request_line_bytes),
+        count(max_header_bytes),
+        count(max_header_count),
+        count(max_body_bytes),
+        count(max_in_memory_body_bytes),
         idle_timeout_secs,
         header_timeout_secs,
         read_timeout_secs,
         body_timeout_secs,
         write_timeout_secs,
-        shutdown_grace_ms,
+        count(shutdown_grace_ms),
     ])
     .map_err(|name| Error::BadArgument {
         name,
@@ -490,11 +509,14 @@ mod tests {
     /// `make_server`'s limit keywords reach their own `Limits` field (the
     /// list it passes to `Limits::with_overrides` is in `LIMITS`' order).
     #[test]
+    #[allow(clippy::float_cmp, clippy::cast_precision_loss)] // small, exact values
     fn limit_keywords_reach_their_fields() {
         Python::attach(|py| {
             let port = 0i64.into_pyobject(py).unwrap().into_any();
             let app = py.eval(c"lambda e, s: []", None, None).unwrap();
             let defaults = Limits::default();
+            // A timeout keyword takes decimal seconds.
+            let secs = |v: u64| v as f64 + 0.5;
             for (i, spec) in LIMITS.iter().enumerate() {
                 let mut given = [None; LIMITS.len()];
                 given[i] = Some(7_000 + i as u64);
@@ -509,11 +531,11 @@ mod tests {
                     given[2],
                     given[3],
                     given[4],
-                    given[5],
-                    given[6],
-                    given[7],
-                    given[8],
-                    given[9],
+                    given[5].map(secs),
+                    given[6].map(secs),
+                    given[7].map(secs),
+                    given[8].map(secs),
+                    given[9].map(secs),
                     given[10],
                     None,
                     None,
@@ -525,7 +547,12 @@ mod tests {
                 let limits = core.as_ref().unwrap().limits();
                 for (n, other) in LIMITS.iter().enumerate() {
                     let want = if n == i {
-                        7_000 + i as u64
+                        let v = 7_000 + i as u64;
+                        if other.in_seconds() {
+                            secs(v)
+                        } else {
+                            v as f64
+                        }
                     } else {
                         (other.get)(&defaults)
                     };
