@@ -27,7 +27,9 @@ mod _rswsgi {
     use crate::vectorcall;
 
     #[pymodule_export]
-    use crate::middleware::{stack, HandleError, LogEnviron, Reverser, WrapQueryParams};
+    use crate::middleware::{
+        stack, HandleError, LogEnviron, Reverser, StaticFiles, WrapQueryParams,
+    };
     #[pymodule_export]
     use crate::reload::FileWatcher;
     #[pymodule_export]
@@ -50,6 +52,8 @@ mod _rswsgi {
         vectorcall::install_called::<LogEnviron>(py, (&app,))?;
         vectorcall::install_called::<HandleError>(py, (&app,))?;
         vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
-        vectorcall::install_called::<Reverser>(py, (&app,))
+        vectorcall::install_called::<Reverser>(py, (&app,))?;
+        let no_mounts = pyo3::types::PyDict::new(py);
+        vectorcall::install_called::<StaticFiles>(py, (&app, no_mounts))
     }
 }
