@@ -538,6 +538,19 @@ def test_a_real_gzip_sibling_round_trips(tmp_path: Path) -> None:
     assert gzip.decompress(a.body) == text
 
 
+def test_a_sibling_added_or_removed_later_is_seen(tmp_path: Path) -> None:
+    (tmp_path / "a.css").write_bytes(b"plain")
+    fetch = direct(static_files(not_found_app, {"/": tmp_path}))
+    gz = {"Accept-Encoding": "gzip"}
+    served(fetch("/a.css", headers=gz), b"plain")
+    (tmp_path / "a.css.gz").write_bytes(b"GZ")
+    a = fetch("/a.css", headers=gz)
+    served(a, b"GZ")
+    assert a.headers["content-encoding"] == "gzip"
+    (tmp_path / "a.css.gz").unlink()
+    served(fetch("/a.css", headers=gz), b"plain")
+
+
 # --- construction --------------------------------------------------------------------------
 
 

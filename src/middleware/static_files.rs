@@ -3,7 +3,7 @@
 //!
 //! The request path goes through [`path`] (which mount, which relative
 //! path, refusals), [`fs`] (opening under the folder only), [`coding`]
-//! (precompressed siblings), [`entry`] (headers, cached per file version)
+//! and [`siblings`] (precompressed siblings), [`entry`] (headers, cached per file version)
 //! and [`conditional`] (304, 412, 206, 416); [`respond`] puts them together
 //! and [`body`] is the response body handed to `wsgi.file_wrapper`.
 
@@ -14,6 +14,7 @@ pub mod entry;
 pub mod fs;
 pub mod path;
 mod respond;
+pub mod siblings;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,8 +35,12 @@ struct Mount {
     prefix: String,
     /// The folder, made absolute when the middleware was made.
     dir: PathBuf,
+    /// The folder, kept open between requests.
+    folder: fs::Folder,
     /// Headers of the files served from it.
     cache: Cache,
+    /// The precompressed siblings of its files.
+    siblings: siblings::Siblings,
 }
 
 /// WSGI middleware: `static_files(app, mounts, *, max_age=60,
@@ -193,7 +198,9 @@ fn read_mounts(mounts: &Bound<'_, PyAny>) -> PyResult<Vec<Mount>> {
         out.push(Mount {
             prefix: prefix.to_owned(),
             dir,
+            folder: fs::Folder::default(),
             cache: Cache::default(),
+            siblings: siblings::Siblings::default(),
         });
     }
     out.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));

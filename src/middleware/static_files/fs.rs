@@ -10,15 +10,20 @@
 //! and must lie under the folder's own resolved path; a symlink swapped
 //! between that check and the open is then not caught.
 //!
-//! The folder is opened again on every request, so a folder that a build
-//! replaces (`rm -r static && mkdir static`) is served as it is now.
+//! The folder stays open between requests, checked with one `stat` of its
+//! path per request ([`Folder`]), so a folder that a build replaces
+//! (`rm -r static && mkdir static`) is served as it is now.
 //! Files are opened non-blocking, so a FIFO in the folder cannot hang the
 //! app thread; only regular files and folders are then used.
 
 use std::fs::{File, Metadata};
 use std::io;
+#[cfg(target_os = "linux")]
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+#[cfg(target_os = "linux")]
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One opened file or folder and what `fstat` says of it.
 #[derive(Debug)]
@@ -68,32 +73,107 @@ impl Meta {
     }
 }
 
-/// A mount's folder, opened for one request.
+/// What identifies a folder as it is now: device, inode and change time.
+/// The change time moves whenever an entry is added, removed or renamed in
+/// it, and a folder made anew has its own, so an equal stamp means the same
+/// folder with the same names in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    ctime: (i64, i64),
+}
+
+/// How long after its last change a stamp is trusted: file times are
+/// coarse (a few ms on Linux, 2 s on FAT), so a folder changed within that
+/// tick could change again without a new stamp ("racily clean", as git
+/// calls it).
+const SETTLED: Duration = Duration::from_secs(2);
+
+impl Stamp {
+    #[cfg(target_os = "linux")]
+    #[allow(clippy::unnecessary_cast, clippy::cast_possible_wrap)] // field types vary by arch
+    fn of(st: &rustix::fs::Stat) -> Self {
+        Self {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+        }
+    }
+
+    /// A stamp made up for tests.
+    #[cfg(test)]
+    #[must_use]
+    pub fn made_up(ino: u64, ctime_secs: i64) -> Self {
+        Self {
+            dev: 1,
+            ino,
+            ctime: (ctime_secs, 0),
+        }
+    }
+
+    /// The folder has not changed for [`SETTLED`]: what was seen in it can
+    /// be remembered under this stamp.
+    #[must_use]
+    pub fn settled(&self) -> bool {
+        let changed =
+            u64::try_from(self.ctime.0).map_or(UNIX_EPOCH, |s| UNIX_EPOCH + Duration::from_secs(s));
+        SystemTime::now()
+            .duration_since(changed)
+            .is_ok_and(|age| age > SETTLED)
+    }
+}
+
+/// A mount's folder, kept open between requests (Linux) and opened again
+/// when its path names another folder or the folder changed (its
+/// [`Stamp`]): one `stat` per request instead of an `open` and a `close`,
+/// and a folder that a build replaces (`rm -r static && mkdir static`) is
+/// served as it is now.
+#[derive(Debug, Default)]
+pub struct Folder {
+    #[cfg(target_os = "linux")]
+    open: Mutex<Option<(Arc<OwnedFd>, Stamp)>>,
+}
+
+impl Folder {
+    /// The folder at `dir` for one request, and its stamp where known.
+    ///
+    /// # Errors
+    /// The OS error when it cannot be opened (it was removed, say).
+    pub fn root(&self, dir: &Path) -> io::Result<(Root, Option<Stamp>)> {
+        #[cfg(target_os = "linux")]
+        if beneath::available() {
+            use rustix::fs::{Mode, OFlags};
+            let now = Stamp::of(&rustix::fs::stat(dir)?);
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((fd, stamp)) = open.as_ref() {
+                if *stamp == now {
+                    return Ok((Root::Beneath(Arc::clone(fd)), Some(now)));
+                }
+            }
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = Arc::new(rustix::fs::open(dir, flags, Mode::empty())?);
+            // The stamp of what was opened, not of what the path named a moment before.
+            let stamp = Stamp::of(&rustix::fs::fstat(&*fd)?);
+            *open = Some((Arc::clone(&fd), stamp));
+            return Ok((Root::Beneath(fd), Some(stamp)));
+        }
+        Ok((Root::Resolved(dir.canonicalize()?), None))
+    }
+}
+
+/// A mount's folder for one request.
 #[derive(Debug)]
 pub enum Root {
     /// The folder's descriptor; paths are opened beneath it with `openat2`.
     #[cfg(target_os = "linux")]
-    Beneath(std::os::fd::OwnedFd),
+    Beneath(Arc<OwnedFd>),
     /// The folder's resolved path (`realpath`), for the check after each
     /// path is resolved.
     Resolved(PathBuf),
 }
 
 impl Root {
-    /// Opens the folder at `dir`.
-    ///
-    /// # Errors
-    /// The OS error when it cannot be opened (it was removed, say).
-    pub fn open(dir: &Path) -> io::Result<Self> {
-        #[cfg(target_os = "linux")]
-        if beneath::available() {
-            use rustix::fs::{Mode, OFlags};
-            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            return Ok(Self::Beneath(rustix::fs::open(dir, flags, Mode::empty())?));
-        }
-        Ok(Self::Resolved(dir.canonicalize()?))
-    }
-
     /// Opens `rel` (a relative path of checked segments, see `path.rs`;
     /// empty for the folder itself) under the folder, and `fstat`s it.
     ///
@@ -122,12 +202,25 @@ impl Root {
         let meta = Meta::of(&file.metadata()?);
         Ok(Opened { file, meta })
     }
+
+    /// The stamp of the sub-folder `rel` (non-empty, already opened through
+    /// beneath it); `None` where stamps are not kept.
+    #[must_use]
+    pub fn stamp(&self, rel: &[u8]) -> Option<Stamp> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Beneath(dir) => rustix::fs::statat(&**dir, rel, rustix::fs::AtFlags::empty())
+                .ok()
+                .map(|st| Stamp::of(&st)),
+            Self::Resolved(_) => None,
+        }
+    }
 }
 
 /// The folder's path from its descriptor (Linux `/proc/self/fd`), for the
 /// fallback when `openat2` turns out to be refused.
 #[cfg(target_os = "linux")]
-fn fd_path(dir: &std::os::fd::OwnedFd) -> io::Result<PathBuf> {
+fn fd_path(dir: &OwnedFd) -> io::Result<PathBuf> {
     use std::os::fd::AsRawFd;
     std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd()))
 }
@@ -227,7 +320,7 @@ mod tests {
             symlink("sub/a.txt", root_dir.join("in")).unwrap();
             symlink("..", root_dir.join("up")).unwrap();
         }
-        let root = Root::open(&root_dir).unwrap();
+        let root = Folder::default().root(&root_dir).unwrap().0;
         let a = root.open_file(b"sub/a.txt").unwrap();
         assert_eq!((a.meta.kind, a.meta.len), (Kind::File, 5));
         assert_eq!(root.open_file(b"sub").unwrap().meta.kind, Kind::Dir);
@@ -267,7 +360,7 @@ mod tests {
             0,
         )
         .unwrap();
-        let root = Root::open(tmp.path()).unwrap();
+        let root = Folder::default().root(tmp.path()).unwrap().0;
         assert_eq!(root.open_file(b"pipe").unwrap().meta.kind, Kind::Other);
     }
 }

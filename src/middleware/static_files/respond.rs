@@ -13,8 +13,9 @@ use super::body::{FileRange, BLOCK_BYTES};
 use super::coding::{accepted, Coding};
 use super::conditional::{evaluate, Conditions, Outcome, Validators};
 use super::entry::Entry;
-use super::fs::{Kind, Meta, Root};
+use super::fs::{Kind, Meta, Root, Stamp};
 use super::path::{latin1_bytes, lookup, under, Lookup};
+use super::siblings::slot;
 use super::{Mount, StaticFiles};
 use crate::middleware::glue::Call;
 
@@ -39,11 +40,11 @@ struct Served {
     coding: Option<Coding>,
 }
 
-/// Opens what `lk` names in `dir`: the file, or a folder's index file;
+/// Opens what `lk` names in `mount`: the file, or a folder's index file;
 /// then the first sibling of `codings` that is a regular file no older
 /// than it.
-fn find(dir: &Path, lk: Lookup<'_>, index: Option<&str>, codings: &[Coding]) -> Found {
-    let Ok(root) = Root::open(dir) else {
+fn find(mount: &Mount, lk: Lookup<'_>, index: Option<&str>, codings: &[Coding]) -> Found {
+    let Ok((root, root_stamp)) = mount.folder.root(&mount.dir) else {
         return Found::Missing;
     };
     let Ok(opened) = root.open_file(lk.rel) else {
@@ -70,19 +71,9 @@ fn find(dir: &Path, lk: Lookup<'_>, index: Option<&str>, codings: &[Coding]) -> 
         _ => return Found::Missing,
     };
     let base_len = rel.len();
-    for &coding in codings {
-        let mut sibling = rel.clone();
-        sibling.extend_from_slice(coding.suffix());
-        if let Ok(s) = root.open_file(&sibling) {
-            if s.meta.kind == Kind::File && s.meta.mtime >= base.meta.mtime {
-                return Found::File(Served {
-                    file: s.file,
-                    meta: s.meta,
-                    rel: sibling,
-                    base_len,
-                    coding: Some(coding),
-                });
-            }
+    if !codings.is_empty() {
+        if let Some(served) = sibling(mount, &root, root_stamp, &rel, &base.meta, codings) {
+            return Found::File(served);
         }
     }
     Found::File(Served {
@@ -92,6 +83,57 @@ fn find(dir: &Path, lk: Lookup<'_>, index: Option<&str>, codings: &[Coding]) -> 
         base_len,
         coding: None,
     })
+}
+
+/// The best of `codings` whose sibling of `rel` exists and is no older
+/// than the file (`base`); what exists is remembered ([`Siblings`]).
+fn sibling(
+    mount: &Mount,
+    root: &Root,
+    root_stamp: Option<Stamp>,
+    rel: &[u8],
+    base: &Meta,
+    codings: &[Coding],
+) -> Option<Served> {
+    let folder = match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => root.stamp(&rel[..i]),
+        None => root_stamp,
+    };
+    let known = folder.and_then(|f| mount.siblings.get(rel, f, base));
+    let open = |coding: Coding| {
+        let mut path = rel.to_vec();
+        path.extend_from_slice(coding.suffix());
+        let opened = root.open_file(&path).ok()?;
+        (opened.meta.kind == Kind::File).then_some((opened, path))
+    };
+    let fresh = |(opened, path): (super::fs::Opened, Vec<u8>), coding: Coding| {
+        (opened.meta.mtime >= base.mtime).then(|| Served {
+            file: opened.file,
+            meta: opened.meta,
+            rel: path,
+            base_len: rel.len(),
+            coding: Some(coding),
+        })
+    };
+    if let Some(present) = known {
+        return codings
+            .iter()
+            .filter(|&&c| present[slot(c)])
+            .find_map(|&c| open(c).and_then(|o| fresh(o, c)));
+    }
+    // Not known: look for all three, remember which exist, serve the best.
+    let mut found: [Option<(super::fs::Opened, Vec<u8>)>; 3] = Default::default();
+    for coding in Coding::ALL {
+        found[slot(coding)] = open(coding);
+    }
+    if let Some(f) = folder {
+        mount
+            .siblings
+            .put(rel, f, *base, found.each_ref().map(Option::is_some));
+    }
+    codings
+        .iter()
+        .find_map(|&c| found[slot(c)].take().and_then(|o| fresh(o, c)))
 }
 
 /// `environ[key]` when it is a `str`.
@@ -144,7 +186,7 @@ pub fn call<'py>(mw: &StaticFiles, call: &Call<'_, 'py>) -> PyResult<Bound<'py, 
         _ => Vec::new(),
     };
     let index = mw.index_file.as_deref();
-    let found = py.detach(|| find(&mount.dir, lk, index, &codings));
+    let found = py.detach(|| find(mount, lk, index, &codings));
     let served = match found {
         Found::Missing => return call.pass_on(),
         Found::FolderWithoutSlash if get || head => {
