@@ -2,10 +2,11 @@
 //! else passed to the app.
 //!
 //! The request path goes through [`path`] (which mount, which relative
-//! path, refusals), [`fs`] (opening under the folder only), [`coding`]
-//! and [`siblings`] (precompressed siblings), [`entry`] (headers, cached per file version)
-//! and [`conditional`] (304, 412, 206, 416); [`respond`] puts them together
-//! and [`body`] is the response body handed to `wsgi.file_wrapper`.
+//! path, refusals), [`fs`] (opening under the folder only), [`coding`] and
+//! [`siblings`] (precompressed siblings), [`entry`] (headers, cached per
+//! file version) and [`conditional`] (304, 412, 206, 416); `respond` puts
+//! them together, `short` writes the short text answers (301, 405, 412,
+//! 416) and [`body`] is the response body handed to `wsgi.file_wrapper`.
 
 pub mod body;
 pub mod coding;
@@ -14,6 +15,7 @@ pub mod entry;
 pub mod fs;
 pub mod path;
 mod respond;
+mod short;
 pub mod siblings;
 
 use std::collections::HashMap;
