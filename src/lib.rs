@@ -23,12 +23,14 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = true)]
 mod _rswsgi {
     use pyo3::prelude::*;
+    use pyo3::types::IntoPyDict;
+    use pyo3::PyTypeInfo;
 
     use crate::vectorcall;
 
     #[pymodule_export]
     use crate::middleware::{
-        stack, HandleError, LogEnviron, Reverser, StaticFiles, WrapQueryParams,
+        stack, HandleError, LiveReload, LogEnviron, Reverser, StaticFiles, WrapQueryParams,
     };
     #[pymodule_export]
     use crate::reload::FileWatcher;
@@ -54,6 +56,9 @@ mod _rswsgi {
         vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
         vectorcall::install_called::<Reverser>(py, (&app,))?;
         let no_mounts = pyo3::types::PyDict::new(py);
-        vectorcall::install_called::<StaticFiles>(py, (&app, no_mounts))
+        vectorcall::install_called::<StaticFiles>(py, (&app, no_mounts))?;
+        let generation = [("generation", "0")].into_py_dict(py)?;
+        let sample = LiveReload::type_object(py).call((&app,), Some(&generation))?;
+        vectorcall::install(&sample.cast_into::<LiveReload>()?)
     }
 }

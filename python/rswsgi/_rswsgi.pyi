@@ -11,6 +11,7 @@ from typing_extensions import Self
 __all__ = [
     "Router",
     "_FileWatcher",
+    "_LiveReload",
     "_adhoc_certificate",
     "_check_certificate",
     "_limits",
@@ -98,6 +99,15 @@ class static_files:
     @property
     def app(self) -> WSGIApplication: ...
 
+@final
+class _LiveReload:
+    def __new__(cls, app: WSGIApplication, *, generation: str) -> _LiveReload: ...
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, /
+    ) -> Iterable[bytes]: ...
+    @property
+    def app(self) -> WSGIApplication: ...
+
 def stack(app: WSGIApplication, /, *middleware: WSGIApplication) -> WSGIApplication: ...
 
 # routing
@@ -139,8 +149,16 @@ class Router:
 class Server:
     """A WSGI development server bound to one address (`make_server`'s result)."""
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None: ...
-    def handle_request(self) -> None: ...
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serves until `shutdown()` (returns) or Ctrl-C (raises `KeyboardInterrupt`).
+
+        Raises `RuntimeError` when the server is closed (`server_close()` was called)
+        or is already serving on another thread; the message says which.
+        """
+
+    def handle_request(self) -> None:
+        """Serves until one response has been sent; raises as `serve_forever()` does."""
+
     def shutdown(self) -> None: ...
     def server_close(self) -> None: ...
     @property
@@ -149,6 +167,7 @@ class Server:
     def server_port(self) -> int: ...
     @property
     def certificate_fingerprint(self) -> str | None: ...
+    def live_reload_event(self, event: str, data: str) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -178,6 +197,7 @@ def make_server(
     fd: int | None = None,
     cert: str | PathLike[str] | None = None,
     key: str | PathLike[str] | None = None,
+    live_reload: str | None = None,
 ) -> Server: ...
 def serve(
     app: WSGIApplication,

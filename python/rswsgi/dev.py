@@ -6,7 +6,9 @@ else its `application`). The current directory is put first on `sys.path`, as
 gunicorn and flask do. Without a target a built-in demo app is served.
 
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
-Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
+Ctrl-C (SIGINT) or SIGTERM stops the server (exit status 0): it stops accepting and
+gives the app call and the responses in flight `--shutdown-grace-ms` to finish (nothing
+is raised inside the app); a second Ctrl-C or SIGTERM exits at once.
 `--reload` serves the app from a child process restarted on every source change
 (see `_reload`). `--debug` wraps the app, outermost, in `handle_error(debug=True)`.
 `--cert FILE --key FILE` or `--cert adhoc` serve HTTPS (flask's flags; see `_tls`); a
@@ -131,11 +133,19 @@ def _static_mount(text: str) -> tuple[str, str]:
     return prefix, folder
 
 
-def limit_kwargs(args: argparse.Namespace) -> dict[str, int]:
+def limit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The `make_server` limit keywords given on the command line."""
     return {
         dest: getattr(args, dest) for _, dest, _, _, _ in LIMITS if getattr(args, dest) is not None
     }
+
+
+def _limit(args: argparse.Namespace, dest: str) -> int:
+    """The limit `dest` as the command line sets it, else its default."""
+    given = limit_kwargs(args).get(dest)
+    if given is not None:
+        return given
+    return next(default for _, name, default, _, _ in LIMITS if name == dest)
 
 
 def load_app(target: str | None) -> Callable[..., Any]:
@@ -229,28 +239,30 @@ def _fail(message: str, status: int) -> NoReturn:
     sys.exit(status)
 
 
-def _stop(signum: int, frame: object) -> NoReturn:
-    """SIGTERM stops the server the way Ctrl-C does (gunicorn's habit)."""
-    raise KeyboardInterrupt
-
-
 def _install_signal_handlers() -> None:
+    # SIGTERM stops the server the way Ctrl-C does (gunicorn's habit): both get
+    # Python's default_int_handler, which the server replaces while it serves so that
+    # a first signal stops it gracefully without raising inside the app.
     # A non-interactive shell starts `cmd &` with SIGINT ignored, and Python
     # keeps an inherited SIG_IGN; install the handler explicitly so that
     # `kill -INT` stops a backgrounded server too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _install_signal_handlers()
+    # --reload: this process only supervises; a child (--fd) loads and serves the app.
+    reload_child = args.fd is not None
+    if reload_child:
+        from ._reload import leave_ctrl_c_to_the_parent
+
+        leave_ctrl_c_to_the_parent()
     try:
         check(args.cert, args.key)
     except CertificateError as e:
         _fail(str(e), 2)
-    # --reload: this process only supervises; a child (--fd) loads and serves the app.
-    reload_child = args.fd is not None
     if args.debug and not (reload_child or args.routes):
         _warn_if_public(args.host)
     if args.reload and not reload_child and not args.routes:
@@ -260,7 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(DEBUG_BANNER, flush=True)
         try:
             return _reload.supervise(
-                args.host, args.port, sys.argv[1:] if argv is None else argv, cert=args.cert
+                args.host,
+                args.port,
+                sys.argv[1:] if argv is None else argv,
+                shutdown_grace_ms=_limit(args, "shutdown_grace_ms"),
+                cert=args.cert,
             )
         except OSError as e:
             _fail(str(e), 1)
@@ -304,11 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(str(e), 1)
     host, port = server.server_address
     shown = f"[{host}]" if ":" in host else host
-    if reload_child:
-        from ._reload import stop_between_requests
-
-        stop_between_requests()
-    elif not args.quiet:
+    if not (reload_child or args.quiet):
         if args.debug:
             print(DEBUG_BANNER, flush=True)
         fingerprint = server.certificate_fingerprint

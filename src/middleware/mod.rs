@@ -12,11 +12,14 @@
 //!   files under its URL prefixes itself and passes the rest on.
 //! - [`stack`] composes them.
 
-mod accept;
+// Public only for the cargo-fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod accept;
 mod debug_page;
 pub mod filter;
 pub mod glue;
 pub mod handle_error;
+pub mod live_reload;
 pub mod log_environ;
 mod pyrepr;
 pub mod query_params;
@@ -27,6 +30,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 pub use handle_error::HandleError;
+pub use live_reload::LiveReload;
 pub use log_environ::LogEnviron;
 pub use query_params::WrapQueryParams;
 pub use reverser::Reverser;

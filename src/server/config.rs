@@ -35,6 +35,12 @@ pub struct Limits {
     /// Default 1 MiB (werkzeug's form parser's in-memory threshold is
     /// 500 KiB; Django's `FILE_UPLOAD_MAX_MEMORY_SIZE` is 2.5 MB).
     pub max_in_memory_body_bytes: u64,
+    /// Longest line of a chunked request body's framing, a chunk-size line
+    /// (size and extensions) or a trailer line, in bytes, CRLF excluded (as
+    /// for `max_request_line_bytes`); longer gets `400`. Default 4 KiB. Not
+    /// in [`LIMITS`] (no flag or keyword): extensions and trailer fields are
+    /// read and dropped, so no app has a reason to want longer ones.
+    pub max_chunk_line_bytes: usize,
     /// Seconds an idle connection (between requests, or a preconnect that
     /// sent nothing) is kept open before the server closes it. Default 60.
     pub idle_timeout_secs: u64,
@@ -51,9 +57,11 @@ pub struct Limits {
     /// Seconds a client may leave a response unread (the socket not
     /// writable) before the server aborts it. Default 60.
     pub write_timeout_secs: u64,
-    /// Milliseconds an interrupted server (Ctrl-C, SIGTERM) keeps finishing
-    /// the responses it is writing before it closes them; a second Ctrl-C
-    /// ends the wait at once. Default 500, so Ctrl-C exits within a second
+    /// Milliseconds an interrupted server (Ctrl-C, SIGTERM) gives the work in
+    /// flight, counted from the signal: the app call (which the signal does
+    /// not interrupt) and the responses being written. Past them what still
+    /// runs is stopped as by a second Ctrl-C, which ends the wait at once.
+    /// Default 500, so Ctrl-C exits within a second
     /// (gunicorn's `graceful_timeout` is the same idea, 30 s by default).
     pub shutdown_grace_ms: u64,
 }
@@ -66,6 +74,7 @@ impl Default for Limits {
             max_header_count: 100,
             max_body_bytes: 1024 * 1024 * 1024,
             max_in_memory_body_bytes: 1024 * 1024,
+            max_chunk_line_bytes: 4 * 1024,
             idle_timeout_secs: 60,
             header_timeout_secs: 30,
             read_timeout_secs: 30,
@@ -255,7 +264,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         flag: "--shutdown-grace-ms",
         keyword: "shutdown_grace_ms",
         unit: "milliseconds",
-        help: "milliseconds in-flight responses may take to finish after Ctrl-C (a second one ends it)",
+        help: "milliseconds the app call and responses in flight may take to finish after Ctrl-C \
+               or SIGTERM (a second one ends it)",
         positive: false,
         get: |l| l.shutdown_grace_ms,
         set: |l, v| l.shutdown_grace_ms = v,
