@@ -30,7 +30,7 @@ mod _rswsgi {
 
     #[pymodule_export]
     use crate::middleware::{
-        stack, HandleError, LiveReload, LogEnviron, Reverser, WrapQueryParams,
+        stack, HandleError, LiveReload, LogEnviron, Reverser, StaticFiles, WrapQueryParams,
     };
     #[pymodule_export]
     use crate::reload::FileWatcher;
@@ -55,6 +55,8 @@ mod _rswsgi {
         vectorcall::install_called::<HandleError>(py, (&app,))?;
         vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
         vectorcall::install_called::<Reverser>(py, (&app,))?;
+        let no_mounts = pyo3::types::PyDict::new(py);
+        vectorcall::install_called::<StaticFiles>(py, (&app, no_mounts))?;
         let generation = [("generation", "0")].into_py_dict(py)?;
         let sample = LiveReload::type_object(py).call((&app,), Some(&generation))?;
         vectorcall::install(&sample.cast_into::<LiveReload>()?)

@@ -1,6 +1,6 @@
 """Stubs for the native module rswsgi._rswsgi."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Protocol, TypeVar, final
@@ -23,6 +23,7 @@ __all__ = [
     "reverser",
     "serve",
     "stack",
+    "static_files",
     "wrap_query_params",
 ]
 
@@ -73,6 +74,25 @@ class wrap_query_params:
 @final
 class reverser:
     def __new__(cls, app: WSGIApplication) -> reverser: ...
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, /
+    ) -> Iterable[bytes]: ...
+    @property
+    def app(self) -> WSGIApplication: ...
+
+@final
+class static_files:
+    def __new__(
+        cls,
+        app: WSGIApplication,
+        mounts: Mapping[str, str | PathLike[str]],
+        *,
+        max_age: int | None = 60,
+        immutable_max_age: int | None = 31536000,
+        index_file: str | None = "index.html",
+        allow_hidden: bool = False,
+        mimetypes: Mapping[str, str] | None = None,
+    ) -> static_files: ...
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse, /
     ) -> Iterable[bytes]: ...

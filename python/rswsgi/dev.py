@@ -13,6 +13,11 @@ is raised inside the app); a second Ctrl-C or SIGTERM exits at once.
 (see `_reload`). `--debug` wraps the app, outermost, in `handle_error(debug=True)`.
 `--cert FILE --key FILE` or `--cert adhoc` serve HTTPS (flask's flags; see `_tls`); a
 certificate or key that cannot be served is a one-line error and exit status 2.
+`--static PREFIX=DIR` (repeatable) wraps the app, outermost, in
+`static_files({PREFIX: DIR, ...}, max_age=0)`: files under DIR are answered at PREFIX,
+revalidated by the browser on every load (so an edited file shows at once), and
+their access-log lines end with `static`. A DIR that is not a folder is a one-line
+error and exit status 2.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import handle_error, make_server
+from . import handle_error, make_server, static_files
 from ._rswsgi import _limits
 from ._tls import ADHOC, CertificateError, adhoc_banner, check
 
@@ -78,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         "'adhoc': a self-signed certificate for localhost made at start",
     )
     parser.add_argument("--key", metavar="FILE", help="the PEM private key file of --cert")
+    parser.add_argument(
+        "--static",
+        metavar="PREFIX=DIR",
+        action="append",
+        type=_static_mount,
+        default=[],
+        help="serve the files in DIR at the URL prefix PREFIX (e.g. /assets=static), ahead of "
+        "the app; repeatable",
+    )
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
@@ -123,6 +137,13 @@ def _non_negative_seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds, 0 or more")
     return value
+
+
+def _static_mount(text: str) -> tuple[str, str]:
+    prefix, eq, folder = text.partition("=")
+    if not eq or not prefix.startswith("/") or not folder:
+        raise argparse.ArgumentTypeError(f"{text!r} is not PREFIX=DIR (e.g. /assets=static)")
+    return prefix, folder
 
 
 def limit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -291,6 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
     if args.debug:
         app = handle_error(app, debug=True)
+    if args.static:
+        try:
+            # max_age=0: the browser revalidates (a 304 when unchanged) on every load.
+            app = static_files(app, dict(args.static), max_age=0)
+        except ValueError as e:
+            _fail(str(e), 2)
     try:
         server = make_server(
             args.host,
@@ -312,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fingerprint = server.certificate_fingerprint
         scheme = "http" if fingerprint is None else "https"
         print(f"Serving on {scheme}://{shown}:{port} (Ctrl-C to quit)", flush=True)
+        for prefix, folder in args.static:
+            print(f"Static files: {prefix} -> {os.path.abspath(folder)}", flush=True)
         if args.cert == ADHOC and fingerprint is not None:
             print(adhoc_banner(fingerprint), flush=True)
     with server:

@@ -386,6 +386,7 @@ impl Connection {
             resp.sending.status,
             resp.body_bytes,
             ex.started,
+            ex.static_hit.then_some("static"),
         );
         self.unflushed_answers += 1;
         if resp.sending.keep_alive.is_kept() {
@@ -458,6 +459,7 @@ impl Connection {
             status.code,
             bytes,
             Instant::now(),
+            None,
         );
         self.unflushed_answers += 1;
         State::Closing

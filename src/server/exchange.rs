@@ -32,6 +32,9 @@ pub struct Exchange {
     pub head: RequestHead,
     /// When the request was complete (the log's milliseconds).
     pub started: Instant,
+    /// The app set `environ['rswsgi.static']` (`static_files` answered):
+    /// the access log marks the line.
+    pub static_hit: bool,
 }
 
 /// What one [`Exchange::turn`] got to.
@@ -116,6 +119,8 @@ impl Exchange {
         let keep_alive = KeepAlive::for_request(head.keep_alive, ctx.stopping);
         let sending = Sending::new(answering, keep_alive);
         let spare = carry.start_response.take();
+        // Only the access log reads the mark; quiet, nothing is looked up.
+        let seen = environ.as_ref().ok().filter(|_| !ctx.quiet).cloned();
         match Response::new(py, sending, spare) {
             Ok(resp) => {
                 // Boxed before the app runs: the response is not moved again.
@@ -123,8 +128,14 @@ impl Exchange {
                     resp,
                     head,
                     started,
+                    static_hit: false,
                 });
                 me.resp.call_app(py, io, ctx, environ);
+                me.static_hit = seen.is_some_and(|environ| {
+                    environ
+                        .contains(pyo3::intern!(py, "rswsgi.static"))
+                        .unwrap_or(false)
+                });
                 me.warn_if_held(py, ctx);
                 Ok(me)
             }
