@@ -531,13 +531,20 @@ def measure_breakdown(
     return sample
 
 
+#: The framework alone, without the app (what a process started ahead of a change could
+#: have imported already: it is in site-packages and does not change).
+FRAMEWORK = {"flask": "flask", "django": "django.core.wsgi"}
+
+
 def fresh_imports(app: App, reps: int) -> dict[str, dict[str, list[float]]]:
     """Fresh processes, interleaved: interpreter start alone, plus ``import rswsgi.dev``,
     plus the app's import (with its framework); wall and CPU (user + system) seconds."""
     module = app.target.split(":")[0]
+    framework = FRAMEWORK[app.name]
     cmds = {
         "python -c pass": [PY, "-c", "pass"],
         "python -c 'import rswsgi.dev'": [PY, "-c", "import rswsgi.dev"],
+        f"python -c 'import {framework}'": [PY, "-c", f"import {framework}"],
         f"python -c 'import {module}'": [PY, "-c", f"import {module}"],
     }
     if app.name == "django":  # the app import includes django.setup(); the view comes later
@@ -810,9 +817,9 @@ def breakdown_report(
         reps = len(next(iter(imports.values()))["wall"])
         out += [
             "",
-            f"Fresh processes ({reps} each, interleaved), in the app's folder; each line "
-            "includes the ones above it. CPU is user + system time: on this shared machine "
-            "the wall time is stretched by the other processes' load, the CPU time much less.",
+            f"Fresh processes ({reps} each, interleaved), in the app's folder; each includes "
+            "`python -c pass`, and the app's import includes its framework's. CPU is user + "
+            "system time: on this shared machine the wall time is stretched by the other processes' load, the CPU time much less.",
             "",
             table(["command", "wall (median)", "wall min – max", "CPU (median)"], rows),
         ]
