@@ -819,7 +819,8 @@ def breakdown_report(
             "",
             f"Fresh processes ({reps} each, interleaved), in the app's folder; each includes "
             "`python -c pass`, and the app's import includes its framework's. CPU is user + "
-            "system time: on this shared machine the wall time is stretched by the other processes' load, the CPU time much less.",
+            "system time: on this shared machine the wall time is stretched by the other "
+            "processes' load, the CPU time much less.",
             "",
             table(["command", "wall (median)", "wall min – max", "CPU (median)"], rows),
         ]
