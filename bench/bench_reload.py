@@ -594,7 +594,7 @@ def measure_browser(
         sample.status, sample.note = "not available", "no `chromium` binary"
         return sample
     sys.path.insert(0, str(ROOT / "tests"))
-    from cdp import CdpError, CdpTimeout, Chromium
+    from cdp import CdpError, CdpTimeout, Chromium  # type: ignore[import-not-found]
 
     token = edits.next("browser")
     edits.write(token)
@@ -655,7 +655,7 @@ def run(
     scenarios: list[str],
     args: argparse.Namespace,
     logdir: Path,
-) -> tuple[list[Sample], dict[str, dict[str, list[float]]]]:
+) -> tuple[list[Sample], dict[str, dict[str, dict[str, list[float]]]]]:
     rng = random.Random(18)
     edits = {app.name: Edits(app, rng) for app in apps}
     samples: list[Sample] = []
