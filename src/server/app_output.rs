@@ -14,7 +14,6 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use super::file_wrapper::FileWrapper;
 use super::impossible;
 use super::outlet::{Outlet, Sending};
-use super::response_head::DateCache;
 use super::sendfile::FileBody;
 use super::start_response::{AppHead, StartResponse};
 use super::transport::Transport;
@@ -28,8 +27,6 @@ pub struct Lending<'a> {
     pub io: &'a mut Transport,
     /// The response's sending state.
     pub sending: &'a mut Sending,
-    /// The `Date` header's cache.
-    pub date: &'a mut DateCache,
     /// How long `write()` waits for a client that does not read.
     pub timeout: Duration,
 }
@@ -77,10 +74,10 @@ impl AppOutput {
     }
 
     /// Runs `f` (application code: the app call, the iterable's `next()`)
-    /// with the connection's output (`io`), the response's `sending` state
-    /// and the `date` cache lent to `start_response`'s outlet (made the
-    /// first time), so that `write()` sends at once, waiting at most
-    /// `timeout` for the client; everything is given back after it. Returns
+    /// with the connection's output (`io`) and the response's `sending`
+    /// state lent to `start_response`'s outlet (made the first time), so
+    /// that `write()` sends at once, waiting at most `timeout` for the
+    /// client; both are given back after it. Returns
     /// what `f` returned and why a `write()` failed, if one did.
     pub fn lent<R>(
         &mut self,
@@ -91,18 +88,19 @@ impl AppOutput {
         let Lending {
             io,
             sending,
-            date,
             timeout,
         } = lending;
         {
             let mut sr = self.start.borrow_mut(py);
-            let outlet = sr.outlet().get_or_insert_with(|| Outlet::new(io, *sending));
-            outlet.lend(io, *sending, date, timeout);
+            let outlet = sr
+                .outlet()
+                .get_or_insert_with(|| Outlet::new(io, *sending, timeout));
+            outlet.lend(io, *sending);
         }
         let r = f(self);
         let mut sr = self.start.borrow_mut(py);
         let failed = if let Some(outlet) = sr.outlet().as_mut() {
-            let (back, failed) = outlet.give_back(io, date);
+            let (back, failed) = outlet.give_back(io);
             *sending = back;
             failed
         } else {

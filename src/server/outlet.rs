@@ -126,7 +126,8 @@ pub struct Outlet {
     pub lent: bool,
     /// The response's sending side.
     pub sending: Sending,
-    /// The `Date` header's cache.
+    /// The `Date` header's cache of the heads `write()` sends (its own: one
+    /// format a second at most).
     pub date: DateCache,
     /// How long `write()` waits for a client that does not read
     /// (`Limits::write_timeout_secs`).
@@ -137,44 +138,32 @@ pub struct Outlet {
 }
 
 impl Outlet {
-    /// An outlet for the client of `io`, not lent.
+    /// An outlet for the client of `io`, not lent; `write()` waits at most
+    /// `timeout` for a client that does not read.
     #[must_use]
-    pub fn new(io: &Transport, sending: Sending) -> Self {
+    pub fn new(io: &Transport, sending: Sending, timeout: Duration) -> Self {
         Self {
             io: io.twin(),
             lent: false,
             sending,
             date: DateCache::default(),
-            timeout: Duration::ZERO,
+            timeout,
             failed: None,
         }
     }
 
-    /// Lends `io`'s output side, the response's `sending` state and the
-    /// `date` cache to this outlet while application code runs.
-    pub fn lend(
-        &mut self,
-        io: &mut Transport,
-        sending: Sending,
-        date: &mut DateCache,
-        timeout: Duration,
-    ) {
+    /// Lends `io`'s output side and the response's `sending` state to this
+    /// outlet while application code runs.
+    pub fn lend(&mut self, io: &mut Transport, sending: Sending) {
         io.swap_output(&mut self.io);
-        std::mem::swap(&mut self.date, date);
         self.sending = sending;
-        self.timeout = timeout;
         self.lent = true;
     }
 
     /// Gives back what [`Outlet::lend`] lent; returns the `sending` state
     /// and why a `write()` failed, if one did.
-    pub fn give_back(
-        &mut self,
-        io: &mut Transport,
-        date: &mut DateCache,
-    ) -> (Sending, Option<io::Error>) {
+    pub fn give_back(&mut self, io: &mut Transport) -> (Sending, Option<io::Error>) {
         io.swap_output(&mut self.io);
-        std::mem::swap(&mut self.date, date);
         self.lent = false;
         (self.sending, self.failed.take())
     }

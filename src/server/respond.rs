@@ -175,7 +175,6 @@ impl Response {
         let lending = Lending {
             io,
             sending: &mut self.sending,
-            date: ctx.date,
             timeout: ctx.limits.write_timeout(),
         };
         let (r, failed) = self.app.lent(py, lending, f);
