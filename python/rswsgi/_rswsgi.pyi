@@ -108,7 +108,9 @@ class _LiveReload:
     @property
     def app(self) -> WSGIApplication: ...
 
-def stack(app: WSGIApplication, /, *middleware: WSGIApplication) -> WSGIApplication: ...
+def stack(
+    app: WSGIApplication, /, *middleware: Callable[[WSGIApplication], WSGIApplication]
+) -> WSGIApplication: ...
 
 # routing
 _App = TypeVar("_App", bound=WSGIApplication)
