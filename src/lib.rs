@@ -4,6 +4,7 @@
 //! module `rswsgi._rswsgi`; every concern lives in its own module.
 
 pub mod errors;
+pub mod finalize;
 pub mod middleware;
 pub mod reload;
 pub mod routing;
@@ -50,6 +51,10 @@ mod _rswsgi {
         vectorcall::install_called::<LogEnviron>(py, (&app,))?;
         vectorcall::install_called::<HandleError>(py, (&app,))?;
         vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
-        vectorcall::install_called::<Reverser>(py, (&app,))
+        vectorcall::install_called::<Reverser>(py, (&app,))?;
+        // Closes a filtered response's app iterable when the cycle collector
+        // frees the response (the slot is set before any instance exists).
+        crate::finalize::install::<crate::middleware::filter::StartResponse>(py);
+        Ok(())
     }
 }
