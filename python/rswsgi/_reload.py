@@ -25,6 +25,7 @@ POSIX only: the socket is handed over as an inherited file descriptor.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import site
@@ -248,6 +249,21 @@ def _serve_until_change(child: _Child, watcher: _FileWatcher) -> list[str]:
             return watcher.wait() or []
 
 
+def _forget_bytecode(paths: Iterable[str]) -> None:
+    """Removes the cached bytecode of the changed sources before the next child starts.
+
+    CPython trusts a `__pycache__` file whose source has the same size and the same
+    mtime in whole seconds: an edit that keeps the file's size, saved within the second
+    in which the last child compiled it, would otherwise be served as the old code.
+    """
+    for path in paths:
+        if path.endswith(".py"):
+            try:
+                os.unlink(importlib.util.cache_from_source(path))
+            except (OSError, ValueError, NotImplementedError):
+                pass  # none was written, or bytecode caching is off
+
+
 def supervise(host: str, port: int, argv: Sequence[str], *, cert: str | None = None) -> int:
     """The `--reload` parent: serve `argv` (the CLI's own arguments) in a child
     process on a socket bound here, restarting it on every change, until Ctrl-C.
@@ -285,6 +301,7 @@ def supervise(host: str, port: int, argv: Sequence[str], *, cert: str | None = N
             _say(f"reloading: {_shown(changed)}")
             child.stop(RELOAD_GRACE_SECS)
             child = None
+            _forget_bytecode(changed)
     except KeyboardInterrupt:
         if child is not None:
             # Ctrl-C at a terminal reaches the child too: let it stop on its
