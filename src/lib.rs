@@ -4,6 +4,7 @@
 //! module `rswsgi._rswsgi`; every concern lives in its own module.
 
 pub mod errors;
+pub mod finalize;
 pub mod middleware;
 pub mod reload;
 pub mod routing;
@@ -15,12 +16,36 @@ use pyo3::prelude::*;
 
 /// The native half of rswsgi; import it through the `rswsgi` package.
 ///
-/// `gil_used = true`: rswsgi does not claim to be safe without the GIL. Its
-/// `Server`, `Router` and middleware keep mutable state in `#[pyclass]`es that
-/// rely on the GIL to serialise access, and nothing tests them on a
-/// free-threaded (3.13t/3.14t) build, so importing rswsgi there re-enables the
-/// GIL (CPython warns once) instead of risking a data race.
-#[pymodule(gil_used = true)]
+/// `gil_used = false`: importing rswsgi on a free-threaded CPython (3.14t)
+/// leaves the GIL off. Every piece of state kept across calls is safe
+/// without it, and the reasoning sits beside each:
+///
+/// - the middleware classes are `frozen`: their options are set once in the
+///   constructor; log_environ's dump cache is taken with `try_lock` and a
+///   request that finds it busy dumps with a fresh one
+///   (`middleware/log_environ/dump.rs`); pyrepr's table of default reprs is
+///   a `Mutex` held only over Rust code (`middleware/pyrepr.rs`);
+/// - a filtered response's state (`middleware/filter/start_response.rs`) is
+///   a `Mutex` taken with `try_lock` (a second call while one runs is an
+///   error, never a wait);
+/// - the `Router`'s tables sit behind a reader-writer lock, so routes may be
+///   added while other threads route (`routing/mod.rs`);
+/// - vectorcall is installed on each class once, before its first instance
+///   is handed out, and the recursion guard counts per thread
+///   (`vectorcall.rs`);
+/// - the server runs the app on one thread; its reuse of a `start_response`
+///   object reads refcounts and is off without the GIL
+///   (`server/start_response.rs`); its per-request objects (`Input`,
+///   `FileWrapper`, `StartResponse`) are PyO3 classes whose every access is
+///   borrow-checked (atomically on a free-threaded build), so a second
+///   thread using one at the same moment gets `RuntimeError`, never a race;
+///   `Server` and `_FileWatcher` keep their state in `Mutex`es;
+/// - `static`s are `PyOnceLock`s of immutable Python objects (made once,
+///   then only read) or the `Mutex` above.
+///
+/// `tests/test_free_threading.py` runs the middleware and the router from
+/// 8 threads at once without the GIL.
+#[pymodule(gil_used = false)]
 mod _rswsgi {
     use pyo3::prelude::*;
     use pyo3::types::IntoPyDict;
@@ -59,6 +84,10 @@ mod _rswsgi {
         vectorcall::install_called::<StaticFiles>(py, (&app, no_mounts))?;
         let generation = [("generation", "0")].into_py_dict(py)?;
         let sample = LiveReload::type_object(py).call((&app,), Some(&generation))?;
-        vectorcall::install(&sample.cast_into::<LiveReload>()?)
+        vectorcall::install(&sample.cast_into::<LiveReload>()?)?;
+        // Closes a filtered response's app iterable when the cycle collector
+        // frees the response (the slot is set before any instance exists).
+        crate::finalize::install::<crate::middleware::filter::StartResponse>(py);
+        Ok(())
     }
 }

@@ -239,6 +239,9 @@ impl WatchSet {
 /// reached) and `ValueError` for a negative or non-finite `debounce_secs`.
 #[pyclass(module = "rswsgi._rswsgi", name = "_FileWatcher", frozen)]
 pub struct FileWatcher {
+    // Free threading: both locks are held only over Rust code (the long
+    // wait on `events` runs detached), so a thread that blocks on one while
+    // attached waits for Rust code alone.
     set: Mutex<WatchSet>,
     events: Mutex<Receiver<DebounceEventResult>>,
 }

@@ -50,6 +50,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::impl_::trampoline::{fastcall_cfunction_with_keywords as fastcall, MethodDef};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::{Borrowed, PyClass, PyClassInitializer};
 
@@ -57,6 +58,10 @@ use pyo3::{Borrowed, PyClass, PyClassInitializer};
 pub trait Vectorcall: PyClass {
     /// The instance's [`Slot`] field.
     fn slot(&self) -> &Slot<Self>;
+
+    /// Set once [`new`] has [`install`]ed vectorcall on the class (one
+    /// per class: [`implement!`] writes it).
+    fn installed() -> &'static PyOnceLock<()>;
 
     /// The call with positional arguments only: `Some(result)`, or `None`
     /// to hand the call to the class's `tp_call` (PyO3's argument parsing
@@ -102,9 +107,15 @@ const RECURSION_WHERE: &CStr = c" while calling a Python object";
 
 /// Makes `T`'s calls go through vectorcall; `sample` is any instance.
 ///
-/// Called at module init, or by [`new`] when it makes the first instance.
-/// The type's fields are written without a lock: rswsgi runs with the GIL
-/// (`gil_used = true`), which every reader of them (a call) holds too.
+/// Free threading: the type's two fields are written once per class, before
+/// any instance but `sample` exists: at module init (the import lock orders
+/// it before any other thread can reach the class), or by [`new`] for its
+/// class's first instance, under that class's [`Vectorcall::installed`] once
+/// lock, which every later `new` passes too (so each other thread sees the
+/// fields set before it can make, and call, an instance). `tp_flags` is an
+/// atomic on free-threaded builds (CPython reads it without a lock) and is
+/// written with an atomic `fetch_or`; `tp_vectorcall_offset` is read only
+/// to call an instance, and no instance has been handed out yet.
 ///
 /// # Errors
 /// `RuntimeError` if the slot does not lie inside the object as measured on
@@ -118,7 +129,7 @@ pub fn install<T: Vectorcall>(sample: &Bound<'_, T>) -> PyResult<()> {
     let slot = core::ptr::from_ref(sample.borrow().slot()) as usize;
     // SAFETY: `tp` is T's type object, alive for the interpreter's life
     // (PyO3 keeps a reference in its lazy type object); reading two fields.
-    let (basic_size, flags) = unsafe { ((*tp).tp_basicsize, (*tp).tp_flags) };
+    let (basic_size, flags) = unsafe { ((*tp).tp_basicsize, ffi::PyType_GetFlags(tp)) };
     let offset = slot.checked_sub(object).filter(|&o| {
         o >= size_of::<ffi::PyObject>()
             && usize::try_from(basic_size)
@@ -136,8 +147,9 @@ pub fn install<T: Vectorcall>(sample: &Bound<'_, T>) -> PyResult<()> {
             T::NAME
         )));
     }
-    // SAFETY: `tp` is a ready heap type that PyO3 created, written with
-    // the GIL held (see above). Every instance of it holds a `Slot<T>`
+    // SAFETY: `tp` is a ready heap type that PyO3 created, written once
+    // before any other thread can call an instance (see above). Every
+    // instance of it holds a `Slot<T>`
     // at `offset` (the struct's layout is the same for every instance, and
     // `Slot::default` is the only way to build one), so CPython always finds
     // a valid `vectorcallfunc` there; `tp_call` stays PyO3's, as the C API
@@ -145,7 +157,15 @@ pub fn install<T: Vectorcall>(sample: &Bound<'_, T>) -> PyResult<()> {
     // keyed on the old flags.
     unsafe {
         (*tp).tp_vectorcall_offset = offset;
-        (*tp).tp_flags |= ffi::Py_TPFLAGS_HAVE_VECTORCALL | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        let bits = ffi::Py_TPFLAGS_HAVE_VECTORCALL | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        #[cfg(Py_GIL_DISABLED)]
+        (*tp)
+            .tp_flags
+            .fetch_or(bits, core::sync::atomic::Ordering::Release);
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            (*tp).tp_flags |= bits;
+        }
         ffi::PyType_Modified(tp);
     }
     Ok(())
@@ -159,7 +179,9 @@ pub fn install_called<'py, T: Vectorcall>(
     py: Python<'py>,
     args: impl PyCallArgs<'py>,
 ) -> PyResult<()> {
-    install(&T::type_object(py).call1(args)?.cast_into::<T>()?)
+    let sample = T::type_object(py).call1(args)?.cast_into::<T>()?;
+    T::installed().get_or_try_init(py, || install(&sample))?;
+    Ok(())
 }
 
 /// `Bound::new(py, value)` for a class the server or a middleware makes in
@@ -173,12 +195,9 @@ pub fn new<T: Vectorcall>(
     value: impl Into<PyClassInitializer<T>>,
 ) -> PyResult<Bound<'_, T>> {
     let obj = Bound::new(py, value)?;
-    // SAFETY: reading a field of T's type object, alive for the
-    // interpreter's life (PyO3 keeps a reference to it). The offset is 0
-    // (inherited from `object`) until `install` sets it.
-    if unsafe { (*T::type_object_raw(py)).tp_vectorcall_offset } == 0 {
-        install(&obj)?;
-    }
+    // Once per class, whichever thread comes first (the others wait,
+    // detached, and find it done): see `install` on free threading.
+    T::installed().get_or_try_init(py, || install(&obj))?;
     Ok(obj)
 }
 
@@ -189,6 +208,11 @@ macro_rules! implement {
         impl $crate::vectorcall::Vectorcall for $ty {
             fn slot(&self) -> &$crate::vectorcall::Slot<Self> {
                 &self.vectorcall
+            }
+
+            fn installed() -> &'static pyo3::sync::PyOnceLock<()> {
+                static INSTALLED: pyo3::sync::PyOnceLock<()> = pyo3::sync::PyOnceLock::new();
+                &INSTALLED
             }
 
             fn call<'py>(
@@ -354,6 +378,10 @@ fn call_tp_call(
 /// CPython puts them around every `tp_call` and C function call, so a
 /// callable that reaches itself again (a router mounted in itself) raises
 /// `RecursionError` instead of overflowing the C stack.
+///
+/// Free threading: the depth it counts is the calling thread's own (a
+/// field of its `PyThreadState`), so threads never share it; the guard is
+/// dropped in the function that made it, so on the same thread.
 struct RecursionGuard;
 
 impl RecursionGuard {

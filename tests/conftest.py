@@ -15,7 +15,7 @@ import trustme
 from rswsgi import Server, make_server
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 
 @dataclass

@@ -227,8 +227,7 @@ def test_nothing_from_the_app_or_the_request_becomes_markup() -> None:
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - a frame with a hostile file name
     f = namespace["f"]
     names = {"co_name": f"<b onmouseover=alert(3)>{evil}"}
-    if sys.version_info >= (3, 11):
-        names["co_qualname"] = names["co_name"]
+    names["co_qualname"] = names["co_name"]
     f.__code__ = f.__code__.replace(**names)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
 

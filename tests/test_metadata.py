@@ -50,18 +50,41 @@ def test_the_running_interpreter_is_supported() -> None:
     assert f"{sys.version_info.major}.{sys.version_info.minor}" in _supported()
 
 
+# The free-threaded builds the matrix tests (noxfile.py's FREE_THREADED), and the
+# ones the release workflow builds wheels for besides.
+FREE_THREADED_TESTED = ["3.14t"]
+FREE_THREADED_BUILT = ["3.14t", "3.15t"]
+FREE_THREADING = "Programming Language :: Python :: Free Threading :: 3 - Stable"
+
+
 def test_readme_states_the_supported_versions() -> None:
+    # The line's first sentence lists them; what follows says how each is tested
+    # and why older ones are not supported.
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    line = re.search(r"^\*\*Supported Python:\*\* (.*)$", text, re.M)
+    line = re.search(r"^\*\*Supported Python:\*\* ([^.]*(?:\.\d+[^.]*)*)\.", text, re.M)
     assert line, "README has no **Supported Python:** line"
-    assert re.findall(r"\b3\.\d+\b", line.group(1)) == _supported()
+    listed = re.findall(r"\b3\.\d+t?\b", line.group(1))
+    assert listed == [*_supported(), *FREE_THREADED_TESTED], line.group(1)
+
+
+def test_free_threading_is_declared_for_the_tested_builds() -> None:
+    assert FREE_THREADING in META.get_all("Classifier", [])
+    assert all(ft.removesuffix("t") in _supported() for ft in FREE_THREADED_TESTED)
+
+
+def test_the_matrix_runs_every_supported_version() -> None:
+    # noxfile.py reads the classifiers itself; its free-threaded list is written out.
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert "re.findall(r'\"Programming Language :: Python :: (3\\.\\d+)\"', PYPROJECT)" in noxfile
+    free = re.search(r"^FREE_THREADED = \[(.*)\]$", noxfile, re.M)
+    assert free and re.findall(r'"([^"]+)"', free[1]) == FREE_THREADED_TESTED
 
 
 def test_release_workflow_builds_every_supported_version() -> None:
     workflow = (ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
-    builds = re.findall(r"--interpreter ([\d. ]+)$", workflow, re.M)
+    builds = re.findall(r"--interpreter ([\dt. ]+)$", workflow, re.M)
     assert builds, "release.yml builds no wheel for a named interpreter"
-    assert all(b.split() == _supported() for b in builds), builds
+    assert all(b.split() == [*_supported(), *FREE_THREADED_BUILT] for b in builds), builds
     assert not re.search(r"^\s*args:.*--find-interpreter", workflow, re.M)
 
 

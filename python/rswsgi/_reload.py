@@ -32,6 +32,7 @@ POSIX only: the socket is handed over as an inherited file descriptor.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import site
@@ -265,6 +266,21 @@ def _serve_until_change(child: _Child, watcher: _FileWatcher) -> list[str]:
             return watcher.wait() or []
 
 
+def _forget_bytecode(paths: Iterable[str]) -> None:
+    """Removes the cached bytecode of the changed sources before the next child starts.
+
+    CPython trusts a `__pycache__` file whose source has the same size and the same
+    mtime in whole seconds: an edit that keeps the file's size, saved within the second
+    in which the last child compiled it, would otherwise be served as the old code.
+    """
+    for path in paths:
+        if path.endswith(".py"):
+            try:
+                os.unlink(importlib.util.cache_from_source(path))
+            except (OSError, ValueError, NotImplementedError):
+                pass  # none was written, or bytecode caching is off
+
+
 def supervise(
     host: str,
     port: int,
@@ -314,6 +330,7 @@ def supervise(
             _say(f"reloading: {_shown(changed)}")
             child.stop(reload_secs + STOP_MARGIN_SECS)
             child = None
+            _forget_bytecode(changed)
     except KeyboardInterrupt:
         if child is not None:
             try:

@@ -3,10 +3,9 @@
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
-from typing import Protocol, TypeVar, final
+from typing import Protocol, Self, TypeVar, final
 
 from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-from typing_extensions import Self
 
 __all__ = [
     "Router",

@@ -17,7 +17,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use crate::errors::Error;
 use crate::routing::params::ValuePlan;
 use crate::routing::pattern;
-use crate::routing::Router;
+use crate::routing::{Router, Tables};
 
 /// One route's Python objects, made at `add` time so a request does not
 /// build them: its param keys (Python `str`s, in pattern order) with where
@@ -170,7 +170,9 @@ pub fn call<'py>(
     start_response: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = router.py();
-    let outcome = decide(&*router.try_borrow()?, environ)?;
+    // The guard is a temporary: the read lock ends with this statement,
+    // before any app is called.
+    let outcome = decide(&router.get().read(py), environ)?;
     match outcome {
         Outcome::Route { app, args } => {
             environ.set_item(intern!(py, "wsgiorg.routing_args"), args)?;
@@ -190,7 +192,7 @@ pub fn call<'py>(
     }
 }
 
-fn decide<'py>(router: &Router, environ: &Bound<'py, PyDict>) -> PyResult<Outcome<'py>> {
+fn decide<'py>(router: &Tables, environ: &Bound<'py, PyDict>) -> PyResult<Outcome<'py>> {
     let py = environ.py();
     let Some(path_obj) = environ.get_item(intern!(py, "PATH_INFO"))? else {
         // PEP 3333: PATH_INFO "may be empty"; an absent one is the empty path.
@@ -206,7 +208,7 @@ fn decide<'py>(router: &Router, environ: &Bound<'py, PyDict>) -> PyResult<Outcom
 }
 
 fn decide_path<'py>(
-    router: &Router,
+    router: &Tables,
     environ: &Bound<'py, PyDict>,
     raw: &str,
 ) -> PyResult<Outcome<'py>> {
@@ -395,7 +397,8 @@ mod tests {
                 .unwrap()
                 .call1((*tag,))
                 .unwrap();
-            new.borrow_mut()
+            new.get()
+                .write(py)
                 .insert(path, &app, methods.clone(), None)
                 .unwrap();
         }
@@ -463,7 +466,7 @@ mod tests {
             let mounted = py
                 .eval(c"lambda environ, start_response: 'mount'", None, None)
                 .unwrap();
-            router.borrow_mut().mount("/api", &mounted).unwrap();
+            router.get().mount("/api", &mounted).unwrap();
             let (_, _, result, environ) = request(&router, "GET", "/api/x");
             assert_eq!(result.extract::<String>().unwrap(), "route");
             assert_eq!(

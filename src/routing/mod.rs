@@ -15,8 +15,11 @@ mod pattern;
 mod table;
 pub(crate) mod url_for;
 
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
+use pyo3::sync::RwLockExt;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
@@ -58,16 +61,33 @@ pub mod fuzzing {
 /// covers it; mounts see the raw path). `KeyError` if the environ has no
 /// `REQUEST_METHOD` when a route's path matched; `TypeError` if
 /// `PATH_INFO` or `REQUEST_METHOD` is not a `str`.
-#[pyclass(module = "rswsgi._rswsgi")]
+#[pyclass(module = "rswsgi._rswsgi", frozen)]
 #[derive(Debug, Default)]
 pub struct Router {
+    /// Free threading: routes may be added while other threads route
+    /// requests, so the tables sit behind a reader-writer lock. A request
+    /// holds the read lock only while it decides (Rust code and dict reads,
+    /// never the app: the lock is released before the app is called), so
+    /// requests on many threads read at once and an `add` waits for at most
+    /// one decision per thread. Both sides take it with PyO3's
+    /// `*_py_attached`, which detach from the interpreter before blocking, so
+    /// a thread waiting here never holds up a stop-the-world pause (the
+    /// free-threaded collector's) that the holder is waiting on. With the
+    /// GIL the lock is never contended (nothing in a decision or an `add`
+    /// releases the GIL) and costs one uncontended atomic per request.
+    tables: RwLock<Tables>,
+    vectorcall: vectorcall::Slot<Self>,
+}
+
+/// What a `Router` holds, behind its lock.
+#[derive(Debug, Default)]
+pub(crate) struct Tables {
     table: Table<Py<PyAny>>,
     /// Per route (same index as the table's routes): its Python objects.
     objects: Vec<RouteObjects>,
     mounts: Mounts<Py<PyAny>>,
     /// One entry per successful `add`, in order, for `Router.routes`.
     added: Vec<Added>,
-    vectorcall: vectorcall::Slot<Self>,
 }
 
 // `router(environ, start_response)` with a `dict` environ; any other call
@@ -121,6 +141,24 @@ fn parse_methods(methods: Option<&Bound<'_, PyAny>>) -> PyResult<Methods> {
 }
 
 impl Router {
+    /// The tables, for reading (see `tables` on free threading). A panic
+    /// while they were written cannot leave them half-changed (`insert`
+    /// checks before it changes anything), so a poisoned lock is read on.
+    pub(crate) fn read(&self, py: Python<'_>) -> RwLockReadGuard<'_, Tables> {
+        self.tables
+            .read_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The tables, for changing (see `tables` on free threading).
+    pub(crate) fn write(&self, py: Python<'_>) -> RwLockWriteGuard<'_, Tables> {
+        self.tables
+            .write_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Tables {
     fn insert(
         &mut self,
         path: &str,
@@ -184,14 +222,14 @@ impl Router {
     /// unchanged.
     #[pyo3(signature = (path, app, *, methods = None, name = None))]
     fn add(
-        &mut self,
+        &self,
         path: &str,
         app: &Bound<'_, PyAny>,
         methods: Option<&Bound<'_, PyAny>>,
         name: Option<&str>,
     ) -> PyResult<()> {
         let methods = parse_methods(methods)?;
-        self.insert(path, app, methods, name)
+        self.write(app.py()).insert(path, app, methods, name)
     }
 
     /// Decorator form of `add`: returns a callable that registers the
@@ -224,9 +262,11 @@ impl Router {
     /// Raises `ValueError` when `prefix` does not start with `/`, ends
     /// with `/` (so `'/'` is refused: use a `/{*path}` route), or is
     /// already mounted; `TypeError` when `app` is not callable.
-    fn mount(&mut self, prefix: &str, app: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn mount(&self, prefix: &str, app: &Bound<'_, PyAny>) -> PyResult<()> {
         check_callable("app", app, Callee::WsgiApp)?;
-        Ok(self.mounts.insert(prefix, app.clone().unbind())?)
+        let py = app.py();
+        let app = app.clone().unbind();
+        Ok(self.write(py).mounts.insert(prefix, app)?)
     }
 
     /// The path of the route added with `name=name`, each `{param}`
@@ -243,8 +283,13 @@ impl Router {
     /// the route and the param when one is missing, `TypeError` for a value
     /// that is neither `str` nor `int`.
     #[pyo3(signature = (name, /, **params))]
-    fn url_for(&self, name: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
-        url_for::url_for(&self.table, name, params)
+    fn url_for(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        params: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<String> {
+        url_for::url_for(&self.read(py).table, name, params)
     }
 
     /// Every `add`/`route` call that succeeded, in the order made: a new
@@ -257,7 +302,8 @@ impl Router {
     /// does not change the router. Raises nothing.
     #[getter]
     fn routes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let rows = self.added.iter().map(|a| {
+        let tables = self.read(py);
+        let rows = tables.added.iter().map(|a| {
             let methods = match &a.methods {
                 Methods::Any => py.None().into_bound(py),
                 Methods::Only(names) => PyTuple::new(py, names)?.into_any(),
@@ -280,7 +326,8 @@ impl Router {
     /// them; equal lengths in the order mounted). Raises nothing.
     #[getter]
     fn mounts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let rows = self
+        let tables = self.read(py);
+        let rows = tables
             .mounts
             .iter()
             .map(|m| (m.prefix.as_str(), m.app.bind(py)));
@@ -297,6 +344,28 @@ impl Router {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Never blocks (the collector may run while a thread is paused
+        // inside `add`): then nothing is reported, which only keeps the
+        // objects alive until the next collection.
+        let Ok(tables) = self.tables.try_read() else {
+            return Ok(());
+        };
+        tables.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        // Moved out, then dropped after the lock is released: dropping may
+        // run Python code (finalizers) that reaches this router again.
+        let taken = match self.tables.try_write() {
+            Ok(mut tables) => std::mem::take(&mut *tables),
+            Err(_) => return,
+        };
+        drop(taken);
+    }
+}
+
+impl Tables {
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         for route in self.table.routes() {
             for app in route.methods.endpoints() {
                 visit.call(app)?;
@@ -309,13 +378,6 @@ impl Router {
             visit.call(&added.app)?;
         }
         Ok(())
-    }
-
-    fn __clear__(&mut self) {
-        self.table.clear();
-        self.objects.clear();
-        self.mounts.clear();
-        self.added.clear();
     }
 }
 
@@ -334,8 +396,8 @@ pub struct RouteDecorator {
 impl RouteDecorator {
     /// Adds `app` under the stored path; raises as `Router.add` does.
     fn __call__<'py>(&self, app: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let router = self.router.bind(app.py());
-        router.try_borrow_mut()?.insert(
+        let router = self.router.get();
+        router.write(app.py()).insert(
             &self.path,
             &app,
             self.methods.clone(),

@@ -105,11 +105,6 @@ impl<T> Mounts<T> {
     pub fn apps(&self) -> impl Iterator<Item = &T> {
         self.mounts.iter().map(|m| &m.app)
     }
-
-    /// Drops every mount (for `__clear__`).
-    pub fn clear(&mut self) {
-        self.mounts.clear();
-    }
 }
 
 #[cfg(test)]

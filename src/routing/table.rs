@@ -372,16 +372,6 @@ impl<T> Table<T> {
     pub fn routes(&self) -> &[Route<T>] {
         &self.routes
     }
-
-    /// Drops every route (for `__clear__`).
-    pub fn clear(&mut self) {
-        *self = Self {
-            matcher: matchit::Router::new(),
-            routes: Vec::new(),
-            by_pattern: HashMap::new(),
-            names: HashMap::new(),
-        };
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,10 @@ use pyo3::prelude::*;
 /// until it returns an empty bytes object; `close()` closes `filelike` if it
 /// has a `close` method (PEP 3333 "Optional Platform-Specific File
 /// Handling"). `blksize` is in bytes.
+///
+/// Free threading: not frozen; PyO3 borrow-checks every access (atomically
+/// on a free-threaded build), so two threads iterating one wrapper at once
+/// get `RuntimeError`, never a data race.
 #[pyclass(module = "rswsgi._rswsgi", name = "FileWrapper")]
 #[derive(Debug)]
 pub struct FileWrapper {

@@ -29,7 +29,12 @@ enum Source {
 /// returns `b''`; nothing waits on the network. Raises `OSError` only if the
 /// temporary file holding a large body cannot be read.
 /// Requests without a body share one empty `Input`: every read of it
-/// returns `b''`, so it has no state to share.
+/// returns `b''`, so it has no state to share (not on a free-threaded
+/// build: see `Spool::into_input`).
+///
+/// Free threading: not frozen; PyO3 borrow-checks every access (atomically
+/// on a free-threaded build), so two threads reading one `Input` at once
+/// get `RuntimeError`, never a data race.
 #[pyclass(module = "rswsgi._rswsgi", name = "Input")]
 #[derive(Debug)]
 pub struct Input {

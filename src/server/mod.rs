@@ -101,6 +101,10 @@ use file_wrapper::FileWrapper;
 /// cost nothing. Use it as a context manager to close the socket.
 #[pyclass(module = "rswsgi._rswsgi", name = "Server", frozen)]
 pub struct Server {
+    // Free threading: `core` is taken with `try_lock` (a second serve is an
+    // error); `serving` is held only over Rust code, or while detached in
+    // `shutdown`'s wait, so a thread blocked on it never holds up one that
+    // needs the interpreter.
     core: Mutex<Option<EventLoop>>,
     shared: Shared,
     serving: Mutex<Option<ThreadId>>,

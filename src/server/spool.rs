@@ -58,6 +58,12 @@ impl Spool {
     /// requests: it has no state a read could change (every read returns
     /// `b""`), so sharing it saves an object per request.
     ///
+    /// Free threading: not shared on a free-threaded build. A read borrows
+    /// the `Input` mutably (PyO3's check), and an app may read an earlier
+    /// request's `wsgi.input` on another thread while the next request reads
+    /// its own: with the GIL those reads take turns, without it the second
+    /// would get `RuntimeError: Already borrowed`.
+    ///
     /// # Errors
     /// When the temporary file cannot be rewound, or the `Input` object
     /// cannot be allocated.
@@ -68,7 +74,9 @@ impl Spool {
     ) -> PyResult<(Bound<'py, Input>, usize)> {
         let len = usize::try_from(self.len()).unwrap_or(usize::MAX);
         let input = match self.file {
-            None if self.mem.is_empty() => return Ok((empty.bind(py).clone(), 0)),
+            None if self.mem.is_empty() && !cfg!(Py_GIL_DISABLED) => {
+                return Ok((empty.bind(py).clone(), 0));
+            }
             None => Input::new(PyBytes::new(py, &self.mem)),
             Some(mut file) => {
                 file.write_all(&self.mem)?;

@@ -256,8 +256,21 @@ impl StartResponse {
     /// either, e.g. in a closure; then it keeps its state and a new object
     /// is made instead). Saves allocating and freeing this object and its
     /// bound `write` per response (bench/README "Server").
+    ///
+    /// Free threading: not on a free-threaded build, which makes a new
+    /// object per response instead. Without the GIL a refcount is a hint
+    /// (CPython offers `PyUnstable_Object_IsUniquelyReferenced` for that
+    /// reason, and only for a count of one, not this object's two), and
+    /// between the check and the reset another thread may take a new
+    /// reference (`gc.get_referrers`) and see the next response's state.
+    /// The cost is one allocation per response on the server's one app
+    /// thread. The head buffer ([`StartResponse::recycle`]) lives in the
+    /// object, so it is reused exactly when the object is.
     #[must_use]
     pub fn reuse(py: Python<'_>, sr: Py<Self>) -> Option<Bound<'_, Self>> {
+        if cfg!(Py_GIL_DISABLED) {
+            return None;
+        }
         // The server's reference, and the cycle through the cached `write`.
         // (PyO3 deprecates reading refcounts in favour of unsafe FFI, which
         // rswsgi denies; these reads are exact under the GIL.)
@@ -445,6 +458,16 @@ mod tests {
     }
 
     #[test]
+    #[cfg(Py_GIL_DISABLED)]
+    fn never_reused_without_the_gil() {
+        Python::attach(|py| {
+            let sr = Bound::new(py, StartResponse::default()).unwrap();
+            assert!(StartResponse::reuse(py, sr.unbind()).is_none());
+        });
+    }
+
+    #[test]
+    #[cfg(not(Py_GIL_DISABLED))]
     fn reused_only_when_the_server_alone_holds_it() {
         Python::attach(|py| {
             fn call<'py>(sr: &Bound<'py, StartResponse>) -> Bound<'py, PyAny> {

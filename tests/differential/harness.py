@@ -15,6 +15,17 @@ they name the server or the connection rather than the request:
 extension keys of one server (a dotted key outside `wsgi.`, such as
 `gunicorn.socket` or `waitress.client_disconnected`).
 
+A response is read the same way on every interpreter, whatever the peer's
+bytes: the head ends at the first empty line, and a line ends at LF with
+or without a CR before it (RFC 9112 §2.2 lets a recipient accept a bare LF).
+So a peer whose head is not well-formed is still compared on what can be
+parsed, and what cannot is named instead of compared: `Seen.malformed`
+lists the faults of a head that was parsed anyway (gunicorn 27 builds its
+error responses with `textwrap.dedent`, which since CPython 3.14 drops the
+CR of a whitespace-only line: its 400s end their head with CRLF LF there,
+CRLF CRLF before), and a status line that is not `HTTP/d.d NNN ...` is recorded as
+`unparsable: ...` with the bytes.
+
 A *difference* is a field where rswsgi's value differs from both peers'.
 Environ and body fields are compared when all three servers called the app;
 where one refused the request, its status says so, and the other two
@@ -26,6 +37,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -99,6 +111,35 @@ class Seen:
     status: str
     environ: dict[str, Any] | None = None  # None: the app was not called
     body: str | None = None
+    # Faults of a head parsed anyway (see the module doc); not compared.
+    malformed: tuple[str, ...] = ()
+
+
+# RFC 9112 §4: HTTP-version SP 3DIGIT SP [ reason-phrase ] (gunicorn echoes a request's
+# HTTP/1.2, which is still a status line).
+STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})(?: .*)?")
+
+
+def head_end(buf: bytes) -> tuple[int, int] | None:
+    """`(end of the head, start of the body)` once `buf` holds an empty line, else None.
+
+    Lines end at LF, a CR before it being optional (RFC 9112 §2.2).
+    """
+    start = 0
+    while (nl := buf.find(b"\n", start)) >= 0:
+        if buf[start:nl] in (b"", b"\r"):
+            return start, nl + 1
+        start = nl + 1
+    return None
+
+
+def head_lines(head: bytes) -> tuple[list[bytes], tuple[str, ...]]:
+    """The lines of a head (through `head_end`), and its faults named."""
+    lines = head.split(b"\n")[:-1]
+    bare = sum(1 for line in lines if not line.endswith(b"\r"))
+    # The empty line that ends the head is not in `head`: look at what followed it.
+    faults = (f"{bare} line(s) end with a bare LF",) if bare else ()
+    return [line.removesuffix(b"\r") for line in lines], faults
 
 
 def send(port: int, case: Case) -> Seen:
@@ -113,30 +154,36 @@ def send(port: int, case: Case) -> Seen:
         buf = b""
         try:
             while True:
-                end = buf.find(b"\r\n\r\n")
-                if end >= 0:
-                    head, buf = buf[:end], buf[end + 4 :]
-                    status = head.split(b" ", 2)[1].decode("latin-1")
+                if (end := head_end(buf)) is not None:
+                    head, blank, buf = buf[: end[0]], buf[end[0] : end[1]], buf[end[1] :]
+                    lines, faults = head_lines(head)
+                    if blank == b"\n":
+                        faults += ("the head ends with a bare LF",)
+                    first = lines[0] if lines else b""
+                    m = STATUS_LINE.fullmatch(first)
+                    if m is None:
+                        return Seen(f"unparsable: {first[:60]!r}", malformed=faults)
+                    status = m[1].decode("ascii")
                     if not status.startswith("1"):
-                        return seen(status, head)
+                        return seen(status, lines[1:], faults)
                     continue
                 data = sock.recv(65536)
                 if not data:
-                    return Seen("closed" if not buf else "garbage")
+                    return Seen("closed" if not buf else f"unparsable: {buf[:60]!r}")
                 buf += data
         except TimeoutError:
             return Seen("timeout")
         except ConnectionResetError:
-            return Seen("closed" if not buf else "garbage")
+            return Seen("closed" if not buf else f"unparsable: {buf[:60]!r}")
 
 
-def seen(status: str, head: bytes) -> Seen:
-    for line in head.split(b"\r\n")[1:]:
+def seen(status: str, fields: list[bytes], faults: tuple[str, ...] = ()) -> Seen:
+    for line in fields:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"x-echo":
             echo = json.loads(base64.b64decode(value.strip()))
-            return Seen(status, echo["environ"], echo["body"])
-    return Seen(status)
+            return Seen(status, echo["environ"], echo["body"], faults)
+    return Seen(status, malformed=faults)
 
 
 def normalize(environ: dict[str, Any], port: int) -> dict[str, Any]:
@@ -166,7 +213,7 @@ def observe(ports: dict[str, int], cases: list[Case]) -> dict[str, dict[str, See
         for case in cases:
             s = send(port, case)
             if s.environ is not None:
-                s = Seen(s.status, normalize(s.environ, port), s.body)
+                s = Seen(s.status, normalize(s.environ, port), s.body, s.malformed)
             out.append(s)
         return out
 

@@ -127,3 +127,55 @@ def test_a_difference_is_a_field_where_rswsgi_stands_alone() -> None:
         Difference("both", "status", "400", "200", "501"),
         Difference("env", "A", '"1"', '"2"', '"3"'),
     ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "malformed"),
+    [
+        # Well-formed, and what gunicorn 27 sends for a 400 on CPython 3.14+ (dedent
+        # dropped the CR of the blank line): the same status, the fault named.
+        (b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nbad", "400", ()),
+        (
+            b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\nbad",
+            "400",
+            ("the head ends with a bare LF",),
+        ),
+        (
+            b"HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\r\n\r\n",
+            "200",
+            (),
+        ),
+        (
+            b"HTTP/1.0 404 Not Found\nServer: x\n\n",
+            "404",
+            ("2 line(s) end with a bare LF", "the head ends with a bare LF"),
+        ),
+        # Not a response at all: named, with its bytes, never a crash.
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "unparsable: b'SSH-2.0-OpenSSH'", ()),
+        (b"HTTP/1.1 2", "unparsable: b'HTTP/1.1 2'", ()),
+        (b"", "closed", ()),
+    ],
+)
+def test_a_peers_malformed_head_is_parsed_or_named(
+    reply: bytes, status: str, malformed: tuple[str, ...]
+) -> None:
+    import socket
+    import threading
+
+    from cases import Case
+    from harness import send
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+        peer = threading.Thread(target=answer)
+        peer.start()
+        case = Case("probe", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = send(listener.getsockname()[1], case)
+        peer.join(5)
+    assert (got.status, got.malformed) == (status, malformed)

@@ -171,7 +171,7 @@ fn next_chunk<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py,
 
 /// Closes the app's iterable (its `close()`, exactly once; PEP 3333
 /// "Specification Details"). Later calls do nothing.
-fn close(sr: &StartResponse, py: Python<'_>) -> PyResult<()> {
+pub(super) fn close(sr: &StartResponse, py: Python<'_>) -> PyResult<()> {
     let it = {
         let mut st = sr.lock()?;
         st.done = true;

@@ -31,10 +31,27 @@ use crate::wsgi::{check_restart, type_name};
 /// the middleware rewrites whole is collected and sent at the end of the
 /// iterable. `write()` raises `TypeError` when `data` is not `bytes` and
 /// `RuntimeError` before `start_response` was called.
+///
+/// Free threading: the state is a `Mutex` that every call takes with
+/// `try_lock` (a call while another runs on this response, from any thread,
+/// is an error, `ReentrantCall`, never a wait), and the lock is never held
+/// while app code runs.
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 pub struct StartResponse {
     pub(super) state: Mutex<State>,
     pub(super) vectorcall: vectorcall::Slot<Self>,
+}
+
+// A response the server never closed, freed by the cycle collector: its app
+// iterable is closed here, while the collector still guarantees that the
+// whole cycle is intact (see `crate::finalize`), not later when the state is
+// dropped and the iterable may already have been cleared.
+impl crate::finalize::Finalize for StartResponse {
+    fn finalize(slf: &Bound<'_, Self>) {
+        if let Err(err) = super::body::close(slf.get(), slf.py()) {
+            err.write_unraisable(slf.py(), Some(slf.as_any()));
+        }
+    }
 }
 
 // `write(data)` with one argument, `start_response(status, headers[,
