@@ -39,7 +39,14 @@ use pyo3::prelude::*;
 ///   `FileWrapper`, `StartResponse`) are PyO3 classes whose every access is
 ///   borrow-checked (atomically on a free-threaded build), so a second
 ///   thread using one at the same moment gets `RuntimeError`, never a race;
-///   `Server` and `_FileWatcher` keep their state in `Mutex`es;
+///   `Server` and `_FileWatcher` keep their state in `Mutex`es; the
+///   live-reload events other threads send wait in a `Mutex` with an atomic
+///   flag (`server/event_loop.rs`), and the outlet `write()` sends through
+///   lives in the borrow-checked `StartResponse` of one request
+///   (`server/outlet.rs`);
+/// - `static_files` keeps its folder handle, per-file headers and sibling
+///   lists in `Mutex`es (`middleware/static_files/`); `_LiveReload` is
+///   `frozen` with one atomic flag;
 /// - `static`s are `PyOnceLock`s of immutable Python objects (made once,
 ///   then only read) or the `Mutex` above.
 ///
