@@ -13,7 +13,9 @@ Debian sid chroot of ``.ci/sid``, which it mounts and unmounts), so nothing is b
    with 4 routes and a mount) or the Router alone, and calls it from T threads at once
    (started together on a barrier) for a fixed time; every thread has its own environs and
    ``start_response``, the app and router are shared. Throughput is calls per second over
-   all threads. Configurations: 3.14t with ``PYTHON_GIL=0`` and T = 1, 2, 4; 3.14 (the
+   all threads. A third row, ``control``, calls a plain Python WSGI function the same way
+   (no rswsgi): its scaling is what the machine gives two threads of Python at that
+   moment. Configurations: 3.14t with ``PYTHON_GIL=0`` and T = 1, 2, 4; 3.14 (the
    default build) with T = 1. Reported: scaling T=2 ÷ T=1 on 3.14t (goal ≥ 1.7× on these 2
    cores), and the single-thread cost of 3.14t against 3.14, i.e. 3.14's calls/s ÷ 3.14t's
    (goal ≤ 1.2×).
@@ -67,6 +69,15 @@ def build(what: str) -> Any:
     router.mount("/sub", sub)
     if what == "router":
         return router
+    if what == "control":
+        # No rswsgi: a plain Python WSGI callable, called the same way. Its scaling is
+        # what this machine gives two threads of Python right now (other processes
+        # share the CPUs), the yardstick for the two rows above it.
+        def control(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [environ["PATH_INFO"].encode() + b" " + environ["QUERY_STRING"].encode()]
+
+        return control
     return stack(router, reverser, wrap_query_params, handle_error, log_environ)
 
 
@@ -223,7 +234,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=2.0, help="per free-threading measurement")
     p.add_argument("--server-seconds", type=int, default=3, help="wrk duration per measurement")
-    p.add_argument("--worker", choices=["stack", "router"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["stack", "router", "control"], help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -233,7 +244,8 @@ def main() -> int:
     missing = [
         n
         for n in ("tests-3-11", "tests-3-14", "tests-3-15", "tests-3-14t")
-        if not venv_python(n).exists()
+        # lexists: a sid venv's python links to the chroot's /usr/bin/python3.x
+        if not os.path.lexists(venv_python(n))
     ]
     if missing:
         print(f"bench_pythons: run the matrix first (nox); missing .nox/{missing}", file=sys.stderr)
@@ -242,7 +254,7 @@ def main() -> int:
     try:
         configs = [("3.14t", 1), ("3.14t", 2), ("3.14t", 4), ("3.14", 1)]
         ft: dict[tuple[str, str, int], list[float]] = {}
-        for what in ("stack", "router"):
+        for what in ("stack", "router", "control"):
             for order in interleave(configs, args.rounds):
                 for which, threads in order:
                     r = run_worker(which, what, threads, args.seconds)
@@ -267,7 +279,7 @@ def main() -> int:
             f" | {med(xs) / one:.2f}× |"
         )
     print()
-    for what in ("stack", "router"):
+    for what in ("stack", "router", "control"):
         scale = med(ft[(what, "3.14t", 2)]) / med(ft[(what, "3.14t", 1)])
         cost = med(ft[(what, "3.14", 1)]) / med(ft[(what, "3.14t", 1)])
         print(
