@@ -27,8 +27,9 @@ Where the interpreters come from (each found one way or skipped by name):
   still ``error``.
 
 Session ``sdist`` builds the sdist with ``maturin sdist``, checks what it holds
-(LICENSE and everything the build needs; no bench results), installs it the way pip
-installs an sdist (a build from source in isolation) and runs the suite against it.
+(LICENSE and everything the build needs; no bench results, no fuzz crate), installs it
+the way pip installs an sdist (a build from source in isolation) and runs the suite
+against it.
 Session ``below-floor`` checks that pip refuses the CPython just below
 ``requires-python`` with its own "requires a different Python" message. Session
 ``summary`` prints one line per interpreter: its full version and the counts, or
@@ -314,7 +315,9 @@ def sdist(session: nox.Session) -> None:
         needed |= {"build.rs", "src/lib.rs", "python/rswsgi/__init__.py"}
         needed |= {"python/rswsgi/_rswsgi.pyi", "python/rswsgi/py.typed"}
         missing = sorted(needed - names)
-        unwanted = sorted(n for n in names if n.startswith(("bench/", ".")) or n.endswith(".png"))
+        unwanted = sorted(
+            n for n in names if n.startswith(("bench/", "fuzz/", ".")) or n.endswith(".png")
+        )
         if missing or unwanted:
             session.error(f"sdist: missing {missing}, unwanted {unwanted}")
         session.log(f"sdist: {archive.name} ({archive.stat().st_size:,} bytes, {len(names)} files)")

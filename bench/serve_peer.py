@@ -1,4 +1,5 @@
-"""``python bench/serve_peer.py NAME PORT``: serves ``hello_app.app`` on 127.0.0.1:PORT.
+"""``python bench/serve_peer.py NAME PORT [MODULE:APP]``: serves ``hello_app.app`` (or
+``MODULE:APP``, importable from bench/) on 127.0.0.1:PORT.
 
 For the peers that have no command line of their own that fits ``bench_server.py``:
 ``wsgiref`` (``wsgiref.simple_server``), ``werkzeug`` (``run_simple(threaded=False)``),
@@ -10,11 +11,15 @@ servers in the bench does. Runs until killed.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from hello_app import app
+import hello_app
+
+app: Callable[..., Any] = hello_app.app
 
 
 def wsgiref(port: int) -> None:
@@ -68,4 +73,7 @@ SERVERS = {
 }
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3:
+        module, _, name = sys.argv[3].partition(":")
+        app = getattr(importlib.import_module(module), name or "app")
     SERVERS[sys.argv[1]](int(sys.argv[2]))

@@ -1,8 +1,10 @@
 """rswsgi's middleware and router composed into one app, with Flask mounted inside.
 
-    python -m rswsgi.dev examples.composed:app
+    python -m rswsgi.dev examples.composed:app --static /assets=examples/static
 
-Then open http://127.0.0.1:8888/ in a browser. Every request's environ is
+Then open http://127.0.0.1:8888/ in a browser: the page's stylesheet, script and
+logo come from examples/static/ through `static_files` (without `--static` the
+page still works, unstyled, and says the assets did not load). Every request's environ is
 dumped to stderr by `log_environ` (`Authorization` and cookies redacted).
 With `--debug`, `/boom` shows the exception, its source and the request
 in the browser (and the text traceback to curl).
@@ -40,7 +42,15 @@ def index(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[b
         "/flask/whereami",
     ]
     items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(u)}</a></li>' for u in links)
-    body = f"<!doctype html><title>rswsgi</title><h1>rswsgi composed example</h1><ul>{items}</ul>"
+    body = (
+        "<!doctype html><title>rswsgi</title>"
+        '<link rel="stylesheet" href="/assets/app.css">'
+        '<script defer src="/assets/app.js"></script>'
+        '<h1><img id="logo" src="/assets/logo.png" alt="" width="32" height="32"> '
+        "rswsgi composed example</h1>"
+        f"<ul>{items}</ul>"
+        '<p id="assets">assets: not loaded (serve with --static /assets=examples/static)</p>'
+    )
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
     return [body.encode()]
 

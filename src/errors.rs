@@ -50,6 +50,34 @@ pub enum Error {
         /// What collides (e.g. the overlapping methods).
         why: String,
     },
+    /// `Router.add`: a `{param}` or `{*catch_all}` whose name holds `{` or
+    /// `}`. matchit reads `{{`/`}}` as literal braces before it looks for
+    /// params, so `/{x}}}` is one param named `x}`, not `{x}` and a `}`;
+    /// refused, since no one means that.
+    BraceInParamName {
+        /// `repr()`-like text of the path.
+        path: String,
+        /// `repr()`-like text of the name as matchit reads it.
+        name: String,
+    },
+    /// `Router.add`: two params with one name. matchit takes it, but
+    /// `routing_args` holds one value per name, so the first would be lost.
+    DuplicateParam {
+        /// `repr()`-like text of the path.
+        path: String,
+        /// `repr()`-like text of the name.
+        name: String,
+    },
+    /// `Router.add`: more `{param}`s than matchit can hold in one path
+    /// (it panics past its limit).
+    TooManyParams {
+        /// `repr()`-like text of the path.
+        path: String,
+        /// How many `{param}`s it has (a `{*catch_all}` is not counted).
+        count: usize,
+        /// The most matchit allows.
+        limit: usize,
+    },
     /// `Router.url_for`: no route was added with this `name=`.
     UnknownRoute(String),
     /// `Router.url_for`: the route's path has a `{param}` the call did not give.
@@ -109,6 +137,10 @@ pub enum Error {
     /// The server is busy in another call (e.g. `server_close()` while
     /// `serve_forever()` runs on another thread); says which call.
     ServerBusy(&'static str),
+    /// `serve_forever()` or `handle_request()` on a server whose
+    /// `server_close()` has run: it has no socket left to serve; says which
+    /// call.
+    ServerClosed(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -133,6 +165,18 @@ impl fmt::Display for Error {
             Self::RouteConflict { new, existing, why } => {
                 write!(f, "'{new}' conflicts with the existing '{existing}': {why}")
             }
+            Self::BraceInParamName { path, name } => write!(
+                f,
+                "path={path}: a parameter name cannot contain '{{' or '}}', and matchit reads one named {name} here ('{{{{' and '}}}}' are literal braces wherever they stand, even right after a parameter)"
+            ),
+            Self::DuplicateParam { path, name } => write!(
+                f,
+                "path={path}: the parameter name {name} is used twice; routing_args holds one value per name"
+            ),
+            Self::TooManyParams { path, count, limit } => write!(
+                f,
+                "path={path}: {count} {{param}}s, but matchit allows at most {limit} in one path (a {{*catch_all}} is not counted)"
+            ),
             Self::UnknownRoute(name) => write!(f, "no route is named '{name}'"),
             Self::MissingParam { route, param } => {
                 write!(f, "route '{route}' needs a value for the parameter '{param}'")
@@ -161,6 +205,10 @@ impl fmt::Display for Error {
             Self::ServerBusy(call) => write!(
                 f,
                 "{call}() cannot run while the server is serving on another thread; call shutdown() first"
+            ),
+            Self::ServerClosed(call) => write!(
+                f,
+                "{call}() cannot run: the server is closed (server_close() was called); make a new one with make_server()"
             ),
         }
     }
@@ -238,13 +286,17 @@ impl From<Error> for PyErr {
                 PyTypeError::new_err(msg)
             }
             Error::RouteConflict { .. }
+            | Error::BraceInParamName { .. }
+            | Error::DuplicateParam { .. }
+            | Error::TooManyParams { .. }
             | Error::MissingParam { .. }
             | Error::BadTlsArgument { .. } => PyValueError::new_err(msg),
             Error::UnknownRoute(_) | Error::MissingEnvironKey(_) => PyKeyError::new_err(msg),
             Error::StartResponseTwice
             | Error::StartResponseNotCalled
             | Error::ReentrantCall
-            | Error::ServerBusy(_) => PyRuntimeError::new_err(msg),
+            | Error::ServerBusy(_)
+            | Error::ServerClosed(_) => PyRuntimeError::new_err(msg),
             // OSError(errno, strerror) picks the errno's subclass, as the
             // socket module's own errors do.
             Error::Os { errno: Some(n), .. } => PyOSError::new_err((n, msg)),

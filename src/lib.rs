@@ -39,7 +39,14 @@ use pyo3::prelude::*;
 ///   `FileWrapper`, `StartResponse`) are PyO3 classes whose every access is
 ///   borrow-checked (atomically on a free-threaded build), so a second
 ///   thread using one at the same moment gets `RuntimeError`, never a race;
-///   `Server` and `_FileWatcher` keep their state in `Mutex`es;
+///   `Server` and `_FileWatcher` keep their state in `Mutex`es; the
+///   live-reload events other threads send wait in a `Mutex` with an atomic
+///   flag (`server/event_loop.rs`), and the outlet `write()` sends through
+///   lives in the borrow-checked `StartResponse` of one request
+///   (`server/outlet.rs`);
+/// - `static_files` keeps its folder handle, per-file headers and sibling
+///   lists in `Mutex`es (`middleware/static_files/`); `_LiveReload` is
+///   `frozen` with one atomic flag;
 /// - `static`s are `PyOnceLock`s of immutable Python objects (made once,
 ///   then only read) or the `Mutex` above.
 ///
@@ -48,11 +55,15 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _rswsgi {
     use pyo3::prelude::*;
+    use pyo3::types::IntoPyDict;
+    use pyo3::PyTypeInfo;
 
     use crate::vectorcall;
 
     #[pymodule_export]
-    use crate::middleware::{stack, HandleError, LogEnviron, Reverser, WrapQueryParams};
+    use crate::middleware::{
+        stack, HandleError, LiveReload, LogEnviron, Reverser, StaticFiles, WrapQueryParams,
+    };
     #[pymodule_export]
     use crate::reload::FileWatcher;
     #[pymodule_export]
@@ -76,6 +87,11 @@ mod _rswsgi {
         vectorcall::install_called::<HandleError>(py, (&app,))?;
         vectorcall::install_called::<WrapQueryParams>(py, (&app,))?;
         vectorcall::install_called::<Reverser>(py, (&app,))?;
+        let no_mounts = pyo3::types::PyDict::new(py);
+        vectorcall::install_called::<StaticFiles>(py, (&app, no_mounts))?;
+        let generation = [("generation", "0")].into_py_dict(py)?;
+        let sample = LiveReload::type_object(py).call((&app,), Some(&generation))?;
+        vectorcall::install(&sample.cast_into::<LiveReload>()?)?;
         // Closes a filtered response's app iterable when the cycle collector
         // frees the response (the slot is set before any instance exists).
         crate::finalize::install::<crate::middleware::filter::StartResponse>(py);

@@ -214,3 +214,19 @@ def test_chromium_loads_every_subresource_over_https(tmp_path: Path) -> None:
     assert {"/", *CSS, *JS, *IMAGES} <= set().union(*ports.values())
     assert len(ports) > 1, f"Chromium used one connection only: {ports}"
     assert any(len(paths) > 1 for paths in ports.values()), f"no keep-alive reuse: {ports}"
+
+
+def test_chromium_loads_the_composed_page_with_its_static_assets(tmp_path: Path) -> None:
+    # Issue "static files", done means: `python -m rswsgi.dev examples.composed:app
+    # --static /assets=examples/static` serves a page whose CSS, JS and image load.
+    with DevServer("examples.composed:app", "--static", "/assets=examples/static") as server:
+        dom = chromium(f"http://127.0.0.1:{server.port}/", tmp_path / "profile", "--dump-dom")
+        assert server.proc is not None and server.proc.poll() is None, server.stderr()
+        log = server.stderr()
+    verdict = re.search(r'<p id="assets"([^>]*)>(.*?)</p>', dom, re.S)
+    assert verdict, dom[:2000]
+    assert verdict.group(2) == "assets: css ok, js ok, image ok", dom[:2000]
+    assert 'data-ok="true"' in verdict.group(1)
+    hits = [line for line in log.splitlines() if line.startswith("127.0.0.1 - - [")]
+    for asset in ("app.css", "app.js", "logo.png"):
+        assert any(f"GET /assets/{asset} HTTP/1.1" in h and h.endswith(" static") for h in hits)

@@ -8,6 +8,7 @@ cannot be imported is skipped (the `test` extra installs all three).
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import os
 import signal
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from livedev import ROOT, Response, free_port, get
@@ -52,8 +54,11 @@ def command(server: str, port: int, app: str) -> list[str]:
 
 
 @contextmanager
-def running(server: str, app: str = APP, probe: str = "/hello") -> Iterator[int]:
-    """Start `server` serving `app`; yield its port once `probe` answers; stop it."""
+def running(
+    server: str, app: str = APP, probe: str = "/hello", env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Start `server` serving `app` (with `env` added to the environment); yield its port
+    once `probe` answers; stop it."""
     if importlib.util.find_spec(server) is None:
         pytest.skip(f"{server} is not installed (pip install '.[test]')")
     port = free_port()
@@ -63,7 +68,7 @@ def running(server: str, app: str = APP, probe: str = "/hello") -> Iterator[int]
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
         )
 
         def output() -> str:
@@ -186,3 +191,43 @@ def test_generator_body_behind_reverser_has_its_content_length(server: str) -> N
     want = "dlr\u00f6w oll\u00e9h".encode()
     assert (resp.status, resp.body, resp.chunked) == (200, want, False)
     assert resp.headers["content-length"] == str(len(want))
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "waitress", "granian"])
+def test_static_files_under_server(server: str, tmp_path: Path) -> None:
+    """static_files unchanged under each server: gunicorn sends the file with sendfile from
+    the descriptor's offset, waitress reads it through its file_wrapper, granian (no
+    file_wrapper) iterates it."""
+    big = bytes((i * 7 + i // 251) % 256 for i in range(1_000_003))
+    (tmp_path / "big.bin").write_bytes(big)
+    (tmp_path / "app.css").write_bytes(b"body { color: red }\n")
+    (tmp_path / "app.css.gz").write_bytes(gzip.compress(b"body { color: red }\n"))
+    (tmp_path.parent / "secret.txt").write_bytes(b"SECRET")
+    env = {"RSWSGI_TEST_STATIC": str(tmp_path)}
+    with running(server, "tests.deploy_apps:static_app", "/static/app.css", env) as p:
+        full = get(p, "/static/big.bin")
+        assert (full.status, full.body) == (200, big)
+        assert full.headers["content-length"] == str(len(big))
+        part = get(p, "/static/big.bin", {"Range": "bytes=70000-200000"})
+        assert (part.status, part.body) == (206, big[70000:200001])
+        assert part.headers["content-range"] == f"bytes 70000-200000/{len(big)}"
+        tail = get(p, "/static/big.bin", {"Range": "bytes=-10"})
+        assert (tail.status, tail.body) == (206, big[-10:])
+        head = get(p, "/static/big.bin", method="HEAD")
+        assert (head.status, head.headers["content-length"]) == (200, str(len(big)))
+        css = get(p, "/static/app.css")
+        assert css.headers["content-type"] == "text/css; charset=utf-8"
+        again = get(p, "/static/app.css", {"If-None-Match": css.headers["etag"]})
+        assert (again.status, again.body) == (304, b"")
+        gz = get(p, "/static/app.css", {"Accept-Encoding": "gzip"})
+        assert gz.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(gz.body) == css.body
+        assert get(p, "/static/app.css", method="POST").status == 405
+        assert get(p, "/static/nope.css").body == b"app: not found"
+        for path in (
+            "/static/../secret.txt",
+            "/static/%2e%2e/secret.txt",
+            "/static/..%5csecret.txt",
+        ):
+            resp = get(p, path)
+            assert b"SECRET" not in resp.body and resp.status in (400, 404), (path, resp)

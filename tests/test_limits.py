@@ -65,6 +65,37 @@ def test_cli_flags_come_from_the_server(capsys: pytest.CaptureFixture[str]) -> N
         assert getattr(args, keyword) == 7
 
 
+@pytest.mark.parametrize("unit", ["seconds", "other"])
+def test_timeout_flags_take_decimal_seconds_and_counts_do_not(
+    unit: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = build_parser()
+    for flag, keyword, _, flag_unit, _ in LIMITS:
+        if (flag_unit == "seconds") != (unit == "seconds"):
+            continue
+        if unit == "seconds":
+            assert getattr(parser.parse_args([flag, "1.5"]), keyword) == 1.5
+            bad = ["-1", "nan", "inf", "soon"]
+        else:
+            bad = ["1.5", "-1", "many"]
+        for value in bad:
+            with pytest.raises(SystemExit) as exit:
+                parser.parse_args([flag, value])
+            assert exit.value.code == 2, (flag, value)
+            assert flag in capsys.readouterr().err
+
+
+def test_make_server_takes_decimal_timeouts_and_refuses_bad_ones() -> None:
+    def app(environ: object, start_response: object) -> list[bytes]:
+        return []
+
+    with make_server("127.0.0.1", 0, app, read_timeout_secs=0.25, idle_timeout_secs=2):
+        pass
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="read_timeout_secs=.*finite number of seconds"):
+            make_server("127.0.0.1", 0, app, read_timeout_secs=bad)
+
+
 @pytest.mark.parametrize("keyword", [k for _, k, _, _, _ in LIMITS[:3]])
 def test_zero_is_refused_for_sizes_naming_the_keyword(keyword: str) -> None:
     def app(environ: object, start_response: object) -> list[bytes]:

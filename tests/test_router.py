@@ -207,6 +207,67 @@ def test_bad_arguments_name_the_argument_and_value(
     assert str(err.value).startswith(f"{argument}={value}:"), str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("pattern", "name"),
+    [
+        ("/{x}}}", "'x}'"),  # not {x} and a literal }: matchit unescapes }} first
+        ("/a/{x}}}/b", "'x}'"),
+        ("/{a}}b}", "'a}b'"),
+        ("/{a{{b}", "'a{b'"),
+        ("/{a{b}", "'a{b'"),
+        ("/f/{*rest}}}", "'rest}'"),
+    ],
+)
+def test_a_param_name_with_a_brace_is_refused_naming_the_path(pattern: str, name: str) -> None:
+    router = Router()
+    with pytest.raises(ValueError) as err:
+        router.add(pattern, text_app("x"), name="r")
+    message = str(err.value)
+    assert message.startswith(f"path={pattern!r}: a parameter name cannot contain"), message
+    assert f"named {name}" in message
+    assert router.routes == []
+    with pytest.raises(KeyError):
+        router.url_for("r")
+
+
+@pytest.mark.parametrize("pattern", ["/{x}/{x}", "/a/{id}-{slug}/{id}", "/{rest}/{*rest}"])
+def test_a_param_name_used_twice_is_refused(pattern: str) -> None:
+    # matchit takes it, but routing_args holds one value per name.
+    router = Router()
+    with pytest.raises(ValueError, match=r"is used twice") as err:
+        router.add(pattern, text_app("x"))
+    assert str(err.value).startswith(f"path={pattern!r}: "), str(err.value)
+    assert router.routes == []
+
+
+def test_escaped_braces_around_params_route_and_build_alike() -> None:
+    router = Router()
+    app = text_app("ok")
+    router.add("/{{{x}/}}/{{y}}", app, name="r")  # literal {, {x}, /}/ and {y}
+    assert router.url_for("r", x="1") == "/%7B1/%7D/%7By%7D"
+    status, _, _ = call(router, environ_for("GET", "/{1/}/{y}"))
+    assert status == "200 OK"
+    assert app.environs[0]["wsgiorg.routing_args"] == ((), {"x": "1"})
+
+
+def test_more_params_than_matchit_holds_is_a_value_error_naming_path_and_limit() -> None:
+    router = Router()
+    many = "".join(f"/{{p{i}}}" for i in range(26))
+    # matchit panics on a 26th param (PanicException is no Exception): refused before.
+    with pytest.raises(ValueError) as err:
+        router.add(many, text_app("x"))
+    assert str(err.value).startswith(f"path={many!r}: 26 {{param}}s"), str(err.value)
+    assert "at most 25" in str(err.value)
+    assert router.routes == []
+    # 25, and a catch-all besides (matchit does not count it), are fine.
+    app = text_app("ok")
+    router.add("".join(f"/{{p{i}}}" for i in range(25)) + "/{*rest}", app, name="most")
+    params = {f"p{i}": str(i) for i in range(25)}
+    url = router.url_for("most", rest="a/b", **params)
+    assert call(router, environ_for("GET", url))[0] == "200 OK"
+    assert app.environs[0]["wsgiorg.routing_args"] == ((), {**params, "rest": "a/b"})
+
+
 def test_duplicate_name_is_refused() -> None:
     router = Router()
     router.add("/a", text_app("a"), name="page")

@@ -146,6 +146,36 @@ def test_hop_by_hop_headers_from_the_app_are_dropped(
     assert "hop-by-hop" in capsys.readouterr().err
 
 
+def content_length_app(value: str) -> Callable[..., list[bytes]]:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", value)])
+        return [b"hello"]
+
+    return app
+
+
+@pytest.mark.parametrize("value", ["five", "5\x85", "5\xa0", "\xa05"])
+def test_a_content_length_with_non_ows_whitespace_is_not_a_number(
+    serve: Serve, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    # OWS is SP and HTAB only (RFC 9110 §5.6.3): U+0085 and U+00A0 make the
+    # value as invalid as any other non-number, so the app's head never goes out.
+    server = serve(content_length_app(value))
+    with Client(server.server_port) as c:
+        r = c.request("/")
+        assert (r.status, r.body) == (500, b"500 Internal Server Error\n")
+        assert r.header("Content-Length") == str(len(r.body))
+    assert "is not a number of bytes" in capsys.readouterr().err
+
+
+def test_a_content_length_between_spaces_and_tabs_frames_the_body(serve: Serve) -> None:
+    server = serve(content_length_app(" 5\t"))
+    with Client(server.server_port) as c:
+        r = c.request("/")
+        assert (r.status, r.body) == (200, b"hello")
+        assert c.request("/").body == b"hello"  # framed exactly: keep-alive holds
+
+
 def test_fewer_bytes_than_content_length_closes(serve: Serve) -> None:
     server = serve(apps.short_body)
     with Client(server.server_port) as c:
@@ -465,6 +495,17 @@ def test_shutdown_before_serve_forever_returns_at_once() -> None:
     with make_server("127.0.0.1", 0, apps.hello) as server:
         server.shutdown()
         server.serve_forever()  # returns: the pending shutdown is consumed
+
+
+@pytest.mark.parametrize("call", ["serve_forever", "handle_request"])
+def test_serving_a_closed_server_says_it_is_closed(call: str) -> None:
+    server = make_server("127.0.0.1", 0, apps.hello)
+    server.server_close()
+    with pytest.raises(RuntimeError) as info:
+        getattr(server, call)()
+    assert str(info.value).startswith(f"{call}() cannot run: the server is closed")
+    assert "another thread" not in str(info.value)
+    server.server_close()  # still idempotent
 
 
 @pytest.mark.parametrize(

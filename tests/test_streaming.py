@@ -174,3 +174,23 @@ def test_a_long_app_call_is_named_once(serve: Serve, capfd: pytest.CaptureFixtur
     assert len(lines) == 1, lines
     assert lines[0].startswith("rswsgi: GET /slow held the server for 1.")
     assert 'see README "One thread"' in lines[0]
+
+
+def test_a_start_response_the_app_keeps_does_not_keep_the_socket_open(serve: Serve) -> None:
+    kept: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        kept.append(start_response)  # the server's object outlives the connection
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = serve(app)
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", server.server_port)) as s:
+            s.sendall(build("/", headers=(("Connection", "close"),)))
+            s.settimeout(5)
+            data = b""
+            while chunk := s.recv(65536):  # the server's close ends the read
+                data += chunk
+        assert data.endswith(b"\r\n\r\nok")
+    assert len(kept) == 2

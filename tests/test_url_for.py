@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from routing_support import call, environ_for, text_app
 from rswsgi import Router
@@ -90,3 +91,61 @@ def test_url_for_round_trips_through_a_server(segment: str, rest: str) -> None:
     status, _, _ = call(router, environ_for("GET", path_info))
     assert status == "200 OK"
     assert app.environs[0]["wsgiorg.routing_args"] == ((), {"segment": segment, "rest": rest})
+
+
+# Patterns: segments of literal text (escaped braces included), params with text around
+# them, a catch-all at the end, and now and then a stray brace or `*`; a param next to
+# `}}` or `{{` is where matchit's reading and a naive one part. Values share no
+# character with the literals, so a value never reads as the literal text after it.
+LITERALS = "ab.%\u00e9"
+LITERAL = st.lists(st.sampled_from([*LITERALS, "{{", "}}"]), min_size=1, max_size=3).map("".join)
+PARAM = st.text(alphabet="nmk_", min_size=1, max_size=2).map("{{{}}}".format)
+SEGMENT = st.one_of(
+    LITERAL,
+    PARAM,
+    st.tuples(LITERAL, PARAM).map("".join),
+    st.tuples(PARAM, LITERAL).map("".join),
+    st.tuples(LITERAL, PARAM, LITERAL).map("".join),
+    st.sampled_from(["{", "}", "*", "{x{", "{*r}"]),
+)
+PATTERNS = st.builds(
+    "/{}{}".format,
+    st.lists(SEGMENT, max_size=5).map("/".join),
+    st.sampled_from(["", "", "/", "/{*rest}"]),
+)
+VALUES = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters=f"/{{}}*{LITERALS}"),
+    min_size=1,
+    max_size=5,
+)
+MISSING = re.compile(r"route 'r' needs a value for the parameter '(.*)'", re.S)
+
+
+@given(pattern=PATTERNS, values=st.lists(VALUES, min_size=8, max_size=8))
+@example(pattern="/{x}}}", values=["v"] * 8)  # matchit's param is 'x}', not 'x'
+@example(pattern="/{x}/}}", values=["v"] * 8)
+@example(pattern="/{{{x}/}}/{*rest}", values=["v", "w"] * 4)
+def test_url_for_of_every_added_pattern_routes_back_to_its_params(
+    pattern: str, values: list[str]
+) -> None:
+    router = Router()
+    app = text_app("x")
+    try:
+        router.add(pattern, app, name="r")
+    except ValueError:
+        return  # refused with a ValueError (never a PanicException)
+    # The names url_for asks for, one at a time, each given the next value.
+    params: dict[str, str] = {}
+    while True:
+        try:
+            url = router.url_for("r", **params)
+            break
+        except ValueError as e:
+            missing = MISSING.fullmatch(str(e))
+            assert missing is not None, str(e)
+            assert missing[1] not in params
+            params[missing[1]] = values[len(params) % len(values)]
+    path_info = unquote_to_bytes(url).decode("latin-1")  # what the server decodes
+    status, _, _ = call(router, environ_for("GET", path_info))
+    assert status == "200 OK", (pattern, url)
+    assert app.environs[0]["wsgiorg.routing_args"] == ((), params)

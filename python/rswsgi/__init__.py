@@ -1,7 +1,7 @@
 """rswsgi: a WSGI toolkit whose working parts are Rust.
 
 Middleware (`log_environ`, `handle_error`, `wrap_query_params`,
-`reverser`, `stack`), a matchit `Router` and a single-threaded dev
+`reverser`, `static_files`, `stack`), a matchit `Router` and a single-threaded dev
 server (`make_server`, `serve`, `python -m rswsgi.dev`), all PEP 3333.
 """
 
@@ -15,6 +15,7 @@ from ._rswsgi import (
     reverser,
     serve,
     stack,
+    static_files,
     wrap_query_params,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "reverser",
     "serve",
     "stack",
+    "static_files",
     "wrap_query_params",
 ]

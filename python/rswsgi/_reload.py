@@ -9,12 +9,19 @@ watches them, plus every `*.py` file under the working directory, with OS
 notifications (`rswsgi._rswsgi._FileWatcher`), never a polling walk
 (flask#5307, werkzeug#2141).
 
-On a change the parent sends the child SIGTERM, which the dev CLI turns into
-`KeyboardInterrupt`: the child stops accepting and finishes the responses in
-flight, then exits; after `RELOAD_GRACE_SECS` it is killed. A child that
-cannot load the app prints its one-line error and exits with status 2; the
-parent then waits for the next change instead of exiting. Ctrl-C or SIGTERM
-stops the parent and its child (exit status 0).
+On a change the parent sends the child SIGTERM, which stops its server the way
+Ctrl-C stops one: it stops accepting and lets the app call and the responses in
+flight finish (nothing is raised inside the app), within its `--shutdown-grace-ms`,
+which for a child is at least `RELOAD_GRACE_SECS`, so a slow request still finishes
+on the old code. A child that cannot load the app prints its one-line error and
+exits with status 2; the parent then waits for the next change instead of exiting.
+
+Ctrl-C or SIGTERM stops the parent and its child (exit status 0). Ctrl-C at a
+terminal reaches every process of the group, so the child ignores SIGINT and the
+parent passes each of its own signals on as one SIGTERM: the child gets one signal
+per Ctrl-C, as a server without `--reload` does, and a second Ctrl-C stops it at
+once; so does the end of the `--shutdown-grace-ms` the user gave (plus
+`STOP_MARGIN_SECS`), since the child's own is longer.
 
 With `--cert adhoc` the parent makes the certificate once and hands its files to every
 child (`_tls.adhoc_files`), so it stays the same across reloads; other `--cert`/`--key`
@@ -37,17 +44,19 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
-from types import FrameType
 
 from ._rswsgi import _FileWatcher
 from ._tls import ADHOC, adhoc_banner, adhoc_files, check
 
 #: Exit status of a child that could not load the app (dev.py's `_fail(..., 2)`).
 BAD_TARGET = 2
-#: Seconds a child gets to finish its responses in flight before it is killed.
+#: The least `--shutdown-grace-ms` of a child, in seconds: what a restart gives the work
+#: in flight of the child it replaces.
 RELOAD_GRACE_SECS = 5.0
-#: Seconds the whole shutdown may take after Ctrl-C (the CLI promises one).
-QUIT_SECS = 0.9
+#: Seconds a child may take past its grace to exit before it is stopped at once.
+STOP_MARGIN_SECS = 0.5
+#: Seconds a child told to stop at once (a second SIGTERM) gets before it is killed.
+KILL_SECS = 1.0
 #: Seconds a change must be quiet before it counts (an editor's save is a burst).
 DEBOUNCE_SECS = 0.1
 #: How often (seconds) the parent looks at its child between file events.
@@ -135,21 +144,12 @@ def _stop_when_orphaned(parent: socket.socket) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def stop_between_requests() -> None:
-    """Child side, called by the function that will call `serve_forever()`: SIGTERM
-    stops the server only where the server checks for signals (between requests, so
-    the graceful stop finishes the responses in flight), never inside the app, where
-    the dev CLI's plain handler would raise `KeyboardInterrupt` into the request.
-    Arriving inside the app, it asks again every 50 ms (SIGALRM) until then."""
-    serving = sys._getframe(1).f_code
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        if frame is not None and frame.f_code is serving:
-            raise KeyboardInterrupt
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGALRM, stop)
+def leave_ctrl_c_to_the_parent() -> None:
+    """Child side, first thing: ignore SIGINT. Ctrl-C at a terminal sends it to the whole
+    process group; the parent, which gets it too, passes it on as one SIGTERM (see
+    `_Child.stop`). Were the child to take the SIGINT as well, that SIGTERM would be its
+    second signal, which stops a server at once, cutting off the response in flight."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _Child:
@@ -188,17 +188,34 @@ class _Child:
         data, self._data = self._data, None
         return [os.fsdecode(p) for p in data.split(b"\0") if p]
 
-    def stop(self, within: float) -> None:
-        """SIGTERM (graceful: in-flight responses finish), then SIGKILL after `within` s."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(within)
-            except subprocess.TimeoutExpired:
-                _say(f"the app did not stop within {within:g} s; killing it")
-                self.proc.kill()
-                self.proc.wait()
-        self._link.close()
+    def stop(self, patience: float) -> None:
+        """Stops the child the way Ctrl-C stops a server: SIGTERM, after which it finishes
+        the app call and the responses in flight and exits. After `patience` seconds, or
+        at once when this process gets Ctrl-C or SIGTERM meanwhile, a second SIGTERM stops
+        it at once, and SIGKILL follows `KILL_SECS` later. That Ctrl-C or SIGTERM is then
+        raised again (`KeyboardInterrupt`)."""
+        interrupted = False
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(patience)
+                except subprocess.TimeoutExpired:
+                    _say(f"the app did not stop within {patience:g} s; stopping it at once")
+                except KeyboardInterrupt:
+                    interrupted = True
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(KILL_SECS)
+                except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                    _say("the app did not stop; killing it")
+                    self.proc.kill()
+                    self.proc.wait()
+        finally:
+            self._link.close()
+        if interrupted:
+            raise KeyboardInterrupt
 
 
 def _watch(watcher: _FileWatcher, paths: Iterable[str]) -> None:
@@ -264,9 +281,17 @@ def _forget_bytecode(paths: Iterable[str]) -> None:
                 pass  # none was written, or bytecode caching is off
 
 
-def supervise(host: str, port: int, argv: Sequence[str], *, cert: str | None = None) -> int:
+def supervise(
+    host: str,
+    port: int,
+    argv: Sequence[str],
+    *,
+    shutdown_grace_ms: int,
+    cert: str | None = None,
+) -> int:
     """The `--reload` parent: serve `argv` (the CLI's own arguments) in a child
     process on a socket bound here, restarting it on every change, until Ctrl-C.
+    `shutdown_grace_ms` is what Ctrl-C gives the work in flight (`--shutdown-grace-ms`).
     `cert` is the `--cert` argument (already checked): the banner says `https`,
     and `adhoc` is made here once for every child.
 
@@ -276,6 +301,10 @@ def supervise(host: str, port: int, argv: Sequence[str], *, cert: str | None = N
     sock = listen(host, port)
     child: _Child | None = None
     stack = ExitStack()
+    quit_secs = shutdown_grace_ms / 1000
+    reload_secs = max(quit_secs, RELOAD_GRACE_SECS)
+    # argparse keeps the last of a repeated option: this one wins.
+    argv = [*argv, "--shutdown-grace-ms", str(round(reload_secs * 1000))]
     try:
         fingerprint = None
         if cert == ADHOC:
@@ -299,23 +328,20 @@ def supervise(host: str, port: int, argv: Sequence[str], *, cert: str | None = N
             child = _Child(argv, sock)
             changed = _serve_until_change(child, watcher)
             _say(f"reloading: {_shown(changed)}")
-            child.stop(RELOAD_GRACE_SECS)
+            child.stop(reload_secs + STOP_MARGIN_SECS)
             child = None
             _forget_bytecode(changed)
     except KeyboardInterrupt:
         if child is not None:
-            # Ctrl-C at a terminal reaches the child too: let it stop on its
-            # own first, so a second signal does not cut its graceful stop.
             try:
-                child.proc.wait(QUIT_SECS / 3)
-            except subprocess.TimeoutExpired:
-                pass
-            child.stop(QUIT_SECS * 2 / 3)
+                child.stop(quit_secs + STOP_MARGIN_SECS)
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C: it was stopped at once
             child = None
         print("Shutting down.", flush=True)
         return 0
     finally:
         if child is not None:
-            child.stop(QUIT_SECS)
+            child.stop(KILL_SECS)
         sock.close()
         stack.close()

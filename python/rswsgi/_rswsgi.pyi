@@ -1,6 +1,6 @@
 """Stubs for the native module rswsgi._rswsgi."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Protocol, Self, TypeVar, final
@@ -10,6 +10,7 @@ from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 __all__ = [
     "Router",
     "_FileWatcher",
+    "_LiveReload",
     "_adhoc_certificate",
     "_check_certificate",
     "_limits",
@@ -21,6 +22,7 @@ __all__ = [
     "reverser",
     "serve",
     "stack",
+    "static_files",
     "wrap_query_params",
 ]
 
@@ -77,7 +79,37 @@ class reverser:
     @property
     def app(self) -> WSGIApplication: ...
 
-def stack(app: WSGIApplication, /, *middleware: WSGIApplication) -> WSGIApplication: ...
+@final
+class static_files:
+    def __new__(
+        cls,
+        app: WSGIApplication,
+        mounts: Mapping[str, str | PathLike[str]],
+        *,
+        max_age: int | None = 60,
+        immutable_max_age: int | None = 31536000,
+        index_file: str | None = "index.html",
+        allow_hidden: bool = False,
+        mimetypes: Mapping[str, str] | None = None,
+    ) -> static_files: ...
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, /
+    ) -> Iterable[bytes]: ...
+    @property
+    def app(self) -> WSGIApplication: ...
+
+@final
+class _LiveReload:
+    def __new__(cls, app: WSGIApplication, *, generation: str) -> _LiveReload: ...
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, /
+    ) -> Iterable[bytes]: ...
+    @property
+    def app(self) -> WSGIApplication: ...
+
+def stack(
+    app: WSGIApplication, /, *middleware: Callable[[WSGIApplication], WSGIApplication]
+) -> WSGIApplication: ...
 
 # routing
 _App = TypeVar("_App", bound=WSGIApplication)
@@ -118,8 +150,16 @@ class Router:
 class Server:
     """A WSGI development server bound to one address (`make_server`'s result)."""
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None: ...
-    def handle_request(self) -> None: ...
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serves until `shutdown()` (returns) or Ctrl-C (raises `KeyboardInterrupt`).
+
+        Raises `RuntimeError` when the server is closed (`server_close()` was called)
+        or is already serving on another thread; the message says which.
+        """
+
+    def handle_request(self) -> None:
+        """Serves until one response has been sent; raises as `serve_forever()` does."""
+
     def shutdown(self) -> None: ...
     def server_close(self) -> None: ...
     @property
@@ -128,6 +168,7 @@ class Server:
     def server_port(self) -> int: ...
     @property
     def certificate_fingerprint(self) -> str | None: ...
+    def live_reload_event(self, event: str, data: str) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -148,15 +189,16 @@ def make_server(
     max_header_count: int | None = None,
     max_body_bytes: int | None = None,
     max_in_memory_body_bytes: int | None = None,
-    idle_timeout_secs: int | None = None,
-    header_timeout_secs: int | None = None,
-    read_timeout_secs: int | None = None,
-    body_timeout_secs: int | None = None,
-    write_timeout_secs: int | None = None,
+    idle_timeout_secs: float | None = None,
+    header_timeout_secs: float | None = None,
+    read_timeout_secs: float | None = None,
+    body_timeout_secs: float | None = None,
+    write_timeout_secs: float | None = None,
     shutdown_grace_ms: int | None = None,
     fd: int | None = None,
     cert: str | PathLike[str] | None = None,
     key: str | PathLike[str] | None = None,
+    live_reload: str | None = None,
 ) -> Server: ...
 def serve(
     app: WSGIApplication,

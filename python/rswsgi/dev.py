@@ -6,11 +6,18 @@ else its `application`). The current directory is put first on `sys.path`, as
 gunicorn and flask do. Without a target a built-in demo app is served.
 
 A target that cannot be loaded is a one-line error on stderr and exit status 2.
-Ctrl-C (SIGINT) or SIGTERM stops the server within a second (exit status 0).
+Ctrl-C (SIGINT) or SIGTERM stops the server (exit status 0): it stops accepting and
+gives the app call and the responses in flight `--shutdown-grace-ms` to finish (nothing
+is raised inside the app); a second Ctrl-C or SIGTERM exits at once.
 `--reload` serves the app from a child process restarted on every source change
 (see `_reload`). `--debug` wraps the app, outermost, in `handle_error(debug=True)`.
 `--cert FILE --key FILE` or `--cert adhoc` serve HTTPS (flask's flags; see `_tls`); a
 certificate or key that cannot be served is a one-line error and exit status 2.
+`--static PREFIX=DIR` (repeatable) wraps the app, outermost, in
+`static_files({PREFIX: DIR, ...}, max_age=0)`: files under DIR are answered at PREFIX,
+revalidated by the browser on every load (so an edited file shows at once), and
+their access-log lines end with `static`. A DIR that is not a folder is a one-line
+error and exit status 2.
 """
 
 from __future__ import annotations
@@ -18,13 +25,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import ipaddress
+import math
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import handle_error, make_server
+from . import handle_error, make_server, static_files
 from ._rswsgi import _limits
 from ._tls import ADHOC, CertificateError, adhoc_banner, check
 
@@ -75,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         "'adhoc': a self-signed certificate for localhost made at start",
     )
     parser.add_argument("--key", metavar="FILE", help="the PEM private key file of --cert")
+    parser.add_argument(
+        "--static",
+        metavar="PREFIX=DIR",
+        action="append",
+        type=_static_mount,
+        default=[],
+        help="serve the files in DIR at the URL prefix PREFIX (e.g. /assets=static), ahead of "
+        "the app; repeatable",
+    )
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
@@ -90,12 +107,13 @@ LIMITS: list[tuple[str, str, int, str, str]] = _limits()
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits (per request; see README 'Dev server')")
     for flag, dest, default, unit, text in LIMITS:
+        seconds = unit == "seconds"
         group.add_argument(
             flag,
             dest=dest,
-            type=_non_negative,
+            type=_non_negative_seconds if seconds else _non_negative,
             default=None,
-            metavar="SECONDS" if unit == "seconds" else "N",
+            metavar="SECONDS" if seconds else "N",
             help=f"{text} (default: {default})",
         )
 
@@ -110,11 +128,37 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def limit_kwargs(args: argparse.Namespace) -> dict[str, int]:
+def _non_negative_seconds(text: str) -> float:
+    """A number of seconds, decimals allowed (`1.5`), finite and not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds, 0 or more")
+    return value
+
+
+def _static_mount(text: str) -> tuple[str, str]:
+    prefix, eq, folder = text.partition("=")
+    if not eq or not prefix.startswith("/") or not folder:
+        raise argparse.ArgumentTypeError(f"{text!r} is not PREFIX=DIR (e.g. /assets=static)")
+    return prefix, folder
+
+
+def limit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The `make_server` limit keywords given on the command line."""
     return {
         dest: getattr(args, dest) for _, dest, _, _, _ in LIMITS if getattr(args, dest) is not None
     }
+
+
+def _limit(args: argparse.Namespace, dest: str) -> float:
+    """The limit `dest` as the command line sets it, else its default."""
+    given: float | None = limit_kwargs(args).get(dest)
+    if given is not None:
+        return given
+    return next(default for _, name, default, _, _ in LIMITS if name == dest)
 
 
 def load_app(target: str | None) -> Callable[..., Any]:
@@ -208,28 +252,30 @@ def _fail(message: str, status: int) -> NoReturn:
     sys.exit(status)
 
 
-def _stop(signum: int, frame: object) -> NoReturn:
-    """SIGTERM stops the server the way Ctrl-C does (gunicorn's habit)."""
-    raise KeyboardInterrupt
-
-
 def _install_signal_handlers() -> None:
+    # SIGTERM stops the server the way Ctrl-C does (gunicorn's habit): both get
+    # Python's default_int_handler, which the server replaces while it serves so that
+    # a first signal stops it gracefully without raising inside the app.
     # A non-interactive shell starts `cmd &` with SIGINT ignored, and Python
     # keeps an inherited SIG_IGN; install the handler explicitly so that
     # `kill -INT` stops a backgrounded server too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _install_signal_handlers()
+    # --reload: this process only supervises; a child (--fd) loads and serves the app.
+    reload_child = args.fd is not None
+    if reload_child:
+        from ._reload import leave_ctrl_c_to_the_parent
+
+        leave_ctrl_c_to_the_parent()
     try:
         check(args.cert, args.key)
     except CertificateError as e:
         _fail(str(e), 2)
-    # --reload: this process only supervises; a child (--fd) loads and serves the app.
-    reload_child = args.fd is not None
     if args.debug and not (reload_child or args.routes):
         _warn_if_public(args.host)
     if args.reload and not reload_child and not args.routes:
@@ -239,7 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(DEBUG_BANNER, flush=True)
         try:
             return _reload.supervise(
-                args.host, args.port, sys.argv[1:] if argv is None else argv, cert=args.cert
+                args.host,
+                args.port,
+                sys.argv[1:] if argv is None else argv,
+                shutdown_grace_ms=int(_limit(args, "shutdown_grace_ms")),
+                cert=args.cert,
             )
         except OSError as e:
             _fail(str(e), 1)
@@ -262,6 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
     if args.debug:
         app = handle_error(app, debug=True)
+    if args.static:
+        try:
+            # max_age=0: the browser revalidates (a 304 when unchanged) on every load.
+            app = static_files(app, dict(args.static), max_age=0)
+        except ValueError as e:
+            _fail(str(e), 2)
     try:
         server = make_server(
             args.host,
@@ -277,16 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(str(e), 1)
     host, port = server.server_address
     shown = f"[{host}]" if ":" in host else host
-    if reload_child:
-        from ._reload import stop_between_requests
-
-        stop_between_requests()
-    elif not args.quiet:
+    if not (reload_child or args.quiet):
         if args.debug:
             print(DEBUG_BANNER, flush=True)
         fingerprint = server.certificate_fingerprint
         scheme = "http" if fingerprint is None else "https"
         print(f"Serving on {scheme}://{shown}:{port} (Ctrl-C to quit)", flush=True)
+        for prefix, folder in args.static:
+            print(f"Static files: {prefix} -> {os.path.abspath(folder)}", flush=True)
         if args.cert == ADHOC and fingerprint is not None:
             print(adhoc_banner(fingerprint), flush=True)
     with server:

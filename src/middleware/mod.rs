@@ -8,25 +8,33 @@
 //! - [`handle_error`](handle_error::HandleError) and
 //!   [`reverser`](reverser::Reverser) rewrite responses through the one
 //!   shared [`filter`].
+//! - [`static_files`](static_files::StaticFiles) answers requests for
+//!   files under its URL prefixes itself and passes the rest on.
 //! - [`stack`] composes them.
 
-mod accept;
+// Public only for the cargo-fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod accept;
 mod debug_page;
 pub mod filter;
 pub mod glue;
 pub mod handle_error;
+pub mod live_reload;
 pub mod log_environ;
 mod pyrepr;
 pub mod query_params;
 pub mod reverser;
+pub mod static_files;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 pub use handle_error::HandleError;
+pub use live_reload::LiveReload;
 pub use log_environ::LogEnviron;
 pub use query_params::WrapQueryParams;
 pub use reverser::Reverser;
+pub use static_files::StaticFiles;
 
 use crate::errors::{check_callable, Callee};
 use glue::check_app;

@@ -16,7 +16,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::errors::Error;
 use crate::routing::params::ValuePlan;
-use crate::routing::url_for;
+use crate::routing::pattern;
 use crate::routing::{Router, Tables};
 
 /// One route's Python objects, made at `add` time so a request does not
@@ -67,9 +67,9 @@ impl RouteObjects {
     /// The objects of the route `pattern` (matchit syntax), whose explicit
     /// methods are `methods` (`MethodTable::explicit_names`).
     pub fn new<'m>(py: Python<'_>, pattern: &str, methods: impl Iterator<Item = &'m str>) -> Self {
-        let keys = url_for::param_names(pattern)
+        let keys = pattern::param_names(pattern)
             .into_iter()
-            .map(|n| (n.to_owned(), PyString::new(py, n).unbind()))
+            .map(|n| (n.to_string(), PyString::new(py, &n).unbind()))
             .collect();
         Self {
             keys,

@@ -2,6 +2,7 @@
 //!
 //! - `table.rs`: patterns -> routes -> per-method endpoints; conflicts.
 //! - `dispatch.rs`: the per-request path (routing_args, 404, 405, HEAD).
+//! - `pattern.rs`: patterns read as matchit reads them (escapes, params).
 //! - `params.rs`: param values cut from a matched path.
 //! - `mount.rs`: prefix mounts (`SCRIPT_NAME += prefix`).
 //! - `url_for.rs`: pattern + params -> percent-encoded path.
@@ -10,6 +11,7 @@
 mod dispatch;
 mod mount;
 mod params;
+mod pattern;
 mod table;
 pub(crate) mod url_for;
 
@@ -26,6 +28,14 @@ use crate::vectorcall;
 use dispatch::RouteObjects;
 use mount::Mounts;
 use table::{quote, Methods, Table};
+
+/// The parts of the router that the cargo-fuzz targets in `fuzz/` call
+/// (not an API: the Python class is the interface).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::table::{Methods, Table};
+    pub use super::url_for::build;
+}
 
 /// A WSGI application (PEP 3333) that routes each request by its path.
 ///
@@ -200,7 +210,10 @@ impl Router {
     /// `url_for`.
     ///
     /// Raises `ValueError` when `path` does not start with `/` or is not
-    /// valid matchit syntax, when a method is empty or not an HTTP token, when
+    /// valid matchit syntax, has more than 25 `{param}`s (matchit's limit;
+    /// a catch-all is not counted), a param name used twice, or a param name
+    /// with `{` or `}` in it (matchit reads `/{x}}}` as one param named `x}`:
+    /// `{{`/`}}` are escapes everywhere), when a method is empty or not an HTTP token, when
     /// `methods` is a bare `str` or empty, when `name` is already used,
     /// and when the path conflicts with an existing one (an overlapping
     /// method on the same path, or a pattern matchit cannot tell apart from

@@ -15,7 +15,7 @@
 //! never the bytes between. A route with a param followed by more text in its
 //! segment (`/{name}.png`) has no such plan and asks matchit.
 
-use crate::routing::url_for::{parts, Part};
+use crate::routing::pattern::{parts, Part};
 
 /// One param of a [`ValuePlan`]: the literal text before it, in bytes, and
 /// whether it takes the rest of the path.
@@ -114,7 +114,7 @@ mod tests {
 
     /// The values `plan` cuts from `path`, or `None` when it defers to matchit.
     fn cut<'p>(plan: &ValuePlan, pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
-        let keys = crate::routing::url_for::param_names(pattern);
+        let keys = crate::routing::pattern::param_names(pattern);
         let mut got = Vec::new();
         let done = plan
             .cut(path, &keys, |key, v| {

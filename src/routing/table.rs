@@ -232,7 +232,9 @@ impl<T> Table<T> {
     /// Adds `endpoint` under `pattern` (matchit syntax) for `methods`.
     ///
     /// Fails, leaving the table unchanged, when `pattern` does not start with
-    /// `/` or is not valid matchit syntax, when `name` is taken, when the path
+    /// `/`, is not valid matchit syntax or is refused by `pattern::check`
+    /// (too many params, a brace in a param name, a name used twice), when
+    /// `name` is taken, when the path
     /// is already registered with an overlapping method, or when matchit finds
     /// the path ambiguous next to an existing one (both are named).
     pub fn insert(
@@ -249,6 +251,7 @@ impl<T> Table<T> {
                 why: "a route path must start with '/'",
             });
         }
+        crate::routing::pattern::check(pattern)?;
         if let Some(name) = name {
             if self.names.contains_key(name) {
                 return Err(Error::BadArgument {

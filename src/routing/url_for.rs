@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString};
 
 use crate::errors::Error;
+use crate::routing::pattern::{param_names, parts, Part};
 use crate::routing::table::Table;
 
 /// Bytes escaped in a path: all but `pchar` and `/` (RFC 3986 §3.3).
@@ -36,79 +37,28 @@ pub(crate) const PATH: &AsciiSet = &CONTROLS
 /// Bytes escaped in one path segment: [`PATH`] plus `/`.
 const SEGMENT: &AsciiSet = &PATH.add(b'/');
 
-/// One piece of a matchit pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part<'a> {
-    /// Literal text (`{{`/`}}` already unescaped to `{`/`}`).
-    Literal(Cow<'a, str>),
-    /// `{name}`: one segment.
-    Param(&'a str),
-    /// `{*name}`: the rest of the path.
-    CatchAll(&'a str),
-}
-
-/// Splits a matchit pattern into parts. Patterns reach this only after
-/// matchit accepted them; an unbalanced brace is kept as literal text.
-pub fn parts(pattern: &str) -> Vec<Part<'_>> {
-    let mut out = Vec::new();
-    let mut literal = String::new();
-    let mut rest = pattern;
-    while let Some(i) = rest.find(['{', '}']) {
-        literal.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            literal.push_str(&tail[..1]);
-            rest = &tail[2..];
-            continue;
-        }
-        if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
-            if !literal.is_empty() {
-                out.push(Part::Literal(Cow::Owned(std::mem::take(&mut literal))));
-            }
-            let inner = &tail[1..end];
-            out.push(match inner.strip_prefix('*') {
-                Some(name) => Part::CatchAll(name),
-                None => Part::Param(inner),
-            });
-            rest = &tail[end + 1..];
-        } else {
-            literal.push_str(&tail[..1]);
-            rest = &tail[1..];
-        }
-    }
-    literal.push_str(rest);
-    if !literal.is_empty() {
-        out.push(Part::Literal(Cow::Owned(literal)));
-    }
-    out
-}
-
 /// Builds the path for `pattern`, taking each parameter's value from
 /// `value`. Returns the name of the first parameter `value` lacks.
 pub fn build<'p, 'v>(
     pattern: &'p str,
     mut value: impl FnMut(&str) -> Option<&'v str>,
-) -> Result<String, &'p str> {
+) -> Result<String, Cow<'p, str>> {
     let mut out = String::with_capacity(pattern.len() + 16);
     for part in parts(pattern) {
-        match part {
-            Part::Literal(text) => out.extend(utf8_percent_encode(&text, PATH)),
-            Part::Param(name) => out.extend(utf8_percent_encode(value(name).ok_or(name)?, SEGMENT)),
-            Part::CatchAll(name) => out.extend(utf8_percent_encode(value(name).ok_or(name)?, PATH)),
+        let (name, set) = match part {
+            Part::Literal(text) => {
+                out.extend(utf8_percent_encode(&text, PATH));
+                continue;
+            }
+            Part::Param(name) => (name, SEGMENT),
+            Part::CatchAll(name) => (name, PATH),
+        };
+        match value(&name) {
+            Some(v) => out.extend(utf8_percent_encode(v, set)),
+            None => return Err(name),
         }
     }
     Ok(out)
-}
-
-/// The parameter names of `pattern`, in order.
-pub fn param_names(pattern: &str) -> Vec<&str> {
-    parts(pattern)
-        .into_iter()
-        .filter_map(|p| match p {
-            Part::Param(n) | Part::CatchAll(n) => Some(n),
-            Part::Literal(_) => None,
-        })
-        .collect()
 }
 
 /// `str(value)` for a `str` or `int`; anything else is a `TypeError`
@@ -155,12 +105,12 @@ pub fn url_for<T>(
     })
     .map_err(|missing| Error::MissingParam {
         route: name.to_owned(),
-        param: missing.to_owned(),
+        param: missing.into_owned(),
     })?;
     let names = param_names(pattern);
     let mut extra = given
         .iter()
-        .filter(|(k, _)| !names.contains(&k.as_str()))
+        .filter(|(k, _)| !names.iter().any(|n| n == k))
         .peekable();
     if extra.peek().is_some() {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -177,20 +127,6 @@ mod tests {
 
     fn with<'v>(pairs: &'v [(&'v str, &'v str)]) -> impl FnMut(&str) -> Option<&'v str> {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
-    }
-
-    #[test]
-    fn parses_patterns() {
-        use Part::{CatchAll, Literal, Param};
-        let lit = |s: &str| Literal(Cow::Owned(s.to_owned()));
-        assert_eq!(parts("/users/{id}"), vec![lit("/users/"), Param("id")]);
-        assert_eq!(
-            parts("/img-{id}.png/{*rest}"),
-            vec![lit("/img-"), Param("id"), lit(".png/"), CatchAll("rest")]
-        );
-        assert_eq!(parts("/{{x}}/{y}"), vec![lit("/{x}/"), Param("y")]);
-        assert_eq!(parts("/"), vec![lit("/")]);
-        assert_eq!(param_names("/a/{b}/{c}x/{*d}"), vec!["b", "c", "d"]);
     }
 
     #[test]
@@ -223,7 +159,7 @@ mod tests {
 
     #[test]
     fn reports_the_missing_param() {
-        assert_eq!(build("/a/{x}/{y}", with(&[("x", "1")])), Err("y"));
-        assert_eq!(build("/a/{*rest}", with(&[])), Err("rest"));
+        assert_eq!(build("/a/{x}/{y}", with(&[("x", "1")])), Err("y".into()));
+        assert_eq!(build("/a/{*rest}", with(&[])), Err("rest".into()));
     }
 }

@@ -8,7 +8,8 @@
 //! response. The server's own warnings go to the same stream. When stderr
 //! is a terminal (and `NO_COLOR` is not set, no-color.org) the line is
 //! colored by status class, werkzeug's habit: 200 plain, other 2xx green,
-//! 3xx cyan, 4xx yellow, 5xx red, 1xx bold.
+//! 3xx cyan, 4xx yellow, 5xx red, 1xx bold. A response that `static_files`
+//! answered (it set `environ['rswsgi.static']`) ends with ` static`.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -37,6 +38,8 @@ pub struct Entry<'a> {
     pub bytes: u64,
     /// Time from the complete request to the complete response.
     pub elapsed: Duration,
+    /// A word that ends the line (`static`), if any.
+    pub mark: Option<&'static str>,
 }
 
 impl<'a> Entry<'a> {
@@ -58,6 +61,7 @@ impl<'a> Entry<'a> {
             status,
             bytes,
             elapsed,
+            mark: None,
         }
     }
 }
@@ -109,6 +113,10 @@ pub fn format_line(entry: &Entry<'_>, http_date: &str, color: bool) -> String {
         " {}\" {} {} {ms:.2}ms",
         entry.protocol, entry.status, entry.bytes
     );
+    if let Some(mark) = entry.mark {
+        line.push(' ');
+        line.push_str(mark);
+    }
     if sgr.is_some() {
         line.push_str("\x1b[0m");
     }
@@ -119,7 +127,8 @@ pub fn format_line(entry: &Entry<'_>, http_date: &str, color: bool) -> String {
 /// Writes the line of one exchange to `sys.stderr`, unless the server is
 /// quiet: the response to `head` (`None` when the request was refused
 /// before its head was read) from `client`, with `status` and `bytes` of
-/// body, `started` when the request was complete.
+/// body, `started` when the request was complete, ending with `mark`.
+#[allow(clippy::too_many_arguments)] // one line's fields
 pub fn log_exchange(
     py: Python<'_>,
     ctx: &mut Ctx<'_, '_>,
@@ -128,9 +137,13 @@ pub fn log_exchange(
     status: u16,
     bytes: u64,
     started: Instant,
+    mark: Option<&'static str>,
 ) {
     if !ctx.quiet {
-        let entry = Entry::new(client, head, status, bytes, started.elapsed());
+        let entry = Entry {
+            mark,
+            ..Entry::new(client, head, status, bytes, started.elapsed())
+        };
         write_stderr(py, &format_line(&entry, ctx.date.now(), ctx.color));
     }
 }
@@ -181,6 +194,7 @@ mod tests {
             status: 200,
             bytes: 13,
             elapsed: Duration::from_micros(420),
+            mark: None,
         };
         assert_eq!(
             format_line(&e, "Sun, 06 Nov 1994 08:49:37 GMT", false),
@@ -199,6 +213,11 @@ mod tests {
             "{line:?}"
         );
         assert!(!format_line(&e404, "x", false).contains('\x1b'));
+        let hit = Entry {
+            mark: Some("static"),
+            ..e
+        };
+        assert!(format_line(&hit, "x", false).ends_with(" 0.42ms static\n"));
         for (code, sgr) in [
             (101, Some("1")),
             (204, Some("32")),

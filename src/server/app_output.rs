@@ -6,15 +6,30 @@
 //! through the [`Outlet`] lent while application code runs
 //! ([`AppOutput::lent`]).
 
+use std::time::Duration;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use super::file_wrapper::FileWrapper;
-use super::outlet::Outlet;
+use super::impossible;
+use super::outlet::{Outlet, Sending};
 use super::sendfile::FileBody;
 use super::start_response::{AppHead, StartResponse};
+use super::transport::Transport;
 use crate::vectorcall;
 use crate::wsgi::AppIter;
+
+/// What [`AppOutput::lent`] lends while application code runs.
+#[derive(Debug)]
+pub struct Lending<'a> {
+    /// The connection's transport (its output side is lent).
+    pub io: &'a mut Transport,
+    /// The response's sending state.
+    pub sending: &'a mut Sending,
+    /// How long `write()` waits for a client that does not read.
+    pub timeout: Duration,
+}
 
 /// The application's side of one response.
 #[derive(Debug)]
@@ -59,19 +74,40 @@ impl AppOutput {
     }
 
     /// Runs `f` (application code: the app call, the iterable's `next()`)
-    /// with `outlet` lent to `start_response`, so that `write()` sends at
-    /// once; returns what `f` returned and the outlet (`None` only if the
-    /// outlet was lost, which nothing but a bug can do).
+    /// with the connection's output (`io`) and the response's `sending`
+    /// state lent to `start_response`'s outlet (made the first time), so
+    /// that `write()` sends at once, waiting at most `timeout` for the
+    /// client; both are given back after it. Returns
+    /// what `f` returned and why a `write()` failed, if one did.
     pub fn lent<R>(
         &mut self,
         py: Python<'_>,
-        outlet: Outlet,
+        lending: Lending<'_>,
         f: impl FnOnce(&mut Self) -> R,
-    ) -> (R, Option<Outlet>) {
-        self.start.borrow_mut(py).lend(outlet);
+    ) -> (R, Option<std::io::Error>) {
+        let Lending {
+            io,
+            sending,
+            timeout,
+        } = lending;
+        {
+            let mut sr = self.start.borrow_mut(py);
+            let outlet = sr
+                .outlet()
+                .get_or_insert_with(|| Outlet::new(io, *sending, timeout));
+            outlet.lend(io, *sending);
+        }
         let r = f(self);
-        let back = self.start.borrow_mut(py).take_outlet();
-        (r, back)
+        let mut sr = self.start.borrow_mut(py);
+        let failed = if let Some(outlet) = sr.outlet().as_mut() {
+            let (back, failed) = outlet.give_back(io);
+            *sending = back;
+            failed
+        } else {
+            impossible!("the outlet lent to start_response was lost");
+            Some(std::io::Error::other("response output lost"))
+        };
+        (r, failed)
     }
 
     /// `true` when the iterable says (PEP 3333: a server may rely on

@@ -6,12 +6,11 @@
 //! lenient server desyncs behind a proxy (request smuggling, RFC 9112 §6.3,
 //! §11.2).
 
+mod chunk_line;
+
 use super::config::Limits;
 use super::error::RequestError;
 use super::parse::{list_members, RequestHead};
-
-/// Longest chunk-size line (size, extensions, CRLF) or trailer line, bytes.
-const MAX_CHUNK_LINE_BYTES: usize = 4096;
 
 /// How the request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +181,9 @@ impl BodyDecoder {
     /// again).
     ///
     /// # Errors
-    /// [`RequestError::MalformedRequest`] for a bad chunk size or missing CRLF, and
+    /// [`RequestError::MalformedRequest`] for a chunk-size line, chunk
+    /// extension or trailer line that breaks RFC 9112 §7.1 or is longer
+    /// than `max_chunk_line_bytes`, or chunk data without its CRLF, and
     /// [`RequestError::BodyTooLarge`] when the whole body would exceed
     /// `max_body_bytes` (a `Content-Length` over it is refused by
     /// [`framing`] before any body is read).
@@ -190,7 +191,7 @@ impl BodyDecoder {
         &mut self,
         input: &[u8],
         out: &mut Vec<u8>,
-        max_body_bytes: u64,
+        limits: &Limits,
     ) -> Result<usize, RequestError> {
         let mut used = 0;
         loop {
@@ -209,7 +210,7 @@ impl BodyDecoder {
                 }
                 Self::Chunked(ChunkState(state, decoded)) => {
                     let before = out.len();
-                    let (n, next) = chunk_step(*state, rest, out, *decoded, max_body_bytes)?;
+                    let (n, next) = chunk_step(*state, rest, out, *decoded, limits)?;
                     *decoded += (out.len() - before) as u64;
                     used += n;
                     match next {
@@ -228,38 +229,24 @@ impl BodyDecoder {
 
 /// One step of chunked decoding: bytes used and the next state (`None` at
 /// the end of the body). Using 0 bytes without a state change means "need
-/// more input".
+/// more input". Lines are checked by [`chunk_line`] as far as they have
+/// arrived.
 fn chunk_step(
     state: Chunk,
     rest: &[u8],
     out: &mut Vec<u8>,
     decoded: u64,
-    max_body_bytes: u64,
+    limits: &Limits,
 ) -> Result<(usize, Option<Chunk>), RequestError> {
-    const BAD_SIZE: RequestError = RequestError::MalformedRequest("invalid chunk size");
+    let max_line = limits.max_chunk_line_bytes;
     match state {
         Chunk::Size => {
-            let Some(&first) = rest.first() else {
-                return Ok((0, Some(state)));
-            };
-            // httparse accepts an empty size as 0; RFC 9112 needs 1*HEXDIG.
-            if !first.is_ascii_hexdigit() {
-                return Err(BAD_SIZE);
-            }
-            match httparse::parse_chunk_size(rest).map_err(|_| BAD_SIZE)? {
-                httparse::Status::Partial if rest.len() > MAX_CHUNK_LINE_BYTES => Err(BAD_SIZE),
-                httparse::Status::Partial => Ok((0, Some(state))),
-                httparse::Status::Complete((_, size))
-                    if decoded.saturating_add(size) > max_body_bytes =>
-                {
-                    Err(RequestError::BodyTooLarge)
-                }
-                httparse::Status::Complete((n, _)) if !is_chunk_size_line(&rest[..n]) => {
-                    Err(BAD_SIZE)
-                }
-                httparse::Status::Complete((n, 0)) => Ok((n, Some(Chunk::Trailers))),
-                httparse::Status::Complete((n, size)) => Ok((n, Some(Chunk::Data(size)))),
-            }
+            let room = limits.max_body_bytes.saturating_sub(decoded);
+            Ok(match chunk_line::size_line(rest, max_line, room)? {
+                None => (0, Some(state)),
+                Some((n, 0)) => (n, Some(Chunk::Trailers)),
+                Some((n, size)) => (n, Some(Chunk::Data(size))),
+            })
         }
         Chunk::Data(left) => {
             let take = rest.len().min(usize::try_from(left).unwrap_or(usize::MAX));
@@ -281,30 +268,14 @@ fn chunk_step(
                 "chunk data not followed by CRLF",
             )),
         },
-        Chunk::Trailers => match rest.windows(2).position(|w| w == b"\r\n") {
-            // Trailer fields are read and dropped: the environ has no place
-            // for them (PEP 3333 predates them).
-            Some(0) => Ok((2, None)),
-            Some(n) if n <= MAX_CHUNK_LINE_BYTES => Ok((n + 2, Some(Chunk::Trailers))),
-            None if rest.len() <= MAX_CHUNK_LINE_BYTES => Ok((0, Some(state))),
-            _ => Err(RequestError::MalformedRequest("trailer line too long")),
-        },
+        // Trailer fields are checked, then dropped: the environ has no
+        // place for them (PEP 3333 predates them).
+        Chunk::Trailers => Ok(match chunk_line::trailer_line(rest, max_line)? {
+            None => (0, Some(state)),
+            Some(2) => (2, None),
+            Some(n) => (n, Some(Chunk::Trailers)),
+        }),
     }
-}
-
-/// RFC 9112 §7.1: `chunk-size [ chunk-ext ] CRLF`, where `chunk-ext = *(
-/// BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`. httparse also takes
-/// whitespace after the size with no `;` (`4 \r\n`) and any byte inside an
-/// extension, a bare LF included, where a proxy that ends lines at LF
-/// would frame the body differently (request smuggling, §11.2); both are
-/// refused, as gunicorn and waitress refuse them. `line` ends with CRLF.
-fn is_chunk_size_line(line: &[u8]) -> bool {
-    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    let after = &line[digits..];
-    let ext = after.trim_ascii_start();
-    after.is_empty()
-        || (ext.first() == Some(&b';') && ext.iter().all(|&b| b == b'\t' || !b.is_ascii_control()))
 }
 
 #[cfg(test)]
@@ -384,11 +355,47 @@ mod tests {
         assert!(!expects_continue(&head("")));
     }
 
-    fn decode_all(framing: Framing, input: &[u8]) -> Result<(Vec<u8>, usize, bool), RequestError> {
+    /// What decoding gave: the body, the bytes used, whether it is done.
+    type Decoded = Result<(Vec<u8>, usize, bool), RequestError>;
+
+    /// Decodes `input` fed in pieces ending at `ends`, keeping unused bytes
+    /// as the event loop does; stops at the end of the body.
+    fn decode_in_pieces(
+        framing: Framing,
+        input: &[u8],
+        ends: &[usize],
+        limits: &Limits,
+    ) -> Decoded {
         let mut d = BodyDecoder::new(framing);
-        let mut out = Vec::new();
-        let used = d.decode(input, &mut out, 100)?;
-        Ok((out, used, d.is_done()))
+        let (mut out, mut pending, mut fed) = (Vec::new(), Vec::new(), 0);
+        for &end in ends.iter().chain([&input.len()]) {
+            pending.extend_from_slice(&input[fed..end.max(fed)]);
+            fed = end.max(fed);
+            let used = d.decode(&pending, &mut out, limits)?;
+            pending.drain(..used);
+            if d.is_done() {
+                break;
+            }
+        }
+        Ok((out, fed - pending.len(), d.is_done()))
+    }
+
+    /// Decodes `input` whole, split at each single point, and byte by
+    /// byte; every way must give the same answer, which is returned.
+    fn decode_with(framing: Framing, input: &[u8], limits: &Limits) -> Decoded {
+        let whole = decode_in_pieces(framing, input, &[], limits);
+        for cut in 0..input.len() {
+            let split = decode_in_pieces(framing, input, &[cut], limits);
+            assert_eq!(split, whole, "{input:?} split at {cut}");
+        }
+        let every: Vec<usize> = (0..input.len()).collect();
+        let bytes = decode_in_pieces(framing, input, &every, limits);
+        assert_eq!(bytes, whole, "{input:?} byte by byte");
+        whole
+    }
+
+    fn decode_all(framing: Framing, input: &[u8]) -> Decoded {
+        decode_with(framing, input, &limits())
     }
 
     #[test]
@@ -400,23 +407,13 @@ mod tests {
     }
 
     #[test]
-    fn chunked_whole_and_byte_by_byte() {
+    fn chunked_whole_split_and_byte_by_byte() {
         let body = b"4\r\nWiki\r\n5 ;\text=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
         let (out, used, done) = decode_all(Framing::Chunked, body).unwrap();
         assert_eq!(
             (out.as_slice(), used, done),
             (&b"Wikipedia"[..], body.len() - 4, true)
         );
-        // Fed one byte at a time, keeping unused bytes, as the event loop does.
-        let mut d = BodyDecoder::new(Framing::Chunked);
-        let (mut out, mut pending) = (Vec::new(), Vec::new());
-        for &b in &body[..body.len() - 4] {
-            pending.push(b);
-            let used = d.decode(&pending, &mut out, 100).unwrap();
-            pending.drain(..used);
-        }
-        assert!(d.is_done() && pending.is_empty());
-        assert_eq!(out, b"Wikipedia");
     }
 
     #[test]
@@ -426,16 +423,189 @@ mod tests {
             (b"\r\n", 400),
             (b"4\r\nWikiXX", 400),
             (b"65\r\n", 413),
+            (b"65;a=b\r\n", 413),
+            // Refused at its size, before the bad extension.
+            (b"65;\x00\r\n", 413),
             (b"ffffffffffffffffff\r\n", 400),
+            (b"10000000000000000\r\n", 400),
             (b"4 \r\nWiki\r\n", 400),
             (b"4\t\r\nWiki\r\n", 400),
             (b"4;a\nb\r\nWiki\r\n", 400),
             (b"4;a\x00\r\nWiki\r\n", 400),
+            (b"4\nWiki\r\n", 400),
+            (b"4\rWiki\r\n", 400),
+            (b"4\r\nWiki\n0\r\n\r\n", 400),
         ] {
             let got = decode_all(Framing::Chunked, body)
                 .map(|_| ())
                 .map_err(RequestError::code);
             assert_eq!(got, Err(code), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_extensions_follow_rfc_9112() {
+        // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ),
+        // a name a token, a value a token or a quoted-string.
+        for ext in [
+            &b";a"[..],
+            b";a=b",
+            b";a=\"b c\"",
+            b" ; a = b",
+            b"\t;\ta\t=\t\"x\"",
+            b";a;b=c;d=\"e;f\"",
+            b";a=b ;c",
+            b";a=\"b\" ;c",
+            b";a=\"\"",
+            b";a=\"q\\\"uote\\\\\"",
+            b";a=\"caf\xe9\"",
+            b";!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz",
+        ] {
+            let body = [&b"2"[..], ext, b"\r\naa\r\n0", ext, b"\r\n\r\n"].concat();
+            let got = decode_all(Framing::Chunked, &body).map(|(out, _, done)| (out, done));
+            assert_eq!(
+                got,
+                Ok((b"aa".to_vec(), true)),
+                "{:?}",
+                String::from_utf8_lossy(ext)
+            );
+        }
+        for ext in [
+            &b";"[..],
+            b";=x",
+            b";a=",
+            b";a b",
+            b";a=\"b",
+            b";a=b c",
+            b";a=b ",
+            b";a ",
+            b"; ",
+            b";;a",
+            b";a==b",
+            b";a=b\"c\"",
+            b";a=\"b\"c",
+            b";\"a\"",
+            b";a=\"b\x00\"",
+            b";a=\"b\\\x01\"",
+            b";a=\"b\x7f\"",
+            b";a=\"b\nc\"",
+            b";a(b)",
+            b";a=b\x0bc",
+            b";a=caf\xe9",
+            b" a",
+            b"x",
+        ] {
+            let body = [&b"2"[..], ext, b"\r\naa\r\n0\r\n\r\n"].concat();
+            let got = decode_all(Framing::Chunked, &body).map_err(RequestError::code);
+            assert_eq!(got, Err(400), "{:?}", String::from_utf8_lossy(ext));
+        }
+        // Refused at once, without waiting for the 32 bytes of data.
+        let got = decode_all(Framing::Chunked, b"20;invalid=\r\n");
+        assert_eq!(got.map_err(RequestError::code), Err(400));
+        let got = decode_all(Framing::Chunked, b"20;invalid=");
+        assert_eq!(
+            got,
+            Ok((Vec::new(), 0, false)),
+            "undecided until the line ends"
+        );
+    }
+
+    #[test]
+    fn trailer_lines_are_field_lines() {
+        for trailers in [
+            &b""[..],
+            b"X: a\r\n",
+            b"X:\r\n",
+            b"X-Y:a b\t c \r\nZ: 1\r\n",
+            b"X: caf\xe9\r\n",
+            b"X: a:b\r\n",
+        ] {
+            let body = [&b"2\r\naa\r\n0\r\n"[..], trailers, b"\r\nNEXT"].concat();
+            let got = decode_all(Framing::Chunked, &body);
+            let want = (b"aa".to_vec(), body.len() - 4, true);
+            assert_eq!(got, Ok(want), "{:?}", String::from_utf8_lossy(trailers));
+        }
+        for trailers in [
+            // A bare LF must not end a trailer line (or the section): the
+            // request after it would be swallowed, or framed otherwise by a
+            // proxy.
+            &b"X: a\n\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            b"X: a\n\r\n",
+            b"\n",
+            b"X: a\x00\r\n",
+            b"X: a\x01\r\n",
+            b"X: a\x7f\r\n",
+            b"X: a\rb\r\n",
+            b"X\r\n",
+            b"X a\r\n",
+            b"X Y: a\r\n",
+            b"X : a\r\n",
+            b": a\r\n",
+            b"X(a): 1\r\n",
+            b" X: a\r\n",
+            b"X: a\r\n folded\r\n",
+            b"\x00\r\n",
+        ] {
+            let body = [&b"2\r\naa\r\n0\r\n"[..], trailers, b"\r\n"].concat();
+            let got = decode_all(Framing::Chunked, &body).map_err(RequestError::code);
+            assert_eq!(got, Err(400), "{:?}", String::from_utf8_lossy(trailers));
+        }
+    }
+
+    #[test]
+    fn chunk_line_limit_counts_the_line_without_its_crlf() {
+        let limits = Limits {
+            max_chunk_line_bytes: 16,
+            max_body_bytes: 100,
+            ..Limits::default()
+        };
+        let decode = |input: &[u8]| decode_with(Framing::Chunked, input, &limits);
+        // Size lines and trailer lines of 16 bytes pass, whole, split
+        // anywhere (between CR and LF too) and byte by byte; 17 do not.
+        let size_line = |len: usize| format!("2;{}", "a".repeat(len - 2));
+        let trailer = |len: usize| format!("X:{}", "a".repeat(len - 2));
+        for (line, tail) in [(size_line(16), ""), (trailer(16), "trailer")] {
+            let body = if tail.is_empty() {
+                format!("{line}\r\naa\r\n0\r\n\r\n")
+            } else {
+                format!("2\r\naa\r\n0\r\n{line}\r\n\r\n")
+            };
+            let got = decode(body.as_bytes()).map(|(out, _, done)| (out, done));
+            assert_eq!(got, Ok((b"aa".to_vec(), true)), "{body:?}");
+        }
+        for body in [
+            format!("{}\r\naa\r\n0\r\n\r\n", size_line(17)),
+            format!("2\r\naa\r\n0\r\n{}\r\n\r\n", trailer(17)),
+            format!("{}\r\n", "0".repeat(17)),
+            // Refused at the 17th byte, before the line ends.
+            size_line(17),
+            size_line(200),
+            trailer(200),
+        ] {
+            let got = decode(body.as_bytes()).map_err(RequestError::code);
+            assert_eq!(got, Err(400), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_line_limit_at_its_default() {
+        let limits = Limits::default();
+        let max = limits.max_chunk_line_bytes;
+        assert_eq!(max, 4096);
+        let line = |len: usize| format!("2;{}", "a".repeat(len - 2));
+        let body = |len: usize| format!("{}\r\naa\r\n0\r\n\r\n", line(len));
+        let pieces = |input: &str, cut: usize| {
+            decode_in_pieces(Framing::Chunked, input.as_bytes(), &[cut], &limits)
+                .map_err(RequestError::code)
+        };
+        // 4,096 bytes: accepted whole and split between CR and LF.
+        assert!(pieces(&body(max), 0).is_ok());
+        assert!(pieces(&body(max), max + 1).is_ok());
+        // 4,097 and a complete 20 KiB line: refused whole and split.
+        for len in [max + 1, 4200, 20 * 1024] {
+            for cut in [0, 100, len, len + 1] {
+                assert_eq!(pieces(&body(len), cut), Err(400), "{len} split at {cut}");
+            }
         }
     }
 }

@@ -35,25 +35,36 @@ pub struct Limits {
     /// Default 1 MiB (werkzeug's form parser's in-memory threshold is
     /// 500 KiB; Django's `FILE_UPLOAD_MAX_MEMORY_SIZE` is 2.5 MB).
     pub max_in_memory_body_bytes: u64,
-    /// Seconds an idle connection (between requests, or a preconnect that
-    /// sent nothing) is kept open before the server closes it. Default 60.
-    pub idle_timeout_secs: u64,
-    /// Seconds from the first byte of a request head to its blank line;
-    /// later gets `408 Request Timeout` (a client trickling one header byte
-    /// a second cannot hold a connection forever). Default 30.
-    pub header_timeout_secs: u64,
-    /// Seconds a client may pause (send nothing) in the middle of a request
-    /// before it gets `408`. Default 30.
-    pub read_timeout_secs: u64,
-    /// Seconds from the end of the head to the end of the body; later gets
-    /// `408`. Default 300 (1 GiB at 3.5 MB/s).
-    pub body_timeout_secs: u64,
-    /// Seconds a client may leave a response unread (the socket not
-    /// writable) before the server aborts it. Default 60.
-    pub write_timeout_secs: u64,
-    /// Milliseconds an interrupted server (Ctrl-C, SIGTERM) keeps finishing
-    /// the responses it is writing before it closes them; a second Ctrl-C
-    /// ends the wait at once. Default 500, so Ctrl-C exits within a second
+    /// Longest line of a chunked request body's framing, a chunk-size line
+    /// (size and extensions) or a trailer line, in bytes, CRLF excluded (as
+    /// for `max_request_line_bytes`); longer gets `400`. Default 4 KiB. Not
+    /// in [`LIMITS`] (no flag or keyword): extensions and trailer fields are
+    /// read and dropped, so no app has a reason to want longer ones.
+    pub max_chunk_line_bytes: usize,
+    /// How long an idle connection (between requests, or a preconnect that
+    /// sent nothing) is kept open before the server closes it (keyword
+    /// `idle_timeout_secs`, seconds, decimals allowed). Default 60 s.
+    pub idle_timeout: Duration,
+    /// From the first byte of a request head to its blank line; later gets
+    /// `408 Request Timeout` (a client trickling one header byte a second
+    /// cannot hold a connection forever). Keyword `header_timeout_secs`.
+    /// Default 30 s.
+    pub header_timeout: Duration,
+    /// How long a client may pause (send nothing) in the middle of a request
+    /// before it gets `408`. Keyword `read_timeout_secs`. Default 30 s.
+    pub read_timeout: Duration,
+    /// From the end of the head to the end of the body; later gets `408`.
+    /// Keyword `body_timeout_secs`. Default 300 s (1 GiB at 3.5 MB/s).
+    pub body_timeout: Duration,
+    /// How long a client may leave a response unread (the socket not
+    /// writable) before the server aborts it, and `write()` waits for it at
+    /// most. Keyword `write_timeout_secs`. Default 60 s.
+    pub write_timeout: Duration,
+    /// Milliseconds an interrupted server (Ctrl-C, SIGTERM) gives the work in
+    /// flight, counted from the signal: the app call (which the signal does
+    /// not interrupt) and the responses being written. Past them what still
+    /// runs is stopped as by a second Ctrl-C, which ends the wait at once.
+    /// Default 500, so Ctrl-C exits within a second
     /// (gunicorn's `graceful_timeout` is the same idea, 30 s by default).
     pub shutdown_grace_ms: u64,
 }
@@ -66,11 +77,12 @@ impl Default for Limits {
             max_header_count: 100,
             max_body_bytes: 1024 * 1024 * 1024,
             max_in_memory_body_bytes: 1024 * 1024,
-            idle_timeout_secs: 60,
-            header_timeout_secs: 30,
-            read_timeout_secs: 30,
-            body_timeout_secs: 300,
-            write_timeout_secs: 60,
+            max_chunk_line_bytes: 4 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(60),
             shutdown_grace_ms: 500,
         }
     }
@@ -82,11 +94,11 @@ impl Limits {
     ///
     /// # Errors
     /// The keyword of a limit that must be positive and was given `0`.
-    pub fn with_overrides(values: [Option<u64>; LIMITS.len()]) -> Result<Self, &'static str> {
+    pub fn with_overrides(values: [Option<f64>; LIMITS.len()]) -> Result<Self, &'static str> {
         let mut limits = Self::default();
         for (spec, value) in LIMITS.iter().zip(values) {
             if let Some(v) = value {
-                if spec.positive && v == 0 {
+                if spec.positive && v == 0.0 {
                     return Err(spec.keyword);
                 }
                 (spec.set)(&mut limits, v);
@@ -95,34 +107,34 @@ impl Limits {
         Ok(limits)
     }
 
-    /// [`Limits::idle_timeout_secs`] as a `Duration`.
+    /// [`Limits::idle_timeout`].
     #[must_use]
     pub fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.idle_timeout_secs)
+        self.idle_timeout
     }
 
-    /// [`Limits::header_timeout_secs`] as a `Duration`.
+    /// [`Limits::header_timeout`].
     #[must_use]
     pub fn header_timeout(&self) -> Duration {
-        Duration::from_secs(self.header_timeout_secs)
+        self.header_timeout
     }
 
-    /// [`Limits::read_timeout_secs`] as a `Duration`.
+    /// [`Limits::read_timeout`].
     #[must_use]
     pub fn read_timeout(&self) -> Duration {
-        Duration::from_secs(self.read_timeout_secs)
+        self.read_timeout
     }
 
-    /// [`Limits::body_timeout_secs`] as a `Duration`.
+    /// [`Limits::body_timeout`].
     #[must_use]
     pub fn body_timeout(&self) -> Duration {
-        Duration::from_secs(self.body_timeout_secs)
+        self.body_timeout
     }
 
-    /// [`Limits::write_timeout_secs`] as a `Duration`.
+    /// [`Limits::write_timeout`].
     #[must_use]
     pub fn write_timeout(&self) -> Duration {
-        Duration::from_secs(self.write_timeout_secs)
+        self.write_timeout
     }
 
     /// [`Limits::shutdown_grace_ms`] as a `Duration`.
@@ -148,18 +160,41 @@ pub struct LimitSpec {
     pub help: &'static str,
     /// `0` is refused (a `ValueError` naming the keyword).
     pub positive: bool,
-    /// Reads the field from a [`Limits`].
-    pub get: fn(&Limits) -> u64,
-    /// Sets the field (a `usize` one saturates on a 32-bit platform).
-    pub set: fn(&mut Limits, u64),
+    /// Reads the field from a [`Limits`], in `unit`.
+    pub get: fn(&Limits) -> f64,
+    /// Sets the field from a value in `unit`: whole for the counts (the
+    /// keyword takes an `int`), any finite non-negative number of seconds
+    /// for the timeouts; a `usize` one saturates on a 32-bit platform.
+    pub set: fn(&mut Limits, f64),
+}
+
+impl LimitSpec {
+    /// `true` for a limit in seconds (its flag and keyword take decimals).
+    #[must_use]
+    pub fn in_seconds(&self) -> bool {
+        self.unit == "seconds"
+    }
+}
+
+/// `value` (whole, non-negative) as a `u64` limit.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole(value: f64) -> u64 {
+    value as u64
 }
 
 /// `value` as a `usize` limit, saturating on a 32-bit platform.
-fn count(value: u64) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
+fn count(value: f64) -> usize {
+    usize::try_from(whole(value)).unwrap_or(usize::MAX)
+}
+
+/// `value` seconds (finite, non-negative) as a `Duration`; past what a
+/// `Duration` holds, the longest one.
+fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value).unwrap_or(Duration::MAX)
 }
 
 /// Every limit, in the order the CLI's `--help` and the README list them.
+#[allow(clippy::cast_precision_loss)] // sizes and counts far below 2**53
 pub const LIMITS: [LimitSpec; 11] = [
     LimitSpec {
         flag: "--max-request-line-bytes",
@@ -167,7 +202,7 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "bytes",
         help: "longest request line, bytes (else 414)",
         positive: true,
-        get: |l| l.max_request_line_bytes as u64,
+        get: |l| l.max_request_line_bytes as f64,
         set: |l, v| l.max_request_line_bytes = count(v),
     },
     LimitSpec {
@@ -176,7 +211,7 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "bytes",
         help: "longest request head, bytes (else 431)",
         positive: true,
-        get: |l| l.max_header_bytes as u64,
+        get: |l| l.max_header_bytes as f64,
         set: |l, v| l.max_header_bytes = count(v),
     },
     LimitSpec {
@@ -185,7 +220,7 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "fields",
         help: "most header fields (else 431)",
         positive: true,
-        get: |l| l.max_header_count as u64,
+        get: |l| l.max_header_count as f64,
         set: |l, v| l.max_header_count = count(v),
     },
     LimitSpec {
@@ -194,8 +229,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "bytes",
         help: "largest request body, bytes (else 413)",
         positive: false,
-        get: |l| l.max_body_bytes,
-        set: |l, v| l.max_body_bytes = v,
+        get: |l| l.max_body_bytes as f64,
+        set: |l, v| l.max_body_bytes = whole(v),
     },
     LimitSpec {
         flag: "--max-in-memory-body-bytes",
@@ -203,8 +238,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "bytes",
         help: "bodies larger than this many bytes spill to a temporary file",
         positive: false,
-        get: |l| l.max_in_memory_body_bytes,
-        set: |l, v| l.max_in_memory_body_bytes = v,
+        get: |l| l.max_in_memory_body_bytes as f64,
+        set: |l, v| l.max_in_memory_body_bytes = whole(v),
     },
     LimitSpec {
         flag: "--idle-timeout",
@@ -212,8 +247,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "seconds",
         help: "seconds an idle keep-alive connection stays open",
         positive: false,
-        get: |l| l.idle_timeout_secs,
-        set: |l, v| l.idle_timeout_secs = v,
+        get: |l| l.idle_timeout.as_secs_f64(),
+        set: |l, v| l.idle_timeout = seconds(v),
     },
     LimitSpec {
         flag: "--header-timeout",
@@ -221,8 +256,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "seconds",
         help: "seconds from a request's first byte to the end of its head (else 408)",
         positive: false,
-        get: |l| l.header_timeout_secs,
-        set: |l, v| l.header_timeout_secs = v,
+        get: |l| l.header_timeout.as_secs_f64(),
+        set: |l, v| l.header_timeout = seconds(v),
     },
     LimitSpec {
         flag: "--read-timeout",
@@ -230,8 +265,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "seconds",
         help: "seconds a client may pause mid-request (else 408)",
         positive: false,
-        get: |l| l.read_timeout_secs,
-        set: |l, v| l.read_timeout_secs = v,
+        get: |l| l.read_timeout.as_secs_f64(),
+        set: |l, v| l.read_timeout = seconds(v),
     },
     LimitSpec {
         flag: "--body-timeout",
@@ -239,8 +274,8 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "seconds",
         help: "seconds from the end of the head to the end of the body (else 408)",
         positive: false,
-        get: |l| l.body_timeout_secs,
-        set: |l, v| l.body_timeout_secs = v,
+        get: |l| l.body_timeout.as_secs_f64(),
+        set: |l, v| l.body_timeout = seconds(v),
     },
     LimitSpec {
         flag: "--write-timeout",
@@ -248,17 +283,18 @@ pub const LIMITS: [LimitSpec; 11] = [
         unit: "seconds",
         help: "seconds a client may leave a response unread",
         positive: false,
-        get: |l| l.write_timeout_secs,
-        set: |l, v| l.write_timeout_secs = v,
+        get: |l| l.write_timeout.as_secs_f64(),
+        set: |l, v| l.write_timeout = seconds(v),
     },
     LimitSpec {
         flag: "--shutdown-grace-ms",
         keyword: "shutdown_grace_ms",
         unit: "milliseconds",
-        help: "milliseconds in-flight responses may take to finish after Ctrl-C (a second one ends it)",
+        help: "milliseconds the app call and responses in flight may take to finish after Ctrl-C \
+               or SIGTERM (a second one ends it)",
         positive: false,
-        get: |l| l.shutdown_grace_ms,
-        set: |l, v| l.shutdown_grace_ms = v,
+        get: |l| l.shutdown_grace_ms as f64,
+        set: |l, v| l.shutdown_grace_ms = whole(v),
     },
 ];
 
@@ -271,9 +307,10 @@ pub const LIMITS: [LimitSpec; 11] = [
 #[must_use]
 pub fn limits_table() -> Vec<(&'static str, &'static str, u64, &'static str, &'static str)> {
     let defaults = Limits::default();
+    // Every default is a whole number in its unit.
     LIMITS
         .iter()
-        .map(|s| (s.flag, s.keyword, (s.get)(&defaults), s.unit, s.help))
+        .map(|s| (s.flag, s.keyword, whole((s.get)(&defaults)), s.unit, s.help))
         .collect()
 }
 
@@ -303,11 +340,12 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::float_cmp, clippy::cast_precision_loss)] // small, exact values
     fn each_spec_reads_and_sets_its_own_field() {
         let defaults = Limits::default();
         for (i, spec) in LIMITS.iter().enumerate() {
             let mut limits = Limits::default();
-            let value = 1_000 + i as u64;
+            let value = 1_000.0 + i as f64;
             (spec.set)(&mut limits, value);
             assert_eq!((spec.get)(&limits), value, "{}", spec.keyword);
             // No other limit moved.

@@ -18,14 +18,16 @@ use mio::Registry;
 use pyo3::prelude::*;
 
 use super::access_log::{log_exchange, warn};
+use super::config::READ_CHUNK_BYTES;
 use super::config::{Limits, HIGH_WATER_BYTES};
 use super::error::RequestError;
 use super::exchange::{Carry, Exchange, Turn};
 use super::impossible;
 use super::keep_alive::{Close, KeepAlive};
+use super::live_reload::{self, events_head, Endpoint, KEEP_ALIVE, SCRIPT};
 use super::parse::RequestHead;
 use super::receive::{Progress, Receiver, Request};
-use super::response_head::{write_text, Answering, ServerStatus, Version};
+use super::response_head::{write_body, write_text, Answering, ServerStatus, Version};
 use super::timeouts::{overdue, Overdue, Waiting};
 use super::tls::{Refusal, TlsSession};
 use super::transport::{Received, Transport};
@@ -35,6 +37,9 @@ use super::turn::{Ctx, Next};
 /// so a long pipeline cannot starve the other connections. (A streaming
 /// response yields after every block: see [`Connection::respond`].)
 const TURN_BUDGET: u32 = 64;
+
+/// How often an idle live-reload stream gets a comment line.
+const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How long a closing connection keeps draining what the client sends.
 const LINGER: Duration = Duration::from_secs(2);
@@ -49,6 +54,10 @@ enum State {
     Receiving(Receiver),
     /// The application's response is being produced and sent.
     Responding(Box<Exchange>),
+    /// A live-reload event stream (`live_reload.rs`): events are written
+    /// as the server is told them; what the client sends is dropped, and
+    /// its close ends the stream.
+    Events,
     /// Sending what is buffered, then closing.
     Closing,
     /// Output sent and our side shut down; reading and dropping what the
@@ -162,6 +171,7 @@ impl Connection {
                 }
                 State::Receiving(r) => self.receive(py, ctx, r),
                 State::Responding(ex) => self.respond(py, ctx, ex),
+                State::Events => self.read_and_drop(),
             };
             let answered = self.unflushed_answers;
             match step {
@@ -267,8 +277,82 @@ impl Connection {
         Ok(())
     }
 
+    /// A live-reload stream's turn: reads and drops what the client sent;
+    /// its end of file (or a failure) closes the connection.
+    fn read_and_drop(&mut self) -> Step {
+        self.io.discard_input();
+        match self.io.read_some(READ_CHUNK_BYTES) {
+            Received::Data => Step::Go(State::Events),
+            Received::WouldBlock => Step::Stop(State::Events, Next::Wait),
+            Received::Eof | Received::Failed | Received::Refused => {
+                Step::Stop(State::Events, Next::Close)
+            }
+        }
+    }
+
+    /// Appends `events` to a live-reload stream and sends them; `false`
+    /// when the client is gone. Other connections ignore them.
+    pub fn send_events(&mut self, events: &[u8]) -> bool {
+        if !matches!(self.state, State::Events) {
+            return true;
+        }
+        self.io.out.extend_from_slice(events);
+        self.flush().is_ok()
+    }
+
+    /// Answers a request for a live-reload path (`live_reload.rs`) without
+    /// the app: the script, or the head of an event stream.
+    fn live_reload(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        endpoint: Endpoint,
+        generation: &str,
+        request: &Request,
+    ) -> State {
+        let date = ctx.date.now().as_bytes();
+        match endpoint {
+            Endpoint::Events => {
+                self.io
+                    .out
+                    .extend_from_slice(&events_head(generation, date));
+                State::Events
+            }
+            Endpoint::Script => {
+                let head = &request.head;
+                let answering = Answering {
+                    version: Version::from_minor(head.minor_version),
+                    head_only: head.is_head(),
+                };
+                let keep_alive = KeepAlive::for_request(head.keep_alive, ctx.stopping);
+                let out = &mut self.io.out;
+                let js = "text/javascript; charset=utf-8";
+                write_body(
+                    out,
+                    ServerStatus::OK,
+                    js,
+                    SCRIPT,
+                    answering,
+                    keep_alive,
+                    date,
+                );
+                self.unflushed_answers += 1;
+                if keep_alive.is_kept() {
+                    State::Receiving(Receiver::default())
+                } else {
+                    State::Closing
+                }
+            }
+        }
+    }
+
     /// The request is complete: build the environ and call the application.
     fn dispatch(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, request: Request) -> State {
+        if let Some(generation) = ctx.live_reload {
+            let head = &request.head;
+            if let Some(endpoint) = live_reload::endpoint(head.method(), head.target()) {
+                return self.live_reload(ctx, endpoint, generation, &request);
+            }
+        }
         // Only the access log reads it; quiet, no clock read is needed.
         let started = if ctx.quiet {
             self.io.last_activity
@@ -277,7 +361,7 @@ impl Connection {
         };
         let (io, carry, peer) = (&mut self.io, &mut self.carry, self.peer);
         match Exchange::start(py, io, ctx, request, carry, peer, started) {
-            Ok(ex) => State::Responding(Box::new(ex)),
+            Ok(ex) => State::Responding(ex),
             Err(failed) => {
                 // Not even a start_response could be made (out of memory):
                 // no answer can be produced either.
@@ -302,6 +386,7 @@ impl Connection {
             resp.sending.status,
             resp.body_bytes,
             ex.started,
+            ex.static_hit.then_some("static"),
         );
         self.unflushed_answers += 1;
         if resp.sending.keep_alive.is_kept() {
@@ -374,6 +459,7 @@ impl Connection {
             status.code,
             bytes,
             Instant::now(),
+            None,
         );
         self.unflushed_answers += 1;
         State::Closing
@@ -402,11 +488,15 @@ impl Connection {
     /// Gives up the response in progress without sending the rest of it:
     /// its iterable's `close()` is called (PEP 3333: also when the client
     /// went away) and buffered output is dropped. The connection only
-    /// closes; the socket is closed when it is dropped.
+    /// closes; the socket is closed when it is dropped, and the
+    /// `start_response` objects, which may outlive it (an app can keep
+    /// them), let go of it.
     pub fn abandon(&mut self, py: Python<'_>) {
         if let State::Responding(ex) = &mut self.state {
             ex.resp.close_iter(py);
+            ex.resp.release_outlet(py);
         }
+        self.carry.release_outlet(py);
         self.state = State::Closing;
         self.io.discard_output();
     }
@@ -420,12 +510,19 @@ impl Connection {
     /// dropped; a TLS handshake not finished `header_timeout_secs` after
     /// its first byte is closed (no HTTP answer can reach it).
     pub fn sweep(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
+        if matches!(self.state, State::Events)
+            && self.io.pending() == 0
+            && now.saturating_duration_since(self.io.last_activity) >= EVENTS_KEEP_ALIVE
+            && !self.send_events(KEEP_ALIVE)
+        {
+            return Next::Close;
+        }
         let waiting = self.waiting(ctx.limits);
         let (last, handshake) = (self.io.last_activity, self.io.handshake_started());
         match overdue(now, ctx.limits, last, handshake, waiting) {
             None => Next::Wait,
             Some(Overdue::Handshake) => {
-                let secs = ctx.limits.header_timeout_secs;
+                let secs = ctx.limits.header_timeout.as_secs_f64();
                 warn(
                     py,
                     &format!(
@@ -465,7 +562,7 @@ impl Connection {
                 deadline: r.deadline(limits),
             },
             State::Responding(_) => Waiting::Sendfile,
-            State::Closing => Waiting::Nothing,
+            State::Closing | State::Events => Waiting::Nothing,
         }
     }
 }

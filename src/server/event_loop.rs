@@ -3,14 +3,17 @@
 //! another thread, one token per connection (mio `examples/tcp_server.rs`).
 //!
 //! The wait releases the GIL and lasts at most [`TICK`]; after it Python's
-//! signal handlers run (`check_signals`), so Ctrl-C raises
-//! `KeyboardInterrupt` within a tick. On interrupt the server stops
+//! signal handlers run (`check_signals`), so Ctrl-C stops the loop within a
+//! tick (a first Ctrl-C or SIGTERM raises nothing inside the app, whose call
+//! finishes: [`signals`](super::signals)). On interrupt the server stops
 //! accepting, closes idle connections at once and gives responses in flight
-//! [`Limits::shutdown_grace_ms`] to finish (granian#568).
+//! [`Limits::shutdown_grace_ms`] to finish (granian#568); a second signal,
+//! which [`signals`](super::signals) also sends when the grace since the
+//! first is over, ends that at once.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -23,6 +26,7 @@ use super::config::{Limits, TICK};
 use super::connection::Connection;
 use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
+use super::signals;
 use super::tls::TlsSession;
 use super::turn::{Ctx, HeldLog, Next};
 
@@ -56,6 +60,46 @@ pub struct Shared {
     pub waker: Waker,
     /// Set by `shutdown()`; consumed by the loop it stops.
     pub stop: AtomicBool,
+    /// Live-reload events to send to every stream, framed
+    /// (`Server.live_reload_event`); `has_events` says there are some, so
+    /// the loop takes the lock only then.
+    events: Mutex<Vec<u8>>,
+    has_events: AtomicBool,
+}
+
+impl Shared {
+    /// Queues a live-reload event for every stream and wakes the loop.
+    pub fn send_event(&self, framed: &[u8]) {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(framed);
+        self.has_events.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+
+    /// The events queued since the last call.
+    fn take_events(&self) -> Option<Vec<u8>> {
+        if !self.has_events.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(std::mem::take(&mut *events))
+    }
+}
+
+/// How the loop serves: what `make_server` was told besides the address
+/// and the app.
+#[derive(Debug)]
+pub struct Serving {
+    /// Limits on requests.
+    pub limits: Limits,
+    /// No access log.
+    pub quiet: bool,
+    /// Every connection speaks TLS under this configuration (HTTPS).
+    pub tls: Option<Arc<ServerConfig>>,
+    /// The generation of a live-reloading server (see `live_reload.rs`).
+    pub live_reload: Option<String>,
 }
 
 /// What [`EventLoop::drive`] does with a connection.
@@ -100,6 +144,8 @@ pub struct EventLoop {
     held: HeldLog,
     /// Every connection speaks TLS under this configuration (HTTPS).
     tls: Option<Arc<ServerConfig>>,
+    /// The generation of a live-reloading server.
+    live_reload: Option<String>,
 }
 
 impl EventLoop {
@@ -112,10 +158,14 @@ impl EventLoop {
         mut listener: TcpListener,
         app: Py<PyAny>,
         environ: EnvironTemplate,
-        limits: Limits,
-        quiet: bool,
-        tls: Option<Arc<ServerConfig>>,
+        serving: Serving,
     ) -> io::Result<(Self, Shared)> {
+        let Serving {
+            limits,
+            quiet,
+            tls,
+            live_reload,
+        } = serving;
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -136,10 +186,13 @@ impl EventLoop {
             date: DateCache::default(),
             held: HeldLog::default(),
             tls,
+            live_reload,
         };
         let shared = Shared {
             waker,
             stop: AtomicBool::new(false),
+            events: Mutex::new(Vec::new()),
+            has_events: AtomicBool::new(false),
         };
         Ok((me, shared))
     }
@@ -165,8 +218,11 @@ impl EventLoop {
             if let Err(e) = self.wait(py, timeout) {
                 return Err(e.into());
             }
-            if let Err(e) = py.check_signals() {
+            if let Err(e) = signals::check(py) {
                 return Err(self.stop(py, e));
+            }
+            if let Some(events) = shared.take_events() {
+                self.send_events(py, &events);
             }
             for i in 0..self.ready.len() {
                 let r = self.ready[i];
@@ -289,6 +345,7 @@ impl EventLoop {
             stopping: how == Drive::Finish,
             date: &mut self.date,
             held: &mut self.held,
+            live_reload: self.live_reload.as_deref(),
         };
         let next = match how {
             Drive::Sweep => conn.sweep(py, &mut ctx, Instant::now()),
@@ -314,6 +371,19 @@ impl EventLoop {
         }
     }
 
+    /// Sends `events` (framed) to every live-reload stream.
+    fn send_events(&mut self, py: Python<'_>, events: &[u8]) {
+        for idx in 0..self.conns.len() {
+            let gone = match &mut self.conns[idx] {
+                Some(conn) => !conn.send_events(events),
+                None => false,
+            };
+            if gone {
+                self.close(py, idx);
+            }
+        }
+    }
+
     /// Deregisters and drops connection `idx`, closing its response.
     fn close(&mut self, py: Python<'_>, idx: usize) {
         if let Some(mut conn) = self.conns.get_mut(idx).and_then(Option::take) {
@@ -324,7 +394,6 @@ impl EventLoop {
     }
 
     /// The limits it serves with.
-    #[cfg(test)]
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -337,10 +406,12 @@ impl EventLoop {
     }
 
     /// Stops after an exception (Ctrl-C): idle connections close at once,
-    /// responses in flight get [`Limits::shutdown_grace_ms`] to finish, then everything
-    /// closes and `err` is returned for re-raising.
+    /// responses in flight get [`Limits::shutdown_grace_ms`] to finish (a
+    /// second signal ends that), then everything closes and `err` is
+    /// returned for re-raising.
     fn stop(&mut self, py: Python<'_>, err: PyErr) -> PyErr {
         let deadline = Instant::now() + self.limits.shutdown_grace();
+        let signalled = signals::received();
         let mut answered = 0;
         loop {
             for idx in 0..self.conns.len() {
@@ -348,11 +419,14 @@ impl EventLoop {
                 if !busy {
                     self.close(py, idx);
                 } else if let Err(e) = self.drive(py, idx, Drive::Finish, &mut answered) {
-                    e.print(py);
+                    if !signals::hurry(signalled) {
+                        e.print(py);
+                    }
                 }
             }
             let now = Instant::now();
-            if self.conns.iter().all(Option::is_none) || now >= deadline {
+            let done = self.conns.iter().all(Option::is_none);
+            if done || now >= deadline || signals::hurry(signalled) {
                 break;
             }
             // Connections that yielded with work left are driven again

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 
-use super::config::{HELD_WARNING, HIGH_WATER_BYTES};
+use super::config::HIGH_WATER_BYTES;
 use super::environ::ClientEnviron;
 use super::impossible;
 use super::keep_alive::{Close, KeepAlive};
@@ -32,6 +32,9 @@ pub struct Exchange {
     pub head: RequestHead,
     /// When the request was complete (the log's milliseconds).
     pub started: Instant,
+    /// The app set `environ['rswsgi.static']` (`static_files` answered):
+    /// the access log marks the line.
+    pub static_hit: bool,
 }
 
 /// What one [`Exchange::turn`] got to.
@@ -62,6 +65,15 @@ pub struct Carry {
     pub head: Option<RequestHead>,
 }
 
+impl Carry {
+    /// The kept `start_response` lets go of the connection's socket.
+    pub fn release_outlet(&self, py: Python<'_>) {
+        if let Some(sr) = &self.start_response {
+            *sr.borrow_mut(py).outlet() = None;
+        }
+    }
+}
+
 impl Exchange {
     /// Builds the environ of `request` from `peer`'s template (made on its
     /// first request) and calls the application, with the `start_response`
@@ -81,7 +93,7 @@ impl Exchange {
         carry: &mut Carry,
         peer: SocketAddr,
         started: Instant,
-    ) -> Result<Self, Box<(PyErr, RequestHead)>> {
+    ) -> Result<Box<Self>, Box<(PyErr, RequestHead)>> {
         let Request {
             head,
             body,
@@ -107,13 +119,23 @@ impl Exchange {
         let keep_alive = KeepAlive::for_request(head.keep_alive, ctx.stopping);
         let sending = Sending::new(answering, keep_alive);
         let spare = carry.start_response.take();
-        match Response::call_app(py, io, ctx, environ, sending, spare) {
+        // Only the access log reads the mark; quiet, nothing is looked up.
+        let seen = environ.as_ref().ok().filter(|_| !ctx.quiet).cloned();
+        match Response::new(py, sending, spare) {
             Ok(resp) => {
-                let mut me = Self {
+                // Boxed before the app runs: the response is not moved again.
+                let mut me = Box::new(Self {
                     resp,
                     head,
                     started,
-                };
+                    static_hit: false,
+                });
+                me.resp.call_app(py, io, ctx, environ);
+                me.static_hit = seen.is_some_and(|environ| {
+                    environ
+                        .contains(pyo3::intern!(py, "rswsgi.static"))
+                        .unwrap_or(false)
+                });
                 me.warn_if_held(py, ctx);
                 Ok(me)
             }
@@ -173,10 +195,9 @@ impl Exchange {
 
     /// One line when a single run of application code (the app call, one
     /// `next()`) held the one app thread for longer than
-    /// [`HELD_WARNING`]: at most once per path.
+    /// `config::HELD_WARNING`: at most once per path.
     fn warn_if_held(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
-        let held = std::mem::take(&mut self.resp.longest);
-        if held > HELD_WARNING {
+        if let Some(held) = self.resp.held.take() {
             ctx.held
                 .warn(py, self.head.method(), self.head.target(), held);
         }

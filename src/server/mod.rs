@@ -25,6 +25,7 @@
 //!
 //! Beside the path: [`config`] (the limits), [`error`] (request errors →
 //! statuses), [`turn`] (what the event loop and a connection share),
+//! [`signals`] (Ctrl-C and SIGTERM while serving),
 //! [`certificate`] (what HTTPS presents), [`inherit`] (the listening
 //! socket), [`file_wrapper`] (`wsgi.file_wrapper`).
 
@@ -44,6 +45,7 @@ mod fuzz;
 pub mod inherit;
 pub mod input;
 pub mod keep_alive;
+pub mod live_reload;
 pub mod outlet;
 pub mod parse;
 pub mod receive;
@@ -51,6 +53,7 @@ pub mod respond;
 pub mod response_body;
 pub mod response_head;
 pub mod sendfile;
+pub mod signals;
 pub mod spool;
 pub mod start_response;
 pub mod target;
@@ -87,7 +90,7 @@ use crate::errors::Error;
 use crate::wsgi::repr_or_type;
 use certificate::{Certificate, Source};
 use environ::EnvironTemplate;
-use event_loop::{EventLoop, Shared, Until};
+use event_loop::{EventLoop, Serving, Shared, Until};
 use file_wrapper::FileWrapper;
 
 /// A WSGI development server bound to one address (`make_server`'s
@@ -116,11 +119,10 @@ impl Server {
     /// Runs the loop until `until`, refusing to run twice at once.
     fn run(&self, py: Python<'_>, until: Until, call: &'static str) -> PyResult<()> {
         let mut guard = self.core.try_lock().map_err(|_| Error::ServerBusy(call))?;
-        let core = guard
-            .as_mut()
-            .ok_or(Error::ServerBusy("a closed server's serve"))?;
+        let core = guard.as_mut().ok_or(Error::ServerClosed(call))?;
+        let handlers = signals::Handlers::install(py, core.limits().shutdown_grace())?;
         *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread::current().id());
-        let result = core.run(py, &self.shared, until);
+        let result = handlers.restore(py, core.run(py, &self.shared, until));
         if until == Until::Shutdown {
             self.shared.stop.store(false, Ordering::SeqCst);
         }
@@ -134,10 +136,17 @@ impl Server {
 impl Server {
     /// `serve_forever(poll_interval=0.5) -> None`: serves until
     /// `shutdown()` is called from another thread (then returns) or Ctrl-C
-    /// (then raises `KeyboardInterrupt` within ~0.1 s, after finishing the
-    /// responses in flight for at most 0.5 s). `poll_interval` (seconds) is
-    /// accepted for `socketserver` compatibility; the server always checks
-    /// every 0.1 s. Raises `RuntimeError` if already serving or closed.
+    /// (then raises `KeyboardInterrupt`). On the main thread the first
+    /// Ctrl-C, or SIGTERM when its handler is `signal.default_int_handler`
+    /// (as under `python -m rswsgi.dev`), raises nothing inside the app: the
+    /// server stops accepting, closes idle connections and gives the app call
+    /// and the responses in flight `shutdown_grace_ms` (0.5 s) from the
+    /// signal to finish, then raises `KeyboardInterrupt`. A second signal,
+    /// or the end of the grace with the app still running, raises it at
+    /// once, inside the app if that is where the thread is. `poll_interval`
+    /// (seconds) is accepted for `socketserver` compatibility; the server
+    /// always checks every 0.1 s. Raises `RuntimeError` if already serving
+    /// or closed.
     #[pyo3(signature = (poll_interval = 0.5))]
     fn serve_forever(&self, py: Python<'_>, poll_interval: f64) -> PyResult<()> {
         let _ = poll_interval;
@@ -209,6 +218,26 @@ impl Server {
         self.fingerprint.clone()
     }
 
+    /// `live_reload_event(event, data) -> None`: sends the server-sent event
+    /// `event` (`'reload'`: pages reload; `'css'`: stylesheets whose file
+    /// name is `data` are fetched again) to every open live-reload stream.
+    /// Safe to call from any thread; does nothing on a server made without
+    /// `live_reload`. Raises `ValueError` when `event` is not a word of
+    /// ASCII letters, digits, `-` and `_`.
+    fn live_reload_event(&self, event: &str, data: &str) -> PyResult<()> {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if event.is_empty() || !event.bytes().all(word) {
+            return Err(Error::BadArgument {
+                name: "event",
+                value: format!("{event:?}"),
+                why: "expected a word of ASCII letters, digits, '-' and '_'",
+            }
+            .into());
+        }
+        self.shared.send_event(&live_reload::event(event, data));
+        Ok(())
+    }
+
     /// `with make_server(...) as server:` closes the server on exit.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -265,14 +294,21 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// - `body_timeout_secs`: seconds from the end of the head to the end of
 ///   the body (else 408).
 /// - `write_timeout_secs`: seconds a client may leave a response unread.
-/// - `shutdown_grace_ms`: milliseconds responses in flight may take to
-///   finish after Ctrl-C/SIGTERM (a second Ctrl-C ends the wait at once).
+/// - `shutdown_grace_ms`: milliseconds the app call and the responses in
+///   flight may take to finish after Ctrl-C/SIGTERM (past them, or at a
+///   second Ctrl-C, they are stopped at once).
 ///
 /// `fd`: serve this already bound TCP socket (a file descriptor, e.g. one
 /// inherited from a parent process, as `--reload` does) instead of binding
 /// `host`:`port`; the server uses a duplicate (`socket.fromfd`'s habit), so
 /// the caller keeps and closes `fd`; `port` is then ignored and `host` only
 /// names the server (`SERVER_NAME`).
+///
+/// `live_reload`: a string naming this server process (its *generation*),
+/// to answer `/__rswsgi__/live-reload.js` and the event stream
+/// `/__rswsgi__/live-reload` itself, without calling the app (see
+/// `live_reload_event`); `None` (the default) leaves those paths to the
+/// app. `python -m rswsgi.dev --reload` sets it.
 ///
 /// `cert`, `key`: serve HTTPS (TLS 1.2 and 1.3, ALPN `http/1.1`) with the
 /// certificate chain in the PEM file `cert` (leaf first; intermediates may
@@ -294,7 +330,7 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
     max_header_bytes = None, max_header_count = None, max_body_bytes = None,
     max_in_memory_body_bytes = None, idle_timeout_secs = None, header_timeout_secs = None,
     read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None,
-    shutdown_grace_ms = None, fd = None, cert = None, key = None))]
+    shutdown_grace_ms = None, fd = None, cert = None, key = None, live_reload = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn make_server(
     py: Python<'_>,
@@ -307,29 +343,49 @@ pub fn make_server(
     max_header_count: Option<u64>,
     max_body_bytes: Option<u64>,
     max_in_memory_body_bytes: Option<u64>,
-    idle_timeout_secs: Option<u64>,
-    header_timeout_secs: Option<u64>,
-    read_timeout_secs: Option<u64>,
-    body_timeout_secs: Option<u64>,
-    write_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<f64>,
+    header_timeout_secs: Option<f64>,
+    read_timeout_secs: Option<f64>,
+    body_timeout_secs: Option<f64>,
+    write_timeout_secs: Option<f64>,
     shutdown_grace_ms: Option<u64>,
     fd: Option<i64>,
     cert: Option<&Bound<'_, PyAny>>,
     key: Option<&Bound<'_, PyAny>>,
+    live_reload: Option<String>,
 ) -> PyResult<Server> {
     // In the order of `config::LIMITS` (checked by a test below).
+    let secs = [
+        ("idle_timeout_secs", idle_timeout_secs),
+        ("header_timeout_secs", header_timeout_secs),
+        ("read_timeout_secs", read_timeout_secs),
+        ("body_timeout_secs", body_timeout_secs),
+        ("write_timeout_secs", write_timeout_secs),
+    ];
+    for (name, value) in secs {
+        if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
+            return Err(Error::BadArgument {
+                name,
+                value: format!("{:?}", value.unwrap_or_default()),
+                why: "expected a finite number of seconds, 0 or more",
+            }
+            .into());
+        }
+    }
+    #[allow(clippy::cast_precision_loss)] // limits far below 2**53
+    let count = |v: Option<u64>| v.map(|v| v as f64);
     let limits = Limits::with_overrides([
-        max_request_line_bytes,
-        max_header_bytes,
-        max_header_count,
-        max_body_bytes,
-        max_in_memory_body_bytes,
+        count(max_request_line_bytes),
+        count(max_header_bytes),
+        count(max_header_count),
+        count(max_body_bytes),
+        count(max_in_memory_body_bytes),
         idle_timeout_secs,
         header_timeout_secs,
         read_timeout_secs,
         body_timeout_secs,
         write_timeout_secs,
-        shutdown_grace_ms,
+        count(shutdown_grace_ms),
     ])
     .map_err(|name| Error::BadArgument {
         name,
@@ -342,6 +398,7 @@ pub fn make_server(
         fd,
         cert,
         key,
+        live_reload,
     };
     bind(py, host, port, app, &options)
 }
@@ -354,6 +411,7 @@ struct Options<'a, 'py> {
     fd: Option<i64>,
     cert: Option<&'a Bound<'py, PyAny>>,
     key: Option<&'a Bound<'py, PyAny>>,
+    live_reload: Option<String>,
 }
 
 /// `make_server` once its keywords are read.
@@ -389,9 +447,14 @@ fn bind(
     }
     let (tls, fingerprint) = certificate.map(|c| (c.config, c.fingerprint)).unzip();
     let limits = options.limits.clone();
-    let (core, shared) =
-        EventLoop::new(listener, app.unbind(), environ, limits, options.quiet, tls)
-            .map_err(|e| os_error("cannot start the event loop", &e))?;
+    let serving = Serving {
+        limits,
+        quiet: options.quiet,
+        tls,
+        live_reload: options.live_reload.clone(),
+    };
+    let (core, shared) = EventLoop::new(listener, app.unbind(), environ, serving)
+        .map_err(|e| os_error("cannot start the event loop", &e))?;
     Ok(Server {
         core: Mutex::new(Some(core)),
         shared,
@@ -434,6 +497,7 @@ pub fn serve(
         fd: None,
         cert,
         key,
+        live_reload: None,
     };
     let server = bind(py, host, port, app, &options)?;
     let result = server.serve_forever(py, 0.5);
@@ -449,11 +513,14 @@ mod tests {
     /// `make_server`'s limit keywords reach their own `Limits` field (the
     /// list it passes to `Limits::with_overrides` is in `LIMITS`' order).
     #[test]
+    #[allow(clippy::float_cmp, clippy::cast_precision_loss)] // small, exact values
     fn limit_keywords_reach_their_fields() {
         Python::attach(|py| {
             let port = 0i64.into_pyobject(py).unwrap().into_any();
             let app = py.eval(c"lambda e, s: []", None, None).unwrap();
             let defaults = Limits::default();
+            // A timeout keyword takes decimal seconds.
+            let secs = |v: u64| v as f64 + 0.5;
             for (i, spec) in LIMITS.iter().enumerate() {
                 let mut given = [None; LIMITS.len()];
                 given[i] = Some(7_000 + i as u64);
@@ -468,12 +535,13 @@ mod tests {
                     given[2],
                     given[3],
                     given[4],
-                    given[5],
-                    given[6],
-                    given[7],
-                    given[8],
-                    given[9],
+                    given[5].map(secs),
+                    given[6].map(secs),
+                    given[7].map(secs),
+                    given[8].map(secs),
+                    given[9].map(secs),
                     given[10],
+                    None,
                     None,
                     None,
                     None,
@@ -483,7 +551,12 @@ mod tests {
                 let limits = core.as_ref().unwrap().limits();
                 for (n, other) in LIMITS.iter().enumerate() {
                     let want = if n == i {
-                        7_000 + i as u64
+                        let v = 7_000 + i as u64;
+                        if other.in_seconds() {
+                            secs(v)
+                        } else {
+                            v as f64
+                        }
                     } else {
                         (other.get)(&defaults)
                     };

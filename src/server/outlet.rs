@@ -113,15 +113,21 @@ impl Sending {
     }
 }
 
-/// What `write()` needs to send at once, lent to the exchange's
-/// `start_response` while application code runs.
+/// What `write()` needs to send at once: kept by the exchange's
+/// `start_response` (made on the connection's first response and reused
+/// with it), and filled with the connection's output side while
+/// application code runs ([`Outlet::lend`]).
 #[derive(Debug)]
 pub struct Outlet {
-    /// The transport's output side ([`Transport::lend`]).
+    /// A twin of the connection's transport, holding its output side while
+    /// lent ([`Transport::swap_output`]).
     pub io: Transport,
+    /// Application code is running: `write()` sends through this outlet.
+    pub lent: bool,
     /// The response's sending side.
     pub sending: Sending,
-    /// The `Date` header's cache.
+    /// The `Date` header's cache of the heads `write()` sends (its own: one
+    /// format a second at most).
     pub date: DateCache,
     /// How long `write()` waits for a client that does not read
     /// (`Limits::write_timeout_secs`).
@@ -132,6 +138,35 @@ pub struct Outlet {
 }
 
 impl Outlet {
+    /// An outlet for the client of `io`, not lent; `write()` waits at most
+    /// `timeout` for a client that does not read.
+    #[must_use]
+    pub fn new(io: &Transport, sending: Sending, timeout: Duration) -> Self {
+        Self {
+            io: io.twin(),
+            lent: false,
+            sending,
+            date: DateCache::default(),
+            timeout,
+            failed: None,
+        }
+    }
+
+    /// Lends `io`'s output side and the response's `sending` state to this
+    /// outlet while application code runs.
+    pub fn lend(&mut self, io: &mut Transport, sending: Sending) {
+        io.swap_output(&mut self.io);
+        self.sending = sending;
+        self.lent = true;
+    }
+
+    /// Gives back what [`Outlet::lend`] lent; returns the `sending` state
+    /// and why a `write()` failed, if one did.
+    pub fn give_back(&mut self, io: &mut Transport) -> (Sending, Option<io::Error>) {
+        io.swap_output(&mut self.io);
+        self.lent = false;
+        (self.sending, self.failed.take())
+    }
     /// `write(data)`: frames `data` and sends it, waiting for the client to
     /// take it. When the head is not out yet, it goes first: `head` (what
     /// `start_response` recorded) is taken and returned, sent, so that its

@@ -112,8 +112,11 @@ pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// major version other than 1 (RFC 9112 §2.3; `HTTP/1.x` with `x > 1` is
 /// parsed as HTTP/1.1), and [`RequestError::MalformedRequest`] (400) for bytes that
 /// are not an RFC 9112 request head, a malformed HTTP-version, a
-/// request-target in no form its method allows (§3.2), or an HTTP/1.1
-/// request without exactly one valid `Host` (§3.2).
+/// request-target in no form its method allows (§3.2), an HTTP/1.1
+/// request without exactly one valid `Host` (§3.2), or a bare LF anywhere
+/// in the head (§2.2, §11.2). The answer is the same however the bytes were
+/// split into reads: calling this on each longer prefix, the first answer
+/// that is not `Ok(None)` is the answer for every longer one.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, RequestError> {
     parse_head_reusing(buf, limits, &mut None)
 }
@@ -134,14 +137,68 @@ pub fn parse_head_reusing(
 
 /// [`parse_head`]; `other_versions`: judge a version httparse refuses by
 /// [`other_version`] (else it is a 400).
+///
+/// The answer depends only on the bytes, never on how they were split into
+/// reads: a limit is crossed at one byte (the first past
+/// `max_request_line_bytes` on the request line, the first past
+/// `max_header_bytes`), a bare LF is one byte, and whichever comes first
+/// decides, with the bytes before it parsed as a head that may already be
+/// complete or wrong. So a head refused in one read is refused with the same
+/// status when it arrives byte by byte, and the reverse.
 fn parse_head_with(
     buf: &[u8],
     limits: &Limits,
     other_versions: bool,
     spare: &mut Option<RequestHead>,
 ) -> Result<Option<RequestHead>, RequestError> {
-    check_request_line(buf, limits.max_request_line_bytes)?;
+    let (scan, past_limit) = within_limits(buf, limits);
+    let parsed = parse_prefix(scan, limits, other_versions, spare);
+    // A bare LF in the head, before whatever was decided: the head before
+    // it decides, else it is refused (RFC 9112 §2.2 lets a recipient take
+    // it as a line end, but a front end that does not would see another
+    // request in the same bytes: the smuggling shape of §11.2).
+    let seen = match &parsed {
+        Ok(Some(head)) => head.head_len,
+        _ => scan.len(),
+    };
+    let (parsed, undecided) = match bare_lf(&scan[..seen]) {
+        Some(at) => (
+            parse_prefix(&scan[..at], limits, other_versions, spare),
+            Some(RequestError::MalformedRequest(
+                "bare LF in the request head",
+            )),
+        ),
+        None => (parsed, past_limit),
+    };
+    match parsed {
+        Ok(None) => undecided.map_or(Ok(None), Err),
+        decided => decided,
+    }
+}
 
+/// The part of `buf` a head may occupy, and the error for a head that is
+/// still incomplete at its end: the bytes before the first byte past the
+/// request-line limit (414) or past `max_header_bytes` (431), whichever
+/// comes first; all of `buf` and no error when it crosses neither.
+fn within_limits<'b>(buf: &'b [u8], limits: &Limits) -> (&'b [u8], Option<RequestError>) {
+    let line = past_request_line(buf, limits.max_request_line_bytes);
+    let head = (buf.len() > limits.max_header_bytes).then_some(limits.max_header_bytes);
+    match (line, head) {
+        (Some(at), Some(h)) if h < at => (&buf[..h], Some(RequestError::HeaderTooLarge)),
+        (Some(at), _) => (&buf[..at], Some(RequestError::UriTooLong)),
+        (None, Some(h)) => (&buf[..h], Some(RequestError::HeaderTooLarge)),
+        (None, None) => (buf, None),
+    }
+}
+
+/// Parses the head in `buf` with httparse, then checks what httparse does
+/// not (Host, the request-target's form, the version's shape).
+fn parse_prefix(
+    buf: &[u8],
+    limits: &Limits,
+    other_versions: bool,
+    spare: &mut Option<RequestHead>,
+) -> Result<Option<RequestHead>, RequestError> {
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut on_heap: Vec<MaybeUninit<httparse::Header<'_>>> = Vec::new();
     let slots: &mut [MaybeUninit<httparse::Header<'_>>] =
@@ -159,15 +216,8 @@ fn parse_head_with(
         }
         other => other?,
     };
-    let head_len = match status {
-        httparse::Status::Partial if buf.len() > limits.max_header_bytes => {
-            return Err(RequestError::HeaderTooLarge)
-        }
-        httparse::Status::Partial => return Ok(None),
-        httparse::Status::Complete(n) if n > limits.max_header_bytes => {
-            return Err(RequestError::HeaderTooLarge)
-        }
-        httparse::Status::Complete(n) => n,
+    let httparse::Status::Complete(head_len) = status else {
+        return Ok(None);
     };
     let (Some(method), Some(target), Some(minor_version)) =
         (parsed.method, parsed.path, parsed.version)
@@ -268,30 +318,54 @@ fn other_version(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Req
     }
 }
 
-/// Refuses a request line longer than `max` bytes (leading blank lines,
-/// which RFC 9112 §2.2 lets a server skip, do not count).
-fn check_request_line(buf: &[u8], max: usize) -> Result<(), RequestError> {
+/// Where a request line longer than `max` bytes (CRLF excluded; leading
+/// blank lines, which RFC 9112 §2.2 lets a server skip, do not count) is
+/// known to be too long: the offset of its first byte past `max`. A CR
+/// there may be the line's own CR: the byte after it decides. `None` while
+/// the line fits.
+fn past_request_line(buf: &[u8], max: usize) -> Option<usize> {
     if buf.len() <= max {
         // Nothing to scan: no line in it can be longer (the usual case).
-        return Ok(());
+        return None;
     }
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
     let line = &buf[start..];
-    let len = line
-        .iter()
-        .take(max + 2)
-        .position(|&b| b == b'\n')
-        .map_or(line.len(), |nl| {
-            nl.saturating_sub(usize::from(nl > 0 && line[nl - 1] == b'\r'))
-        });
-    if len > max {
-        Err(RequestError::UriTooLong)
-    } else {
-        Ok(())
+    if line.iter().take(max + 1).any(|&b| b == b'\n') {
+        return None;
     }
+    match (line.get(max)?, line.get(max + 1)) {
+        (b'\r', Some(b'\n') | None) => None,
+        (b'\r', Some(_)) => Some(start + max + 1),
+        _ => Some(start + max),
+    }
+}
+
+/// The offset of the first LF in `head` that does not follow a CR.
+///
+/// The bare LFs are counted first, in a loop without an early exit that
+/// the compiler vectorises: every request head is checked, nearly none has
+/// one, and a byte-by-byte search would cost several instructions a byte
+/// on that hot path.
+fn bare_lf(head: &[u8]) -> Option<usize> {
+    let (Some(&first), Some(rest)) = (head.first(), head.get(1..)) else {
+        return None;
+    };
+    let before = &head[..head.len() - 1];
+    let bare = rest
+        .iter()
+        .zip(before)
+        .filter(|&(&b, &prev)| b == b'\n' && prev != b'\r')
+        .count();
+    if bare == 0 && first != b'\n' {
+        return None;
+    }
+    let after_cr = std::iter::once(&0).chain(head);
+    after_cr
+        .zip(head)
+        .position(|(&before, &b)| b == b'\n' && before != b'\r')
 }
 
 #[cfg(test)]
@@ -325,8 +399,42 @@ mod tests {
         }
     }
 
+    /// Parses `buf` as a connection does, reads ending at `ends`: each read
+    /// parses all the bytes so far, and the first answer that is not "read
+    /// more" stands.
+    fn parse_in_reads(
+        buf: &[u8],
+        ends: &[usize],
+        limits: &Limits,
+    ) -> Result<Option<RequestHead>, RequestError> {
+        for &end in ends.iter().chain([&buf.len()]) {
+            match parse_head(&buf[..end.min(buf.len())], limits) {
+                Ok(None) => {}
+                decided => return decided,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Parses `buf` whole, in two reads split at each point, and byte by
+    /// byte; every way must give the same answer, which is returned.
+    fn parse_with(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, RequestError> {
+        let whole = parse_head(buf, limits);
+        for cut in 0..buf.len() {
+            let split = parse_in_reads(buf, &[cut], limits);
+            assert_eq!(split, whole, "{buf:?} split at {cut}");
+        }
+        let every: Vec<usize> = (0..buf.len()).collect();
+        assert_eq!(
+            parse_in_reads(buf, &every, limits),
+            whole,
+            "{buf:?} byte by byte"
+        );
+        whole
+    }
+
     fn parse(b: &[u8]) -> Result<Option<RequestHead>, RequestError> {
-        parse_head(b, &limits())
+        parse_with(b, &limits())
     }
 
     #[test]
@@ -487,6 +595,99 @@ mod tests {
         assert!(parse(ok).unwrap().is_some());
         let long = b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n";
         assert_eq!(parse(long), Err(RequestError::UriTooLong));
+    }
+
+    #[test]
+    fn a_bare_lf_anywhere_in_the_head_is_refused() {
+        for req in [
+            &b"GET / HTTP/1.1\nHost: h\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: h\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\n\n",
+            b"GET / HTTP/1.1\nHost: h\n\n",
+            b"GET / HTTP/1.0\n\n",
+            b"\nGET / HTTP/1.0\r\n\r\n",
+            b"\r\n\nGET / HTTP/1.0\r\n\r\n",
+            b"GET / HTTP/2.0\n\n",
+            b"GET /\n",
+            // The smuggling shape: a front end that does not end lines at a
+            // bare LF forwards this as one request with a 23-byte body.
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nDummy: x\nContent-Length: 23\r\n\r\n\
+              GET / HTTP/1.1\r\nDummy: GET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ] {
+            let got = parse(req);
+            let want = Err(RequestError::MalformedRequest(
+                "bare LF in the request head",
+            ));
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(req));
+        }
+        // An error earlier in the head than the bare LF is the answer.
+        assert_eq!(
+            parse(b"GET / HTTP/2.0\r\nX: a\n\r\n"),
+            Err(RequestError::VersionNotSupported)
+        );
+        assert_eq!(
+            parse(&[&[b'a'; 41][..], b"\n"].concat()),
+            Err(RequestError::UriTooLong)
+        );
+        // A bare LF after a complete head belongs to the body.
+        let post = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n\n\n";
+        let head = parse(post).unwrap().unwrap();
+        assert_eq!(head.head_len, post.len() - 2);
+    }
+
+    #[test]
+    fn limits_do_not_depend_on_how_the_head_is_split() {
+        // `parse` checks whole, split at every point and byte by byte.
+        let line = |len: usize| {
+            let path = "a".repeat(len - "GET / HTTP/1.1".len());
+            format!("GET /{path} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes()
+        };
+        // A request line of exactly the limit (40), with its CR and LF in
+        // different reads: the CR is not counted.
+        assert!(parse(&line(40)).unwrap().is_some());
+        assert_eq!(parse(&line(41)), Err(RequestError::UriTooLong));
+        // Garbage: a wrong byte within the limit is a 400, one past it a 414.
+        let garbage = |at: usize| [&[b'A'; 60][..at], b"\x00", &[b'A'; 60][at..]].concat();
+        assert_eq!(parse(&garbage(39)).map_err(RequestError::code), Err(400));
+        assert_eq!(parse(&garbage(40)), Err(RequestError::UriTooLong));
+        // A CR just past the limit may end the line, so the line is judged
+        // with it: here a CR inside a method, a 400.
+        let cr = parse(&[&[b'A'; 40][..], b"\r\r"].concat());
+        assert_eq!(cr.map_err(RequestError::code), Err(400));
+        // A NUL within max_header_bytes (200) is a 400, past it a 431.
+        let nul_at = |at: usize| {
+            let mut req = [&b"GET / HTTP/1.1\r\nHost: h\r\nA: "[..], &[b'x'; 300]].concat();
+            req[at] = 0;
+            req
+        };
+        assert_eq!(parse(&nul_at(199)).map_err(RequestError::code), Err(400));
+        assert_eq!(parse(&nul_at(200)), Err(RequestError::HeaderTooLarge));
+        assert_eq!(parse(&nul_at(250)), Err(RequestError::HeaderTooLarge));
+        // A head of exactly max_header_bytes passes, one byte more does not.
+        let head = |len: usize| {
+            let pad = "x".repeat(len - "GET / HTTP/1.1\r\nHost: h\r\nA: \r\n\r\n".len());
+            format!("GET / HTTP/1.1\r\nHost: h\r\nA: {pad}\r\n\r\n").into_bytes()
+        };
+        assert!(parse(&head(200)).unwrap().is_some());
+        assert_eq!(parse(&head(201)), Err(RequestError::HeaderTooLarge));
+    }
+
+    #[test]
+    fn request_line_limit_at_its_default() {
+        // `GET /` + 8,178 x `a` + ` HTTP/1.1`: 8,192 bytes, the default limit.
+        let limits = Limits::default();
+        let line = |len: usize| {
+            let path = "a".repeat(len - "GET / HTTP/1.1".len());
+            format!("GET /{path} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes()
+        };
+        let max = limits.max_request_line_bytes;
+        assert_eq!(max, 8192);
+        for cut in [0, 100, max, max + 1, max + 2] {
+            let ok = parse_in_reads(&line(max), &[cut], &limits);
+            assert!(ok.unwrap().is_some(), "split at {cut}");
+            let long = parse_in_reads(&line(max + 1), &[cut], &limits);
+            assert_eq!(long, Err(RequestError::UriTooLong), "split at {cut}");
+        }
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! its `receiver.py` off the same way).
 //!
 //! It never touches the socket: [`Receiver::feed`] consumes the bytes the
-//! transport has buffered and says how many more it wants; the connection
-//! reads them. The whole body is received before the app runs, so a slow
-//! uploader never holds the single app thread.
+//! transport has buffered ([`Buffered`]) and says how many more it wants;
+//! the connection reads them. The whole body is received before the app
+//! runs, so a slow uploader never holds the single app thread. The same
+//! `feed` runs on a plain buffer in the tests (`fuzz.rs` feeds it inputs
+//! whole, split and byte by byte).
 
 use std::time::Instant;
 
@@ -22,6 +24,37 @@ use super::transport::Transport;
 
 /// Largest single `read` while receiving a body, bytes.
 const MAX_READ_BYTES: usize = 256 * 1024;
+
+/// What [`Receiver::feed`] needs of a connection: the bytes received and
+/// not yet used, when they arrived, and a way to answer `100 Continue`.
+pub trait Buffered {
+    /// Received bytes not yet consumed.
+    fn input(&self) -> &[u8];
+    /// Marks the first `n` received bytes as used.
+    fn consume(&mut self, n: usize);
+    /// When bytes last arrived (the request's timeouts count from it).
+    fn last_read(&self) -> Instant;
+    /// Queues bytes to send before anything else (`100 Continue`).
+    fn queue(&mut self, bytes: &[u8]);
+}
+
+impl Buffered for Transport {
+    fn input(&self) -> &[u8] {
+        Transport::input(self)
+    }
+
+    fn consume(&mut self, n: usize) {
+        Transport::consume(self, n);
+    }
+
+    fn last_read(&self) -> Instant {
+        self.last_activity
+    }
+
+    fn queue(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+}
 
 /// Where the request being received is.
 #[derive(Debug)]
@@ -117,7 +150,7 @@ impl Receiver {
     pub fn feed(
         self,
         py: Python<'_>,
-        io: &mut Transport,
+        io: &mut impl Buffered,
         limits: &Limits,
         spare: &mut Option<RequestHead>,
     ) -> Progress {
@@ -127,9 +160,9 @@ impl Receiver {
                 if io.input().is_empty() {
                     return Progress::Wants(Self::Head { started }, READ_CHUNK_BYTES);
                 }
-                // The read that brought these bytes set `last_activity`: no
+                // The read that brought these bytes noted its time: no
                 // clock read per request.
-                let started = started.or(Some(io.last_activity));
+                let started = started.or(Some(io.last_read()));
                 let head = match parse_head_reusing(io.input(), limits, spare) {
                     Ok(Some(head)) => head,
                     Ok(None) => return Progress::Wants(Self::Head { started }, READ_CHUNK_BYTES),
@@ -145,8 +178,7 @@ impl Receiver {
         };
         let this = &mut *incoming;
         if !io.input().is_empty() {
-            let max = limits.max_body_bytes;
-            match this.decoder.decode(io.input(), &mut this.body.mem, max) {
+            match this.decoder.decode(io.input(), &mut this.body.mem, limits) {
                 Ok(used) => io.consume(used),
                 Err(e) => return Progress::Refused(e, Some(incoming.head)),
             }
@@ -188,7 +220,7 @@ enum Begun {
 }
 
 /// A head has been parsed: the body's framing decides where it ends.
-fn begin_body(io: &mut Transport, limits: &Limits, head: RequestHead) -> Begun {
+fn begin_body(io: &mut impl Buffered, limits: &Limits, head: RequestHead) -> Begun {
     let f = match framing(&head, limits) {
         Ok(f) => f,
         Err(e) => return Begun::Refused(e, head),
@@ -206,7 +238,7 @@ fn begin_body(io: &mut Transport, limits: &Limits, head: RequestHead) -> Begun {
     }
     // RFC 9110 §10.1.1: the client waits for 100 before sending.
     if io.input().is_empty() && expects_continue(&head) {
-        io.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        io.queue(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
     Begun::Body(Box::new(Incoming {
         head,
@@ -214,6 +246,6 @@ fn begin_body(io: &mut Transport, limits: &Limits, head: RequestHead) -> Begun {
         body: Spool::default(),
         has_body,
         // From the read that completed the head.
-        deadline: io.last_activity + limits.body_timeout(),
+        deadline: io.last_read() + limits.body_timeout(),
     }))
 }

@@ -27,11 +27,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::access_log::warn;
-use super::app_output::AppOutput;
-use super::config::HIGH_WATER_BYTES;
+use super::app_output::{AppOutput, Lending};
+use super::config::{HELD_WARNING, HIGH_WATER_BYTES};
 use super::impossible;
 use super::keep_alive::Close;
-use super::outlet::{Outlet, Sending};
+use super::outlet::Sending;
 use super::response_head::{write_simple, BodyLength, Delimit, Framing, ServerStatus};
 use super::sendfile::FileBody;
 use super::start_response::StartResponse;
@@ -101,86 +101,89 @@ pub struct Response {
     in_memory: bool,
     /// Body bytes produced (for the access log), once complete.
     pub body_bytes: u64,
-    /// The longest single run of application code so far (the app call, a
-    /// `next()`), for the warning about a held server.
-    pub longest: Duration,
+    /// The longest single run of application code (the app call, a
+    /// `next()`) that held the server for more than [`HELD_WARNING`], not
+    /// yet warned about.
+    pub held: Option<Duration>,
     /// A `write()` could not reach the client.
     write_failed: Option<io::Error>,
 }
 
 impl Response {
-    /// Calls `app(environ, start_response)` (`environ` is the error when it
-    /// could not be built: then the app is not called) with `spare`, the
-    /// previous response's `start_response`, when it can be reused. An
-    /// exception becomes a 500 on the first [`Response::pump`] (unless
-    /// `write()` already sent the head).
+    /// A response not started yet, with `spare`, the previous response's
+    /// `start_response`, when it can be reused.
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
-    pub fn call_app(
+    pub fn new(
         py: Python<'_>,
-        io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
-        environ: PyResult<Bound<'_, PyDict>>,
         sending: Sending,
         spare: Option<Py<StartResponse>>,
     ) -> PyResult<Self> {
-        let mut me = Self {
+        Ok(Self {
             app: AppOutput::new(py, spare)?,
             phase: Phase::Start,
             sending,
             in_memory: false,
             body_bytes: 0,
-            longest: Duration::ZERO,
+            held: None,
             write_failed: None,
-        };
+        })
+    }
+
+    /// Calls `app(environ, start_response)` (`environ` is the error when it
+    /// could not be built: then the app is not called). An exception
+    /// becomes a 500 on the first [`Response::pump`] (unless `write()`
+    /// already sent the head).
+    pub fn call_app(
+        &mut self,
+        py: Python<'_>,
+        io: &mut Transport,
+        ctx: &mut Ctx<'_, '_>,
+        environ: PyResult<Bound<'_, PyDict>>,
+    ) {
         let raised = match environ {
             Ok(environ) => {
                 let app = ctx.app;
-                me.app_code(py, io, ctx, |out| out.call(py, app, environ))
+                // Timed from the read that completed the request (no clock
+                // read before the call on this hot path).
+                let since = io.last_activity;
+                self.app_code(py, io, ctx, since, |out| out.call(py, app, environ))
             }
             Err(e) => {
                 // The server's own failure: what follows on the
                 // connection is not read.
-                me.sending.keep_alive.close(Close::Refused);
+                self.sending.keep_alive.close(Close::Refused);
                 Some(e)
             }
         };
         if let Some(e) = raised {
-            me.phase = Phase::Failed(e);
+            self.phase = Phase::Failed(e);
         }
-        Ok(me)
     }
 
     /// Runs application code `f` with the output lent to `start_response`
-    /// (so `write()` sends at once), timing it.
+    /// (so `write()` sends at once), timing it from `since`.
     fn app_code<R>(
         &mut self,
         py: Python<'_>,
         io: &mut Transport,
         ctx: &mut Ctx<'_, '_>,
+        since: Instant,
         f: impl FnOnce(&mut AppOutput) -> R,
     ) -> R {
-        let outlet = Outlet {
-            io: io.lend(),
-            sending: self.sending,
-            date: std::mem::take(ctx.date),
+        let lending = Lending {
+            io,
+            sending: &mut self.sending,
             timeout: ctx.limits.write_timeout(),
-            failed: None,
         };
-        let started = Instant::now();
-        let (r, back) = self.app.lent(py, outlet, f);
-        self.longest = self.longest.max(started.elapsed());
-        if let Some(outlet) = back {
-            io.restore(outlet.io);
-            self.sending = outlet.sending;
-            *ctx.date = outlet.date;
-            if outlet.failed.is_some() {
-                self.write_failed = outlet.failed;
-            }
-        } else {
-            impossible!("the outlet lent to start_response was lost");
-            self.write_failed = Some(io::Error::other("response output lost"));
+        let (r, failed) = self.app.lent(py, lending, f);
+        let took = since.elapsed();
+        if took > HELD_WARNING {
+            self.held = Some(self.held.map_or(took, |h| h.max(took)));
+        }
+        if failed.is_some() {
+            self.write_failed = failed;
         }
         r
     }
@@ -243,7 +246,9 @@ impl Response {
             let chunk = if self.in_memory {
                 self.app.next(py, &mut written)
             } else {
-                self.app_code(py, io, ctx, |app| app.next(py, &mut written))
+                self.app_code(py, io, ctx, Instant::now(), |app| {
+                    app.next(py, &mut written)
+                })
             };
             let chunk = match chunk {
                 Ok(chunk) => chunk,
@@ -289,7 +294,8 @@ impl Response {
         // end (granian#845).
         let mut first = Vec::new();
         let ended = file.is_some()
-            || (list.is_none() && self.app_code(py, io, ctx, |app| app.pull(py, &mut first))?);
+            || (list.is_none()
+                && self.app_code(py, io, ctx, Instant::now(), |app| app.pull(py, &mut first))?);
         if self.sending.head_sent() {
             // write() sent the head while the iterable was pulled.
             self.emit(py, &mut io.out, &first);
@@ -405,6 +411,12 @@ impl Response {
         } else {
             Abort(Some(err))
         }
+    }
+
+    /// This response's `start_response` lets go of the connection's socket
+    /// (its outlet keeps a handle to it).
+    pub fn release_outlet(&self, py: Python<'_>) {
+        *self.app.start_response(py).borrow_mut(py).outlet() = None;
     }
 
     /// This response's `start_response`, to offer to the next one.

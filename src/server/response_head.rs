@@ -151,6 +151,8 @@ pub struct ServerStatus {
 }
 
 impl ServerStatus {
+    /// `200 OK`.
+    pub const OK: Self = Self::new(200, "200 OK");
     /// `400 Bad Request`.
     pub const BAD_REQUEST: Self = Self::new(400, "400 Bad Request");
     /// `408 Request Timeout`.
@@ -236,9 +238,25 @@ pub fn write_text(
     keep_alive: KeepAlive,
     date: &[u8],
 ) -> u64 {
+    let content_type = "text/plain; charset=utf-8";
+    write_body(out, status, content_type, body, answering, keep_alive, date)
+}
+
+/// Appends the server's own complete answer with `body` as its body of
+/// type `content_type` (a constant, valid header value); returns the body
+/// length in bytes.
+pub fn write_body(
+    out: &mut Vec<u8>,
+    status: ServerStatus,
+    content_type: &'static str,
+    body: &str,
+    answering: Answering,
+    keep_alive: KeepAlive,
+    date: &[u8],
+) -> u64 {
     let mut head = AppHead::with_code(status.code, status.line);
     // A constant, valid header: this cannot fail.
-    let _ = head.push("Content-Type", "text/plain; charset=utf-8");
+    let _ = head.push("Content-Type", content_type);
     let length = BodyLength::Known(body.len() as u64);
     let framing = Framing::decide(status.code, answering, length);
     write_head(out, &head, framing, keep_alive, answering.version, date);

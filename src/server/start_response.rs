@@ -231,7 +231,9 @@ pub struct StartResponse {
     /// the application's code: another thread, a `close()`), for the
     /// responder to send in order.
     written: Vec<u8>,
-    /// The response's output, lent while application code runs.
+    /// What `write()` sends through: made at the first response and kept
+    /// with this object; filled with the connection's output while
+    /// application code runs.
     outlet: Option<Outlet>,
     /// This object's bound `write`, made by the first call and kept, so
     /// that a reused object ([`StartResponse::reuse`]) hands out the same
@@ -278,6 +280,8 @@ impl StartResponse {
             sr.get_refcnt(py) == 1 + isize::from(write.is_some()) && write.is_none_or(|n| n == 1)
         };
         if !alone {
+            // The app keeps it: it must not keep the connection's socket.
+            sr.borrow_mut(py).outlet = None;
             return None;
         }
         let sr = sr.into_bound(py);
@@ -292,18 +296,11 @@ impl StartResponse {
         self.called = false;
         self.sent = false;
         self.written.clear();
-        self.outlet = None;
     }
 
-    /// Lends the response's output while application code runs, so that
-    /// `write()` sends at once.
-    pub fn lend(&mut self, outlet: Outlet) {
-        self.outlet = Some(outlet);
-    }
-
-    /// Takes the lent output back after application code returned.
-    pub fn take_outlet(&mut self) -> Option<Outlet> {
-        self.outlet.take()
+    /// The outlet `write()` sends through, if one was made.
+    pub fn outlet(&mut self) -> &mut Option<Outlet> {
+        &mut self.outlet
     }
 
     /// The status and headers recorded by the last valid call, if any and
@@ -419,7 +416,7 @@ impl StartResponse {
         if bytes.is_empty() {
             return Ok(());
         }
-        let Some(outlet) = self.outlet.as_mut() else {
+        let Some(outlet) = self.outlet.as_mut().filter(|o| o.lent) else {
             self.sent = true;
             self.written.extend_from_slice(bytes);
             return Ok(());

@@ -6,7 +6,7 @@
 //! in-memory [`MemoryPeer`] whose input arrives in chosen pieces and whose
 //! room for output is chosen too: the same state machine runs on both.
 //! While application code runs, the output side is lent to the
-//! `start_response` of the exchange ([`Transport::lend`]), so that
+//! `start_response` of the exchange ([`Transport::swap_output`]), so that
 //! `write()` sends its bytes before it returns (PEP 3333 "The write()
 //! Callable").
 //!
@@ -130,36 +130,32 @@ impl Transport {
         }
     }
 
-    /// Lends the output side (the buffered output, the TLS session, the
-    /// socket's write edge) to application code, so that `write()` can send
-    /// at once; this transport is left without it until
-    /// [`Transport::restore`]. Nothing reads from a transport while its
-    /// output is lent: the request is already received whole.
+    /// A transport for the same client with nothing buffered: the one an
+    /// [`Outlet`](super::outlet::Outlet) keeps, into which this one's output
+    /// side is swapped while application code runs.
     #[must_use]
-    pub fn lend(&mut self) -> Self {
-        let peer = match &mut self.peer {
+    pub fn twin(&self) -> Self {
+        let peer = match &self.peer {
             Peer::Tcp(stream) => Peer::Tcp(Arc::clone(stream)),
-            Peer::Memory(m) => Peer::Memory(std::mem::take(m)),
+            Peer::Memory(_) => Peer::Memory(Box::default()),
         };
-        let mut lent = Self::over(peer, self.tls.take());
-        lent.out = std::mem::take(&mut self.out);
-        lent.out_pos = std::mem::take(&mut self.out_pos);
-        lent.writable = self.writable;
-        lent.last_activity = self.last_activity;
-        lent
+        Self::over(peer, None)
     }
 
-    /// Takes back the output side lent by [`Transport::lend`], with what
-    /// was written through it meanwhile.
-    pub fn restore(&mut self, lent: Self) {
-        if let (Peer::Memory(mine), Peer::Memory(theirs)) = (&mut self.peer, lent.peer) {
-            *mine = theirs;
+    /// Swaps the output side (buffered output, the TLS session, the write
+    /// edge, the activity clock) with `twin`'s: lent to application code
+    /// so that `write()` can send at once, and swapped back after it. Only
+    /// small fields move. Nothing reads from a transport while its output
+    /// is lent: the request is already received whole.
+    pub fn swap_output(&mut self, twin: &mut Self) {
+        std::mem::swap(&mut self.out, &mut twin.out);
+        std::mem::swap(&mut self.out_pos, &mut twin.out_pos);
+        std::mem::swap(&mut self.tls, &mut twin.tls);
+        std::mem::swap(&mut self.writable, &mut twin.writable);
+        std::mem::swap(&mut self.last_activity, &mut twin.last_activity);
+        if let (Peer::Memory(mine), Peer::Memory(theirs)) = (&mut self.peer, &mut twin.peer) {
+            std::mem::swap(mine, theirs);
         }
-        self.tls = lent.tls;
-        self.out = lent.out;
-        self.out_pos = lent.out_pos;
-        self.writable = lent.writable;
-        self.last_activity = lent.last_activity;
     }
 
     /// Writes every buffered byte, waiting (with the GIL released) for the

@@ -33,6 +33,9 @@ pub struct Ctx<'a, 'py> {
     pub date: &'a mut DateCache,
     /// The paths already warned about holding the server.
     pub held: &'a mut HeldLog,
+    /// The generation of a live-reloading server: it answers the
+    /// live-reload paths itself (`live_reload.rs`).
+    pub live_reload: Option<&'a str>,
 }
 
 /// The warning that one request held the one app thread (other clients

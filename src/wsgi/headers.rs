@@ -34,7 +34,8 @@ pub fn is_hop_by_hop(name: &str) -> bool {
 }
 
 /// `true` for an RFC 9110 §5.6.2 token character.
-const fn is_tchar(b: u8) -> bool {
+#[must_use]
+pub const fn is_tchar(b: u8) -> bool {
     matches!(b,
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
         b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
@@ -213,12 +214,15 @@ pub fn header_item<'py>(
 
 /// Folds one more `Content-Length` value `v` into `found` (the value seen
 /// so far, if any): RFC 9110 §8.6, a decimal number, repeated only with the
-/// same value.
+/// same value. Only SP and HTAB around it are whitespace (OWS, RFC 9110
+/// §5.6.3): `str::trim` would also drop U+0085 or U+00A0, and the header,
+/// sent as the app wrote it, would then frame a body that strict clients
+/// refuse to read.
 ///
 /// # Errors
 /// [`Error::InvalidHeader`] for a non-numeric value or a different repeat.
 pub fn next_content_length(found: Option<u64>, v: &str) -> Result<u64, Error> {
-    let t = v.trim();
+    let t = v.trim_matches([' ', '\t']);
     let parsed = (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
         .then(|| t.parse::<u64>().ok())
         .flatten()
@@ -276,6 +280,34 @@ mod tests {
         let mut out = Vec::new();
         Headers(vec![("X".into(), "caf\u{e9}".into())]).write_to(&mut out);
         assert_eq!(out, b"X: caf\xe9\r\n");
+    }
+
+    #[test]
+    fn content_length_whitespace_is_sp_and_htab_only() {
+        // OWS (RFC 9110 §5.6.3) around the number is fine...
+        for ok in ["5", " 5", "5\t", "\t 5 \t"] {
+            assert_eq!(next_content_length(None, ok), Ok(5), "{ok:?}");
+        }
+        // ...other Unicode whitespace is not OWS: the value is not a number.
+        for bad in [
+            "5\u{85}",
+            "5\u{a0}",
+            "\u{a0}5",
+            "\u{85}5",
+            "5\u{2003}",
+            "5\u{b}",
+            "5\u{c}",
+            "5\r",
+            "5\n",
+            "5 5",
+        ] {
+            let err = next_content_length(None, bad).unwrap_err();
+            assert_eq!(
+                err,
+                Error::InvalidHeader(format!("Content-Length: {bad:?} is not a number of bytes")),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

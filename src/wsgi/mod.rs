@@ -29,8 +29,8 @@ use pyo3::prelude::*;
 
 pub use app_iter::AppIter;
 pub use headers::{
-    check_header, header_item, header_list, is_hop_by_hop, is_token, next_content_length, Headers,
-    HOP_BY_HOP,
+    check_header, header_item, header_list, is_hop_by_hop, is_tchar, is_token, next_content_length,
+    Headers, HOP_BY_HOP,
 };
 pub use latin1::{latin1_bytes, latin1_pystring, latin1_string, utf8_from_latin1};
 pub use media_type::MediaType;

@@ -113,6 +113,11 @@ def _cases() -> list[Case]:
 
     # --- request-line and line-ending shapes (RFC 9112 sections 2.2, 3) ----------------
     add("line-bare-lf", b"GET / HTTP/1.1\nHost: example.test\n\n", half_close=True)
+    add(
+        "line-bare-lf-in-a-field",
+        b"GET / HTTP/1.1\r\nHost: example.test\r\nDummy: x\nContent-Length: 23\r\n\r\n"
+        b"GET / HTTP/1.1\r\nDummy: GET /admin HTTP/1.1\r\nHost: example.test\r\n\r\n",
+    )
     add("line-leading-crlf", b"\r\n" + req("GET / HTTP/1.1"))
     add("line-double-space", req("GET  / HTTP/1.1"))
     add("line-tab-separator", req("GET\t/\tHTTP/1.1"))
@@ -197,6 +202,23 @@ def _cases() -> list[Case]:
     add("te-chunked-size-space", post(TE, body=b"4 \r\nWiki\r\n0\r\n\r\n"))
     add("te-chunked-bws-before-ext", post(TE, body=b"4 ;a=1\r\nWiki\r\n0\r\n\r\n"))
     add("te-chunked-ext-bare-lf", post(TE, body=b"4;a\nb\r\nWiki\r\n0\r\n\r\n"))
+    for name, line in [
+        ("empty", b"2;"),
+        ("no-name", b"2;=x"),
+        ("no-value", b"2;a="),
+        ("space-in-name", b"2;a b"),
+        ("open-quote", b'2;a="b'),
+    ]:
+        add(f"te-chunk-ext-{name}", post(TE, body=line + b"\r\naa\r\n0\r\n\r\n"))
+    add("te-chunk-ext-no-value-no-data", post(TE, body=b"20;invalid=\r\n"), half_close=True)
+    add(
+        "te-trailer-bare-lf",
+        post(TE, body=b"0\r\nX: a\n\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"),
+        half_close=True,
+    )
+    add("te-trailer-nul", post(TE, body=b"0\r\nX: a\x00\r\n\r\n"))
+    add("te-trailer-no-colon", post(TE, body=b"0\r\nX\r\n\r\n"))
+    add("te-trailer-bad-name", post(TE, body=b"0\r\nX Y: a\r\n\r\n"))
     add("te-chunked-fragment-target", req("POST /p?q=1#f HTTP/1.1", TE, body=CHUNKED))
     add("te-chunked-lf-only", post(TE, body=b"4\nWiki\n0\n\n"), half_close=True)
     add("te-chunked-twice", post("Transfer-Encoding: chunked, chunked", body=CHUNKED))

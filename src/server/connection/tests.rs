@@ -21,6 +21,7 @@ struct Rig {
     date: DateCache,
     held: HeldLog,
     stopping: bool,
+    live_reload: Option<String>,
 }
 
 impl Rig {
@@ -32,6 +33,7 @@ impl Rig {
             date: DateCache::default(),
             held: HeldLog::default(),
             stopping: false,
+            live_reload: None,
         }
     }
 
@@ -46,6 +48,7 @@ impl Rig {
             stopping: self.stopping,
             date: &mut self.date,
             held: &mut self.held,
+            live_reload: self.live_reload.as_deref(),
         };
         conn.advance(py, &mut ctx)
     }
