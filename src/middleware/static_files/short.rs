@@ -1,7 +1,7 @@
 //! The short `text/plain` answers of `static_files`: 301 to a folder's
 //! slash, 405, 412 and 416, each with its status line as the body.
 
-use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
+use percent_encoding::percent_encode;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use super::path::latin1_bytes;
 use super::respond::text;
 use crate::middleware::glue::Call;
+use crate::routing::url_for;
 
 /// A short `text/plain` answer: `status` as the body (empty for HEAD).
 pub fn plain<'py>(
@@ -48,26 +49,6 @@ pub fn method_not_allowed<'py>(call: &Call<'_, 'py>, head: bool) -> PyResult<Bou
     )
 }
 
-/// What a path keeps unescaped in `Location`: RFC 3986 `pchar` and `/`
-/// (unreserved, sub-delims, `:`, `@`); `%` is escaped, since `PATH_INFO`
-/// was decoded.
-const PATH: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
 /// 301 to the same path with a trailing slash, query string kept (the
 /// `Location` is an absolute path, RFC 9110 §10.2.2).
 pub fn redirect_to_slash<'py>(
@@ -81,7 +62,10 @@ pub fn redirect_to_slash<'py>(
             target.extend_from_slice(&latin1_bytes(part.to_str()?).unwrap_or_default());
         }
     }
-    let mut location = percent_encode(&target, PATH).to_string();
+    // `Location` keeps what a path keeps unescaped (RFC 3986 `pchar` and
+    // `/`, the set url_for escapes paths with); `%` is escaped, since
+    // `PATH_INFO` was decoded.
+    let mut location = percent_encode(&target, url_for::PATH).to_string();
     location.push('/');
     if let Some(qs) = text(environ, intern!(py, "QUERY_STRING")) {
         let qs = qs.to_str()?;
