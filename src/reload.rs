@@ -2,30 +2,36 @@
 //!
 //! Changes arrive as OS notifications (inotify, FSEvents, kqueue or
 //! ReadDirectoryChangesW, through the `notify` crate), debounced by
-//! `notify-debouncer-mini`, never by a polling walk: a stat loop over every
+//! `notify-debouncer-mini`, not by a polling walk: a stat loop over every
 //! imported module costs CPU forever (flask#5307) and sees a save late or,
-//! for fast successive saves, not at all (werkzeug#2141).
+//! for fast successive saves, not at all (werkzeug#2141). The exceptions
+//! are polled, one directory at a time (the `notify` poll watcher): folders
+//! on file systems whose changes never reach inotify ([`polling`]), every
+//! folder past the OS watch limit (said once, with the sysctl that raises
+//! it, instead of werkzeug's silent gap), and everything under
+//! `--reload-poll`.
 //!
 //! Every OS watch is on a *directory*, never on a file: editors save by
 //! writing a temporary file and renaming it over the original, which ends a
 //! watch on the old inode. A watched file is reported when anything happens
-//! to its name in its directory; a watched tree reports its `*.py` files,
-//! including ones created later, and skips hidden directories, virtual
+//! to its name in its directory; a watched tree reports its `*.py` files
+//! (or, for a template or static folder, every file), including ones
+//! created later, and skips hidden directories, virtual
 //! environments and build output (see [`skipped_dir`]).
 //!
 //! The Python side (`rswsgi/_reload.py`) only asks "what changed?":
 //! [`FileWatcher`] is the private `rswsgi._rswsgi._FileWatcher`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use notify_debouncer_mini::notify::{
-    self, EventHandler, RecommendedWatcher, RecursiveMode, Watcher, WatcherKind,
+    self, EventHandler, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher, WatcherKind,
 };
 use notify_debouncer_mini::{
     new_debouncer_opt, Config, DebounceEventResult, DebouncedEventKind, Debouncer,
@@ -33,6 +39,8 @@ use notify_debouncer_mini::{
 use pyo3::prelude::*;
 
 use crate::errors::Error;
+
+pub mod polling;
 
 /// How long `wait` blocks between two `check_signals` (Ctrl-C latency).
 const TICK: Duration = Duration::from_millis(100);
@@ -77,27 +85,87 @@ impl Watcher for ChangesOnly {
     }
 }
 
+/// What a watched directory tree reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Its `*.py` files (the source trees of the app).
+    PythonFiles,
+    /// Every file an editor saves (template and static folders, included
+    /// globs), minus hidden files and editor backups.
+    EveryFile,
+}
+
+/// How the reloader learns of changes in one directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// An OS notification watch (inotify and its peers).
+    Notified,
+    /// A stat walk every `Polling::interval` (see [`polling`]).
+    Polled,
+}
+
+/// When directories are polled rather than watched by notification.
+#[derive(Debug, Clone, Copy)]
+pub struct Polling {
+    /// Time between two stat walks of a polled directory.
+    pub interval: Duration,
+    /// Poll every directory (`--reload-poll`), not only those on file
+    /// systems without inotify events or past the OS watch limit.
+    pub everywhere: bool,
+}
+
+/// Seconds between two stat walks of a directory polled because inotify
+/// gives no events there (or the watch limit was reached).
+pub const AUTO_POLL: Duration = Duration::from_millis(500);
+
 /// What is watched, and the OS watches behind it.
 pub struct WatchSet {
     debouncer: Debouncer<ChangesOnly>,
-    /// Directories with a (non-recursive) OS watch.
-    dirs: HashSet<PathBuf>,
+    /// The poll watcher, made when the first directory is polled.
+    poller: Option<Debouncer<PollWatcher>>,
+    sender: Sender<DebounceEventResult>,
+    debounce: Duration,
+    polling: Polling,
+    /// Directories with a (non-recursive) watch, and of which kind.
+    dirs: HashMap<PathBuf, How>,
     /// Files reported when they change.
     files: HashSet<PathBuf>,
-    /// Roots whose `*.py` files (outside skipped directories) are reported.
-    trees: Vec<PathBuf>,
+    /// Roots whose files (per their [`Scope`], outside skipped directories)
+    /// are reported.
+    trees: Vec<(PathBuf, Scope)>,
+    /// Set once an OS watch failed for the watch limit: every directory
+    /// watched from then on is polled.
+    limit_reached: bool,
+    /// A lower limit on OS watches than the kernel's, to take the limit
+    /// path in tests.
+    os_watch_limit: Option<usize>,
+    /// What the user should be told once (polling, and why).
+    notices: Vec<String>,
+    /// File system kinds already named in a notice.
+    told: HashSet<&'static str>,
 }
 
 /// A new watch set (nothing watched yet) and the channel its debounced
 /// batches of events arrive on; a change is reported `debounce` after the
 /// last event on its path (bursts of writes become one batch).
-pub fn watch_set(debounce: Duration) -> notify::Result<(WatchSet, Receiver<DebounceEventResult>)> {
+pub fn watch_set(
+    debounce: Duration,
+    polling: Polling,
+) -> notify::Result<(WatchSet, Receiver<DebounceEventResult>)> {
     let (tx, rx) = std::sync::mpsc::channel();
     let set = WatchSet {
-        debouncer: new_debouncer_opt(Config::default().with_timeout(debounce), tx)?,
-        dirs: HashSet::new(),
+        debouncer: new_debouncer_opt(Config::default().with_timeout(debounce), tx.clone())?,
+        poller: None,
+        sender: tx,
+        debounce,
+        polling,
+        dirs: HashMap::new(),
         files: HashSet::new(),
         trees: Vec::new(),
+        limit_reached: false,
+        os_watch_limit: None,
+        notices: Vec::new(),
+        told: HashSet::new(),
     };
     Ok((set, rx))
 }
@@ -117,25 +185,32 @@ fn skipped_dir(dir: &Path) -> bool {
     }) || dir.join("pyvenv.cfg").exists()
 }
 
-/// A Python source file by name (an editor's hidden lock or backup file,
-/// e.g. emacs's `.#app.py`, is not).
+/// A file an editor saves, by name: not a hidden lock, swap or backup file
+/// (emacs's `.#app.py`, vim's `.app.py.swp`, `app.py~`, and the `4913`
+/// file vim writes to test a directory).
+fn is_edited(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| {
+        let n = n.to_string_lossy();
+        !(n.starts_with('.') || n.ends_with('~') || n == "4913")
+    })
+}
+
+/// A Python source file by name (an editor's hidden lock or backup file
+/// is not).
 fn is_source(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "py")
-        && path
-            .file_name()
-            .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+    path.extension().is_some_and(|e| e == "py") && is_edited(path)
 }
 
 impl WatchSet {
-    /// Watches `path`: a directory as a tree (its `*.py` files, recursively,
-    /// minus skipped directories), anything else as one file (which need not
-    /// exist yet, but its directory must).
-    pub fn add(&mut self, path: &Path) -> notify::Result<()> {
+    /// Watches `path`: a directory as a tree (its files per `scope`,
+    /// recursively, minus skipped directories), anything else as one file
+    /// (which need not exist yet, but its directory must).
+    pub fn add(&mut self, path: &Path, scope: Scope) -> notify::Result<()> {
         let path = absolute(path)?;
         if path.is_dir() {
             self.watch_tree(&path)?;
-            if !self.trees.contains(&path) {
-                self.trees.push(path);
+            if !self.trees.contains(&(path.clone(), scope)) {
+                self.trees.push((path, scope));
             }
         } else {
             let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -145,14 +220,95 @@ impl WatchSet {
         Ok(())
     }
 
+    /// The notices not yet taken (each is said once).
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
     fn watch_dir(&mut self, dir: &Path) -> notify::Result<()> {
-        if !self.dirs.contains(dir) {
-            self.debouncer
+        if self.dirs.contains_key(dir) {
+            return Ok(());
+        }
+        let how = if self.polling.everywhere || self.limit_reached {
+            How::Polled
+        } else if let Some(kind) = polling::gives_no_events(dir) {
+            if self.told.insert(kind) {
+                self.notices.push(format!(
+                    "polling {} every {:?}: it is on {kind}, where the OS reports no changes",
+                    dir.display(),
+                    self.polling.interval
+                ));
+            }
+            How::Polled
+        } else {
+            match self.notify(dir) {
+                Ok(()) => How::Notified,
+                Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                    self.limit_reached = true;
+                    self.notices.push(format!(
+                        "the OS limit on file watches is reached at {}; polling it and every \
+                         folder after it every {:?} (to raise the limit: sudo sysctl \
+                         fs.inotify.max_user_watches=524288)",
+                        dir.display(),
+                        self.polling.interval
+                    ));
+                    How::Polled
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if how == How::Polled {
+            self.poller()?
                 .watcher()
                 .watch(dir, RecursiveMode::NonRecursive)?;
-            self.dirs.insert(dir.to_path_buf());
         }
+        self.dirs.insert(dir.to_path_buf(), how);
         Ok(())
+    }
+
+    /// One OS notification watch on `dir`.
+    fn notify(&mut self, dir: &Path) -> notify::Result<()> {
+        let notified = self.dirs.values().filter(|h| **h == How::Notified).count();
+        if self.os_watch_limit.is_some_and(|limit| notified >= limit) {
+            return Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch));
+        }
+        self.debouncer
+            .watcher()
+            .watch(dir, RecursiveMode::NonRecursive)
+    }
+
+    fn poller(&mut self) -> notify::Result<&mut Debouncer<PollWatcher>> {
+        if self.poller.is_none() {
+            let config = Config::default()
+                .with_timeout(self.debounce)
+                .with_notify_config(
+                    // The poll watcher keeps whole-second modification
+                    // times, so two saves within a second (or a save in the
+                    // second the watch began) differ only in content:
+                    // compare that too. It reads each polled file per
+                    // interval, which polling only the folders that need it
+                    // keeps small.
+                    notify::Config::default()
+                        .with_poll_interval(self.polling.interval)
+                        .with_compare_contents(true),
+                );
+            self.poller = Some(new_debouncer_opt(config, self.sender.clone())?);
+        }
+        Ok(self.poller.as_mut().expect("made above"))
+    }
+
+    fn unwatch_dir(&mut self, dir: &Path) {
+        match self.dirs.remove(dir) {
+            Some(How::Notified) => {
+                let _ = self.debouncer.watcher().unwatch(dir);
+            }
+            Some(How::Polled) => {
+                if let Some(poller) = &mut self.poller {
+                    let _ = poller.watcher().unwatch(dir);
+                }
+            }
+            None => {}
+        }
     }
 
     /// Watches `root` and every directory below it that is not skipped.
@@ -165,30 +321,41 @@ impl WatchSet {
             .into_iter()
             .filter_entry(|e| e.file_type().is_dir() && !skipped_dir(e.path()));
         for entry in walk.flatten() {
-            if let Err(e) = self.watch_dir(entry.path()) {
-                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
-                    return Err(e);
-                }
-            }
+            let _ = self.watch_dir(entry.path());
         }
         Ok(())
     }
 
-    /// The tree root `path` lies in, if any, with no skipped directory
-    /// between the two.
-    fn tree_of(&self, path: &Path) -> Option<&Path> {
-        self.trees
-            .iter()
-            .find(|root| {
-                path.strip_prefix(root).is_ok_and(|rel| {
-                    rel.parent().is_none_or(|p| {
-                        p.ancestors()
-                            .filter(|a| !a.as_os_str().is_empty())
-                            .all(|a| !skipped_dir(&root.join(a)))
-                    })
+    /// The scope of the tree `path` lies in, if any, with no skipped
+    /// directory between the two (`EveryFile` wins when trees overlap).
+    fn tree_of(&self, path: &Path) -> Option<Scope> {
+        let inside = |root: &Path| {
+            path.strip_prefix(root).is_ok_and(|rel| {
+                rel.parent().is_none_or(|p| {
+                    p.ancestors()
+                        .filter(|a| !a.as_os_str().is_empty())
+                        .all(|a| !skipped_dir(&root.join(a)))
                 })
             })
-            .map(PathBuf::as_path)
+        };
+        let mut scopes = self.trees.iter().filter(|(root, _)| inside(root));
+        let first = scopes.next()?.1;
+        Some(if scopes.any(|(_, s)| *s == Scope::EveryFile) {
+            Scope::EveryFile
+        } else {
+            first
+        })
+    }
+
+    /// Whether a change to `path` (a file, or a name that is gone) is
+    /// reported.
+    fn reported(&self, path: &Path) -> bool {
+        self.files.contains(path)
+            || match self.tree_of(path) {
+                Some(Scope::PythonFiles) => is_source(path),
+                Some(Scope::EveryFile) => is_edited(path) && !path.is_dir(),
+                None => false,
+            }
     }
 
     /// The watched paths among one debounced batch. A new directory in a
@@ -207,36 +374,40 @@ impl WatchSet {
                     .into_iter()
                     .filter(|e| e.kind == DebouncedEventKind::Any);
                 for path in settled.map(|e| e.path) {
-                    if self.files.contains(&path)
-                        || is_source(&path) && self.tree_of(&path).is_some()
-                    {
+                    if self.reported(&path) {
                         out.push(path);
                     } else if path.is_dir() {
-                        let new = !self.dirs.contains(&path) && !skipped_dir(&path);
+                        let new = !self.dirs.contains_key(&path) && !skipped_dir(&path);
                         if new && self.tree_of(&path).is_some() {
                             let _ = self.watch_tree(&path);
                         }
-                    } else if self.dirs.remove(&path) {
-                        let _ = self.debouncer.watcher().unwatch(&path);
+                    } else if self.dirs.contains_key(&path) {
+                        self.unwatch_dir(&path);
                     }
                 }
             }
-            Err(e) if e.paths.is_empty() => out.extend(self.trees.iter().cloned()),
+            Err(e) if e.paths.is_empty() => {
+                out.extend(self.trees.iter().map(|(root, _)| root.clone()));
+            }
             Err(e) => out.extend(e.paths),
         }
         out
     }
 }
 
-/// `_FileWatcher(paths=(), *, debounce_secs=0.1)`: reports changes to files
-/// and source trees, from OS notifications (private; used by
-/// `python -m rswsgi.dev --reload`).
+/// `_FileWatcher(paths=(), *, debounce_secs=0.1, poll_secs=None)`: reports
+/// changes to files and folders, from OS notifications, or by polling where
+/// those never come (private; used by `python -m rswsgi.dev --reload`).
 ///
 /// Each path is watched as `add` does. `debounce_secs` (seconds) is how long
 /// a path must stay quiet before its change is reported, so an editor's
-/// write-and-rename is one change. Raises `OSError` when a path cannot be
-/// watched (its directory does not exist, or the OS limit on watches is
-/// reached) and `ValueError` for a negative or non-finite `debounce_secs`.
+/// write-and-rename is one change. `poll_secs` (seconds): poll every folder
+/// at this interval (`--reload-poll`); `None` polls only folders on file
+/// systems that give no inotify events (NFS, SMB/CIFS, 9p, FUSE and
+/// virtiofs, vboxsf) and, once the OS watch limit is reached, every folder
+/// after it, each every 0.5 s (`take_notices` says so). Raises `OSError`
+/// when a path cannot be watched (its directory does not exist) and
+/// `ValueError` for a negative or non-finite `debounce_secs` or `poll_secs`.
 #[pyclass(module = "rswsgi._rswsgi", name = "_FileWatcher", frozen)]
 pub struct FileWatcher {
     // Free threading: both locks are held only over Rust code (the long
@@ -276,31 +447,54 @@ fn watch_error(what: String, e: notify::Error) -> PyErr {
 #[pymethods]
 impl FileWatcher {
     #[new]
-    #[pyo3(signature = (paths = Vec::new(), *, debounce_secs = 0.1))]
-    fn new(py: Python<'_>, paths: Vec<PathBuf>, debounce_secs: f64) -> PyResult<Self> {
+    #[pyo3(signature = (paths = Vec::new(), *, debounce_secs = 0.1, poll_secs = None))]
+    fn new(
+        py: Python<'_>,
+        paths: Vec<PathBuf>,
+        debounce_secs: f64,
+        poll_secs: Option<f64>,
+    ) -> PyResult<Self> {
         let debounce = seconds("debounce_secs", debounce_secs)?;
-        let (set, events) = watch_set(debounce)
+        let polling = match poll_secs {
+            Some(secs) => Polling {
+                interval: seconds("poll_secs", secs)?,
+                everywhere: true,
+            },
+            None => Polling {
+                interval: AUTO_POLL,
+                everywhere: false,
+            },
+        };
+        let (set, events) = watch_set(debounce, polling)
             .map_err(|e| watch_error("cannot start watching files".into(), e))?;
         let watcher = Self {
             set: Mutex::new(set),
             events: Mutex::new(events),
         };
         for path in paths {
-            watcher.add(py, path)?;
+            watcher.add(py, path, false)?;
         }
         Ok(watcher)
     }
 
-    /// `add(path) -> None`: watches `path` (`str` or `os.PathLike`): a
-    /// directory as a tree of `*.py` files (recursively; hidden directories,
-    /// virtual environments, `__pycache__`, `node_modules`, `site-packages`,
-    /// `target` and `build` are skipped), anything else as one file, which
-    /// need not exist yet. Adding a path twice is harmless. Raises `OSError`
-    /// as the constructor does.
-    fn add(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    /// `add(path, *, every_file=False) -> None`: watches `path` (`str` or
+    /// `os.PathLike`): a directory as a tree of `*.py` files, or of every
+    /// file with `every_file=True` (template and static folders), except
+    /// hidden files and editor backups (`*~`), recursively (hidden
+    /// directories, virtual environments, `__pycache__`, `node_modules`,
+    /// `site-packages`, `target` and `build` are skipped); anything else as
+    /// one file, which need not exist yet. Adding a path twice is harmless.
+    /// Raises `OSError` as the constructor does.
+    #[pyo3(signature = (path, *, every_file = false))]
+    fn add(&self, py: Python<'_>, path: PathBuf, every_file: bool) -> PyResult<()> {
+        let scope = if every_file {
+            Scope::EveryFile
+        } else {
+            Scope::PythonFiles
+        };
         py.detach(|| {
             let mut set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
-            set.add(&path)
+            set.add(&path, scope)
         })
         .map_err(|e| watch_error(format!("cannot watch {}", path.display()), e))
     }
@@ -347,13 +541,22 @@ impl FileWatcher {
         }
     }
 
+    /// `take_notices() -> list[str]`: what the user should be told about
+    /// how folders are watched (polled, and why), each message once.
+    fn take_notices(&self) -> Vec<String> {
+        let mut set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        set.take_notices()
+    }
+
     fn __repr__(&self) -> String {
         let set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        let polled = set.dirs.values().filter(|h| **h == How::Polled).count();
         format!(
-            "<rswsgi._FileWatcher: {} files, {} trees, {} directories watched>",
+            "<rswsgi._FileWatcher: {} files, {} trees, {} directories watched ({} polled)>",
             set.files.len(),
             set.trees.len(),
-            set.dirs.len()
+            set.dirs.len(),
+            polled
         )
     }
 }

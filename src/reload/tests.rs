@@ -14,9 +14,21 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        Self::with(Polling {
+            interval: AUTO_POLL,
+            everywhere: false,
+        })
+    }
+
+    fn with(polling: Polling) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (set, rx) = watch_set(DEBOUNCE).unwrap();
+        let (set, rx) = watch_set(DEBOUNCE, polling).unwrap();
         Self { dir, set, rx }
+    }
+
+    fn add(&mut self, rel: &str, scope: Scope) {
+        let p = self.dir.path().join(rel);
+        self.set.add(&p, scope).unwrap();
     }
 
     /// The real (symlink-free) path of `rel` in the fixture directory.
@@ -68,7 +80,7 @@ fn a_watched_file_that_changes_is_reported_once_per_burst() {
     let mut f = Fixture::new();
     f.write("app.py", "x = 1\n");
     f.write("other.py", "y = 1\n");
-    f.set.add(&f.dir.path().join("app.py")).unwrap();
+    f.add("app.py", Scope::PythonFiles);
     for i in 0..5 {
         f.write("app.py", &format!("x = {i}\n"));
     }
@@ -89,7 +101,7 @@ fn a_watched_file_that_changes_is_reported_once_per_burst() {
 fn an_editor_s_write_and_rename_is_seen_and_the_next_save_too() {
     let mut f = Fixture::new();
     f.write("app.py", "x = 1\n");
-    f.set.add(&f.path("app.py")).unwrap();
+    f.add("app.py", Scope::PythonFiles);
     for round in 0..2 {
         f.write(".app.py.swp", &format!("x = {round}\n"));
         fs::rename(f.path(".app.py.swp"), f.path("app.py")).unwrap();
@@ -105,7 +117,7 @@ fn a_tree_reports_python_files_below_it_and_skips_the_rest() {
     f.write("env/pyvenv.cfg", "");
     f.write("env/lib/thing.py", "");
     f.write("__pycache__/x.py", "");
-    f.set.add(f.dir.path()).unwrap();
+    f.add("", Scope::PythonFiles);
     f.write("pkg/mod.py", "x = 1\n");
     f.write("new.py", "");
     f.write("notes.txt", "");
@@ -118,7 +130,7 @@ fn a_tree_reports_python_files_below_it_and_skips_the_rest() {
 #[test]
 fn a_directory_created_later_in_a_tree_is_watched_too() {
     let mut f = Fixture::new();
-    f.set.add(f.dir.path()).unwrap();
+    f.add("", Scope::PythonFiles);
     fs::create_dir(f.path("sub")).unwrap();
     // Its creation is not a change, but it gets a watch.
     assert_eq!(f.batches(DEBOUNCE * 8), Vec::<Vec<PathBuf>>::new());
@@ -129,19 +141,100 @@ fn a_directory_created_later_in_a_tree_is_watched_too() {
 #[test]
 fn a_missing_file_can_be_watched_but_not_a_missing_directory() {
     let mut f = Fixture::new();
-    f.set.add(&f.path("later.py")).unwrap();
+    f.add("later.py", Scope::PythonFiles);
     f.write("later.py", "");
     assert_eq!(f.changes(), vec![f.path("later.py")]);
-    assert!(f.set.add(&f.path("no/such/dir.py")).is_err());
+    assert!(f
+        .set
+        .add(&f.path("no/such/dir.py"), Scope::PythonFiles)
+        .is_err());
 }
 
 #[test]
 fn reading_a_file_is_not_a_change() {
     let mut f = Fixture::new();
     f.write("app.py", "x = 1\n");
-    f.set.add(f.dir.path()).unwrap();
+    f.add("", Scope::PythonFiles);
     for _ in 0..3 {
         fs::read(f.path("app.py")).unwrap();
     }
     assert_eq!(f.batches(DEBOUNCE * 8), Vec::<Vec<PathBuf>>::new());
+}
+
+#[test]
+fn a_folder_of_every_file_reports_templates_but_not_backups() {
+    let mut f = Fixture::new();
+    f.write("templates/base.html", "");
+    f.write("app.py", "");
+    f.add("", Scope::PythonFiles);
+    f.add("templates", Scope::EveryFile);
+    f.write("templates/base.html", "<p>new</p>");
+    f.write("templates/part/new.txt", "");
+    f.write("templates/base.html~", "");
+    f.write("templates/.base.html.swp", "");
+    f.write("notes.txt", "");
+    let mut seen = f.changes();
+    // The new subfolder is watched once its creation is seen; its file may
+    // come in the same batch or later.
+    if !seen.contains(&f.path("templates/part/new.txt")) {
+        f.write("templates/part/new.txt", "again");
+        seen.extend(f.changes());
+    }
+    assert!(seen.contains(&f.path("templates/base.html")), "{seen:?}");
+    assert!(seen.contains(&f.path("templates/part/new.txt")), "{seen:?}");
+    for quiet in [
+        "templates/base.html~",
+        "templates/.base.html.swp",
+        "notes.txt",
+    ] {
+        assert!(!seen.contains(&f.path(quiet)), "{quiet} in {seen:?}");
+    }
+}
+
+#[test]
+fn polling_everywhere_sees_a_change_without_notifications() {
+    let mut f = Fixture::with(Polling {
+        interval: Duration::from_millis(50),
+        everywhere: true,
+    });
+    f.write("pkg/mod.py", "x = 1\n");
+    f.add("", Scope::PythonFiles);
+    assert!(f.set.dirs.values().all(|h| *h == How::Polled));
+    assert_eq!(f.set.dirs.len(), 2);
+    f.write("pkg/mod.py", "x = 2\n");
+    assert_eq!(f.changes(), vec![f.path("pkg/mod.py")]);
+    assert!(
+        f.set.take_notices().is_empty(),
+        "forced polling needs no notice"
+    );
+}
+
+#[test]
+fn past_the_watch_limit_the_rest_is_polled_and_the_user_told_once() {
+    let mut f = Fixture::with(Polling {
+        interval: Duration::from_millis(50),
+        everywhere: false,
+    });
+    f.set.os_watch_limit = Some(1);
+    f.write("a/one.py", "");
+    f.write("b/two.py", "");
+    f.add("", Scope::PythonFiles);
+    let notified = f.set.dirs.values().filter(|h| **h == How::Notified).count();
+    assert_eq!((notified, f.set.dirs.len()), (1, 3));
+    let notices = f.set.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains("fs.inotify.max_user_watches"),
+        "{notices:?}"
+    );
+    f.write("a/one.py", "x = 1\n");
+    f.write("b/two.py", "x = 1\n");
+    let mut seen = f.changes();
+    if seen.len() < 2 {
+        seen.extend(f.changes());
+        seen.sort();
+        seen.dedup();
+    }
+    assert_eq!(seen, vec![f.path("a/one.py"), f.path("b/two.py")]);
+    assert!(f.set.take_notices().is_empty());
 }
