@@ -7,6 +7,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::filter::{call_filtered, ErrorResponse, ResponseHooks};
 use super::glue::{bool_arg, middleware_class, Call, Middleware, Options};
+use super::live_reload::LIVE_RELOAD_KEY;
 use super::{accept, debug_page};
 use crate::vectorcall;
 use crate::wsgi::{repr_or_type, type_name, Headers};
@@ -24,6 +25,13 @@ const DEBUG_KEY: &str = "rswsgi.debug";
 /// nothing else, so no markup in it could run or fetch anything.
 const PAGE_CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/// The debug page's policy under the dev server's live reload (the environ
+/// has [`LIVE_RELOAD_KEY`]): same-origin scripts and connections too, so the
+/// page reloads itself once a save fixes the error. Every string on the page
+/// is still escaped, so no markup in it can add a script of its own.
+const PAGE_CSP_LIVE: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+    script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'";
 
 /// WSGI middleware: `handle_error(app, *, debug=False)`.
 ///
@@ -120,6 +128,25 @@ impl Middleware for HandleError {
 
     fn repr_options(&self, _py: Python<'_>) -> String {
         format!(", debug={}", if self.debug { "True" } else { "False" })
+    }
+}
+
+impl Hooks {
+    /// The debug page's policy for this request (see [`PAGE_CSP_LIVE`]).
+    fn page_csp(&self, py: Python<'_>) -> &'static str {
+        let live = self.environ.as_ref().is_some_and(|environ| {
+            environ
+                .bind(py)
+                .cast::<PyDict>()
+                .ok()
+                .and_then(|d| d.get_item(intern!(py, LIVE_RELOAD_KEY)).ok().flatten())
+                .is_some_and(|v| v.is_truthy().unwrap_or(false))
+        });
+        if live {
+            PAGE_CSP_LIVE
+        } else {
+            PAGE_CSP
+        }
     }
 }
 
@@ -222,7 +249,7 @@ impl ResponseHooks for Hooks {
                 &[
                     vary,
                     ("Cache-Control", "no-store"),
-                    ("Content-Security-Policy", PAGE_CSP),
+                    ("Content-Security-Policy", self.page_csp(py)),
                 ],
             ),
             None => response_500(plain, text.into_bytes(), &[vary]),

@@ -75,6 +75,11 @@ impl LiveReload {
     }
 }
 
+/// The environ key `_LiveReload` sets (`True`) on every request it passes
+/// on, so that `handle_error(debug=True)`'s page, whose policy otherwise
+/// forbids every script, allows the live-reload script and its stream.
+pub const LIVE_RELOAD_KEY: &str = "rswsgi.live_reload";
+
 impl Middleware for LiveReload {
     fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
         let py = call.app.py();
@@ -86,6 +91,8 @@ impl Middleware for LiveReload {
         if method.is_some_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false)) {
             return call.pass_on();
         }
+        // Tells a debug page inside that its policy may let the script in.
+        let _ = call.environ.set_item(intern!(py, LIVE_RELOAD_KEY), true);
         let path = call
             .environ
             .get_item(intern!(py, "PATH_INFO"))
