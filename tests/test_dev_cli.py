@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Client
 from livedev import ROOT, DevServer, free_port, get
+from rswsgi import _reload
 from rswsgi import dev as dev_module
 
 
@@ -99,8 +101,6 @@ def test_no_target_serves_the_demo(dev: type[Dev]) -> None:
         ("tests.no_such_module:app", "module 'tests.no_such_module' not found"),
         ("tests.cli_app:missing", "has no attribute 'missing'"),
         ("tests.cli_app:not_callable", "is not a WSGI application"),
-        ("tests.cli_app:failing_factory()", "raised RuntimeError: factory failed"),
-        ("tests.cli_broken:app", "importing 'tests.cli_broken' failed: ModuleNotFoundError"),
         ("tests.cli_app:bad-name", "is not an attribute name"),
         (":app", "has no module name"),
     ],
@@ -115,25 +115,87 @@ def test_bad_target_is_one_line_and_exit_2(target: str, message: str) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("target", "frame", "message"),
+    [
+        (
+            "tests.cli_app:failing_factory()",
+            'tests/cli_app.py", line 24, in failing_factory',
+            "tests.cli_app:failing_factory() raised RuntimeError: factory failed",
+        ),
+        (
+            "tests.cli_broken:app",
+            'tests/cli_broken.py", line 3, in <module>',
+            "importing 'tests.cli_broken' failed: ModuleNotFoundError",
+        ),
+    ],
+)
+def test_an_error_in_the_user_s_code_shows_its_traceback_and_exits_2(
+    target: str, frame: str, message: str
+) -> None:
+    done = run_cli(target)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):", done.stderr
+    assert frame in done.stderr
+    # Only the user's frames: not rswsgi's loading code, not importlib's.
+    assert "rswsgi/dev.py" not in done.stderr and "importlib" not in done.stderr, done.stderr
+    assert lines[-1].startswith("python -m rswsgi.dev: error: ") and message in lines[-1]
+
+
+def test_a_python_file_is_a_target(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "site.py").write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [__name__.encode()]\n"
+    )
+    with DevServer(str(tmp_path / "pkg" / "site.py")) as server:
+        assert get(server.port, "/").body == b"pkg.site"
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_a_port_out_of_range_exits_2(port: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rswsgi.dev", "tests.cli_app:app", "--port", port],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "argument --port" in done.stderr
+
+
 @pytest.mark.parametrize("extra", [[], ["--reload"]], ids=["plain", "reload"])
-def test_address_in_use_is_one_line_and_exit_1(extra: list[str]) -> None:
+def test_a_port_in_use_is_found_before_the_import_and_exits_2(
+    extra: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "marked.py").write_text(
+        "open('imported', 'w').close()\ndef app(environ, start_response):\n    return []\n"
+    )
     # With --reload it is the supervising parent that binds, and says so the same way.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "rswsgi.dev", "tests.cli_app:app", *extra, "--port", str(port)],
-            cwd=ROOT,
+            [sys.executable, "-m", "rswsgi.dev", "marked:app", *extra, "--port", str(port)],
+            cwd=tmp_path,
             check=False,
             capture_output=True,
             text=True,
             timeout=30,
         )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
-    assert "already in use" in done.stderr
+    assert "already in use (is another server running there? choose another --port)" in (
+        done.stderr
+    )
+    assert not (tmp_path / "imported").exists()
 
 
 def _ignore_sigint() -> None:
@@ -205,9 +267,14 @@ def test_debug_with_reload_the_child_wraps_the_app() -> None:
         assert page.status == 500
         assert page.headers["content-type"] == "text/html; charset=utf-8"
         assert b"cli &lt;boom&gt;" in page.body
+        # The parent prints what the child reported once it has read it.
+        deadline = time.monotonic() + 20
+        while "Watching: " not in server.stdout() and time.monotonic() < deadline:
+            time.sleep(0.05)
         banner = server.stdout().splitlines()
-    assert banner[0] == dev_module.DEBUG_BANNER
-    assert banner[1].startswith("Serving on ") and len(banner) == 2
+    assert banner[0].startswith("Serving on ")
+    assert dev_module.DEBUG_BANNER in banner
+    assert any(line.startswith("Watching: ") for line in banner)
 
 
 @pytest.mark.parametrize(
@@ -230,11 +297,11 @@ def test_debug_warns_when_others_could_reach_the_page(
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise OSError("not binding in this test")
 
-    monkeypatch.setattr(dev_module, "make_server", refuse)
+    monkeypatch.setattr(_reload, "listen", refuse)
     monkeypatch.setattr(dev_module, "_install_signal_handlers", lambda: None)
     with pytest.raises(SystemExit) as exited:
         dev_module.main(["tests.cli_app:app", "--debug", "--host", host])
-    assert exited.value.code == 1
+    assert exited.value.code == 2
     err = capsys.readouterr().err.splitlines()
     warnings = [line for line in err if "warning" in line]
     expected = (

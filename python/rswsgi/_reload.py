@@ -32,7 +32,9 @@ POSIX only: the socket is handed over as an inherited file descriptor.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import json
 import os
 import signal
 import site
@@ -42,11 +44,13 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from ._rswsgi import _FileWatcher
 from ._tls import ADHOC, adhoc_banner, adhoc_files, check
+from ._watching import Watching, WatchOptions
 
 #: Exit status of a child that could not load the app (dev.py's `_fail(..., 2)`).
 BAD_TARGET = 2
@@ -57,8 +61,6 @@ RELOAD_GRACE_SECS = 5.0
 STOP_MARGIN_SECS = 0.5
 #: Seconds a child told to stop at once (a second SIGTERM) gets before it is killed.
 KILL_SECS = 1.0
-#: Seconds a change must be quiet before it counts (an editor's save is a burst).
-DEBOUNCE_SECS = 0.1
 #: How often (seconds) the parent looks at its child between file events.
 CHILD_POLL_SECS = 0.25
 
@@ -67,10 +69,15 @@ def _say(message: str) -> None:
     print(f"rswsgi: {message}", file=sys.stderr, flush=True)
 
 
+class BindError(OSError):
+    """The address to serve cannot be resolved or bound (a bad argument: exit 2)."""
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket on `host`:`port` (IPv4 first, as `make_server` picks).
 
-    Raises `OSError` naming the address when it cannot be resolved or bound.
+    Raises `BindError` naming the address when it cannot be resolved or bound (with
+    a hint when it is already in use).
     """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -78,18 +85,21 @@ def listen(host: str, port: int) -> socket.socket:
         family, kind, proto, _, addr = infos[0]
         sock = socket.socket(family, kind, proto)
     except OSError as e:
-        raise OSError(e.errno, f"host={host!r} cannot be resolved: {e.strerror or e}") from None
+        raise BindError(e.errno, f"host={host!r} cannot be resolved: {e.strerror or e}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(addr)
         sock.listen(1024)
     except OSError as e:
         sock.close()
-        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        why = e.strerror or str(e)
+        if e.errno == errno.EADDRINUSE:
+            why = "address already in use (is another server running there? choose another --port)"
+        raise BindError(e.errno, f"cannot listen on {host}:{port}: {why}") from None
     return sock
 
 
-def _library_dirs() -> tuple[str, ...]:
+def library_dirs() -> tuple[str, ...]:
     """The stdlib and site-packages directories: code nobody edits while developing."""
     dirs = {
         path
@@ -106,7 +116,7 @@ def imported_files(modules: Iterable[object]) -> list[str]:
     """The source files of `modules` (e.g. `sys.modules.values()`), minus the stdlib's
     and site-packages' (installed code that does not change while developing; watching it
     would cost an OS watch per directory for nothing)."""
-    skip = _library_dirs()
+    skip = library_dirs()
     files = set()
     for module in list(modules):
         path = getattr(module, "__file__", None)
@@ -117,28 +127,66 @@ def imported_files(modules: Iterable[object]) -> list[str]:
     return sorted(files)
 
 
-def report_to_parent(fd: int) -> None:
-    """Child side, once the app is loaded (or failed to load): sends the files of every
-    module imported so far on the socket `fd` (NUL-separated file system paths) and
-    ends that direction; then, in a daemon thread, waits for the parent's end to close
+@dataclass
+class Report:
+    """What a child tells its parent once the app is loaded (or failed to load)."""
+
+    #: Source files of the modules imported (outside the stdlib and site-packages).
+    modules: list[str] = field(default_factory=list)
+    #: The app's template folders (`_frameworks.folders`): a change restarts the child.
+    templates: list[str] = field(default_factory=list)
+    #: The app's static folders: a change is sent to the open pages, no restart.
+    static: list[str] = field(default_factory=list)
+    #: The files the traceback of a failed load runs through.
+    failed: list[str] = field(default_factory=list)
+    #: The banner line that says which page an exception shows, if any.
+    page: str | None = None
+
+
+def report_to_parent(fd: int, folders: Any, failed: list[str], page: str | None) -> None:
+    """Child side, once the app is loaded (or failed to load): sends a `Report` (JSON)
+    on the socket `fd` and ends that direction; then, in a daemon thread, reads the
+    parent's live-reload events (see `send_events_to`) until the parent's end closes,
     and stops this process (SIGTERM) when it does, so that a parent killed with
     SIGKILL never leaves an orphan serving its port."""
-    data = b"\0".join(os.fsencode(p) for p in imported_files(sys.modules.values()))
+    report = Report(
+        imported_files(sys.modules.values()), folders.templates, folders.static, failed, page
+    )
     parent = socket.socket(fileno=fd)
     try:
-        parent.sendall(data)
+        parent.sendall(json.dumps(asdict(report)).encode("utf-8", "surrogateescape"))
         parent.shutdown(socket.SHUT_WR)
     except OSError:
         pass
     threading.Thread(
-        target=_stop_when_orphaned, args=(parent,), name="rswsgi-parent", daemon=True
+        target=_listen_to_parent, args=(parent,), name="rswsgi-parent", daemon=True
     ).start()
 
 
-def _stop_when_orphaned(parent: socket.socket) -> None:
+#: Where a child's parent-listening thread delivers live-reload events (set once the
+#: server exists; events that come before are dropped: no page is open yet).
+_deliver: list[Callable[[str, str], None]] = []
+
+
+def send_events_to(deliver: Callable[[str, str], None]) -> None:
+    """Child side: pass each `EVENT DATA` line the parent sends to `deliver`
+    (`Server.live_reload_event`, which is thread-safe)."""
+    _deliver.append(deliver)
+
+
+def _listen_to_parent(parent: socket.socket) -> None:
+    buf = b""
     try:
-        while parent.recv(1):  # the parent never sends; b"" means it is gone
-            pass
+        while data := parent.recv(4096):  # b"": the parent is gone
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                event, _, text = line.decode("utf-8", "replace").partition(" ")
+                for deliver in _deliver[-1:]:
+                    try:
+                        deliver(event, text)
+                    except (OSError, ValueError) as e:
+                        _say(f"live reload: {e}")
     except OSError:
         pass
     os.kill(os.getpid(), signal.SIGTERM)
@@ -174,19 +222,30 @@ class _Child:
         self._link.setblocking(False)
         self._data: bytes | None = b""
 
-    def reported(self) -> list[str]:
-        """The files the child reported, once it has sent them all (then never again); else []."""
+    def reported(self) -> Report | None:
+        """The child's report, once it has sent it all (then never again); else `None`."""
         if self._data is None:
-            return []
+            return None
         try:
             while chunk := self._link.recv(65536):
                 self._data += chunk
         except BlockingIOError:
-            return []
+            return None
         except OSError:
             pass
         data, self._data = self._data, None
-        return [os.fsdecode(p) for p in data.split(b"\0") if p]
+        try:
+            fields = json.loads(data.decode("utf-8", "surrogateescape"))
+            return Report(**fields)
+        except (ValueError, TypeError):
+            return Report()  # a child that died before reporting
+
+    def send_event(self, event: str, data: str) -> None:
+        """Passes a live-reload event to the child's server (see `send_events_to`)."""
+        try:
+            self._link.send(f"{event} {data}\n".encode())
+        except OSError:
+            pass  # a child that is gone or not listening: its pages reconnect anyway
 
     def stop(self, patience: float) -> None:
         """Stops the child the way Ctrl-C stops a server: SIGTERM, after which it finishes
@@ -218,27 +277,26 @@ class _Child:
             raise KeyboardInterrupt
 
 
-def _watch(watcher: _FileWatcher, paths: Iterable[str]) -> None:
-    for path in paths:
-        try:
-            watcher.add(path)
-        except OSError as e:
-            _say(f"not watching {path}: {e}")
-
-
 def _shown(paths: Sequence[str]) -> str:
     cwd = os.path.realpath(os.getcwd())
     rel = [os.path.relpath(p, cwd) if p.startswith(os.path.join(cwd, "")) else p for p in paths]
     return ", ".join(rel)
 
 
-def _watch_reported(watcher: _FileWatcher, child: _Child) -> list[str]:
-    """Watches the files the child reported; returns those changed since it started
-    (an edit made before the watch began, which no notification will report)."""
-    reported = child.reported()
-    _watch(watcher, reported)
+def _take_report(watching: Watching, child: _Child) -> list[str]:
+    """Watches what the child reported; returns the files changed since it started (an
+    edit made before the watch began, which no notification will report)."""
+    report = child.reported()
+    if report is None:
+        return []
+    watching.take_report(report)
     changed = []
-    for path in reported:
+    files = [*report.modules, *report.failed]
+    for folder in report.templates:
+        for top, dirs, names in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            files += [os.path.join(top, n) for n in names if not n.startswith(".")]
+    for path in files:
         try:
             if os.stat(path).st_mtime > child.started:
                 changed.append(path)
@@ -247,23 +305,29 @@ def _watch_reported(watcher: _FileWatcher, child: _Child) -> list[str]:
     return changed
 
 
-def _serve_until_change(child: _Child, watcher: _FileWatcher) -> list[str]:
-    """Watches until a watched file changes; says so when the child exits on its own."""
+def _serve_until_change(child: _Child, watching: Watching) -> list[str]:
+    """Watches until a change needs a new child (returns it); sends static changes to
+    the child's open pages meanwhile; says so when the child exits on its own."""
     while True:
-        changed = watcher.wait(CHILD_POLL_SECS) or []
-        changed += _watch_reported(watcher, child)
-        if changed:
-            return sorted(set(changed))
+        changed = watching.watcher.wait(CHILD_POLL_SECS) or []
+        restart, static = watching.sort(changed + _take_report(watching, child))
+        if restart:
+            return sorted(set(restart))
+        if static:
+            watching.live_update(child, static)
         status = child.proc.poll()
         if status is not None:
-            changed = _watch_reported(watcher, child)
+            changed = _take_report(watching, child)
             if changed:
                 return changed
             if status == BAD_TARGET:
                 _say("waiting for a change to retry")
             else:
                 _say(f"the app exited with status {status}; waiting for a change to restart")
-            return watcher.wait() or []
+            while True:
+                restart, static = watching.sort(watching.watcher.wait() or [])
+                if restart or static:
+                    return restart + static
 
 
 def _forget_bytecode(paths: Iterable[str]) -> None:
@@ -288,14 +352,17 @@ def supervise(
     *,
     shutdown_grace_ms: int,
     cert: str | None = None,
+    watch: WatchOptions | None = None,
 ) -> int:
     """The `--reload` parent: serve `argv` (the CLI's own arguments) in a child
     process on a socket bound here, restarting it on every change, until Ctrl-C.
     `shutdown_grace_ms` is what Ctrl-C gives the work in flight (`--shutdown-grace-ms`).
     `cert` is the `--cert` argument (already checked): the banner says `https`,
-    and `adhoc` is made here once for every child.
+    and `adhoc` is made here once for every child. `watch`: what to watch besides the
+    defaults, and how (see `_watching`).
 
-    Raises `OSError` when the address cannot be bound or files cannot be watched."""
+    Raises `BindError` when the address cannot be bound, `OSError` when files cannot
+    be watched."""
     if os.name != "posix":
         raise OSError("--reload needs a POSIX system (each child inherits the socket's fd)")
     sock = listen(host, port)
@@ -321,12 +388,11 @@ def supervise(
         )
         if fingerprint is not None:
             print(adhoc_banner(fingerprint), flush=True)
-        watcher = _FileWatcher(debounce_secs=DEBOUNCE_SECS)
-        _watch(watcher, [os.getcwd()])
+        watching = Watching(watch or WatchOptions(), os.getcwd())
         while True:
-            watcher.wait(0)  # what changed before this start is in this child
+            watching.watcher.wait(0)  # what changed before this start is in this child
             child = _Child(argv, sock)
-            changed = _serve_until_change(child, watcher)
+            changed = _serve_until_change(child, watching)
             _say(f"reloading: {_shown(changed)}")
             child.stop(reload_secs + STOP_MARGIN_SECS)
             child = None

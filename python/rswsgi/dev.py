@@ -32,7 +32,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import handle_error, make_server, static_files
+from . import make_server
+from ._devloop import broken_app, failing_files, format_error, generation, trimmed, wrap_app
+from ._frameworks import error_page, folders
 from ._rswsgi import _limits
 from ._tls import ADHOC, CertificateError, adhoc_banner, check
 
@@ -40,7 +42,15 @@ PROG = "python -m rswsgi.dev"
 
 
 class TargetError(Exception):
-    """The `MODULE:APP` target cannot be turned into a WSGI application."""
+    """The `MODULE:APP` target cannot be turned into a WSGI application.
+
+    `error` is the exception raised by the user's code (importing the module or
+    calling the factory), its traceback trimmed to the user's frames; `None` when
+    the target itself is wrong (no such module or attribute)."""
+
+    def __init__(self, message: str, error: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
-    parser.add_argument("--port", type=int, default=8888, help="TCP port (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=_port, default=8888, help="TCP port, 0-65535 (default: %(default)s)"
+    )
     parser.add_argument(
         "--routes",
         action="store_true",
@@ -92,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the files in DIR at the URL prefix PREFIX (e.g. /assets=static), ahead of "
         "the app; repeatable",
     )
+    _add_reload_arguments(parser)
+    parser.add_argument(
+        "--nostatic",
+        action="store_true",
+        help="do not serve a Django project's static files (by default served as "
+        "runserver does when django.contrib.staticfiles is installed and DEBUG is true)",
+    )
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
@@ -116,6 +135,59 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
             metavar="SECONDS" if seconds else "N",
             help=f"{text} (default: {default})",
         )
+
+
+def _add_reload_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reloading (with --reload; see README 'Dev server')")
+    group.add_argument(
+        "--reload-include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="also restart on changes to these files (a path or a glob, relative to the "
+        "working directory; '*' matches across '/'); repeatable",
+    )
+    group.add_argument(
+        "--reload-exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="never restart on changes to these files (a glob; without '/' it matches "
+        "the file name anywhere); repeatable",
+    )
+    group.add_argument(
+        "--reload-poll",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="look for changes by polling every SECONDS, everywhere (by default only "
+        "where the OS gives no change notifications: NFS, SMB, 9p, FUSE, vboxsf)",
+    )
+    group.add_argument(
+        "--no-live-reload",
+        dest="live_reload",
+        action="store_false",
+        help="do not make open pages reload (or swap changed stylesheets) by themselves",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 3600 seconds")
+    return value
 
 
 def _non_negative(text: str) -> int:
@@ -173,6 +245,8 @@ def load_app(target: str | None) -> Callable[..., Any]:
     module_name, _, attr = target.partition(":")
     if not module_name:
         raise TargetError(f"{target!r} has no module name (expected MODULE:APP)")
+    if module_name.endswith(".py") or os.sep in module_name:
+        module_name = _module_of_file(module_name)
     module = _import(module_name)
     if not attr:
         for name in ("app", "application"):
@@ -196,13 +270,31 @@ def load_app(target: str | None) -> Callable[..., Any]:
             raise TargetError(f"{module_name}:{path} is not callable")
         try:
             obj = obj()
-        except Exception as e:  # noqa: BLE001 - any failure of the factory is one line
-            raise TargetError(f"{module_name}:{attr} raised {_one_line(e)}") from None
+        except Exception as e:  # noqa: BLE001 - any failure of the factory is reported
+            raise TargetError(f"{module_name}:{attr} raised {_one_line(e)}", trimmed(e)) from None
     if not callable(obj):
         raise TargetError(
             f"{module_name}:{attr} is not a WSGI application (a {type(obj).__name__}, not callable)"
         )
     return obj  # type: ignore[no-any-return]
+
+
+def _module_of_file(path: str) -> str:
+    """The dotted module name of the file `path` (`app.py`, `src/pkg/app.py`), with the
+    folder above its package put first on `sys.path`, as `flask --app FILE` does."""
+    real = os.path.realpath(path)
+    if not os.path.isfile(real):
+        raise TargetError(f"file {path!r} not found")
+    folder, name = os.path.split(os.path.splitext(real)[0])
+    parts = [] if name == "__init__" else [name]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        folder, package = os.path.split(folder)
+        parts.insert(0, package)
+    if not parts or not all(p.isidentifier() for p in parts):
+        raise TargetError(f"{path!r} is not an importable Python file")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return ".".join(parts)
 
 
 def _import(module_name: str) -> Any:
@@ -211,9 +303,9 @@ def _import(module_name: str) -> Any:
     except ModuleNotFoundError as e:
         if e.name is not None and (module_name == e.name or module_name.startswith(e.name + ".")):
             raise TargetError(f"module {module_name!r} not found") from None
-        raise TargetError(f"importing {module_name!r} failed: {_one_line(e)}") from None
+        raise TargetError(f"importing {module_name!r} failed: {_one_line(e)}", trimmed(e)) from None
     except Exception as e:  # noqa: BLE001 - SyntaxError, any error at import time
-        raise TargetError(f"importing {module_name!r} failed: {_one_line(e)}") from None
+        raise TargetError(f"importing {module_name!r} failed: {_one_line(e)}", trimmed(e)) from None
 
 
 def _one_line(e: BaseException) -> str:
@@ -279,63 +371,85 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.debug and not (reload_child or args.routes):
         _warn_if_public(args.host)
     if args.reload and not reload_child and not args.routes:
-        from . import _reload
+        return _supervise(args, sys.argv[1:] if argv is None else argv)
+    # The port is bound (or found taken) before the app is imported, which may be slow.
+    listener = None
+    if not (reload_child or args.routes):
+        from ._reload import listen
 
-        if args.debug and not args.quiet:
-            print(DEBUG_BANNER, flush=True)
         try:
-            return _reload.supervise(
-                args.host,
-                args.port,
-                sys.argv[1:] if argv is None else argv,
-                shutdown_grace_ms=int(_limit(args, "shutdown_grace_ms")),
-                cert=args.cert,
-            )
+            listener = listen(args.host, args.port)
         except OSError as e:
-            _fail(str(e), 1)
+            _fail(str(e), 2)
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
+    broken: BaseException | None = None
     try:
         app = load_app(args.target)
     except TargetError as e:
-        _fail(str(e), 2)
-    finally:
-        if args.parent_fd is not None:
-            from ._reload import report_to_parent
-
-            report_to_parent(args.parent_fd)
+        if e.error is not None:
+            sys.stderr.write(format_error(e.error))
+        if not reload_child:
+            _fail(str(e), 2)
+        # Under --reload the child serves a 500 for every request until a save fixes it.
+        print(f"{PROG}: error: {e}", file=sys.stderr, flush=True)
+        broken = e.error or e
+        app = broken_app(broken)
     if args.routes:
         from ._routes import print_routes
 
         target = args.target or "the demo app"
         return print_routes(app, target, prog=PROG, out=sys.stdout, err=sys.stderr)
-    if args.debug:
-        app = handle_error(app, debug=True)
-    if args.static:
-        try:
-            # max_age=0: the browser revalidates (a 304 when unchanged) on every load.
-            app = static_files(app, dict(args.static), max_age=0)
-        except ValueError as e:
-            _fail(str(e), 2)
+    page = None if broken is not None else error_page(app, debug=args.debug)
+    if page is None and args.debug:
+        page = DEBUG_BANNER
+    live = generation() if reload_child and args.live_reload else None
+    if args.parent_fd is not None:
+        from ._reload import library_dirs, report_to_parent
+
+        found = folders(app, skip=library_dirs())
+        # --static folders: a CSS save there swaps the stylesheet in open pages.
+        found.static += [os.path.abspath(d) for _, d in args.static if os.path.isdir(d)]
+        report_to_parent(args.parent_fd, found, failing_files(broken), page)
+    try:
+        app = wrap_app(
+            app,
+            debug=args.debug,
+            show_errors=args.debug or _is_loopback(args.host),
+            live_reload=live,
+            django_static=not args.nostatic,
+            broken=broken is not None,
+            static=dict(args.static),
+        )
+    except ValueError as e:  # a --static folder that is not there
+        _fail(str(e), 2)
     try:
         server = make_server(
             args.host,
             args.port,
             app,
             quiet=args.quiet,
-            fd=args.fd,
+            fd=args.fd if listener is None else listener.fileno(),
             cert=args.cert,
             key=args.key,
+            live_reload=live,
             **limit_kwargs(args),
         )
     except (OSError, ValueError) as e:
         _fail(str(e), 1)
+    finally:
+        if listener is not None:
+            listener.close()  # the server serves a duplicate
+    if live is not None:
+        from ._reload import send_events_to
+
+        send_events_to(server.live_reload_event)
     host, port = server.server_address
     shown = f"[{host}]" if ":" in host else host
     if not (reload_child or args.quiet):
-        if args.debug:
-            print(DEBUG_BANNER, flush=True)
+        if page is not None:
+            print(page, flush=True)
         fingerprint = server.certificate_fingerprint
         scheme = "http" if fingerprint is None else "https"
         print(f"Serving on {scheme}://{shown}:{port} (Ctrl-C to quit)", flush=True)
@@ -350,6 +464,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not (reload_child or args.quiet):
                 print("Shutting down.", flush=True)
     return 0
+
+
+def _supervise(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`--reload`: run the parent that restarts a child serving the app (`_reload`)."""
+    from . import _reload
+    from ._watching import WatchOptions
+
+    try:
+        return _reload.supervise(
+            args.host,
+            args.port,
+            argv,
+            shutdown_grace_ms=int(_limit(args, "shutdown_grace_ms")),
+            cert=args.cert,
+            watch=WatchOptions(
+                include=args.reload_include,
+                exclude=args.reload_exclude,
+                poll_secs=args.reload_poll,
+                live_reload=args.live_reload,
+                quiet=args.quiet,
+            ),
+        )
+    except _reload.BindError as e:
+        _fail(str(e), 2)
+    except OSError as e:
+        _fail(str(e), 1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,223 @@
+"""The edit-save-look loop under `python -m rswsgi.dev --reload`: what is watched (templates,
+static folders, `.env`, `--reload-include/--reload-exclude`, polling), live reload wired
+through the parent and child, and a broken module answered at once with its traceback.
+
+Real parent and child processes in a `tmp_path`, real edits; every wait is a deadline.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from livedev import get
+from test_reload import Reloader, eventually
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="--reload needs POSIX fds")
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+FLASK_APP = """\
+import os
+from flask import Flask, render_template
+with open("imported-by.txt", "a") as f:
+    f.write(f"{os.getpid()}\\n")
+flask_app = Flask(__name__)
+ENV = open(".env").read()  # as python-dotenv would, at import
+
+@flask_app.route("/")
+def index():
+    return render_template("index.html")
+
+@flask_app.route("/env")
+def env():
+    return ENV
+
+@flask_app.route("/boom")
+def boom():
+    raise RuntimeError("a view <failed>")
+
+app = flask_app.wsgi_app
+"""
+
+PAGE = '<html><head><link rel="stylesheet" href="/static/style.css"></head><body>{}</body></html>'
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Reloader]]:
+    started: list[Reloader] = []
+
+    def start(*args: str) -> Reloader:
+        r = Reloader(tmp_path, *args)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.close()
+
+
+@pytest.fixture
+def flask_project(tmp_path: Path) -> Path:
+    (tmp_path / "app.py").write_text(FLASK_APP)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "index.html").write_text(PAGE.format("<p>v1</p>"))
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "style.css").write_text("p { color: red }\n")
+    (tmp_path / ".env").write_text("A=1\n")
+    return tmp_path
+
+
+def has(text: str) -> Callable[[bytes | None], bool]:
+    return lambda body: body is not None and text.encode() in body
+
+
+def served_with(r: Reloader, text: str, path: str = "/") -> bytes:
+    return eventually(lambda: b if has(text)(b := r.body(path)) else None, repr(text))
+
+
+class Stream:
+    """An open live-reload event stream: the events as `(event, data)`."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.sock.sendall(b"GET /__rswsgi__/live-reload HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.buf = b""
+
+    def next(self, within: float = 20.0) -> tuple[str, str]:
+        """The next event, within `within` seconds (keep-alive comments are skipped)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if b"\n\n" in self.buf:
+                block, self.buf = self.buf.split(b"\n\n", 1)
+                fields = dict(
+                    line.split(": ", 1) for line in block.decode().splitlines() if ": " in line
+                )
+                if "event" in fields:
+                    return fields["event"], fields.get("data", "")
+                continue
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            data = self.sock.recv(4096)
+            if not data:
+                raise EOFError(self.buf)
+            self.buf += data
+        raise AssertionError(f"no event within {within} s: {self.buf!r}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_template_edit_restarts_the_app_and_the_banner_names_the_folders(
+    flask_project: Path, serve: Callable[..., Reloader]
+) -> None:
+    r = serve("app:app")
+    body = served_with(r, "v1")
+    assert b'<script src="/__rswsgi__/live-reload.js?g=' in body
+    (flask_project / "templates" / "index.html").write_text(PAGE.format("<p>v2</p>"))
+    served_with(r, "v2")
+    assert len(r.importers()) == 2
+    banner = r.stdout()
+    assert "templates templates/ (1 file)" in banner, banner
+    assert "static static/ (1 file)" in banner, banner
+    assert ".env" in banner
+
+
+def test_a_stylesheet_edit_reaches_open_pages_without_a_restart(
+    flask_project: Path, serve: Callable[..., Reloader]
+) -> None:
+    r = serve("app:app")
+    served_with(r, "v1")
+    eventually(lambda: "static static/" in r.stdout() or None, "the static folder watched")
+    stream = Stream(r.port)
+    try:
+        assert stream.next()[0] == "hello"
+        (flask_project / "static" / "style.css").write_text("p { color: blue }\n")
+        assert stream.next() == ("css", "style.css")
+        (flask_project / "static" / "logo.svg").write_text("<svg/>")
+        assert stream.next() == ("reload", "")
+    finally:
+        stream.close()
+    assert len(r.importers()) == 1, r.stderr()
+    assert "rswsgi: live reload: static/style.css" in r.stderr()
+
+
+def test_no_live_reload_leaves_pages_alone(
+    flask_project: Path, serve: Callable[..., Reloader]
+) -> None:
+    r = serve("app:app", "--no-live-reload")
+    body = served_with(r, "v1")
+    assert b"live-reload.js" not in body
+    assert get(r.port, "/__rswsgi__/live-reload.js").status == 404
+
+
+def test_a_dot_env_edit_restarts_the_app(
+    flask_project: Path, serve: Callable[..., Reloader]
+) -> None:
+    r = serve("app:app")
+    served_with(r, "A=1", "/env")
+    (flask_project / ".env").write_text("A=2\n")
+    served_with(r, "A=2", "/env")
+    assert len(r.importers()) == 2
+
+
+def test_a_broken_module_answers_at_once_with_its_traceback_until_fixed(
+    flask_project: Path, serve: Callable[..., Reloader]
+) -> None:
+    r = serve("app:app")
+    served_with(r, "v1")
+    app_py = flask_project / "app.py"
+    app_py.write_text(FLASK_APP + "\nsettings = {}\nDATABASE = settings['DATABASE_URL']\n")
+    text = eventually(lambda: (g := get(r.port, "/")).status == 500 and g or None, "a 500")
+    assert text.headers["content-type"].startswith("text/plain")
+    assert f'File "{app_py.resolve()}", line ' in text.body.decode()
+    assert b"KeyError: 'DATABASE_URL'" in text.body
+    page = get(r.port, "/", headers={"Accept": BROWSER})
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert b"DATABASE_URL" in page.body
+    assert b"live-reload.js" in page.body  # the page reloads itself once fixed
+    err = r.stderr()
+    assert "Traceback (most recent call last)" in err
+    assert "rswsgi/dev.py" not in err and "importlib" not in err, err
+    app_py.write_text(FLASK_APP)
+    served_with(r, "v1")
+
+
+def test_a_syntax_error_names_the_whole_path(
+    flask_project: Path, serve: Callable[..., Reloader]
+) -> None:
+    r = serve("app:app")
+    served_with(r, "v1")
+    (flask_project / "app.py").write_text("def app(:\n")
+    resp = eventually(lambda: (g := get(r.port, "/")).status == 500 and g or None, "a 500")
+    assert f'File "{(flask_project / "app.py").resolve()}", line 1' in resp.body.decode()
+    assert b"SyntaxError" in resp.body
+
+
+def test_include_and_exclude_globs(flask_project: Path, serve: Callable[..., Reloader]) -> None:
+    (flask_project / "conf").mkdir()
+    (flask_project / "conf" / "site.toml").write_text("a = 1\n")
+    (flask_project / "scratch_notes.py").write_text("")
+    r = serve("app:app", "--reload-include", "conf/*.toml", "--reload-exclude", "scratch_*.py")
+    served_with(r, "v1")
+    eventually(lambda: "Watching: " in r.stdout() or None, "the banner")
+    assert "conf/*.toml" in r.stdout() and "except scratch_*.py" in r.stdout()
+    # An excluded file and a file the include glob does not match: no restart, and
+    # a change that does count afterwards shows the app was not restarted meanwhile.
+    (flask_project / "scratch_notes.py").write_text("x = 1\n")
+    (flask_project / "conf" / "other.txt").write_text("")
+    (flask_project / "conf" / "site.toml").write_text("a = 2\n")
+    eventually(lambda: len(r.importers()) == 2 or None, "a restart for site.toml")
+    assert "reloading: conf/site.toml" in r.stderr(), r.stderr()
+    assert "scratch_notes.py" not in r.stderr()
+
+
+def test_forced_polling_sees_an_edit(flask_project: Path, serve: Callable[..., Reloader]) -> None:
+    r = serve("app:app", "--reload-poll", "0.2")
+    served_with(r, "v1")
+    eventually(lambda: "polling every 0.2 s" in r.stdout() or None, "the banner")
+    (flask_project / "templates" / "index.html").write_text(PAGE.format("<p>polled</p>"))
+    served_with(r, "polled")
