@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from livedev import get
+from livedev import DevServer, get
 from test_reload import Reloader, eventually
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="--reload needs POSIX fds")
@@ -221,3 +221,26 @@ def test_forced_polling_sees_an_edit(flask_project: Path, serve: Callable[..., R
     eventually(lambda: "polling every 0.2 s" in r.stdout() or None, "the banner")
     (flask_project / "templates" / "index.html").write_text(PAGE.format("<p>polled</p>"))
     served_with(r, "polled")
+
+
+@pytest.fixture
+def django_project(tmp_path: Path) -> Path:
+    """`django-admin startproject mysite`: the default project, with the admin."""
+    from django.core import management
+
+    management.call_command("startproject", "mysite", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("extra", "status"), [([], 200), (["--nostatic"], 404)])
+def test_django_s_static_files_are_served_as_runserver_serves_them(
+    django_project: Path, extra: list[str], status: int
+) -> None:
+    with DevServer("mysite.wsgi", *extra, cwd=django_project) as server:
+        css = get(server.port, "/static/admin/css/base.css")
+        assert css.status == status
+        if status == 200:
+            assert css.headers["content-type"].startswith("text/css")
+        login = get(server.port, "/admin/login/")
+        assert login.status == 200 and b"admin/css/base.css" in login.body
+        assert "Django's technical 500 page" in server.stdout()

@@ -1,0 +1,59 @@
+"""The dev loop as a user sees it in headless Chromium (tests/cdp.py, real time): under
+`python -m rswsgi.dev app:app --reload`, editing a Flask template reloads the open page by
+itself with the new text, and breaking the module shows its traceback in the page, which
+comes back by itself once the module is fixed. Skipped when no `chromium` is installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cdp import Chromium
+from test_devloop import FLASK_APP, PAGE
+from test_reload import Reloader, eventually
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no 'chromium' binary (apt-get install chromium; CI installs it)"
+)
+
+
+def text_of(browser: Chromium, tab: str) -> str | None:
+    try:
+        value = browser.evaluate(tab, "document.body ? document.body.innerText : ''", 5)
+    except Exception:  # noqa: BLE001 - a page in the middle of reloading
+        return None
+    return value if isinstance(value, str) else None
+
+
+def test_the_page_follows_template_edits_and_a_broken_module(tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    (tmp_path / "app.py").write_text(FLASK_APP)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "index.html").write_text(PAGE.format("<p>first text</p>"))
+    (tmp_path / ".env").write_text("")
+    r = Reloader(tmp_path, "app:app")
+    try:
+        eventually(lambda: r.body() and "Watching: " in r.stdout() or None, "the server")
+        with Chromium(CHROMIUM, tmp_path / "profile") as browser:
+            tab = browser.new_tab()
+            browser.send("Page.navigate", {"url": f"http://127.0.0.1:{r.port}/"}, tab, 10)
+            eventually(lambda: "first text" in (text_of(browser, tab) or "") or None, "page")
+            marker = "window.__stale = 1; 1"
+            browser.evaluate(tab, marker, 5)
+            (tmp_path / "templates" / "index.html").write_text(PAGE.format("<p>second</p>"))
+            eventually(lambda: "second" in (text_of(browser, tab) or "") or None, "new text")
+            # A reload, not a patch: the old page's state is gone.
+            assert browser.evaluate(tab, "typeof window.__stale", 5) == "undefined"
+
+            (tmp_path / "app.py").write_text(FLASK_APP + "\nraise KeyError('DATABASE_URL')\n")
+            eventually(
+                lambda: "DATABASE_URL" in (text_of(browser, tab) or "") or None, "the traceback"
+            )
+            assert "app.py" in (text_of(browser, tab) or "")
+            (tmp_path / "app.py").write_text(FLASK_APP)
+            eventually(lambda: "second" in (text_of(browser, tab) or "") or None, "the app back")
+    finally:
+        r.close()
