@@ -20,10 +20,19 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from rswsgi import Router, handle_error, log_environ, reverser, stack, wrap_query_params
+from rswsgi import (
+    Router,
+    handle_error,
+    log_environ,
+    reverser,
+    stack,
+    static_files,
+    wrap_query_params,
+)
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 THREADS = 8
@@ -68,7 +77,9 @@ def test_the_stress_tests_run_without_the_gil() -> None:
     assert not sys._is_gil_enabled(), "something in this process turned the GIL back on"
 
 
-def call(app: Callable[..., Any], method: str, path: str, query: str = "") -> Result:
+def call(
+    app: Callable[..., Any], method: str, path: str, query: str = "", **headers: str
+) -> Result:
     """One request through `app`: (status, headers, body, routing args)."""
     seen: list[tuple[str, list[tuple[str, str]]]] = []
 
@@ -91,6 +102,7 @@ def call(app: Callable[..., Any], method: str, path: str, query: str = "") -> Re
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
+        **{f"HTTP_{k.upper()}": v for k, v in headers.items()},
     }
     body_iter = app(environ, start_response)
     try:
@@ -262,3 +274,52 @@ def test_one_log_environ_writes_whole_dumps_from_many_threads() -> None:
         first, _, rest = dump.partition("\n")
         path, _, query = first.partition("?")
         assert f"PATH_INFO: '/{path}'" in rest and f"QUERY_STRING: '{query}'" in rest, dump
+
+
+def test_static_files_from_many_threads_sees_what_one_thread_sees(tmp_path: Path) -> None:
+    # Its folder handle, per-file entries and sibling lists are shared (Mutexes).
+    (tmp_path / "app.css").write_bytes(b"body { color: red }\n" * 50)
+    (tmp_path / "app.js").write_bytes(b"console.log(1)\n" * 80)
+    (tmp_path / "app.js.gz").write_bytes(b"\x1f\x8b not really gzip")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "index.html").write_bytes(b"<p>hi</p>")
+    app = static_files(make_router(), {"/static": tmp_path})
+    etag = dict(call(app, "GET", "/static/app.css")[1])["ETag"]
+    requests: list[tuple[str, str, dict[str, str]]] = [
+        ("GET", "/static/app.css", {}),
+        ("HEAD", "/static/app.css", {}),
+        ("GET", "/static/app.css", {"if_none_match": etag}),
+        ("GET", "/static/app.css", {"range": "bytes=10-19"}),
+        ("GET", "/static/app.js", {"accept_encoding": "gzip"}),
+        ("GET", "/static/sub/", {}),
+        ("GET", "/static/../etc/passwd", {}),
+        ("GET", "/static/missing.css", {}),
+        ("GET", "/hello", {}),  # the router behind it
+    ]
+
+    def work(i: int) -> list[Result]:
+        return [
+            call(app, method, path, **headers)
+            for _ in range(ROUNDS // 3)
+            for method, path, headers in requests
+        ]
+
+    expected = work(0)
+    assert [r[0][:3] for r in expected[: len(requests)]] == [
+        "200",
+        "200",
+        "304",
+        "206",
+        "200",
+        "200",
+        "404",
+        "404",
+        "200",
+    ]
+    gc.collect()
+    refs = sys.getrefcount(app)
+    results = hammer(work)
+    assert all(r == expected for r in results)
+    del results
+    gc.collect()
+    assert sys.getrefcount(app) == refs
