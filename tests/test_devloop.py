@@ -223,13 +223,17 @@ def test_forced_polling_sees_an_edit(flask_project: Path, serve: Callable[..., R
     served_with(r, "polled")
 
 
-@pytest.fixture
-def django_project(tmp_path: Path) -> Path:
-    """`django-admin startproject mysite`: the default project, with the admin."""
+def start_django_project(folder: Path) -> Path:
+    """`django-admin startproject mysite` in `folder`: the default project, with the admin."""
     from django.core import management
 
-    management.call_command("startproject", "mysite", str(tmp_path))
-    return tmp_path
+    management.call_command("startproject", "mysite", str(folder))
+    return folder
+
+
+@pytest.fixture
+def django_project(tmp_path: Path) -> Path:
+    return start_django_project(tmp_path)
 
 
 @pytest.mark.parametrize(("extra", "status"), [([], 200), (["--nostatic"], 404)])
@@ -244,3 +248,34 @@ def test_django_s_static_files_are_served_as_runserver_serves_them(
         login = get(server.port, "/admin/login/")
         assert login.status == 200 and b"admin/css/base.css" in login.body
         assert "Django's technical 500 page" in server.stdout()
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_debug_lets_a_flask_view_s_exception_reach_rswsgi_s_page(
+    flask_project: Path, debug: bool
+) -> None:
+    args = ["app:app", "--debug"] if debug else ["app:app"]
+    with DevServer(*args, cwd=flask_project) as server:
+        page = get(server.port, "/boom", headers={"Accept": BROWSER})
+        assert page.status == 500
+        banner = server.stdout()
+    if debug:
+        # rswsgi's page: the exception, escaped, and the view's own frame.
+        assert b"a view &lt;failed&gt;" in page.body
+        assert b"raise RuntimeError(&quot;a view &lt;failed&gt;&quot;)" in page.body, page.body
+        assert "an exception in a Flask view shows rswsgi's debug page" in banner, banner
+    else:
+        # Flask's own generic 500, as Flask answers it without PROPAGATE_EXCEPTIONS.
+        assert b"a view" not in page.body
+        assert b"Internal Server Error" in page.body
+        assert "Flask view" not in banner
+
+
+def test_the_banner_names_the_page_a_django_project_shows(django_project: Path) -> None:
+    settings = django_project / "mysite" / "settings.py"
+    settings.write_text(settings.read_text().replace("DEBUG = True", "DEBUG = False"))
+    with DevServer("mysite.wsgi", "--debug", "--host", "127.0.0.1", cwd=django_project) as server:
+        get(server.port, "/")
+        banner = server.stdout()
+    assert "Django answers its views' exceptions with its own 500 page (DEBUG = False)" in banner
+    assert "technical 500 page (DEBUG = True" not in banner
