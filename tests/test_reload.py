@@ -37,6 +37,11 @@ def app(environ, start_response):
     if environ["PATH_INFO"] == "/slow":
         open("slow-started", "w").close()
         time.sleep(1.5)
+    if environ["PATH_INFO"] == "/held":  # until the test lets it go
+        open("held-started", "w").close()
+        deadline = time.monotonic() + 20
+        while not os.path.exists("release") and time.monotonic() < deadline:
+            time.sleep(0.01)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [{body!r}.encode()]
 """
@@ -190,6 +195,24 @@ def test_a_request_in_flight_finishes_on_the_old_code(
         resp = read_response(sock)
     assert (resp.status, resp.body) == (200, b"v1")
     r.served(b"v2")
+
+
+def test_the_next_child_serves_while_the_old_one_finishes(
+    tmp_path: Path, serve_reload: Callable[..., Reloader]
+) -> None:
+    write_app(tmp_path / "app.py", "v1")
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
+        sock.sendall(b"GET /held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        eventually(lambda: (tmp_path / "held-started").exists() or None, "the held request")
+        write_app(tmp_path / "app.py", "v2")
+        # The old child has not exited (its request is held), and v2 is served.
+        r.served(b"v2")
+        (tmp_path / "release").touch()
+        resp = read_response(sock)
+    assert (resp.status, resp.body) == (200, b"v1")
+    assert len(r.importers()) == 2
 
 
 def test_ctrl_c_stops_the_parent_and_its_child(

@@ -6,14 +6,16 @@ that serves on that same socket, so a connection made while a child restarts
 waits in the kernel's accept queue instead of being refused. The child reports
 the files of the modules it imported (`report_to_parent`) on a socket pair; the parent
 watches them, plus every `*.py` file under the working directory, with OS
-notifications (`rswsgi._rswsgi._FileWatcher`), never a polling walk
-(flask#5307, werkzeug#2141).
+notifications (`rswsgi._rswsgi._FileWatcher`), not a stat walk of every file
+(flask#5307, werkzeug#2141); folders on file systems that send no notifications
+(network and shared ones), and everything under `--reload-poll`, are polled.
 
 On a change the parent sends the child SIGTERM, which stops its server the way
 Ctrl-C stops one: it stops accepting and lets the app call and the responses in
 flight finish (nothing is raised inside the app), within its `--shutdown-grace-ms`,
 which for a child is at least `RELOAD_GRACE_SECS`, so a slow request still finishes
-on the old code. A child that cannot load the app prints its one-line error and
+on the old code. The next child starts at once, while the old one finishes and
+exits: connections made meanwhile wait in the socket's queue for the new child. A child that cannot load the app prints its one-line error and
 exits with status 2; the parent then waits for the next change instead of exiting.
 
 Ctrl-C or SIGTERM stops the parent and its child (exit status 0). Ctrl-C at a
@@ -221,6 +223,7 @@ class _Child:
             child_end.close()
         self._link.setblocking(False)
         self._data: bytes | None = b""
+        self._asked = False
 
     def reported(self) -> Report | None:
         """The child's report, once it has sent it all (then never again); else `None`."""
@@ -247,16 +250,25 @@ class _Child:
         except OSError:
             pass  # a child that is gone or not listening: its pages reconnect anyway
 
+    def ask_to_stop(self) -> None:
+        """The first SIGTERM, without waiting: the child stops accepting at once (the
+        socket's queue keeps new connections for the next child), finishes the app call
+        and the responses in flight within its grace, and exits. `stop` then waits."""
+        if not self._asked and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self._asked = True
+
     def stop(self, patience: float) -> None:
-        """Stops the child the way Ctrl-C stops a server: SIGTERM, after which it finishes
-        the app call and the responses in flight and exits. After `patience` seconds, or
-        at once when this process gets Ctrl-C or SIGTERM meanwhile, a second SIGTERM stops
-        it at once, and SIGKILL follows `KILL_SECS` later. That Ctrl-C or SIGTERM is then
-        raised again (`KeyboardInterrupt`)."""
+        """Stops the child the way Ctrl-C stops a server: SIGTERM (unless `ask_to_stop`
+        sent it), after which it finishes the app call and the responses in flight and
+        exits. After `patience` seconds, or at once when this process gets Ctrl-C or
+        SIGTERM meanwhile, a second SIGTERM stops it at once, and SIGKILL follows
+        `KILL_SECS` later. That Ctrl-C or SIGTERM is then raised again
+        (`KeyboardInterrupt`)."""
         interrupted = False
         try:
             if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
+                self.ask_to_stop()
                 try:
                     self.proc.wait(patience)
                 except subprocess.TimeoutExpired:
@@ -367,6 +379,7 @@ def supervise(
         raise OSError("--reload needs a POSIX system (each child inherits the socket's fd)")
     sock = listen(host, port)
     child: _Child | None = None
+    old: _Child | None = None  # the child before, while it stops
     stack = ExitStack()
     quit_secs = shutdown_grace_ms / 1000
     reload_secs = max(quit_secs, RELOAD_GRACE_SECS)
@@ -392,22 +405,29 @@ def supervise(
         while True:
             watching.watcher.wait(0)  # what changed before this start is in this child
             child = _Child(argv, sock)
+            if old is not None:
+                # The new child starts while the old one finishes its work in flight
+                # (it no longer accepts): its exit and Python's teardown cost nobody.
+                old.stop(reload_secs + STOP_MARGIN_SECS)
+                old = None
             changed = _serve_until_change(child, watching)
             _say(f"reloading: {_shown(changed)}")
-            child.stop(reload_secs + STOP_MARGIN_SECS)
-            child = None
+            child.ask_to_stop()
+            old, child = child, None
             _forget_bytecode(changed)
     except KeyboardInterrupt:
-        if child is not None:
-            try:
-                child.stop(quit_secs + STOP_MARGIN_SECS)
-            except KeyboardInterrupt:
-                pass  # a second Ctrl-C: it was stopped at once
-            child = None
+        for running in (old, child):
+            if running is not None:
+                try:
+                    running.stop(quit_secs + STOP_MARGIN_SECS)
+                except KeyboardInterrupt:
+                    pass  # a second Ctrl-C: it was stopped at once
+        old = child = None
         print("Shutting down.", flush=True)
         return 0
     finally:
-        if child is not None:
-            child.stop(KILL_SECS)
+        for running in (old, child):
+            if running is not None:
+                running.stop(KILL_SECS)
         sock.close()
         stack.close()

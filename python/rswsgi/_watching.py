@@ -30,8 +30,10 @@ from ._rswsgi import _FileWatcher
 if TYPE_CHECKING:
     from ._reload import Report, _Child
 
-#: Seconds a change must be quiet before it counts (an editor's save is a burst).
-DEBOUNCE_SECS = 0.1
+#: Seconds a change must be quiet before it counts: an editor's save is a burst
+#: (truncate and write, or write a temporary file and rename it) a few ms long, and
+#: every ms here is a ms of the save-to-answer time (watchfiles waits 50 ms too).
+DEBOUNCE_SECS = 0.05
 #: Files counted per folder for the banner before it says "N+".
 COUNT_CAP = 10_000
 
