@@ -15,8 +15,11 @@ Ctrl-C stops one: it stops accepting and lets the app call and the responses in
 flight finish (nothing is raised inside the app), within its `--shutdown-grace-ms`,
 which for a child is at least `RELOAD_GRACE_SECS`, so a slow request still finishes
 on the old code. The next child starts at once, while the old one finishes and
-exits: connections made meanwhile wait in the socket's queue for the new child. A child that cannot load the app prints its one-line error and
-exits with status 2; the parent then waits for the next change instead of exiting.
+exits: connections made meanwhile wait in the socket's queue for the new child. That
+child was started ahead, as a standby that has imported the installed libraries the
+last child imported and waits to be told to go (`_standby`), so a reload costs the
+user's own modules only. A child that cannot load the app prints its traceback; with
+the app unloadable it answers every request with a 500 that shows it.
 
 Ctrl-C or SIGTERM stops the parent and its child (exit status 0). Ctrl-C at a
 terminal reaches every process of the group, so the child ignores SIGINT and the
@@ -46,7 +49,7 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -143,6 +146,22 @@ class Report:
     failed: list[str] = field(default_factory=list)
     #: The banner line that says which page an exception shows, if any.
     page: str | None = None
+    #: The installed modules imported (stdlib and site-packages), in import order:
+    #: what the next child imports ahead, as a standby (`_standby`).
+    preload: list[str] = field(default_factory=list)
+
+
+def installed_modules(modules: Mapping[str, object]) -> list[str]:
+    """The names of `modules` (e.g. `sys.modules`, in import order) whose files are in
+    the stdlib or site-packages."""
+    skip = library_dirs()
+    names = []
+    for name, module in list(modules.items()):
+        path = getattr(module, "__file__", None)
+        if name != "__main__" and isinstance(path, str) and os.path.isabs(path):
+            if os.path.realpath(path).startswith(skip):
+                names.append(name)
+    return names
 
 
 def report_to_parent(fd: int, folders: Any, failed: list[str], page: str | None) -> None:
@@ -152,7 +171,12 @@ def report_to_parent(fd: int, folders: Any, failed: list[str], page: str | None)
     and stops this process (SIGTERM) when it does, so that a parent killed with
     SIGKILL never leaves an orphan serving its port."""
     report = Report(
-        imported_files(sys.modules.values()), folders.templates, folders.static, failed, page
+        imported_files(sys.modules.values()),
+        folders.templates,
+        folders.static,
+        failed,
+        page,
+        installed_modules(sys.modules),
     )
     parent = socket.socket(fileno=fd)
     try:
@@ -198,28 +222,43 @@ def leave_ctrl_c_to_the_parent() -> None:
     """Child side, first thing: ignore SIGINT. Ctrl-C at a terminal sends it to the whole
     process group; the parent, which gets it too, passes it on as one SIGTERM (see
     `_Child.stop`). Were the child to take the SIGINT as well, that SIGTERM would be its
-    second signal, which stops a server at once, cutting off the response in flight."""
+    second signal, which stops a server at once, cutting off the response in flight.
+
+    The parent starts each child with SIGINT blocked (`_Child`), so a Ctrl-C that comes
+    before this line, while Python starts, waits; ignored here, it is dropped."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class _Child:
-    """One `python -m rswsgi.dev ... --fd N` process serving the parent's socket."""
+    """One `python -m rswsgi.dev ... --fd N` process serving the parent's socket; with
+    `preload` (module names), a standby that imports those and waits for `go`
+    (`python -m rswsgi._standby`, which then runs what `python -m rswsgi.dev` runs)."""
 
-    def __init__(self, argv: Sequence[str], sock: socket.socket) -> None:
+    def __init__(
+        self, argv: Sequence[str], sock: socket.socket, *, preload: list[str] | None = None
+    ) -> None:
         # The child's report comes back on this socket pair, and the parent's
         # end stays open while the parent lives (see report_to_parent).
         self._link, child_end = socket.socketpair()
         self.started = time.time()
+        module = "rswsgi.dev" if preload is None else "rswsgi._standby"
+        # The child inherits a blocked SIGINT until it ignores it (see
+        # leave_ctrl_c_to_the_parent): a Ctrl-C while Python starts raises nothing there.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "rswsgi.dev", "--fd", str(sock.fileno())]
+                [sys.executable, "-m", module, "--fd", str(sock.fileno())]
                 + ["--parent-fd", str(child_end.fileno()), *argv],
                 pass_fds=(sock.fileno(), child_end.fileno()),
             )
+            if preload is not None:
+                self._link.sendall(f"preload {json.dumps(preload)}\n".encode())
         except BaseException:
             self._link.close()
             raise
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             child_end.close()
         self._link.setblocking(False)
         self._data: bytes | None = b""
@@ -242,6 +281,16 @@ class _Child:
             return Report(**fields)
         except (ValueError, TypeError):
             return Report()  # a child that died before reporting
+
+    def go(self) -> bool:
+        """Tells a standby to load and serve the app (from now on it is a child like
+        any other); `False` when it is gone (the caller starts a child instead)."""
+        self.started = time.time()
+        try:
+            self._link.send(b"go\n")
+        except OSError:
+            return False
+        return self.proc.poll() is None
 
     def send_event(self, event: str, data: str) -> None:
         """Passes a live-reload event to the child's server (see `send_events_to`)."""
@@ -289,19 +338,51 @@ class _Child:
             raise KeyboardInterrupt
 
 
+class _Standby:
+    """The next child, started ahead once the serving one has reported what it imported
+    (see `_standby`): `take` hands it over, or starts a child cold when there is none."""
+
+    def __init__(self, argv: Sequence[str], sock: socket.socket) -> None:
+        self.argv = argv
+        self.sock = sock
+        self.child: _Child | None = None
+
+    def prepare(self, preload: list[str]) -> None:
+        """Starts a standby importing `preload`, unless one is waiting already."""
+        if self.child is None:
+            self.child = _Child(self.argv, self.sock, preload=preload)
+
+    def take(self) -> _Child:
+        """A child serving the app: the standby told to go, else a new child."""
+        child, self.child = self.child, None
+        if child is not None:
+            if child.go():
+                return child
+            child.stop(KILL_SECS)
+        return _Child(self.argv, self.sock)
+
+    def close(self) -> None:
+        """Stops a standby that was not needed (it has run no user code)."""
+        if self.child is not None:
+            self.child.stop(KILL_SECS)
+            self.child = None
+
+
 def _shown(paths: Sequence[str]) -> str:
     cwd = os.path.realpath(os.getcwd())
     rel = [os.path.relpath(p, cwd) if p.startswith(os.path.join(cwd, "")) else p for p in paths]
     return ", ".join(rel)
 
 
-def _take_report(watching: Watching, child: _Child) -> list[str]:
-    """Watches what the child reported; returns the files changed since it started (an
-    edit made before the watch began, which no notification will report)."""
+def _take_report(watching: Watching, child: _Child, standby: _Standby) -> list[str]:
+    """Watches what the child reported (and has the next child started ahead, with
+    what it imported); returns the files changed since it started (an edit made
+    before the watch began, which no notification will report)."""
     report = child.reported()
     if report is None:
         return []
     watching.take_report(report)
+    standby.prepare(report.preload)
     changed = []
     files = [*report.modules, *report.failed]
     for folder in report.templates:
@@ -317,19 +398,19 @@ def _take_report(watching: Watching, child: _Child) -> list[str]:
     return changed
 
 
-def _serve_until_change(child: _Child, watching: Watching) -> list[str]:
+def _serve_until_change(child: _Child, watching: Watching, standby: _Standby) -> list[str]:
     """Watches until a change needs a new child (returns it); sends static changes to
     the child's open pages meanwhile; says so when the child exits on its own."""
     while True:
         changed = watching.watcher.wait(CHILD_POLL_SECS) or []
-        restart, static = watching.sort(changed + _take_report(watching, child))
+        restart, static = watching.sort(changed + _take_report(watching, child, standby))
         if restart:
             return sorted(set(restart))
         if static:
             watching.live_update(child, static)
         status = child.proc.poll()
         if status is not None:
-            changed = _take_report(watching, child)
+            changed = _take_report(watching, child, standby)
             if changed:
                 return changed
             if status == BAD_TARGET:
@@ -402,15 +483,17 @@ def supervise(
         if fingerprint is not None:
             print(adhoc_banner(fingerprint), flush=True)
         watching = Watching(watch or WatchOptions(), os.getcwd())
+        standby = _Standby(argv, sock)
+        stack.callback(standby.close)
         while True:
             watching.watcher.wait(0)  # what changed before this start is in this child
-            child = _Child(argv, sock)
+            child = standby.take()
             if old is not None:
                 # The new child starts while the old one finishes its work in flight
                 # (it no longer accepts): its exit and Python's teardown cost nobody.
                 old.stop(reload_secs + STOP_MARGIN_SECS)
                 old = None
-            changed = _serve_until_change(child, watching)
+            changed = _serve_until_change(child, watching, standby)
             _say(f"reloading: {_shown(changed)}")
             child.ask_to_stop()
             old, child = child, None
