@@ -203,6 +203,10 @@ def links(doc: Path) -> list[str]:
     ]
 
 
+@pytest.mark.skipif(
+    not (ROOT / "Cargo.toml").is_file(),
+    reason="links point into the whole checkout; the interpreter matrix runs a copy of the suite",
+)
 @pytest.mark.parametrize("doc", DOCS, ids=lambda d: str(d.relative_to(ROOT)))
 def test_relative_links_lead_to_a_file_and_heading(doc: Path) -> None:
     broken = []
