@@ -80,6 +80,7 @@ BELOW_FLOOR = f"3.{int(FLOOR.group(1).split('.')[1]) - 1}"
 # pyproject.toml carries pytest's configuration (testpaths, filterwarnings=error).
 SUITE = ("tests", "examples", "bench/data", ".ci", ".github", "README.md", "pyproject.toml")
 SUITE += ("noxfile.py",)  # tests/test_metadata.py reads its interpreter lists
+SUITE += ("docs", "bench/README.md", "bench/HISTORY.md")  # tests/test_docs.py runs their code
 
 # One target dir for every build of the run: only pyo3 and rswsgi itself are
 # rebuilt per interpreter, the other crates are compiled once.

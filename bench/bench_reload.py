@@ -1,4 +1,4 @@
-"""The edit–save–look loop under five dev servers (issue 18): how long from saving a file to
+"""The edit–save–look loop under five dev servers: how long from saving a file to
 the new answer, and, with live reload, to the browser showing it.
 
     python bench/bench_reload.py          # 3 rounds × 4 edits (~10 min); writes results/reload.*
@@ -93,7 +93,7 @@ PAUSE_S = (1.1, 1.6)  # between two edits: past the 1 s tick of the polling relo
 BROWSER_POLL_S = 0.01
 LIVE_RELOAD_JS = b"/__rswsgi__/live-reload.js"
 STAMPS_ENV = "RELOAD_BENCH_STAMPS"
-#: issue 18, measured before the dev-loop work (median s): rswsgi, granian, flask run/runserver
+#: Measured before the dev-loop work (median s): rswsgi, granian, flask run/runserver
 BEFORE = {"flask": (0.66, 0.28, 1.21), "django": (1.14, 0.68, 1.52)}
 
 
@@ -904,7 +904,7 @@ def report(
             browser_report(samples),
         ]
     if any(goals):
-        out += ["\n#### Target (issue 18)\n", *[g for g in goals if g]]
+        out += ["\n#### Target (the fastest reloader on both apps)\n", *[g for g in goals if g]]
     return "\n".join(out) + "\n"
 
 

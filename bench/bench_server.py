@@ -658,7 +658,7 @@ def verdict(paired_ok: bool, medians_ok: bool) -> str:
     return "mixed (within the noise)"
 
 
-#: The native single-threaded peers rswsgi must stay ahead of (issue 11).
+#: The native single-threaded peers rswsgi must stay ahead of.
 FAST_PEERS = ("bjoern", "fastpysgi", "socketify")
 
 
@@ -689,7 +689,7 @@ def targets(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> list[
         if bj is not None and bj.paired_rps:
             x = statistics.median(bj.paired_rps)
             lines.append(
-                f"- {scen}: req/s ≥ 1.25× bjoern's (issue 11's stretch): "
+                f"- {scen}: req/s ≥ 1.25× bjoern's (the stretch target): "
                 f"**{verdict(x >= 1.25, me.rps >= 1.25 * bj.rps)}** "
                 f"(per round {paired(bj.paired_rps)})"
             )

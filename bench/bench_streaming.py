@@ -78,7 +78,7 @@ SSE_INTERVAL_S = 0.1
 FIRST_EVENT_CAP_S = 3.0
 SETTLE_S = 0.15  # after the first event, before the first ping
 PING_GAP_S = 0.02
-GOAL_TTFB_MS = 1.0  # issue 17: rswsgi's time to first byte within 1 ms of the best
+GOAL_TTFB_MS = 1.0  # the target: rswsgi's time to first byte within 1 ms of the best
 FAIR_SLACK_MS = 10.0  # "one block interval plus a few milliseconds", read as 10 ms
 
 
@@ -554,7 +554,7 @@ def fmt_x(x: float | None) -> str:
 
 
 def fmt_diff(ms: float) -> str:
-    """A difference in ms, always in ms (issue 17's goal is stated in ms)."""
+    """A difference in ms, always in ms (the goal is stated in ms)."""
     return f"{ms:+,.2f} ms"
 
 
@@ -619,7 +619,7 @@ def ttfb_report(samples: list[TtfbSample]) -> tuple[str, list[str]]:
                 per_round.append(these["rswsgi"] - min(these.values()))
         ok = ref - best[0] <= GOAL_TTFB_MS and all(d <= GOAL_TTFB_MS for d in per_round)
         lines.append(
-            f"- rswsgi's first body byte within {GOAL_TTFB_MS:g} ms of the best (issue 17): "
+            f"- rswsgi's first body byte within {GOAL_TTFB_MS:g} ms of the best: "
             f"**{'met' if ok else 'NOT met'}** (rswsgi {fmt_ms(ref)}, best {best[1]} "
             f"{fmt_ms(best[0])}; rswsgi − best of the round: "
             + ", ".join(fmt_diff(d) for d in per_round)
@@ -677,7 +677,7 @@ def ping_report(samples: list[PingSample]) -> tuple[str, list[str]]:
         mx = max(mine)
         lines.append(
             f"- rswsgi's /ping max ≤ one event interval + {FAIR_SLACK_MS:g} ms = {goal:g} ms "
-            f"(issue 17's fairness in time): **{'met' if mx <= goal else 'NOT met'}** "
+            f"(fairness in time): **{'met' if mx <= goal else 'NOT met'}** "
             f"(max {fmt_ms(mx) if mx < inf else 'held past the cap'})"
         )
     return table(head, rows), lines

@@ -1,7 +1,7 @@
 """Hand-written Python equivalents of rswsgi's middleware, and the seed article's naive ones.
 
 The ``py_*`` versions are what a careful Python programmer writes to the same contract as
-rswsgi (DESIGN.md, PEP 3333): the inner iterable's ``close()`` is called exactly once on every
+rswsgi (PEP 3333): the inner iterable's ``close()`` is called exactly once on every
 path (normal, exception, early close by the server), ``exc_info`` is passed on, the ``write()``
 callable works, and ``start_response`` may be called late (by a generator's first step).
 

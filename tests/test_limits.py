@@ -1,5 +1,5 @@
 """The server limits are written once, in Rust (`Limits::default` in
-src/server/config.rs); the CLI, `make_server`'s doc and the README's table say the same."""
+src/server/config.rs); the CLI, `make_server`'s doc and docs/limits.md's table say the same."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ LIMITS = _limits()
 
 
 def _readme_rows() -> list[tuple[str, int]]:
-    """`(flag, default)` of each row of the README's limits table, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """`(flag, default)` of each row of the limits table (docs/limits.md), in order."""
+    text = (ROOT / "docs" / "limits.md").read_text(encoding="utf-8")
     table = text.split("| flag | default | past it |", 1)[1].split("\n\n", 1)[0]
     rows = []
     for line in table.strip().splitlines()[1:]:  # after the |---| line

@@ -33,3 +33,9 @@ def test_ci_runs_the_readme_matrix_command_verbatim() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert matrix_command in ci
     assert "nox" in matrix_command
+
+
+def test_the_readme_is_a_front_door() -> None:
+    # What to start and to look things up; the reference lives in docs/, linked from it.
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) < 250, f"README.md has {len(lines)} lines; move reference to docs/"

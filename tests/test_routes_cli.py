@@ -124,8 +124,8 @@ def test_composed_example_table() -> None:
     )
 
 
-def test_readme_shows_the_real_table() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_show_the_real_table() -> None:
+    readme = (ROOT / "docs" / "router.md").read_text(encoding="utf-8")
     command = "$ python -m rswsgi.dev examples.composed:app --routes\n"
     shown = readme.split(command, 1)[1].split("```", 1)[0]
     assert routes_cli("examples.composed:app").stdout == shown

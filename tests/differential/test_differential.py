@@ -1,9 +1,9 @@
-"""rswsgi against gunicorn and waitress, request by request; the README table keeps the score.
+"""rswsgi against gunicorn and waitress, request by request; docs/differences.md keeps the score.
 
 Every case in `cases.py` goes to the three servers (`harness.py` says how
 and what is compared). Each place where rswsgi's status, environ or body
-differs from both peers must be a row of the README's table "Where rswsgi
-differs from gunicorn and waitress", with the same values, and every row must
+differs from both peers must be a row of the table in docs/differences.md ("Where rswsgi
+differs from gunicorn and waitress"), with the same values, and every row must
 still be such a difference: the table is the harness's expected output.
 """
 
@@ -18,13 +18,14 @@ from cases import CASES
 from harness import PEERS, SERVERS, Difference, Seen, differences, observe, serving
 from livedev import ROOT
 
-SECTION = "## Where rswsgi differs from gunicorn and waitress"
+PAGE = "docs/differences.md"
+SECTION = "# Where rswsgi differs from gunicorn and waitress"
 ROW = re.compile(r"^\| `(?P<case>[^`]+)` \| `(?P<field>[^`]+)` \|(?P<rest>.*)\|$")
 
 
 def readme_section() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert SECTION in text, f"README.md has no section {SECTION!r}"
+    text = (ROOT / PAGE).read_text(encoding="utf-8")
+    assert text.startswith(SECTION + "\n"), f"{PAGE} does not start with {SECTION!r}"
     return text.split(SECTION, 1)[1].split("\n## ", 1)[0]
 
 
@@ -43,7 +44,7 @@ def readme_rows() -> list[tuple[Difference, str]]:
 
 
 def as_row(d: Difference) -> str:
-    """`d` as a README table row, reason left to fill in."""
+    """`d` as a row of the table, reason left to fill in."""
     values = " | ".join(f"`{v}`" for v in (d.rswsgi, d.gunicorn, d.waitress))
     return f"| `{d.case}` | `{d.field}` | {values} | R? |"
 
@@ -61,7 +62,7 @@ def test_every_difference_is_in_the_readme_table(observed: dict[str, dict[str, S
     documented = {d for d, _ in readme_rows()}
     new = [d for d in differences(observed) if d not in documented]
     assert not new, (
-        "rswsgi differs from gunicorn and waitress where the README does not say so; "
+        f"rswsgi differs from gunicorn and waitress where {PAGE} does not say so; "
         "fix rswsgi, or add these rows (with the RFC or PEP reason) to the table:\n"
         + "\n".join(as_row(d) for d in new)
     )
@@ -70,14 +71,14 @@ def test_every_difference_is_in_the_readme_table(observed: dict[str, dict[str, S
 def test_every_readme_row_is_still_a_difference(observed: dict[str, dict[str, Seen]]) -> None:
     found = set(differences(observed))
     stale = [d for d, _ in readme_rows() if d not in found]
-    assert not stale, "README rows that the harness no longer sees:\n" + "\n".join(
+    assert not stale, f"{PAGE} rows that the harness no longer sees:\n" + "\n".join(
         as_row(d) for d in stale
     )
 
 
 def test_readme_rows_are_unique_and_each_reason_is_given() -> None:
     rows = readme_rows()
-    assert rows, "the README table has no rows"
+    assert rows, f"the table in {PAGE} has no rows"
     keys = [(d.case, d.field) for d, _ in rows]
     assert len(keys) == len(set(keys)), "a case and field appear twice"
     assert {d.case for d, _ in rows} <= {c.id for c in CASES}, "a row names no case"
