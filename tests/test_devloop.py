@@ -8,10 +8,12 @@ Real parent and child processes in a `tmp_path`, real edits; every wait is a dea
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from livedev import DevServer, get
@@ -279,3 +281,37 @@ def test_the_banner_names_the_page_a_django_project_shows(django_project: Path) 
         banner = server.stdout()
     assert "Django answers its views' exceptions with its own 500 page (DEBUG = False)" in banner
     assert "technical 500 page (DEBUG = True" not in banner
+
+
+def test_a_broken_django_urlconf_is_an_error_loading_the_app(
+    django_project: Path, serve: Callable[..., Reloader]
+) -> None:
+    """Django imports `urls.py` (and the views) at the first request, and its technical
+    500 page needs it too: the dev server imports it at start, as runserver's checks do."""
+    urls = django_project / "mysite" / "urls.py"
+    fixed = urls.read_text()
+    urls.write_text(fixed + "\nraise KeyError('DATABASE_URL')\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "rswsgi.dev", "mysite.wsgi", "--port", "0"],
+        cwd=django_project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f'File "{urls.resolve()}", line ' in done.stderr, done.stderr
+    assert "error: importing the URLconf failed: KeyError: 'DATABASE_URL'" in done.stderr
+
+    r = serve("mysite.wsgi")
+
+    def login_page(status: int) -> Any:
+        try:
+            page = get(r.port, "/admin/login/", headers={"Accept": BROWSER})
+        except OSError:
+            return None  # not listening yet
+        return page if page.status == status else None
+
+    page = eventually(lambda: login_page(500), "the 500")
+    assert b"DATABASE_URL" in page.body and b"urls.py" in page.body
+    urls.write_text(fixed)
+    eventually(lambda: login_page(200), "the admin back")

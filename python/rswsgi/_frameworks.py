@@ -55,6 +55,16 @@ def django_handler(app: object) -> Any:
     return find_inner(app, lambda obj: isinstance(obj, module.WSGIHandler))
 
 
+def import_urlconf(app: object) -> None:
+    """Imports `ROOT_URLCONF` of the Django project behind `app`, if any (Django imports
+    it at the first request otherwise). Raises whatever that import raises."""
+    if django_handler(app) is None:
+        return
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the property imports the module
+
+
 def _existing(paths: Iterable[object]) -> list[str]:
     out: list[str] = []
     for path in paths:

@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 
 from . import make_server
 from ._devloop import broken_app, failing_files, format_error, generation, trimmed, wrap_app
-from ._frameworks import error_page, folders
+from ._frameworks import error_page, folders, import_urlconf
 from ._rswsgi import _limits
 from ._tls import ADHOC, CertificateError, adhoc_banner, check
 
@@ -308,6 +308,19 @@ def _import(module_name: str) -> Any:
         raise TargetError(f"importing {module_name!r} failed: {_one_line(e)}", trimmed(e)) from None
 
 
+def _import_urlconf(app: object) -> None:
+    """Imports the URLconf of a Django project behind `app` (and so its views), as
+    runserver's system checks do at start: a broken `urls.py` or `views.py` is then an
+    error loading the app (its traceback at start, and in the page under `--reload`),
+    not a bare 500 at each request (Django's technical 500 page needs the URLconf too).
+
+    Raises `TargetError` carrying the user's exception when the import fails."""
+    try:
+        import_urlconf(app)
+    except Exception as e:  # noqa: BLE001 - any error in the user's URLconf or views
+        raise TargetError(f"importing the URLconf failed: {_one_line(e)}", trimmed(e)) from None
+
+
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
@@ -387,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     broken: BaseException | None = None
     try:
         app = load_app(args.target)
+        if not args.routes:
+            _import_urlconf(app)
     except TargetError as e:
         if e.error is not None:
             sys.stderr.write(format_error(e.error))
