@@ -6,6 +6,7 @@ a `--reload` child (Django's static files, `--debug`, live reload).
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
 import time
@@ -123,7 +124,7 @@ def wrap_app(
         if django_handler(app) is not None:
             app = serve_django_static(app)
     if broken:
-        app = handle_error(app, debug=show_errors)
+        app = _traceback_once(handle_error(app, debug=show_errors))
     elif debug:
         app = handle_error(app, debug=True)
     if static:
@@ -131,6 +132,26 @@ def wrap_app(
     if live_reload is not None:
         app = _LiveReload(app, generation=live_reload)
     return app
+
+
+def _traceback_once(app: Callable[..., Any]) -> Callable[..., Any]:
+    """`app` (the broken placeholder in `handle_error`) with its per-request traceback
+    left out of the log: the child printed it once when the load failed, and a page
+    with its stylesheets and favicon would print it four times more. Each request
+    logs one line that points at it instead."""
+
+    def app_without_traceback(environ: dict[str, Any], start_response: Any) -> Any:
+        errors = environ.get("wsgi.errors")
+        environ["wsgi.errors"] = io.StringIO()
+        if errors is not None:
+            errors.write(f"rswsgi: {_NOT_LOADED} (its traceback is above)\n")
+        return app(environ, start_response)
+
+    return app_without_traceback
+
+
+#: What each request answered by the placeholder logs.
+_NOT_LOADED = "the app could not be loaded; a save that fixes it serves it again"
 
 
 def print_error(e: BaseException, message: str, prog: str) -> None:
