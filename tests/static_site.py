@@ -150,7 +150,7 @@ def direct(app: Any, *, file_wrapper: bool = True) -> Fetch:
 
 def over_socket(port: int) -> Fetch:
     """`fetch(url_path, method='GET', headers={})` over a new connection to `port`."""
-    from conftest import Client
+    from support.http import Client
 
     def fetch(path: str, method: str = "GET", headers: dict[str, str] | None = None) -> Answer:
         with Client(port) as c:

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pytest
 from browser_app import CSS, IMAGES, JS, TOTAL
-from livedev import DevServer, get, read_response
 from parsed_page import Page
+from support.devserver import DevServer
+from support.http import get, read_response
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -181,7 +182,7 @@ def test_chromium_shows_the_debug_page_and_curl_gets_text(tmp_path: Path) -> Non
     assert shot.stat().st_size > 10_000 and shot.read_bytes().startswith(b"\x89PNG")
 
     assert curl.status == 500
-    assert curl.headers["content-type"] == "text/plain; charset=utf-8"
+    assert curl.header("content-type") == "text/plain; charset=utf-8"
     assert curl.body.startswith(b"Traceback (most recent call last):")
     assert curl.body.endswith(f"RuntimeError: {message}\n".encode())
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 import server_apps as apps
-from conftest import Client, build
 from rswsgi import Server
+from support.http import Client, build
 
 Serve = Callable[..., Server]
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 import server_apps as apps
-from conftest import Client, Pem, build
 from rswsgi import Server
+from support.http import Client, build
+from support.tls import Pem
 
 Serve = Callable[..., Server]
 

@@ -10,23 +10,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TypeVar
 
 import pytest
 import rswsgi
-from livedev import free_port, get, read_response
 from rswsgi._rswsgi import _FileWatcher
+from support.devserver import Reloader
+from support.http import get, read_response
+from support.waiting import DEADLINE, eventually
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="--reload needs POSIX fds")
-
-T = TypeVar("T")
-DEADLINE = 20.0
 
 APP = """\
 import os, time
@@ -44,70 +39,6 @@ def app(environ, start_response):
 
 def write_app(path: Path, body: str) -> None:
     path.write_text(APP.format(body=body))
-
-
-def eventually(probe: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
-    """`probe()`'s first non-None result, polling until `within` seconds pass."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Reloader:
-    """`python -m rswsgi.dev TARGET --reload` running in `cwd`."""
-
-    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.cwd = cwd
-        self.port = free_port()
-        self._err: IO[bytes] = tempfile.TemporaryFile()
-        self._out: IO[bytes] = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rswsgi.dev", *args, "--reload", "--port", str(self.port)],
-            cwd=cwd,
-            stdout=self._out,
-            stderr=self._err,
-            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
-        )
-
-    def body(self, path: str = "/") -> bytes | None:
-        """The response body, or None when nothing answers (yet)."""
-        try:
-            return get(self.port, path).body
-        except OSError:
-            return None
-
-    def served(self, body: bytes, path: str = "/") -> bytes:
-        return eventually(lambda: body if self.body(path) == body else None, f"{body!r}")
-
-    def importers(self) -> list[int]:
-        try:
-            return [int(line) for line in (self.cwd / "imported-by.txt").read_text().split()]
-        except FileNotFoundError:
-            return []
-
-    def stderr(self) -> str:
-        self._err.seek(0)
-        return self._err.read().decode("utf-8", "replace")
-
-    def stdout(self) -> str:
-        self._out.seek(0)
-        return self._out.read().decode("utf-8", "replace")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pid in self.importers():  # never leave a child behind
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._err.close()
-        self._out.close()
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 import server_apps as apps
-from conftest import Client, build
-from livedev import DevServer
 from rswsgi import Server
+from support.devserver import DevServer
+from support.http import Client, build
 
 Serve = Callable[..., Server]
 
@@ -253,7 +253,7 @@ LOG_SCRIPT = textwrap.dedent(
     import sys, threading
     from resapp import app
     from rswsgi import make_server
-    from conftest import Client
+    from support.http import Client
 
     server = make_server("127.0.0.1", 0, app)
     t = threading.Thread(target=server.serve_forever)

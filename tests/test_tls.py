@@ -25,9 +25,11 @@ from wsgiref.validate import validator
 
 import pytest
 import trustme
-from conftest import Client, Pem, build
-from livedev import ROOT, DevServer, free_port
 from rswsgi import Server, make_server, serve
+from support import ROOT
+from support.devserver import DevServer
+from support.http import Client, build
+from support.tls import Pem
 
 Serve = Callable[..., Server]
 
@@ -332,7 +334,7 @@ def run_dev(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
             "tests.cli_app:app",
             *args,
             "--port",
-            str(free_port()),
+            "0",
         ],
         cwd=ROOT,
         check=False,
