@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from support import ROOT
 from support.devserver import DevServer
 from support.http import get
+from support.waiting import eventually
 
 ASSETS = ROOT / "examples" / "static"
 
@@ -53,18 +53,17 @@ def test_assets_are_served_and_the_app_still_answers(composed: DevServer) -> Non
 def test_the_access_log_marks_static_hits(composed: DevServer) -> None:
     get(composed.port, "/assets/app.js?log-check")
     get(composed.port, "/hello?log-check")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def logged() -> list[str] | None:
         # (log_environ's dump of each request goes to stderr too.)
         lines = [
             line
             for line in composed.stderr().splitlines()
             if line.startswith("127.0.0.1 - - [") and "log-check" in line
         ]
-        if len(lines) == 2:
-            break
-        time.sleep(0.05)
-    static, app = lines
+        return lines if len(lines) == 2 else None
+
+    static, app = eventually(logged, "two access log lines")
     assert re.search(r'"GET /assets/app\.js\?log-check HTTP/1\.1" 200 \d+ [\d.]+ms static$', static)
     assert re.search(r'"GET /hello\?log-check HTTP/1\.1" 200 \d+ [\d.]+ms$', app)
     assert f"Static files: /assets -> {ASSETS}" in composed.stdout()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import array
+import fcntl
 import socket
 import ssl
+import termios
+import time
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
+
+from .waiting import eventually
 
 if TYPE_CHECKING:
     from typing import Self
@@ -148,3 +154,27 @@ def get(
     sent = (("Host", f"127.0.0.1:{port}"), *(headers or {}).items(), ("Connection", "close"))
     with Client(port, timeout=10) as c:
         return c.request(path, method, sent)
+
+
+def queued(sock: socket.socket) -> int:
+    """Bytes that have arrived on `sock` and wait in the kernel for the test to read."""
+    count = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
+    return count[0]
+
+
+def wait_until_stalled(sock: socket.socket) -> int:
+    """Wait until a response the test does not read stops arriving on `sock`: bytes wait
+    in its receive buffer and their count holds still over 0.1 s. The server has then
+    filled every buffer between it and the test, and is blocked writing the rest.
+    Returns the bytes waiting. (POSIX: FIONREAD.)"""
+    seen: list[int] = []
+
+    def still() -> int | None:
+        seen.append(queued(sock))
+        if len(seen) >= 3 and seen[-1] > 0 and seen[-1] == seen[-3]:
+            return seen[-1]
+        time.sleep(0.05)
+        return None
+
+    return eventually(still, "the unread response to fill the buffers")
