@@ -17,7 +17,7 @@ from typing import Any
 from wsgiref.util import FileWrapper
 from wsgiref.validate import validator
 
-from apps import make_environ
+from support.apps import make_environ
 
 # Bytes that exist only outside the served folder: no response may ever contain them.
 SECRET = b"TOP-SECRET: outside the served folder\n"

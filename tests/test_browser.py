@@ -158,7 +158,8 @@ def test_a_missing_subresource_fails_the_check(
 
 
 def test_chromium_shows_the_debug_page_and_curl_gets_text(tmp_path: Path) -> None:
-    # Issue 10's "done": `python -m rswsgi.dev examples.composed:app --debug`, then /boom.
+    # What a user does: `python -m rswsgi.dev examples.composed:app --debug`, then /boom in a
+    # browser (the HTML page) and with curl (the plain-text traceback).
     with DevServer("examples.composed:app", "--debug", "--quiet") as server:
         url = f"http://127.0.0.1:{server.port}/boom"
         dom = chromium(url, tmp_path / "profile", "--dump-dom")

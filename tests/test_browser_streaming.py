@@ -1,5 +1,5 @@
-"""A Flask SSE endpoint under `python -m rswsgi.dev`, seen by headless Chromium (issue 17's
-"done": the first event shows within 100 ms, and another page loads while the stream is open).
+"""A Flask SSE endpoint under `python -m rswsgi.dev`, seen by headless Chromium: the first
+event shows within 100 ms, and another page loads while the stream is open.
 
 tests/sse_app.py's page opens an `EventSource` at once and records with `performance.now()`
 when the first event arrives; 1.25 s after opening the stream it fetches `/page` and times it

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 
 import pytest
-import server_apps as apps
 from rswsgi import Server
+from support import apps
 from support.http import Client, build
 from support.waiting import eventually
 

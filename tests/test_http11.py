@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import server_apps as apps
 from rswsgi import Server
+from support import apps
 from support.http import Client, build
 from support.tls import Pem
 from support.waiting import eventually

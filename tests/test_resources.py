@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import server_apps as apps
 from rswsgi import Server
+from support import apps
 from support.devserver import DevServer
 from support.http import Client, build, wait_until_stalled
 from support.waiting import eventually

@@ -18,9 +18,8 @@ from wsgiref.validate import validator
 
 import pytest
 import rswsgi
-import server_apps as apps
 from rswsgi import Server, make_server
-from support import servers
+from support import apps, servers
 from support.http import Client, build
 from support.waiting import eventually
 
@@ -101,7 +100,7 @@ def test_write_callable(serve: Serve) -> None:
     server = serve(apps.uses_write)
     with Client(server.server_port) as c:
         r = c.request("/")
-    assert r.body == b"Hello, world"
+    assert r.body == b"written returned"
 
 
 def test_file_wrapper(serve: Serve) -> None:
@@ -121,11 +120,11 @@ def test_file_wrapper(serve: Serve) -> None:
 
 
 def test_exc_info_replaces_the_head_before_it_is_sent(serve: Serve) -> None:
-    server = serve(apps.exc_info_replaces)
+    server = serve(apps.replaces_head_with_exc_info)
     with Client(server.server_port) as c:
         r = c.request("/")
-    assert r.status == 503
-    assert r.body == b"replaced"
+    assert r.status == 500
+    assert r.body == b"error page"
 
 
 def test_hop_by_hop_headers_from_the_app_are_dropped(
@@ -454,7 +453,7 @@ def test_app_exception_before_body_is_500_and_server_keeps_serving(
         assert r.status == 500
         assert r.body == b"500 Internal Server Error\n"
         assert c.request("/").status == 200  # same connection still works
-    assert "boom before the body" in capsys.readouterr().err
+    assert "boom before body" in capsys.readouterr().err
 
 
 def test_app_exception_mid_stream_aborts_and_closes(serve: Serve) -> None:

@@ -1,17 +1,21 @@
-"""Checks every middleware must pass (DESIGN.md: close() exactly once in every
-path, exc_info passed through, write() supported, wsgiref.validate on both
-sides). Each test_<middleware>.py calls these with its middleware."""
+"""The contract every middleware keeps, checked on each: close() on the app's iterable
+exactly once in every path, exc_info passed through, write() supported, wsgiref.validate
+on both sides, and garbage collection through a reference cycle."""
 
 from __future__ import annotations
 
 import gc
+import io
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from wsgiref.validate import validator
 
 import pytest
-from apps import (
+from rswsgi import handle_error, log_environ, reverser, stack, static_files, wrap_query_params
+from support.apps import (
     Streaming,
     close_counter_app,
     echo,
@@ -125,3 +129,86 @@ def collected_in_a_cycle(wrap: Wrap) -> None:
     ref = make()
     gc.collect()
     assert ref() is None
+
+
+def reversed_body(body: bytes) -> bytes:
+    """What the reverser makes of the fixture bodies (ASCII: each byte is a cluster)."""
+    return body[::-1]
+
+
+def full_stack(app: Any) -> Any:
+    return stack(
+        app,
+        reverser,
+        wrap_query_params,
+        handle_error,
+        lambda a: log_environ(a, stream=io.StringIO()),
+    )
+
+
+STATIC = Path(__file__).parent.parent / "examples" / "static"
+
+
+@dataclass(frozen=True)
+class Middleware:
+    """A middleware as the checks see it, and how it differs from passing things on."""
+
+    wrap: Wrap
+    expect: Callable[[bytes], bytes] = same  # the body it sends for the app's body
+    recovers: bool = False  # answers a 500 for an exception before the first chunk
+    recovers_mid_stream: bool = False  # ...and for one after it
+    lazy: bool = True  # its first chunk out needs no more than the first chunk in
+    late_rescued: bool = False  # a late exc_info call becomes a 500, not a raise
+
+
+MIDDLEWARE = {
+    "handle_error": Middleware(handle_error, recovers=True),
+    "handle_error-debug": Middleware(lambda app: handle_error(app, debug=True), recovers=True),
+    "log_environ": Middleware(log_environ),
+    "wrap_query_params": Middleware(wrap_query_params),
+    # Not lazy: a text/plain body is read whole at its first chunk, for its Content-Length.
+    "reverser": Middleware(reverser, expect=reversed_body, lazy=False),
+    # For requests it passes on.
+    "static_files": Middleware(lambda app: static_files(app, {"/static": STATIC})),
+    # The reverser holds text/plain chunks back (yields b''), so for handle_error outside
+    # it a mid-stream failure is still before the body, and its first non-empty chunk is
+    # the whole reversed body; it buffers write() output, so when the app's late exc_info
+    # call re-raises inside it, handle_error's server has seen nothing yet.
+    "stack": Middleware(
+        full_stack,
+        expect=reversed_body,
+        recovers=True,
+        recovers_mid_stream=True,
+        lazy=False,
+        late_rescued=True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", MIDDLEWARE)
+def test_validator_both_sides(name: str) -> None:
+    m = MIDDLEWARE[name]
+    validator_both_sides(m.wrap, m.expect)
+
+
+@pytest.mark.parametrize("name", MIDDLEWARE)
+def test_close_exactly_once(name: str) -> None:
+    m = MIDDLEWARE[name]
+    close_exactly_once(m.wrap, m.recovers, m.recovers_mid_stream, m.lazy)
+
+
+@pytest.mark.parametrize("name", MIDDLEWARE)
+def test_exc_info_passed_through(name: str) -> None:
+    m = MIDDLEWARE[name]
+    exc_info_passed_through(m.wrap, m.expect, m.late_rescued)
+
+
+@pytest.mark.parametrize("name", MIDDLEWARE)
+def test_write_supported(name: str) -> None:
+    m = MIDDLEWARE[name]
+    write_supported(m.wrap, m.expect)
+
+
+@pytest.mark.parametrize("name", MIDDLEWARE)
+def test_collected_in_a_cycle(name: str) -> None:
+    collected_in_a_cycle(MIDDLEWARE[name].wrap)
