@@ -1,13 +1,16 @@
-"""Fixtures: a live in-process server and TLS certificates. Helpers live in `support`."""
+"""Fixtures: a live in-process server, `python -m rswsgi.dev --reload`, and TLS
+certificates. Helpers live in `support`."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rswsgi import Server, make_server
+from support.devserver import Reloader
 from support.tls import Pem
 
 
@@ -40,3 +43,18 @@ def serve() -> Iterator[Callable[..., Server]]:
         assert not thread.is_alive(), "serve_forever did not return after shutdown()"
         stopper.join(5)
         server.server_close()
+
+
+@pytest.fixture
+def serve_reload(tmp_path: Path) -> Iterator[Callable[..., Reloader]]:
+    """`serve_reload(*args, cwd=tmp_path, env=None)` starts `python -m rswsgi.dev ARGS
+    --reload` in `cwd`; it and every child it started are killed after the test."""
+    started: list[Reloader] = []
+
+    def start(*args: str, cwd: Path = tmp_path, env: dict[str, str] | None = None) -> Reloader:
+        started.append(Reloader(cwd, *args, env=env))
+        return started[-1]
+
+    yield start
+    for r in started:
+        r.close()

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from browser_app import CSS, IMAGES, JS, TOTAL
+from cdp import HEADLESS
 from parsed_page import Page
 from support.devserver import DevServer
 from support.http import get, read_response
@@ -43,12 +44,7 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
     assert CHROMIUM is not None
     args = [
         CHROMIUM,
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--no-default-browser-check",
+        *HEADLESS,
         f"--user-data-dir={profile}",
         "--virtual-time-budget=10000",
         *extra,

@@ -5,7 +5,6 @@ on both sides, and garbage collection through a reference cycle."""
 from __future__ import annotations
 
 import gc
-import io
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,12 +13,13 @@ from typing import Any
 from wsgiref.validate import validator
 
 import pytest
-from rswsgi import handle_error, log_environ, reverser, stack, static_files, wrap_query_params
+from rswsgi import handle_error, log_environ, reverser, static_files, wrap_query_params
 from support.apps import (
     Streaming,
     close_counter_app,
     echo,
     exc_info_after_write,
+    full_stack,
     make_environ,
     replaces_head_with_exc_info,
     run,
@@ -34,7 +34,19 @@ def same(body: bytes) -> bytes:
     return body
 
 
-def validator_both_sides(wrap: Wrap, expect: Callable[[bytes], bytes] = same) -> None:
+@dataclass(frozen=True)
+class Middleware:
+    """A middleware as the checks see it, and how it differs from passing things on."""
+
+    wrap: Wrap
+    expect: Callable[[bytes], bytes] = same  # the body it sends for the app's body
+    recovers: bool = False  # answers a 500 for an exception before the first chunk
+    recovers_mid_stream: bool = False  # ...and for one after it
+    lazy: bool = True  # its first chunk out needs no more than the first chunk in
+    late_rescued: bool = False  # a late exc_info call becomes a 500, not a raise
+
+
+def validator_both_sides(m: Middleware) -> None:
     """wsgiref.validate outside and inside the middleware, for each fixture
     app (an unclosed iterator would fail in the validator's __del__)."""
     cases: list[tuple[Any, bytes]] = [
@@ -45,19 +57,16 @@ def validator_both_sides(wrap: Wrap, expect: Callable[[bytes], bytes] = same) ->
         (close_counter_app()[0], b"onetwo"),
     ]
     for app, body in cases:
-        server = run(validator(wrap(validator(app))))
+        server = run(validator(m.wrap(validator(app))))
         assert server.status == "200 OK"
-        assert server.data == expect(body), app
+        assert server.data == m.expect(body), app
     gc.collect()
 
 
-def close_exactly_once(
-    wrap: Wrap, recovers: bool = False, recovers_mid_stream: bool = False, lazy: bool = True
-) -> None:
+def close_exactly_once(m: Middleware) -> None:
     """close() on the app's iterable exactly once: normal end, exception
-    (mid-stream and before the first chunk), and a server that closes early.
-    `recovers*`: the middleware answers a 500 instead of raising; `lazy`: the
-    first chunk out needs no more than the first chunk in."""
+    (mid-stream and before the first chunk), and a server that closes early."""
+    wrap = m.wrap
 
     def failing(fail_at: int, recovered: bool) -> None:
         app, made = close_counter_app(fail_at=fail_at)
@@ -72,8 +81,8 @@ def close_exactly_once(
     run(wrap(app))
     assert made[-1].closes == 1
 
-    failing(1, recovers_mid_stream)
-    failing(0, recovers)
+    failing(1, m.recovers_mid_stream)
+    failing(0, m.recovers)
 
     app, made = close_counter_app(chunks=[b"one", b"two", b"three"])
     result = wrap(app)(make_environ(), lambda s, h, e=None: lambda d: None)
@@ -82,37 +91,34 @@ def close_exactly_once(
     del result
     gc.collect()
     assert made[-1].closes == 1
-    if lazy:
+    if m.lazy:
         assert made[-1].index < 3  # never read to the end
 
 
-def exc_info_passed_through(
-    wrap: Wrap, expect: Callable[[bytes], bytes] = same, late_rescued: bool = False
-) -> None:
+def exc_info_passed_through(m: Middleware) -> None:
     """A head replaced with exc_info before anything went out reaches the
     server as a 500 carrying that exc_info; after the head went out, the
-    exc_info call re-raises (`late_rescued`: a handle_error outside the
-    middleware that raised turns that into a 500)."""
-    server = run(wrap(replaces_head_with_exc_info))
+    exc_info call re-raises (or, with `late_rescued`, becomes a 500)."""
+    server = run(m.wrap(replaces_head_with_exc_info))
     status, _, exc_info = server.calls[-1]
     assert status == "500 Internal Server Error"
     assert exc_info is not None and exc_info[0] is KeyError
-    assert server.data == expect(b"error page")
+    assert server.data == m.expect(b"error page")
 
-    if late_rescued:
-        assert run(wrap(exc_info_after_write)).status.startswith("500")
+    if m.late_rescued:
+        assert run(m.wrap(exc_info_after_write)).status.startswith("500")
         return
     with pytest.raises(KeyError, match="too late"):
-        run(wrap(exc_info_after_write))
+        run(m.wrap(exc_info_after_write))
 
 
-def write_supported(wrap: Wrap, expect: Callable[[bytes], bytes] = same) -> None:
-    server = run(wrap(uses_write))
+def write_supported(m: Middleware) -> None:
+    server = run(m.wrap(uses_write))
     assert server.status == "200 OK"
-    assert server.data == expect(b"written returned")
+    assert server.data == m.expect(b"written returned")
 
 
-def collected_in_a_cycle(wrap: Wrap) -> None:
+def collected_in_a_cycle(m: Middleware) -> None:
     """A wrapped app that refers back to its wrapper (as a module-level
     decorated function does through its globals) is garbage-collected, which
     needs the middleware's __traverse__."""
@@ -123,7 +129,7 @@ def collected_in_a_cycle(wrap: Wrap) -> None:
         def app(environ: Any, start_response: Any) -> Any:
             return holder["wrapped"](environ, start_response)
 
-        holder["wrapped"] = wrap(app)
+        holder["wrapped"] = m.wrap(app)
         return weakref.ref(app)
 
     ref = make()
@@ -136,29 +142,7 @@ def reversed_body(body: bytes) -> bytes:
     return body[::-1]
 
 
-def full_stack(app: Any) -> Any:
-    return stack(
-        app,
-        reverser,
-        wrap_query_params,
-        handle_error,
-        lambda a: log_environ(a, stream=io.StringIO()),
-    )
-
-
 STATIC = Path(__file__).parent.parent / "examples" / "static"
-
-
-@dataclass(frozen=True)
-class Middleware:
-    """A middleware as the checks see it, and how it differs from passing things on."""
-
-    wrap: Wrap
-    expect: Callable[[bytes], bytes] = same  # the body it sends for the app's body
-    recovers: bool = False  # answers a 500 for an exception before the first chunk
-    recovers_mid_stream: bool = False  # ...and for one after it
-    lazy: bool = True  # its first chunk out needs no more than the first chunk in
-    late_rescued: bool = False  # a late exc_info call becomes a 500, not a raise
 
 
 MIDDLEWARE = {
@@ -185,30 +169,19 @@ MIDDLEWARE = {
 }
 
 
-@pytest.mark.parametrize("name", MIDDLEWARE)
-def test_validator_both_sides(name: str) -> None:
-    m = MIDDLEWARE[name]
-    validator_both_sides(m.wrap, m.expect)
+CHECKS = {
+    check.__name__: check
+    for check in (
+        validator_both_sides,
+        close_exactly_once,
+        exc_info_passed_through,
+        write_supported,
+        collected_in_a_cycle,
+    )
+}
 
 
-@pytest.mark.parametrize("name", MIDDLEWARE)
-def test_close_exactly_once(name: str) -> None:
-    m = MIDDLEWARE[name]
-    close_exactly_once(m.wrap, m.recovers, m.recovers_mid_stream, m.lazy)
-
-
-@pytest.mark.parametrize("name", MIDDLEWARE)
-def test_exc_info_passed_through(name: str) -> None:
-    m = MIDDLEWARE[name]
-    exc_info_passed_through(m.wrap, m.expect, m.late_rescued)
-
-
-@pytest.mark.parametrize("name", MIDDLEWARE)
-def test_write_supported(name: str) -> None:
-    m = MIDDLEWARE[name]
-    write_supported(m.wrap, m.expect)
-
-
-@pytest.mark.parametrize("name", MIDDLEWARE)
-def test_collected_in_a_cycle(name: str) -> None:
-    collected_in_a_cycle(MIDDLEWARE[name].wrap)
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("middleware", MIDDLEWARE)
+def test_the_middleware_keeps_the_contract(middleware: str, check: str) -> None:
+    CHECKS[check](MIDDLEWARE[middleware])

@@ -35,10 +35,11 @@ def dev() -> Iterator[Callable[..., DevServer]]:
         d.close()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, port: str = "0", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m rswsgi.dev ARGS --port PORT` in `cwd`, to its end."""
     return subprocess.run(
-        [sys.executable, "-m", "rswsgi.dev", *args, "--port", "0"],
-        cwd=ROOT,
+        [sys.executable, "-m", "rswsgi.dev", *args, "--port", port],
+        cwd=cwd,
         check=False,
         capture_output=True,
         text=True,
@@ -137,14 +138,7 @@ def test_a_python_file_is_a_target(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("port", ["70000", "-1", "http"])
 def test_a_port_out_of_range_exits_2(port: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "rswsgi.dev", "tests.cli_app:app", "--port", port],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_cli("tests.cli_app:app", port=port)
     assert done.returncode == 2
     assert "argument --port" in done.stderr
 
@@ -161,14 +155,7 @@ def test_a_port_in_use_is_found_before_the_import_and_exits_2(
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "rswsgi.dev", "marked:app", *extra, "--port", str(port)],
-            cwd=tmp_path,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_cli("marked:app", *extra, port=str(port), cwd=tmp_path)
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

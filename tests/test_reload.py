@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,25 +42,16 @@ def write_app(path: Path, body: str) -> None:
 
 
 @pytest.fixture
-def serve_reload(tmp_path: Path) -> Iterator[Callable[..., Reloader]]:
-    started: list[Reloader] = []
-
-    def start(*args: str, cwd: Path = tmp_path, **kw: dict[str, str]) -> Reloader:
-        r = Reloader(cwd, *args, **kw)
-        started.append(r)
-        return r
-
-    yield start
-    for r in started:
-        r.close()
-
-
-def test_an_edited_module_is_served_after_a_reload(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
+def v1(tmp_path: Path, serve_reload: Callable[..., Reloader]) -> Reloader:
+    """`app:app` under --reload, once it serves b"v1"."""
     write_app(tmp_path / "app.py", "v1")
     r = serve_reload("app:app")
     r.served(b"v1")
+    return r
+
+
+def test_an_edited_module_is_served_after_a_reload(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     write_app(tmp_path / "app.py", "v2")
     r.served(b"v2")
     assert "rswsgi: reloading: app.py" in r.stderr()
@@ -94,12 +85,8 @@ def test_a_module_outside_the_working_directory_is_watched_too(
     assert f"rswsgi: reloading: {(lib / 'greeting.py').resolve()}" in r.stderr()
 
 
-def test_a_broken_module_is_answered_at_once_until_fixed(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_a_broken_module_is_answered_at_once_until_fixed(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     (tmp_path / "app.py").write_text("def app(:\n")
     eventually(lambda: get(r.port, "/").status == 500 or None, "a 500 at once")
     assert "importing 'app' failed: SyntaxError" in r.stderr()
@@ -108,12 +95,8 @@ def test_a_broken_module_is_answered_at_once_until_fixed(
     r.served(b"v3")
 
 
-def test_a_request_in_flight_finishes_on_the_old_code(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_a_request_in_flight_finishes_on_the_old_code(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
         sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         eventually(lambda: (tmp_path / "slow-started").exists() or None, "the slow request")
@@ -123,12 +106,8 @@ def test_a_request_in_flight_finishes_on_the_old_code(
     r.served(b"v2")
 
 
-def test_ctrl_c_stops_the_parent_and_its_child(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_ctrl_c_stops_the_parent_and_its_child(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     [child] = r.importers()
     r.proc.send_signal(signal.SIGINT)
     assert r.proc.wait(10) == 0
@@ -138,12 +117,8 @@ def test_ctrl_c_stops_the_parent_and_its_child(
         socket.create_connection(("127.0.0.1", r.port), timeout=1).close()
 
 
-def test_a_child_stops_when_its_parent_is_killed(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_a_child_stops_when_its_parent_is_killed(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     [child] = r.importers()
     r.proc.kill()  # SIGKILL: the parent cannot stop its child itself
     r.proc.wait()

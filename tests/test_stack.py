@@ -1,22 +1,11 @@
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 from rswsgi import handle_error, log_environ, reverser, stack, wrap_query_params
-from support.apps import echo, make_environ, raise_before_body, run
+from support.apps import echo, full_stack, make_environ, raise_before_body, run
 from werkzeug.test import Client
-
-
-def full(app: Any) -> Any:
-    return stack(
-        app,
-        reverser,
-        wrap_query_params,
-        handle_error,
-        lambda a: log_environ(a, stream=io.StringIO()),
-    )
 
 
 def test_order_is_inside_out() -> None:
@@ -50,7 +39,7 @@ def test_real_middleware_compose() -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [repr(environ["rswsgi.query_params"]).encode()]
 
-    server = run(full(app), make_environ(QUERY_STRING="x=1"))
+    server = run(full_stack(app), make_environ(QUERY_STRING="x=1"))
     assert server.data == b"{'x': ['1']}"[::-1]
     # handle_error inside reverser's view: the 500 body comes back reversed
     # when reverser is outermost.

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
+from rswsgi import handle_error, log_environ, reverser, stack, wrap_query_params
+
 TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 PLAIN = [("Content-Type", "text/plain")]
 
@@ -80,6 +82,17 @@ class Server:
 
 def run(app: Any, environ: dict[str, Any] | None = None) -> Server:
     return Server().run(app, environ)
+
+
+def full_stack(app: Any) -> Any:
+    """`app` under every middleware, as the README stacks them (log_environ quiet)."""
+    return stack(
+        app,
+        reverser,
+        wrap_query_params,
+        handle_error,
+        lambda a: log_environ(a, stream=io.StringIO()),
+    )
 
 
 # --- fixture apps -----------------------------------------------------------

@@ -6,6 +6,7 @@ import array
 import fcntl
 import socket
 import ssl
+import struct
 import termios
 import time
 from dataclasses import dataclass, field
@@ -141,6 +142,11 @@ class Client:
 
     def response(self, head: bool = False) -> Response:
         return read_response(self.file, head=head)
+
+    def reset(self) -> None:
+        """Close with a TCP reset (SO_LINGER 0), as a client that vanishes mid-response."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
 
     def at_eof(self) -> bool:
         """True when the server has closed the connection (nothing more to read)."""
