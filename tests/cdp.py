@@ -33,18 +33,25 @@ class CdpError(Exception):
     """The browser answered a command with an error."""
 
 
+HEADLESS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+]
+"""How every test runs Chromium: headless, as root in a container, with nothing of its own
+to set up first."""
+
+
 class Chromium:
     """Headless `chromium` driven through the DevTools protocol; use as a context manager."""
 
     def __init__(self, binary: str, profile: Path, *extra: str) -> None:
         args = [
             binary,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--no-default-browser-check",
+            *HEADLESS,
             "--disable-background-networking",
             "--disable-background-timer-throttling",
             "--disable-renderer-backgrounding",

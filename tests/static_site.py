@@ -17,7 +17,7 @@ from typing import Any
 from wsgiref.util import FileWrapper
 from wsgiref.validate import validator
 
-from apps import make_environ
+from support.apps import make_environ
 
 # Bytes that exist only outside the served folder: no response may ever contain them.
 SECRET = b"TOP-SECRET: outside the served folder\n"
@@ -150,7 +150,7 @@ def direct(app: Any, *, file_wrapper: bool = True) -> Fetch:
 
 def over_socket(port: int) -> Fetch:
     """`fetch(url_path, method='GET', headers={})` over a new connection to `port`."""
-    from conftest import Client
+    from support.http import Client
 
     def fetch(path: str, method: str = "GET", headers: dict[str, str] | None = None) -> Answer:
         with Client(port) as c:

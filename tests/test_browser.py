@@ -27,8 +27,10 @@ from pathlib import Path
 
 import pytest
 from browser_app import CSS, IMAGES, JS, TOTAL
-from livedev import DevServer, get, read_response
+from cdp import HEADLESS
 from parsed_page import Page
+from support.devserver import DevServer
+from support.http import get, read_response
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -42,12 +44,7 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
     assert CHROMIUM is not None
     args = [
         CHROMIUM,
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--no-default-browser-check",
+        *HEADLESS,
         f"--user-data-dir={profile}",
         "--virtual-time-budget=10000",
         *extra,
@@ -157,7 +154,8 @@ def test_a_missing_subresource_fails_the_check(
 
 
 def test_chromium_shows_the_debug_page_and_curl_gets_text(tmp_path: Path) -> None:
-    # Issue 10's "done": `python -m rswsgi.dev examples.composed:app --debug`, then /boom.
+    # What a user does: `python -m rswsgi.dev examples.composed:app --debug`, then /boom in a
+    # browser (the HTML page) and with curl (the plain-text traceback).
     with DevServer("examples.composed:app", "--debug", "--quiet") as server:
         url = f"http://127.0.0.1:{server.port}/boom"
         dom = chromium(url, tmp_path / "profile", "--dump-dom")
@@ -181,7 +179,7 @@ def test_chromium_shows_the_debug_page_and_curl_gets_text(tmp_path: Path) -> Non
     assert shot.stat().st_size > 10_000 and shot.read_bytes().startswith(b"\x89PNG")
 
     assert curl.status == 500
-    assert curl.headers["content-type"] == "text/plain; charset=utf-8"
+    assert curl.header("content-type") == "text/plain; charset=utf-8"
     assert curl.body.startswith(b"Traceback (most recent call last):")
     assert curl.body.endswith(f"RuntimeError: {message}\n".encode())
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from cdp import Chromium
+from support.devserver import Reloader
+from support.waiting import eventually
 from test_devloop import FLASK_APP, PAGE, start_django_project
-from test_reload import Reloader, eventually
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(

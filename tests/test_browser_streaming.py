@@ -1,5 +1,5 @@
-"""A Flask SSE endpoint under `python -m rswsgi.dev`, seen by headless Chromium (issue 17's
-"done": the first event shows within 100 ms, and another page loads while the stream is open).
+"""A Flask SSE endpoint under `python -m rswsgi.dev`, seen by headless Chromium: the first
+event shows within 100 ms, and another page loads while the stream is open.
 
 tests/sse_app.py's page opens an `EventSource` at once and records with `performance.now()`
 when the first event arrives; 1.25 s after opening the stream it fetches `/page` and times it
@@ -25,11 +25,7 @@ binary is installed; .ci/run installs Debian's package.
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -40,7 +36,8 @@ from typing import Any
 
 import pytest
 from cdp import CdpTimeout, Chromium
-from livedev import ROOT, DevServer, free_port
+from support import servers
+from support.devserver import DevServer
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -175,38 +172,19 @@ def test_another_tab_loads_a_page_within_one_event_interval_while_the_stream_is_
 
 @contextmanager
 def threaded_werkzeug() -> Iterator[int]:
-    """tests/sse_app.py under `werkzeug.serving.run_simple(threaded=True)`; yields its port."""
-    port = free_port()
-    code = (
-        "import logging, sys; logging.getLogger('werkzeug').setLevel(logging.ERROR); "
-        "from werkzeug.serving import run_simple; from tests.sse_app import app; "
-        f"run_simple('127.0.0.1', {port}, app, threaded=True)"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"werkzeug exited with {proc.returncode}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "werkzeug did not listen within 30 s"
-                time.sleep(0.05)
-        yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+    """tests/sse_app.py under werkzeug's threaded server (`run_simple(threaded=True)`), on
+    a socket the test bound; yields its port."""
+
+    def command(fd: str) -> list[str]:
+        code = (
+            "import logging; logging.getLogger('werkzeug').setLevel(logging.ERROR); "
+            "from werkzeug.serving import make_server; from tests.sse_app import app; "
+            f"make_server('127.0.0.1', 0, app, threaded=True, fd={fd}).serve_forever()"
+        )
+        return [sys.executable, "-c", code]
+
+    with servers.running(command, bind="fd") as served:
+        yield served.port
 
 
 def test_the_checks_pass_under_a_threaded_server(tmp_path: Path) -> None:

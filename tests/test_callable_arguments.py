@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from apps import echo
 from rswsgi import (
     Router,
     handle_error,
@@ -17,6 +16,7 @@ from rswsgi import (
     stack,
     wrap_query_params,
 )
+from support.apps import echo
 
 CHECKS: dict[str, tuple[Callable[[Any], object], str]] = {
     "log_environ": (log_environ, "app"),

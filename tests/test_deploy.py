@@ -1,56 +1,55 @@
 """`examples/composed.py` runs unchanged under gunicorn, waitress and granian.
 
-Each server is started as a user would start it (the README's "Deploying"
-section), as a subprocess on a free 127.0.0.1 port; the test waits until it
-answers, checks every kind of route, then stops it. A server whose package
-cannot be imported is skipped (the `test` extra installs all three).
+Each server is started as a user would start it (the README's "Deploying" section), as
+a subprocess listening on 127.0.0.1 (`command` says how each gets its port); the test
+waits until it answers, checks every kind of route, then stops it. A server whose
+package cannot be imported is skipped (the `test` extra installs all three).
 """
 
 from __future__ import annotations
 
 import gzip
 import importlib.util
-import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import pytest
-from livedev import ROOT, Response, free_port, get
+from support import servers
+from support.http import Response, get
 
 APP = "examples.composed:app"
 # The same router without handle_error on top (see test_granian_serves_the_bare_router).
 ROUTER = "examples.composed:router"
 START_TIMEOUT = 60.0  # seconds: a cold start imports Flask in each worker
-STOP_TIMEOUT = 15.0
 
 
-def command(server: str, port: int, app: str) -> list[str]:
-    """The README's command for `server`, on `port` (`python -m` keeps it in this venv)."""
+def command(server: str, app: str) -> Callable[[str], list[str]]:
+    """The README's command for `server` (`python -m` keeps it in this venv), given where it
+    listens: gunicorn takes a socket the test bound (`fd://N`), waitress binds port 0 and
+    logs the port it got, and granian, which can do neither, gets a port number."""
     if server == "gunicorn":
-        return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", app]
+        return lambda fd: [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"fd://{fd}", app]
     if server == "waitress":
-        return [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", app]
+        return lambda port: [
+            sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", app
+        ]  # fmt: skip
     if server == "granian":
-        return [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            app,
-        ]
+        return lambda port: [
+            sys.executable, "-m", "granian", "--interface", "wsgi",
+            "--host", "127.0.0.1", "--port", port, app,
+        ]  # fmt: skip
     raise ValueError(server)
+
+
+BIND: dict[str, Literal["fd", "log", "closed-port"]] = {
+    "gunicorn": "fd",
+    "waitress": "log",
+    "granian": "closed-port",
+}
 
 
 @contextmanager
@@ -58,45 +57,19 @@ def running(
     server: str, app: str = APP, probe: str = "/hello", env: dict[str, str] | None = None
 ) -> Iterator[int]:
     """Start `server` serving `app` (with `env` added to the environment); yield its port
-    once `probe` answers; stop it."""
+    once `probe` answers; stop it (SIGTERM: the graceful stop of all three, what systemd
+    or Docker send)."""
     if importlib.util.find_spec(server) is None:
         pytest.skip(f"{server} is not installed (pip install '.[test]')")
-    port = free_port()
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            command(server, port, app),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
-        )
 
-        def output() -> str:
-            log.seek(0)
-            return log.read().decode("utf-8", "replace")[-4000:]
+    def answers(port: int) -> bool:
+        get(port, probe)
+        return True
 
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"{server} exited with {proc.returncode}:\n{output()}")
-                try:
-                    get(port, probe)
-                    break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{server} did not answer within {START_TIMEOUT} s:\n{output()}")
-                time.sleep(0.1)
-            yield port
-        finally:
-            # SIGTERM is the graceful stop of all three (what systemd or Docker send).
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with servers.running(
+        command(server, app), bind=BIND[server], ready=answers, env=env, within=START_TIMEOUT
+    ) as served:
+        yield served.port
 
 
 def text(resp: Response) -> str:
@@ -112,7 +85,7 @@ def port(request: pytest.FixtureRequest) -> Iterator[int]:
 def test_composed_app_under_server(port: int) -> None:
     hello = get(port, "/hello")
     assert (hello.status, text(hello)) == (200, "Hello world from rswsgi!\n")
-    assert hello.headers["content-type"] == "text/plain; charset=utf-8"
+    assert hello.header("content-type") == "text/plain; charset=utf-8"
 
     # The server decodes %C3%B6 to PATH_INFO bytes; the router reads them as UTF-8.
     name = get(port, "/hello/w%C3%B6rld")
@@ -137,7 +110,7 @@ def test_composed_app_under_server(port: int) -> None:
     assert get(port, "/no/such/page").status == 404
     wrong = get(port, "/hello", method="POST")
     assert wrong.status == 405
-    assert wrong.headers["allow"] == "GET, HEAD"
+    assert wrong.header("allow") == "GET, HEAD"
 
     # The server survived the 500 and still answers, to concurrent clients too
     # (waitress runs the app on 4 threads, gunicorn on 2 processes).
@@ -151,12 +124,12 @@ def test_granian_serves_the_bare_router() -> None:
     with running("granian", ROUTER) as port:
         hello = get(port, "/hello")
         assert (hello.status, text(hello)) == (200, "Hello world from rswsgi!\n")
-        assert hello.headers["content-type"] == "text/plain; charset=utf-8"
+        assert hello.header("content-type") == "text/plain; charset=utf-8"
         assert text(get(port, "/hello/w%C3%B6rld")) == "Hello, wörld!\n"
         flask = get(port, "/flask/hello")
         assert (flask.status, text(flask)) == (200, "Hello world from Flask!\n")
         assert get(port, "/no/such/page").status == 404
-        assert get(port, "/hello", method="POST").headers["allow"] == "GET, HEAD"
+        assert get(port, "/hello", method="POST").header("allow") == "GET, HEAD"
 
 
 # granian reads the status and headers as soon as the app returns, before it
@@ -179,7 +152,7 @@ def test_generator_body_behind_handle_error(server: str) -> None:
     with running(server, "tests.deploy_apps:app", probe="/") as p:
         resp = get(p, "/")
     assert (resp.status, resp.body) == (201, b"part one, part two")
-    assert resp.headers["x-streamed"] == "yes"
+    assert resp.header("x-streamed") == "yes"
 
 
 @pytest.mark.parametrize(
@@ -190,7 +163,7 @@ def test_generator_body_behind_reverser_has_its_content_length(server: str) -> N
         resp = get(p, "/")
     want = "dlr\u00f6w oll\u00e9h".encode()
     assert (resp.status, resp.body, resp.chunked) == (200, want, False)
-    assert resp.headers["content-length"] == str(len(want))
+    assert resp.header("content-length") == str(len(want))
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "waitress", "granian"])
@@ -207,20 +180,20 @@ def test_static_files_under_server(server: str, tmp_path: Path) -> None:
     with running(server, "tests.deploy_apps:static_app", "/static/app.css", env) as p:
         full = get(p, "/static/big.bin")
         assert (full.status, full.body) == (200, big)
-        assert full.headers["content-length"] == str(len(big))
+        assert full.header("content-length") == str(len(big))
         part = get(p, "/static/big.bin", {"Range": "bytes=70000-200000"})
         assert (part.status, part.body) == (206, big[70000:200001])
-        assert part.headers["content-range"] == f"bytes 70000-200000/{len(big)}"
+        assert part.header("content-range") == f"bytes 70000-200000/{len(big)}"
         tail = get(p, "/static/big.bin", {"Range": "bytes=-10"})
         assert (tail.status, tail.body) == (206, big[-10:])
         head = get(p, "/static/big.bin", method="HEAD")
-        assert (head.status, head.headers["content-length"]) == (200, str(len(big)))
+        assert (head.status, head.header("content-length")) == (200, str(len(big)))
         css = get(p, "/static/app.css")
-        assert css.headers["content-type"] == "text/css; charset=utf-8"
-        again = get(p, "/static/app.css", {"If-None-Match": css.headers["etag"]})
+        assert css.header("content-type") == "text/css; charset=utf-8"
+        again = get(p, "/static/app.css", {"If-None-Match": css.header("etag")})
         assert (again.status, again.body) == (304, b"")
         gz = get(p, "/static/app.css", {"Accept-Encoding": "gzip"})
-        assert gz.headers["content-encoding"] == "gzip"
+        assert gz.header("content-encoding") == "gzip"
         assert gzip.decompress(gz.body) == css.body
         assert get(p, "/static/app.css", method="POST").status == 405
         assert get(p, "/static/nope.css").body == b"app: not found"

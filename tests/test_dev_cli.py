@@ -1,4 +1,4 @@
-"""`python -m rswsgi.dev` as a user runs it: a subprocess, a free port, real requests."""
+"""`python -m rswsgi.dev` as a user runs it: a subprocess on a port it chose, real requests."""
 
 from __future__ import annotations
 
@@ -8,61 +8,38 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Client
-from livedev import ROOT, DevServer, free_port, get
 from rswsgi import _reload
 from rswsgi import dev as dev_module
-
-
-class Dev:
-    """A running `python -m rswsgi.dev` process."""
-
-    def __init__(self, *args: str, **popen: Any) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rswsgi.dev", *args, "--port", str(self.port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            **popen,
-        )
-        assert self.proc.stdout is not None
-        self.banner = self.proc.stdout.readline()
-
-    def get(self, path: str = "/") -> bytes:
-        with Client(self.port) as c:
-            return c.request(path).body
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
+from support import ROOT
+from support.devserver import DevServer
+from support.http import Client, get
+from support.waiting import eventually
 
 
 @pytest.fixture
-def dev() -> Iterator[type[Dev]]:
-    started: list[Dev] = []
+def dev() -> Iterator[Callable[..., DevServer]]:
+    """`dev(*args, **popen)` starts `python -m rswsgi.dev ARGS`; stopped after the test."""
+    started: list[DevServer] = []
 
-    class Started(Dev):
-        def __init__(self, *args: str, **popen: Any) -> None:
-            super().__init__(*args, **popen)
-            started.append(self)
+    def start(*args: str, **popen: Any) -> DevServer:
+        started.append(DevServer(*args, **popen).start())
+        return started[-1]
 
-    yield Started
+    yield start
     for d in started:
-        d.stop()
+        d.close()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, port: str = "0", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m rswsgi.dev ARGS --port PORT` in `cwd`, to its end."""
     return subprocess.run(
-        [sys.executable, "-m", "rswsgi.dev", *args, "--port", str(free_port())],
-        cwd=ROOT,
+        [sys.executable, "-m", "rswsgi.dev", *args, "--port", port],
+        cwd=cwd,
         check=False,
         capture_output=True,
         text=True,
@@ -70,29 +47,33 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_serves_module_app(dev: type[Dev]) -> None:
+def banner(d: DevServer) -> list[str]:
+    return d.stdout().splitlines()
+
+
+def test_serves_module_app(dev: Callable[..., DevServer]) -> None:
     d = dev("tests.cli_app:app")
-    assert d.banner == f"Serving on http://127.0.0.1:{d.port} (Ctrl-C to quit)\n"
-    assert d.get() == b"fixture app"
+    assert banner(d) == [f"Serving on http://127.0.0.1:{d.port} (Ctrl-C to quit)"]
+    assert d.body() == b"fixture app"
 
 
-def test_factory_call(dev: type[Dev]) -> None:
-    assert dev("tests.cli_app:create_app()").get() == b"from factory"
+def test_factory_call(dev: Callable[..., DevServer]) -> None:
+    assert dev("tests.cli_app:create_app()").body() == b"from factory"
 
 
-def test_module_alone_finds_application(dev: type[Dev]) -> None:
-    assert dev("tests.cli_app_application").get() == b"application"
-    assert dev("tests.cli_app").get() == b"fixture app"
+def test_module_alone_finds_application(dev: Callable[..., DevServer]) -> None:
+    assert dev("tests.cli_app_application").body() == b"application"
+    assert dev("tests.cli_app").body() == b"fixture app"
 
 
-def test_no_target_serves_the_demo(dev: type[Dev]) -> None:
+def test_no_target_serves_the_demo(dev: Callable[..., DevServer]) -> None:
     d = dev()
-    page = d.get("/?x=1")
+    page = d.body("/?x=1")
     assert b"<table>" in page and b"QUERY_STRING" in page and b"&#x27;x=1&#x27;" in page
     assert b'href="/hello"' in page
-    assert d.get("/hello") == b"Hello from rswsgi!\n"
-    assert d.get("/echo?x=1").startswith(b"query: x=1\n")
-    assert d.get("/stream") == b"".join(f"chunk {i}\n".encode() for i in range(1, 6))
+    assert d.body("/hello") == b"Hello from rswsgi!\n"
+    assert (d.body("/echo?x=1") or b"").startswith(b"query: x=1\n")
+    assert d.body("/stream") == b"".join(f"chunk {i}\n".encode() for i in range(1, 6))
 
 
 @pytest.mark.parametrize(
@@ -157,14 +138,7 @@ def test_a_python_file_is_a_target(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("port", ["70000", "-1", "http"])
 def test_a_port_out_of_range_exits_2(port: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "rswsgi.dev", "tests.cli_app:app", "--port", port],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_cli("tests.cli_app:app", port=port)
     assert done.returncode == 2
     assert "argument --port" in done.stderr
 
@@ -181,14 +155,7 @@ def test_a_port_in_use_is_found_before_the_import_and_exits_2(
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "rswsgi.dev", "marked:app", *extra, "--port", str(port)],
-            cwd=tmp_path,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_cli("marked:app", *extra, port=str(port), cwd=tmp_path)
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
@@ -214,9 +181,10 @@ def _ignore_sigint() -> None:
     ids=["sigint", "sigterm", "sigint-inherited-ignored"],
 )
 def test_signal_stops_within_a_second(
-    dev: type[Dev], signum: signal.Signals, popen: dict[str, Any]
+    dev: Callable[..., DevServer], signum: signal.Signals, popen: dict[str, Any]
 ) -> None:
     d = dev("tests.cli_app:app", **popen)
+    assert d.proc is not None
     with Client(d.port) as idle:  # an open keep-alive connection must not hold it up
         assert idle.request("/").status == 200
         d.proc.send_signal(signum)
@@ -226,7 +194,7 @@ def test_signal_stops_within_a_second(
         except subprocess.TimeoutExpired:
             pytest.fail(f"the server was still running 1 s after {signum.name}")
         ended = time.monotonic() - sent
-    _, err = d.proc.communicate()
+    err = d.stderr()
     assert ended < 1.0
     assert d.proc.returncode in (0, 130)
     assert "Traceback" not in err
@@ -235,11 +203,14 @@ def test_signal_stops_within_a_second(
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-def test_debug_answers_a_browser_with_the_page_and_curl_with_text(dev: type[Dev]) -> None:
+def test_debug_answers_a_browser_with_the_page_and_curl_with_text(
+    dev: Callable[..., DevServer],
+) -> None:
     d = dev("tests.cli_app:handled_boom", "--debug")
-    assert d.banner == dev_module.DEBUG_BANNER + "\n"
-    assert d.proc.stdout is not None
-    assert d.proc.stdout.readline() == f"Serving on http://127.0.0.1:{d.port} (Ctrl-C to quit)\n"
+    assert banner(d) == [
+        dev_module.DEBUG_BANNER,
+        f"Serving on http://127.0.0.1:{d.port} (Ctrl-C to quit)",
+    ]
     with Client(d.port) as c:
         page = c.request("/", headers=(("Accept", BROWSER),))
         text = c.request("/", headers=(("Accept", "*/*"),))
@@ -253,9 +224,9 @@ def test_debug_answers_a_browser_with_the_page_and_curl_with_text(dev: type[Dev]
     assert text.body.endswith(b"RuntimeError: cli <boom>\n")
 
 
-def test_without_debug_the_500_says_nothing_more(dev: type[Dev]) -> None:
+def test_without_debug_the_500_says_nothing_more(dev: Callable[..., DevServer]) -> None:
     d = dev("tests.cli_app:handled_boom")
-    assert d.banner.startswith("Serving on ")
+    assert banner(d)[0].startswith("Serving on ")
     with Client(d.port) as c:
         assert c.request("/", headers=(("Accept", BROWSER),)).body == b"500 Internal Server Error"
 
@@ -265,16 +236,13 @@ def test_debug_with_reload_the_child_wraps_the_app() -> None:
     with DevServer("tests.cli_app:handled_boom", "--reload", "--debug") as server:
         page = get(server.port, "/", headers={"Accept": BROWSER})
         assert page.status == 500
-        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.header("content-type") == "text/html; charset=utf-8"
         assert b"cli &lt;boom&gt;" in page.body
         # The parent prints what the child reported once it has read it.
-        deadline = time.monotonic() + 20
-        while "Watching: " not in server.stdout() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        banner = server.stdout().splitlines()
-    assert banner[0].startswith("Serving on ")
-    assert dev_module.DEBUG_BANNER in banner
-    assert any(line.startswith("Watching: ") for line in banner)
+        eventually(lambda: "Watching: " in server.stdout(), "the files watched")
+        lines = server.stdout().splitlines()
+    assert lines[0].startswith("Serving on ")
+    assert dev_module.DEBUG_BANNER in lines
 
 
 @pytest.mark.parametrize(

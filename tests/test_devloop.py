@@ -11,15 +11,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from livedev import DevServer, get
-from test_reload import Reloader, eventually
+from support.devserver import DevServer, Reloader
+from support.http import get
+from support.waiting import eventually
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="--reload needs POSIX fds")
+
+ServeReload = Callable[..., Reloader]
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -47,20 +50,6 @@ app = flask_app.wsgi_app
 """
 
 PAGE = '<html><head><link rel="stylesheet" href="/static/style.css"></head><body>{}</body></html>'
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Reloader]]:
-    started: list[Reloader] = []
-
-    def start(*args: str) -> Reloader:
-        r = Reloader(tmp_path, *args)
-        started.append(r)
-        return r
-
-    yield start
-    for r in started:
-        r.close()
 
 
 @pytest.fixture
@@ -114,9 +103,9 @@ class Stream:
 
 
 def test_a_template_edit_restarts_the_app_and_the_banner_names_the_folders(
-    flask_project: Path, serve: Callable[..., Reloader]
+    flask_project: Path, serve_reload: ServeReload
 ) -> None:
-    r = serve("app:app")
+    r = serve_reload("app:app")
     body = served_with(r, "v1")
     assert b'<script src="/__rswsgi__/live-reload.js?g=' in body
     (flask_project / "templates" / "index.html").write_text(PAGE.format("<p>v2</p>"))
@@ -129,9 +118,9 @@ def test_a_template_edit_restarts_the_app_and_the_banner_names_the_folders(
 
 
 def test_a_stylesheet_edit_reaches_open_pages_without_a_restart(
-    flask_project: Path, serve: Callable[..., Reloader]
+    flask_project: Path, serve_reload: ServeReload
 ) -> None:
-    r = serve("app:app")
+    r = serve_reload("app:app")
     served_with(r, "v1")
     eventually(lambda: "static static/" in r.stdout() or None, "the static folder watched")
     stream = Stream(r.port)
@@ -147,19 +136,15 @@ def test_a_stylesheet_edit_reaches_open_pages_without_a_restart(
     assert "rswsgi: live reload: static/style.css" in r.stderr()
 
 
-def test_no_live_reload_leaves_pages_alone(
-    flask_project: Path, serve: Callable[..., Reloader]
-) -> None:
-    r = serve("app:app", "--no-live-reload")
+def test_no_live_reload_leaves_pages_alone(flask_project: Path, serve_reload: ServeReload) -> None:
+    r = serve_reload("app:app", "--no-live-reload")
     body = served_with(r, "v1")
     assert b"live-reload.js" not in body
     assert get(r.port, "/__rswsgi__/live-reload.js").status == 404
 
 
-def test_a_dot_env_edit_restarts_the_app(
-    flask_project: Path, serve: Callable[..., Reloader]
-) -> None:
-    r = serve("app:app")
+def test_a_dot_env_edit_restarts_the_app(flask_project: Path, serve_reload: ServeReload) -> None:
+    r = serve_reload("app:app")
     served_with(r, "A=1", "/env")
     (flask_project / ".env").write_text("A=2\n")
     served_with(r, "A=2", "/env")
@@ -167,18 +152,18 @@ def test_a_dot_env_edit_restarts_the_app(
 
 
 def test_a_broken_module_answers_at_once_with_its_traceback_until_fixed(
-    flask_project: Path, serve: Callable[..., Reloader]
+    flask_project: Path, serve_reload: ServeReload
 ) -> None:
-    r = serve("app:app")
+    r = serve_reload("app:app")
     served_with(r, "v1")
     app_py = flask_project / "app.py"
     app_py.write_text(FLASK_APP + "\nsettings = {}\nDATABASE = settings['DATABASE_URL']\n")
     text = eventually(lambda: (g := get(r.port, "/")).status == 500 and g or None, "a 500")
-    assert text.headers["content-type"].startswith("text/plain")
+    assert (text.header("content-type") or "").startswith("text/plain")
     assert f'File "{app_py.resolve()}", line ' in text.body.decode()
     assert b"KeyError: 'DATABASE_URL'" in text.body
     page = get(r.port, "/", headers={"Accept": BROWSER})
-    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.header("content-type") == "text/html; charset=utf-8"
     assert b"DATABASE_URL" in page.body
     assert b"live-reload.js" in page.body  # the page reloads itself once fixed
     err = r.stderr()
@@ -191,9 +176,9 @@ def test_a_broken_module_answers_at_once_with_its_traceback_until_fixed(
 
 
 def test_a_syntax_error_names_the_whole_path(
-    flask_project: Path, serve: Callable[..., Reloader]
+    flask_project: Path, serve_reload: ServeReload
 ) -> None:
-    r = serve("app:app")
+    r = serve_reload("app:app")
     served_with(r, "v1")
     (flask_project / "app.py").write_text("def app(:\n")
     resp = eventually(lambda: (g := get(r.port, "/")).status == 500 and g or None, "a 500")
@@ -201,11 +186,13 @@ def test_a_syntax_error_names_the_whole_path(
     assert b"SyntaxError" in resp.body
 
 
-def test_include_and_exclude_globs(flask_project: Path, serve: Callable[..., Reloader]) -> None:
+def test_include_and_exclude_globs(flask_project: Path, serve_reload: ServeReload) -> None:
     (flask_project / "conf").mkdir()
     (flask_project / "conf" / "site.toml").write_text("a = 1\n")
     (flask_project / "scratch_notes.py").write_text("")
-    r = serve("app:app", "--reload-include", "conf/*.toml", "--reload-exclude", "scratch_*.py")
+    r = serve_reload(
+        "app:app", "--reload-include", "conf/*.toml", "--reload-exclude", "scratch_*.py"
+    )
     served_with(r, "v1")
     eventually(lambda: "Watching: " in r.stdout() or None, "the banner")
     assert "conf/*.toml" in r.stdout() and "except scratch_*.py" in r.stdout()
@@ -219,8 +206,8 @@ def test_include_and_exclude_globs(flask_project: Path, serve: Callable[..., Rel
     assert "scratch_notes.py" not in r.stderr()
 
 
-def test_forced_polling_sees_an_edit(flask_project: Path, serve: Callable[..., Reloader]) -> None:
-    r = serve("app:app", "--reload-poll", "0.2")
+def test_forced_polling_sees_an_edit(flask_project: Path, serve_reload: ServeReload) -> None:
+    r = serve_reload("app:app", "--reload-poll", "0.2")
     served_with(r, "v1")
     eventually(lambda: "polling every 0.2 s" in r.stdout() or None, "the banner")
     (flask_project / "templates" / "index.html").write_text(PAGE.format("<p>polled</p>"))
@@ -248,7 +235,7 @@ def test_django_s_static_files_are_served_as_runserver_serves_them(
         css = get(server.port, "/static/admin/css/base.css")
         assert css.status == status
         if status == 200:
-            assert css.headers["content-type"].startswith("text/css")
+            assert (css.header("content-type") or "").startswith("text/css")
         login = get(server.port, "/admin/login/")
         assert login.status == 200 and b"admin/css/base.css" in login.body
         assert "Django's technical 500 page" in server.stdout()
@@ -286,7 +273,7 @@ def test_the_banner_names_the_page_a_django_project_shows(django_project: Path) 
 
 
 def test_a_broken_django_urlconf_is_an_error_loading_the_app(
-    django_project: Path, serve: Callable[..., Reloader]
+    django_project: Path, serve_reload: ServeReload
 ) -> None:
     """Django imports `urls.py` (and the views) at the first request, and its technical
     500 page needs it too: the dev server imports it at start, as runserver's checks do."""
@@ -304,7 +291,7 @@ def test_a_broken_django_urlconf_is_an_error_loading_the_app(
     assert f'File "{urls.resolve()}", line ' in done.stderr, done.stderr
     assert "error: importing the URLconf failed: KeyError: 'DATABASE_URL'" in done.stderr
 
-    r = serve("mysite.wsgi")
+    r = serve_reload("mysite.wsgi", cwd=django_project)
 
     def login_page(status: int) -> Any:
         try:

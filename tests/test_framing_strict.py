@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
-from conftest import Client, Response
 from rswsgi import Server
+from support.http import Client, Response
 
 Serve = Callable[..., Server]
 

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 from typing import Any
 from wsgiref.validate import validator
 
-import conformance
 import pytest
-from apps import (
+from rswsgi import handle_error
+from support.apps import (
     TEXT,
     Server,
     close_counter_app,
@@ -16,36 +16,15 @@ from apps import (
     raise_mid_stream,
     run,
 )
-from rswsgi import handle_error
 from werkzeug.test import Client
 
 BODY_500 = b"500 Internal Server Error"
-
-
-def test_validator_both_sides() -> None:
-    conformance.validator_both_sides(handle_error)
 
 
 def test_validator_both_sides_on_the_500() -> None:
     server = run(validator(handle_error(validator(raise_before_body))))
     assert server.status == "500 Internal Server Error"
     gc.collect()
-
-
-def test_close_exactly_once() -> None:
-    conformance.close_exactly_once(handle_error, recovers=True)
-
-
-def test_exc_info_passed_through() -> None:
-    conformance.exc_info_passed_through(handle_error)
-
-
-def test_write_supported() -> None:
-    conformance.write_supported(handle_error)
-
-
-def test_collected_in_a_cycle() -> None:
-    conformance.collected_in_a_cycle(handle_error)
 
 
 def test_exception_from_app_call_is_a_500_without_exc_info() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
-import server_apps as apps
-from conftest import Client, build
 from rswsgi import Server
+from support import apps
+from support.http import Client, build
+from support.waiting import eventually
 
 Serve = Callable[..., Server]
 
@@ -110,7 +110,14 @@ def test_limits_are_exact(serve: Serve) -> None:
 # --- slow clients -----------------------------------------------------------------------
 
 
-def trickle(sock: socket.socket, data: bytes, every: float, stop: threading.Event) -> None:
+def trickle(
+    sock: socket.socket,
+    data: bytes,
+    every: float,
+    stop: threading.Event,
+    sent: list[int] | None = None,
+) -> None:
+    """Send `data` a byte `every` seconds until `stop`; count the bytes in `sent[0]`."""
     for i in range(len(data)):
         if stop.wait(every):
             return
@@ -118,6 +125,8 @@ def trickle(sock: socket.socket, data: bytes, every: float, stop: threading.Even
             sock.sendall(data[i : i + 1])
         except OSError:
             return
+        if sent is not None:
+            sent[0] += 1
 
 
 def test_header_deadline_counts_from_the_first_byte(serve: Serve) -> None:
@@ -156,11 +165,15 @@ def test_twenty_tricklers_do_not_delay_a_normal_client(serve: Serve) -> None:
     server = serve(apps.hello)
     stop = threading.Event()
     socks = [socket.create_connection(("127.0.0.1", server.server_port)) for _ in range(20)]
-    threads = [threading.Thread(target=trickle, args=(s, build("/slow"), 1.0, stop)) for s in socks]
+    sent = [[0] for _ in socks]
+    threads = [
+        threading.Thread(target=trickle, args=(s, build("/slow"), 1.0, stop, n))
+        for s, n in zip(socks, sent, strict=True)
+    ]
     for t in threads:
         t.start()
     try:
-        time.sleep(1.5)  # every trickler has sent a byte or two
+        eventually(lambda: all(n[0] for n in sent), "every trickler to send a byte")
         for _ in range(3):
             # A generous deadline (the Client's timeout), not a timing assert.
             with Client(server.server_port, timeout=5) as c:

@@ -12,15 +12,16 @@ import json
 import os
 import socket
 import sysconfig
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import server_apps as apps
-from conftest import Client, Pem, build
 from rswsgi import Server
+from support import apps
+from support.http import Client, build
+from support.tls import Pem
+from support.waiting import eventually
 
 Serve = Callable[..., Server]
 
@@ -224,10 +225,7 @@ def test_file_wrapper_over_a_real_file_uses_sendfile(
     # The server closes the last file once that response is done, which may come
     # just after the client has read its bytes: with the GIL off (3.14t) the client
     # thread gets there first. Wait for it, with a deadline.
-    deadline = time.monotonic() + 10
-    while not all(f.closed for f in opened) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert all(f.closed for f in opened), [f.closed for f in opened]
+    eventually(lambda: all(f.closed for f in opened), "every file closed")
 
 
 def test_file_wrapper_over_a_pipe_is_iterated(serve: Serve) -> None:

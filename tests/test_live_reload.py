@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Client, build
 from rswsgi import Server
 from rswsgi._rswsgi import _LiveReload
+from support.http import Client, build
 from werkzeug.test import Client as Werkzeug
 
 Serve = Callable[..., Server]

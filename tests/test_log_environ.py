@@ -3,10 +3,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import conformance
 import pytest
-from apps import echo, make_environ, run
 from rswsgi import log_environ
+from support.apps import echo, make_environ, run
 
 
 class Recording:
@@ -24,26 +23,6 @@ class BadRepr:
 
 def quiet(app: Any) -> Any:
     return log_environ(app, stream=io.StringIO())
-
-
-def test_validator_both_sides() -> None:
-    conformance.validator_both_sides(log_environ)
-
-
-def test_close_exactly_once() -> None:
-    conformance.close_exactly_once(quiet)
-
-
-def test_exc_info_passed_through() -> None:
-    conformance.exc_info_passed_through(quiet)
-
-
-def test_write_supported() -> None:
-    conformance.write_supported(quiet)
-
-
-def test_collected_in_a_cycle() -> None:
-    conformance.collected_in_a_cycle(quiet)
 
 
 def test_returns_the_apps_iterable_unchanged() -> None:

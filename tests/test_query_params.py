@@ -4,12 +4,11 @@ from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.validate import validator
 
-import conformance
 import pytest
-from apps import echo, make_environ, run
 from hypothesis import example, given
 from hypothesis import strategies as st
 from rswsgi import wrap_query_params
+from support.apps import echo, make_environ, run
 
 
 def params_of(qs: Any, **kwargs: Any) -> Any:
@@ -29,26 +28,6 @@ def params_of(qs: Any, **kwargs: Any) -> Any:
         environ["QUERY_STRING"] = qs
     wrap_query_params(app, **kwargs)(environ, lambda *a: None)
     return seen["params"]
-
-
-def test_validator_both_sides() -> None:
-    conformance.validator_both_sides(wrap_query_params)
-
-
-def test_close_exactly_once() -> None:
-    conformance.close_exactly_once(wrap_query_params)
-
-
-def test_exc_info_passed_through() -> None:
-    conformance.exc_info_passed_through(wrap_query_params)
-
-
-def test_write_supported() -> None:
-    conformance.write_supported(wrap_query_params)
-
-
-def test_collected_in_a_cycle() -> None:
-    conformance.collected_in_a_cycle(wrap_query_params)
 
 
 # Pieces that exercise every branch of parse_qs: separators, '=', '+',

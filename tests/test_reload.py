@@ -10,23 +10,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeVar
 
 import pytest
 import rswsgi
-from livedev import free_port, get, read_response
 from rswsgi._rswsgi import _FileWatcher
+from support.devserver import Reloader
+from support.http import get, read_response
+from support.waiting import DEADLINE, eventually
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="--reload needs POSIX fds")
-
-T = TypeVar("T")
-DEADLINE = 20.0
 
 APP = """\
 import os, time
@@ -51,90 +46,17 @@ def write_app(path: Path, body: str) -> None:
     path.write_text(APP.format(body=body))
 
 
-def eventually(probe: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
-    """`probe()`'s first non-None result, polling until `within` seconds pass."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Reloader:
-    """`python -m rswsgi.dev TARGET --reload` running in `cwd`."""
-
-    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.cwd = cwd
-        self.port = free_port()
-        self._err: IO[bytes] = tempfile.TemporaryFile()
-        self._out: IO[bytes] = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rswsgi.dev", *args, "--reload", "--port", str(self.port)],
-            cwd=cwd,
-            stdout=self._out,
-            stderr=self._err,
-            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
-        )
-
-    def body(self, path: str = "/") -> bytes | None:
-        """The response body, or None when nothing answers (yet)."""
-        try:
-            return get(self.port, path).body
-        except OSError:
-            return None
-
-    def served(self, body: bytes, path: str = "/") -> bytes:
-        return eventually(lambda: body if self.body(path) == body else None, f"{body!r}")
-
-    def importers(self) -> list[int]:
-        try:
-            return [int(line) for line in (self.cwd / "imported-by.txt").read_text().split()]
-        except FileNotFoundError:
-            return []
-
-    def stderr(self) -> str:
-        self._err.seek(0)
-        return self._err.read().decode("utf-8", "replace")
-
-    def stdout(self) -> str:
-        self._out.seek(0)
-        return self._out.read().decode("utf-8", "replace")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pid in self.importers():  # never leave a child behind
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._err.close()
-        self._out.close()
-
-
 @pytest.fixture
-def serve_reload(tmp_path: Path) -> Iterator[Callable[..., Reloader]]:
-    started: list[Reloader] = []
-
-    def start(*args: str, cwd: Path = tmp_path, **kw: dict[str, str]) -> Reloader:
-        r = Reloader(cwd, *args, **kw)
-        started.append(r)
-        return r
-
-    yield start
-    for r in started:
-        r.close()
-
-
-def test_an_edited_module_is_served_after_a_reload(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
+def v1(tmp_path: Path, serve_reload: Callable[..., Reloader]) -> Reloader:
+    """`app:app` under --reload, once it serves b"v1"."""
     write_app(tmp_path / "app.py", "v1")
     r = serve_reload("app:app")
     r.served(b"v1")
+    return r
+
+
+def test_an_edited_module_is_served_after_a_reload(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     write_app(tmp_path / "app.py", "v2")
     r.served(b"v2")
     assert "rswsgi: reloading: app.py" in r.stderr()
@@ -168,12 +90,8 @@ def test_a_module_outside_the_working_directory_is_watched_too(
     assert f"rswsgi: reloading: {(lib / 'greeting.py').resolve()}" in r.stderr()
 
 
-def test_a_broken_module_is_answered_at_once_until_fixed(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_a_broken_module_is_answered_at_once_until_fixed(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     (tmp_path / "app.py").write_text("def app(:\n")
     eventually(lambda: get(r.port, "/").status == 500 or None, "a 500 at once")
     assert "importing 'app' failed: SyntaxError" in r.stderr()
@@ -182,12 +100,8 @@ def test_a_broken_module_is_answered_at_once_until_fixed(
     r.served(b"v3")
 
 
-def test_a_request_in_flight_finishes_on_the_old_code(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_a_request_in_flight_finishes_on_the_old_code(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
         sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         eventually(lambda: (tmp_path / "slow-started").exists() or None, "the slow request")
@@ -197,12 +111,8 @@ def test_a_request_in_flight_finishes_on_the_old_code(
     r.served(b"v2")
 
 
-def test_the_next_child_serves_while_the_old_one_finishes(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_the_next_child_serves_while_the_old_one_finishes(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
         sock.sendall(b"GET /held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         eventually(lambda: (tmp_path / "held-started").exists() or None, "the held request")
@@ -215,12 +125,8 @@ def test_the_next_child_serves_while_the_old_one_finishes(
     assert len(r.importers()) == 2
 
 
-def test_ctrl_c_stops_the_parent_and_its_child(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_ctrl_c_stops_the_parent_and_its_child(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     [child] = r.importers()
     r.proc.send_signal(signal.SIGINT)
     assert r.proc.wait(10) == 0
@@ -230,12 +136,8 @@ def test_ctrl_c_stops_the_parent_and_its_child(
         socket.create_connection(("127.0.0.1", r.port), timeout=1).close()
 
 
-def test_a_child_stops_when_its_parent_is_killed(
-    tmp_path: Path, serve_reload: Callable[..., Reloader]
-) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = serve_reload("app:app")
-    r.served(b"v1")
+def test_a_child_stops_when_its_parent_is_killed(tmp_path: Path, v1: Reloader) -> None:
+    r = v1
     [child] = r.importers()
     r.proc.kill()  # SIGKILL: the parent cannot stop its child itself
     r.proc.wait()

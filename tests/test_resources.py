@@ -15,15 +15,15 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import server_apps as apps
-from conftest import Client, build
-from livedev import DevServer
 from rswsgi import Server
+from support import apps
+from support.devserver import DevServer
+from support.http import Client, build, wait_until_stalled
+from support.waiting import eventually
 
 Serve = Callable[..., Server]
 
@@ -175,10 +175,9 @@ def test_clients_that_vanish_mid_request_leave_no_fd_and_no_memory(
             if (batch + i) % 2:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_reset)
             s.close()
-    deadline = time.monotonic() + 10
-    while fd_count(pid) > fds and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert fd_count(pid) <= fds, os.listdir(f"/proc/{pid}/fd")
+    eventually(
+        lambda: fd_count(pid) <= fds, f"the fds back to {fds}: {os.listdir(f'/proc/{pid}/fd')}"
+    )
     assert request(server.port, build("/")) == b"ok"
     assert rss_bytes(pid) - rss < 4 * MiB
 
@@ -194,11 +193,8 @@ def test_client_gone_mid_response_closes_the_iterable_and_logs_one_line(
     c = Client(server.server_port)
     c.send(build("/endless"))
     assert c.file.readline().startswith(b"HTTP/1.1 200")
-    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    c.close()
-    deadline = time.monotonic() + 5
-    while it.closes == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    c.reset()
+    eventually(lambda: it.closes > 0, "close()")
     assert it.closes == 1
     with Client(server.server_port) as other:  # the server keeps going
         other.send(build("/", "HEAD"))
@@ -221,7 +217,7 @@ def test_ctrl_c_closes_idle_connections_and_finishes_the_response_in_flight(
         # 8 MiB, far more than the socket buffers, then a pipelined request.
         busy.send(build("/down?128") + build("/"))
         assert busy.file.readline().startswith(b"HTTP/1.1 200")
-        time.sleep(0.3)  # the server is now blocked on the unread response
+        wait_until_stalled(busy.sock)  # the server is now blocked writing to it
         server.proc.send_signal(signal.SIGINT)
         assert idle.at_eof()  # closed at once, without waiting for the grace period
         rest = busy.file.read()  # the in-flight response completes, then the connection closes
@@ -238,7 +234,7 @@ def test_second_ctrl_c_ends_the_grace_period_at_once(dev: Callable[..., DevServe
     with Client(server.port, timeout=5) as busy:
         busy.send(build("/down?128"))
         assert busy.file.readline().startswith(b"HTTP/1.1 200")
-        time.sleep(0.3)  # the server is now blocked on the unread response
+        wait_until_stalled(busy.sock)  # the server is now blocked writing to it
         server.proc.send_signal(signal.SIGINT)
         with pytest.raises(subprocess.TimeoutExpired):
             server.proc.wait(1.5)  # still finishing the response in flight
@@ -253,7 +249,7 @@ LOG_SCRIPT = textwrap.dedent(
     import sys, threading
     from resapp import app
     from rswsgi import make_server
-    from conftest import Client
+    from support.http import Client
 
     server = make_server("127.0.0.1", 0, app)
     t = threading.Thread(target=server.serve_forever)

@@ -4,11 +4,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import conformance
 import pytest
-from apps import Streaming, close_counter_app, make_environ, run
 from flask import Flask, Response
 from rswsgi import handle_error, reverser
+from support.apps import Streaming, close_counter_app, make_environ, run
 
 
 def reverse_utf8(body: bytes) -> bytes:
@@ -24,27 +23,6 @@ def app_with(content_type: str, chunks: list[bytes], *, write: bytes = b"") -> A
         return chunks
 
     return app
-
-
-def test_validator_both_sides() -> None:
-    conformance.validator_both_sides(reverser, expect=reverse_utf8)
-
-
-def test_close_exactly_once() -> None:
-    # Not lazy: a text/plain body is read whole at its first chunk, for its Content-Length.
-    conformance.close_exactly_once(reverser, lazy=False)
-
-
-def test_exc_info_passed_through() -> None:
-    conformance.exc_info_passed_through(reverser, expect=reverse_utf8)
-
-
-def test_write_supported() -> None:
-    conformance.write_supported(reverser, expect=reverse_utf8)
-
-
-def test_collected_in_a_cycle() -> None:
-    conformance.collected_in_a_cycle(reverser)
 
 
 def test_grapheme_clusters_stay_whole() -> None:

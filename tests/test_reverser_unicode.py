@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import regex
-from apps import run
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rswsgi import reverser
+from support.apps import run
 
 
 def reference(text: str) -> str:

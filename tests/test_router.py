@@ -1,4 +1,6 @@
-"""Router: the DESIGN.md Router table, row by row, plus PEP 3333 conformance."""
+"""Router: add and route (methods, conflicts, params decoded from PATH_INFO), 404 and 405
+with Allow, HEAD answered by GET, wsgiref.validate on both sides, werkzeug's test Client,
+changes from inside a request, and garbage collection."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import email.utils
 import io
 import json
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,20 +17,12 @@ from wsgiref.validate import validator
 
 import pytest
 import rswsgi
-import server_apps as apps
-from conftest import Client, build
 from rswsgi import Server, make_server
+from support import apps, servers
+from support.http import Client, build
+from support.waiting import eventually
 
 Serve = Callable[..., Server]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 # --- responses ------------------------------------------------------------------------
@@ -108,7 +99,7 @@ def test_write_callable(serve: Serve) -> None:
     server = serve(apps.uses_write)
     with Client(server.server_port) as c:
         r = c.request("/")
-    assert r.body == b"Hello, world"
+    assert r.body == b"written returned"
 
 
 def test_file_wrapper(serve: Serve) -> None:
@@ -128,11 +119,11 @@ def test_file_wrapper(serve: Serve) -> None:
 
 
 def test_exc_info_replaces_the_head_before_it_is_sent(serve: Serve) -> None:
-    server = serve(apps.exc_info_replaces)
+    server = serve(apps.replaces_head_with_exc_info)
     with Client(server.server_port) as c:
         r = c.request("/")
-    assert r.status == 503
-    assert r.body == b"replaced"
+    assert r.status == 500
+    assert r.body == b"error page"
 
 
 def test_hop_by_hop_headers_from_the_app_are_dropped(
@@ -422,8 +413,7 @@ def test_close_called_once_on_success(serve: Serve) -> None:
     server = serve(it.app)
     with Client(server.server_port) as c:
         assert c.request("/").body == b"ab"
-    assert wait_for(lambda: it.closes == 1)
-    assert it.closes == 1
+    eventually(lambda: it.closes == 1, "close()")
 
 
 def test_close_called_once_when_the_client_disconnects_mid_stream(serve: Serve) -> None:
@@ -432,15 +422,19 @@ def test_close_called_once_when_the_client_disconnects_mid_stream(serve: Serve) 
     c = Client(server.server_port)
     c.send(build("/"))
     assert c.file.readline().startswith(b"HTTP/1.1 200")
-    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    c.close()  # reset mid-body
-    assert wait_for(lambda: it.closes == 1)
+    c.reset()  # reset mid-body
+    eventually(lambda: it.closes == 1, "close()")
     with Client(server.server_port) as other:  # the server is still serving
         other.send(build("/", "HEAD"))
         assert other.response(head=True).status == 200
-    assert wait_for(lambda: it.closes == 2)
-    time.sleep(0.1)
-    assert it.closes == 2
+    eventually(lambda: it.closes == 2, "close() for the HEAD")
+    # No late second close() of the first iterable: the server serves one thing at a
+    # time, so once a third response has been closed, all before it have been.
+    with Client(server.server_port) as third:
+        third.send(build("/", "HEAD"))
+        assert third.response(head=True).status == 200
+    eventually(lambda: it.closes >= 3, "close() for the third response")
+    assert it.closes == 3
 
 
 def test_app_exception_before_body_is_500_and_server_keeps_serving(
@@ -457,7 +451,7 @@ def test_app_exception_before_body_is_500_and_server_keeps_serving(
         assert r.status == 500
         assert r.body == b"500 Internal Server Error\n"
         assert c.request("/").status == 200  # same connection still works
-    assert "boom before the body" in capsys.readouterr().err
+    assert "boom before body" in capsys.readouterr().err
 
 
 def test_app_exception_mid_stream_aborts_and_closes(serve: Serve) -> None:
@@ -468,7 +462,7 @@ def test_app_exception_mid_stream_aborts_and_closes(serve: Serve) -> None:
         raw = c.file.read()  # ends with the connection, without a last chunk
     assert raw.startswith(b"HTTP/1.1 200 OK")
     assert not raw.endswith(b"0\r\n\r\n")
-    assert wait_for(lambda: it.closes == 1)
+    eventually(lambda: it.closes == 1, "close()")
 
 
 # --- the Server object ----------------------------------------------------------------
@@ -494,7 +488,16 @@ def test_server_address_and_port() -> None:
 def test_shutdown_before_serve_forever_returns_at_once() -> None:
     with make_server("127.0.0.1", 0, apps.hello) as server:
         server.shutdown()
-        server.serve_forever()  # returns: the pending shutdown is consumed
+        # serve_forever returns: the pending shutdown is consumed (on a thread, so that
+        # a lost shutdown fails this test rather than hanging the run).
+        serving = threading.Thread(target=server.serve_forever, daemon=True)
+        serving.start()
+        serving.join(10)
+        returned = not serving.is_alive()
+        if not returned:
+            server.shutdown()
+            serving.join(10)
+    assert returned, "serve_forever() did not return: the shutdown() before it was lost"
 
 
 @pytest.mark.parametrize("call", ["serve_forever", "handle_request"])
@@ -656,35 +659,26 @@ def _default_sigint() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery to a child")
 def test_serve_runs_until_ctrl_c() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # serve() neither takes a socket nor says which port it bound: it is given a port
+    # number, and started again on another should something take that one first.
     # The child must start with SIGINT at its default disposition, whatever
     # this process inherited: a non-interactive shell starts a background job
     # (`pytest &`, a matrix run in the background) with SIGINT ignored, exec
     # keeps SIG_IGN, and CPython installs its KeyboardInterrupt handler only
     # over SIG_DFL, so `serve()` would never see the Ctrl-C (the cause of
     # this test's timeouts in backgrounded full runs).
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE_SCRIPT, str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
+    def answers(port: int) -> bool:
+        with Client(port) as c:
+            assert c.request("/").body == b"served"
+        return True
+
+    with servers.running(
+        lambda port: [sys.executable, "-c", SERVE_SCRIPT, port],
+        bind="closed-port",
+        ready=answers,
         preexec_fn=_default_sigint,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with Client(port) as c:
-                    assert c.request("/").body == b"served"
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    ) as served:
+        served.proc.send_signal(signal.SIGINT)
+        served.proc.wait(5)
+        err = served.output()
     assert "KeyboardInterrupt" in err  # serve() re-raises it, as serve_forever does

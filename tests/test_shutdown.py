@@ -17,19 +17,15 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TypeVar
 
 import pytest
-from livedev import free_port, read_response
+from support.devserver import DevServer
+from support.http import read_response
+from support.waiting import DEADLINE, eventually
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups and signals")
-
-T = TypeVar("T")
-DEADLINE = 20.0
 
 APP = """\
 import time
@@ -48,35 +44,13 @@ def app(environ, start_response):
 """
 
 
-def eventually(probe: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
-    """`probe()`'s first non-None result, polling until `within` seconds pass."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Served:
+class Served(DevServer):
     """`python -m rswsgi.dev app:app ARGS` in `cwd`, leading its own process group."""
 
     def __init__(self, cwd: Path, *args: str) -> None:
-        self.cwd = cwd
-        self.port = free_port()
+        super().__init__("app:app", *args, cwd=cwd, start_new_session=True)
         self.tls = "--cert" in args
-        self._err: IO[bytes] = tempfile.TemporaryFile()
-        self._out: IO[bytes] = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rswsgi.dev", "app:app", *args, "--port", str(self.port)],
-            cwd=cwd,
-            stdout=self._out,
-            stderr=self._err,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            start_new_session=True,
-        )
-        eventually(lambda: "Serving on" in self.stdout() or None, "the banner")
+        self.start()
 
     def request(self, seconds: float) -> socket.socket:
         """Sends `GET /slow?seconds`; returns the socket to read the answer from."""
@@ -104,22 +78,14 @@ class Served:
         """The signal to the server's process only (`kill -TERM PID`)."""
         self.proc.send_signal(signum)
 
-    def stderr(self) -> str:
-        self._err.seek(0)
-        return self._err.read().decode("utf-8", "replace")
-
-    def stdout(self) -> str:
-        self._out.seek(0)
-        return self._out.read().decode("utf-8", "replace")
-
     def close(self) -> None:
+        assert self.proc is not None
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)  # never leave a child behind
         except ProcessLookupError:
             pass
         self.proc.wait()
-        self._err.close()
-        self._out.close()
+        super().close()
 
 
 @pytest.fixture

@@ -1,48 +1,11 @@
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import conformance
 import pytest
-from apps import echo, make_environ, raise_before_body, run
 from rswsgi import handle_error, log_environ, reverser, stack, wrap_query_params
+from support.apps import echo, full_stack, make_environ, raise_before_body, run
 from werkzeug.test import Client
-
-
-def full(app: Any) -> Any:
-    return stack(
-        app,
-        reverser,
-        wrap_query_params,
-        handle_error,
-        lambda a: log_environ(a, stream=io.StringIO()),
-    )
-
-
-def test_validator_both_sides() -> None:
-    conformance.validator_both_sides(full, expect=lambda b: b[::-1])
-
-
-def test_close_exactly_once() -> None:
-    # The reverser holds text/plain chunks back (yields b''), so for
-    # handle_error outside it a mid-stream failure is still before the body,
-    # and its first non-empty chunk is the whole reversed body.
-    conformance.close_exactly_once(full, recovers=True, recovers_mid_stream=True, lazy=False)
-
-
-def test_exc_info_passed_through() -> None:
-    # The reverser buffers write() output, so when the app's late exc_info
-    # call re-raises inside it, handle_error's server has seen nothing yet.
-    conformance.exc_info_passed_through(full, expect=lambda b: b[::-1], late_rescued=True)
-
-
-def test_write_supported() -> None:
-    conformance.write_supported(full, expect=lambda b: b[::-1])
-
-
-def test_collected_in_a_cycle() -> None:
-    conformance.collected_in_a_cycle(full)
 
 
 def test_order_is_inside_out() -> None:
@@ -76,7 +39,7 @@ def test_real_middleware_compose() -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [repr(environ["rswsgi.query_params"]).encode()]
 
-    server = run(full(app), make_environ(QUERY_STRING="x=1"))
+    server = run(full_stack(app), make_environ(QUERY_STRING="x=1"))
     assert server.data == b"{'x': ['1']}"[::-1]
     # handle_error inside reverser's view: the 500 body comes back reversed
     # when reverser is outermost.

@@ -17,7 +17,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_reload import Reloader, _alive, eventually, write_app
+from support.devserver import Reloader
+from support.waiting import eventually
+from test_reload import _alive, write_app
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads a process's children from /proc"

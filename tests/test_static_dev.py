@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 
 import pytest
-from livedev import ROOT, DevServer, get
+from support import ROOT
+from support.devserver import DevServer
+from support.http import get
+from support.waiting import eventually
 
 ASSETS = ROOT / "examples" / "static"
 
@@ -26,13 +28,13 @@ def test_assets_are_served_and_the_app_still_answers(composed: DevServer) -> Non
     css = get(composed.port, "/assets/app.css")
     assert css.status == 200
     assert css.body == (ASSETS / "app.css").read_bytes()
-    assert css.headers["content-type"] == "text/css; charset=utf-8"
+    assert css.header("content-type") == "text/css; charset=utf-8"
     # The dev server revalidates on every load: an edited file shows at once.
-    assert css.headers["cache-control"] == "public, max-age=0"
+    assert css.header("cache-control") == "public, max-age=0"
     logo = get(composed.port, "/assets/logo.png")
-    assert (logo.status, logo.headers["content-type"]) == (200, "image/png")
+    assert (logo.status, logo.header("content-type")) == (200, "image/png")
     js = get(composed.port, "/assets/app.js")
-    assert js.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert js.header("content-type") == "text/javascript; charset=utf-8"
     page = get(composed.port, "/")
     assert page.status == 200 and b'href="/assets/app.css"' in page.body
     assert get(composed.port, "/hello").body == b"Hello world from rswsgi!\n"
@@ -40,29 +42,28 @@ def test_assets_are_served_and_the_app_still_answers(composed: DevServer) -> Non
     # A second mount, and the curl checks of the issue: -I, -r 0-9, If-None-Match.
     assert get(composed.port, "/ex/static/app.css").body == css.body
     head = get(composed.port, "/assets/app.css", method="HEAD")
-    assert (head.status, head.headers["content-length"]) == (200, css.headers["content-length"])
+    assert (head.status, head.header("content-length")) == (200, css.header("content-length"))
     part = get(composed.port, "/assets/app.css", {"Range": "bytes=0-9"})
     assert (part.status, part.body) == (206, css.body[:10])
-    assert part.headers["content-range"] == f"bytes 0-9/{len(css.body)}"
-    again = get(composed.port, "/assets/app.css", {"If-None-Match": css.headers["etag"]})
+    assert part.header("content-range") == f"bytes 0-9/{len(css.body)}"
+    again = get(composed.port, "/assets/app.css", {"If-None-Match": css.header("etag")})
     assert (again.status, again.body) == (304, b"")
 
 
 def test_the_access_log_marks_static_hits(composed: DevServer) -> None:
     get(composed.port, "/assets/app.js?log-check")
     get(composed.port, "/hello?log-check")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def logged() -> list[str] | None:
         # (log_environ's dump of each request goes to stderr too.)
         lines = [
             line
             for line in composed.stderr().splitlines()
             if line.startswith("127.0.0.1 - - [") and "log-check" in line
         ]
-        if len(lines) == 2:
-            break
-        time.sleep(0.05)
-    static, app = lines
+        return lines if len(lines) == 2 else None
+
+    static, app = eventually(logged, "two access log lines")
     assert re.search(r'"GET /assets/app\.js\?log-check HTTP/1\.1" 200 \d+ [\d.]+ms static$', static)
     assert re.search(r'"GET /hello\?log-check HTTP/1\.1" 200 \d+ [\d.]+ms$', app)
     assert f"Static files: /assets -> {ASSETS}" in composed.stdout()

@@ -12,9 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import conformance
 import pytest
-from apps import make_environ, run
 from rswsgi import Server, static_files
 from static_site import (
     BIG_LEN,
@@ -28,6 +26,7 @@ from static_site import (
     not_found_app,
     over_socket,
 )
+from support.apps import make_environ, run
 
 
 @pytest.fixture(scope="module")
@@ -604,26 +603,6 @@ def test_longest_prefix_wins(tmp_path: Path) -> None:
 
 def wrap(app: Any) -> Any:
     return static_files(app, {"/static": Path(__file__).parent.parent / "examples" / "static"})
-
-
-def test_validator_both_sides() -> None:
-    conformance.validator_both_sides(wrap)
-
-
-def test_close_exactly_once() -> None:
-    conformance.close_exactly_once(wrap)
-
-
-def test_exc_info_passed_through() -> None:
-    conformance.exc_info_passed_through(wrap)
-
-
-def test_write_supported() -> None:
-    conformance.write_supported(wrap)
-
-
-def test_collected_in_a_cycle() -> None:
-    conformance.collected_in_a_cycle(wrap)
 
 
 def test_passes_the_apps_iterable_through_untouched() -> None:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import Client, Pem, build
 from rswsgi import Server
+from support.http import Client, build
+from support.tls import Pem
 
 Serve = Callable[..., Server]
 

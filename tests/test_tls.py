@@ -25,9 +25,12 @@ from wsgiref.validate import validator
 
 import pytest
 import trustme
-from conftest import Client, Pem, build
-from livedev import ROOT, DevServer, free_port
 from rswsgi import Server, make_server, serve
+from support import ROOT
+from support.devserver import DevServer
+from support.http import Client, build, wait_until_stalled
+from support.tls import Pem
+from support.waiting import eventually
 
 Serve = Callable[..., Server]
 
@@ -332,7 +335,7 @@ def run_dev(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
             "tests.cli_app:app",
             *args,
             "--port",
-            str(free_port()),
+            "0",
         ],
         cwd=ROOT,
         check=False,
@@ -362,9 +365,7 @@ def test_bad_cert_and_key_flags_are_one_line_and_exit_2(pem: Pem, tmp_path: Path
 
 
 def banner_fingerprint(server: DevServer) -> str:
-    deadline = time.monotonic() + 10
-    while "fingerprint" not in server.stdout() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: "fingerprint" in server.stdout(), "the fingerprint")
     lines = server.stdout().splitlines()
     assert lines[0] == f"Serving on https://127.0.0.1:{server.port} (Ctrl-C to quit)", lines
     assert lines[1].startswith("Self-signed certificate for localhost, 127.0.0.1 and ::1; "), lines
@@ -394,9 +395,6 @@ def test_cert_and_key_files_from_the_cli(pem: Pem) -> None:
     with DevServer("tests.cli_app:app", "--cert", str(pem.cert), "--key", str(pem.key)) as server:
         with Client(server.port, context=pem.context()) as c:
             assert c.request("/").body == b"fixture app"
-        deadline = time.monotonic() + 10
-        while not server.stdout() and time.monotonic() < deadline:
-            time.sleep(0.05)
         assert server.stdout().splitlines() == [
             f"Serving on https://127.0.0.1:{server.port} (Ctrl-C to quit)"
         ]
@@ -425,7 +423,7 @@ def test_ctrl_c_over_tls_finishes_the_response_in_flight_and_closes_the_rest(
             assert idle.request("/").body == b"ok"  # now an idle keep-alive connection
             busy.send(build("/down?128"))  # 8 MiB, far more than the socket buffers
             assert busy.file.readline().startswith(b"HTTP/1.1 200")
-            time.sleep(0.3)  # the server is now blocked on the unread response
+            wait_until_stalled(busy.sock)  # the server is now blocked writing to it
             server.proc.send_signal(signal.SIGINT)
             sent = time.monotonic()
             assert idle.at_eof()  # closed at once
@@ -448,8 +446,8 @@ def app(environ, start_response):
 
 def reload_served(port: int, ctx: ssl.SSLContext, body: bytes) -> bytes:
     """The peer certificate (DER) of the first answer `body` over TLS, polling."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def peer_of_answer() -> bytes | None:
         try:
             with Client(port, context=ctx, timeout=5) as c:
                 if c.request("/").body == body:
@@ -458,8 +456,9 @@ def reload_served(port: int, ctx: ssl.SSLContext, body: bytes) -> bytes:
                     return der
         except (OSError, EOFError):
             pass
-        time.sleep(0.05)
-    raise AssertionError(f"{body!r} was not served over TLS")
+        return None
+
+    return eventually(peer_of_answer, f"{body!r} served over TLS")
 
 
 @pytest.fixture
@@ -508,9 +507,7 @@ def test_reload_serves_cert_files_in_every_child(
 
 
 def banner_fingerprint_reload(server: DevServer) -> str:
-    deadline = time.monotonic() + 10
-    while "fingerprint" not in server.stdout() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: "fingerprint" in server.stdout(), "the fingerprint")
     lines = server.stdout().splitlines()
     assert lines[0].startswith(f"Serving on https://127.0.0.1:{server.port} (reloading"), lines
     return lines[1].rsplit(" ", 1)[1]

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Internal: how the --reload parent starts each child (see _reload.py).
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
+    # Internal: where `--port 0` says which port it got when --quiet prints no banner
+    # (the tests; under --reload each child writes it once it serves).
+    parser.add_argument("--port-file", help=argparse.SUPPRESS)
     _add_limit_arguments(parser)
     return parser
 
@@ -461,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         send_events_to(server.live_reload_event)
     host, port = server.server_address
+    if args.port_file is not None:
+        _write_port(args.port_file, port)
     shown = f"[{host}]" if ":" in host else host
     if not (reload_child or args.quiet):
         if page is not None:
@@ -479,6 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not (reload_child or args.quiet):
                 print("Shutting down.", flush=True)
     return 0
+
+
+def _write_port(path: str, port: int) -> None:
+    """`port` and a newline into `path`, whole or not at all (a reader may poll it)."""
+    partial = f"{path}.{os.getpid()}"
+    with open(partial, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(partial, path)
 
 
 def _supervise(args: argparse.Namespace, argv: Sequence[str]) -> int:

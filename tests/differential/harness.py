@@ -1,6 +1,6 @@
 """Send the same raw requests to rswsgi, gunicorn and waitress; report where rswsgi stands alone.
 
-Each server runs as a user would start it, once, in a subprocess on a free
+Each server runs as a user would start it, once, in a subprocess on its own
 127.0.0.1 port, serving `echo_app.app`: `python -m rswsgi.dev`, gunicorn
 (sync worker, `-w 1`) and waitress (`--threads 1`). Every case is sent on
 a fresh connection, and the first final response is read (1xx skipped) until
@@ -36,21 +36,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import socket
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cases import Case
-from livedev import ROOT, free_port
+from support import servers
 
 APP = "tests.differential.echo_app:app"
 PEERS = ("gunicorn", "waitress")
@@ -61,47 +57,29 @@ START_TIMEOUT = 30.0  # seconds for a server to listen
 ABSENT = "absent"  # the environ had no such key
 
 
-def command(server: str, port: int) -> list[str]:
-    """How a user starts `server` on `port` (`python -m` keeps it in this venv)."""
+def command(server: str) -> Callable[[str], list[str]]:
+    """How a user starts `server` (`python -m` keeps it in this venv), given where it
+    listens: a socket the test bound for gunicorn (`fd://N`), port 0 for rswsgi and
+    waitress, which print the port they got."""
     if server == "rswsgi":
-        return [sys.executable, "-m", "rswsgi.dev", APP, "--port", str(port), "--quiet"]
+        return lambda port: [sys.executable, "-m", "rswsgi.dev", APP, "--port", port]
     if server == "gunicorn":
-        bind = f"127.0.0.1:{port}"
-        return [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "1", "-b", bind, APP]
+        return lambda fd: [
+            sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "1", "-b", f"fd://{fd}", APP
+        ]  # fmt: skip
     if server == "waitress":
-        listen = f"--listen=127.0.0.1:{port}"
-        return [sys.executable, "-m", "waitress", listen, "--threads=1", APP]
+        return lambda port: [
+            sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=1", APP
+        ]  # fmt: skip
     raise ValueError(f"server={server!r}")
 
 
 @contextmanager
 def serving(server: str) -> Iterator[int]:
     """Start `server` serving the echo app; yield its port once it listens; stop it."""
-    port = free_port()
-    with tempfile.TemporaryFile() as log:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen(command(server, port), cwd=ROOT, stdout=log, stderr=log, env=env)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"{server} exited: {log.read().decode(errors='replace')}")
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{server} did not listen") from None
-                    time.sleep(0.05)
-            yield port
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    bind: Literal["fd", "log"] = "fd" if server == "gunicorn" else "log"
+    with servers.running(command(server), bind=bind, within=START_TIMEOUT) as served:
+        yield served.port
 
 
 @dataclass(frozen=True)

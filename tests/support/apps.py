@@ -1,14 +1,19 @@
-"""Fixture WSGI apps and a tiny recording server for the middleware tests."""
+"""Fixture WSGI apps, and a tiny recording server that plays the server for the
+middleware tests (`run`); the live server tests serve the same apps."""
 
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
+from rswsgi import handle_error, log_environ, reverser, stack, wrap_query_params
+
 TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+PLAIN = [("Content-Type", "text/plain")]
 
 
 def make_environ(**extra: Any) -> dict[str, Any]:
@@ -79,6 +84,17 @@ def run(app: Any, environ: dict[str, Any] | None = None) -> Server:
     return Server().run(app, environ)
 
 
+def full_stack(app: Any) -> Any:
+    """`app` under every middleware, as the README stacks them (log_environ quiet)."""
+    return stack(
+        app,
+        reverser,
+        wrap_query_params,
+        handle_error,
+        lambda a: log_environ(a, stream=io.StringIO()),
+    )
+
+
 # --- fixture apps -----------------------------------------------------------
 
 
@@ -119,24 +135,30 @@ def raise_mid_stream(environ: dict[str, Any], start_response: Any) -> Iterator[b
 
 
 class CloseCounter:
-    """An app iterable that counts close() calls and can raise at a chunk."""
+    """An app iterable that counts close() calls; raises at chunk `fail_at`; `endless`
+    repeats the chunks until closed. `index` is how many chunks were taken so far."""
 
-    def __init__(self, chunks: Iterable[bytes], fail_at: int | None = None) -> None:
+    def __init__(
+        self, chunks: Iterable[bytes], fail_at: int | None = None, endless: bool = False
+    ) -> None:
         self.chunks = list(chunks)
         self.fail_at = fail_at
+        self.endless = endless
         self.closes = 0
         self.index = 0
 
-    def __iter__(self) -> CloseCounter:
+    def app(self, environ: dict[str, Any], start_response: Any) -> CloseCounter:
+        """Serves this iterable."""
+        start_response("200 OK", PLAIN)
         return self
 
-    def __next__(self) -> bytes:
-        if self.index == self.fail_at:
-            raise RuntimeError("close_counter failing")
-        if self.index >= len(self.chunks):
-            raise StopIteration
-        self.index += 1
-        return self.chunks[self.index - 1]
+    def __iter__(self) -> Iterator[bytes]:
+        self.index = 0
+        while self.endless or self.index < len(self.chunks):
+            if self.index == self.fail_at:
+                raise RuntimeError("close_counter failing")
+            self.index += 1
+            yield self.chunks[(self.index - 1) % len(self.chunks)]
 
     def close(self) -> None:
         self.closes += 1
@@ -190,3 +212,81 @@ def exc_info_after_write(environ: dict[str, Any], start_response: Any) -> list[b
     except KeyError:
         start_response("500 Internal Server Error", TEXT, sys.exc_info())
     return [b"never sent"]
+
+
+# --- apps the live server tests serve ----------------------------------------------------
+
+
+def hello(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    return [b"Hello, world!"]
+
+
+def path_echo(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    body = f"{environ['PATH_INFO']} {environ['REMOTE_PORT']}".encode()
+    start_response("200 OK", PLAIN)
+    return [body]
+
+
+def generator(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    start_response("200 OK", PLAIN)
+    yield b"one,"
+    yield b""
+    yield b"two,"
+    yield b"three"
+
+
+def one_chunk_generator(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    start_response("200 OK", PLAIN)
+    yield b"only"
+
+
+def late_start(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    # start_response on the first iteration, with a status and header to check (granian#845).
+    start_response("201 Created", [("X-Late", "yes")])
+    yield b"late"
+
+
+def echo_body(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    stream = environ["wsgi.input"]
+    first = stream.readline()
+    rest = stream.read()
+    body = json.dumps(
+        {
+            "first": first.decode("latin-1"),
+            "rest": rest.decode("latin-1"),
+            "content_length": environ.get("CONTENT_LENGTH"),
+            "after": stream.read().decode(),
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def environ_json(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    out = {}
+    for k, v in environ.items():
+        if isinstance(v, (str, bool, int, tuple)):
+            out[k] = v
+        else:
+            out[k] = f"<{type(v).__name__}>"
+    out["has_file_wrapper"] = callable(environ.get("wsgi.file_wrapper"))
+    out["errors_is_stderr"] = environ["wsgi.errors"] is sys.stderr
+    body = json.dumps(out).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def short_body(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Length", "10")])
+    return [b"abc"]
+
+
+def long_body(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"abcde"]
+
+
+def hop_by_hop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Keep-Alive", "timeout=5"), ("Upgrade", "h2c"), ("X-Ok", "1")])
+    return [b"ok"]
