@@ -13,21 +13,21 @@ use pyo3::prelude::*;
 
 use crate::errors::Error;
 
-/// The table of every server limit, each declared once: `limit_table!(m)`
-/// calls the macro `m` with it. From it [`define_limits`] makes the
-/// [`Limits`] struct and its `Default`, and [`LIMITS`] (the rows `_limits()`
-/// gives `python -m rswsgi.dev` for its flags, and which
-/// [`Limits::set_keyword`] reads `make_server`'s limit keywords by), and
-/// [`limit_keywords`], [`limit_defaults`] and [`limit_docs`] write those
-/// keywords into `make_server`'s signature and doc.
+/// The table of every server limit, each declared once:
+/// `limit_table!([m] mode)` calls the macro `m` with `mode` and the table.
+/// From it [`define_limits`] makes the [`Limits`] struct and its `Default`,
+/// and [`LIMITS`] (the rows `_limits()` gives `python -m rswsgi.dev` for its
+/// flags, by which [`Limits::set_keyword`] reads `make_server`'s limit
+/// keywords), and [`limit_text`] writes those keywords into `make_server`'s
+/// signature and doc.
 ///
 /// A row of `keywords` is `field: type = default "unit"`, then the
 /// `make_server` keyword, the CLI flag, whether `0` is refused, and the help
 /// line; the default is a whole number in the unit. A row of `internal` is a
 /// limit with no keyword or flag.
 macro_rules! limit_table {
-    ($($then:tt)*) => {
-        $($then)*! {
+    ([$($then:tt)*] $($mode:tt)*) => {
+        $($then)*! { $($mode)*
         keywords {
             /// Longest request line (`GET /path HTTP/1.1`) in bytes, CRLF excluded;
             /// longer gets `414 URI Too Long` (RFC 9112 §3). Default 8 KiB, the
@@ -168,50 +168,33 @@ macro_rules! define_limits {
     };
 }
 
-limit_table!(define_limits);
+limit_table!([define_limits]);
 
-/// `keyword=None, ` for each limit keyword, for `make_server`'s text
-/// signature (a string literal, for `#[doc]`).
-macro_rules! limit_keywords {
-    () => {
-        $crate::server::config::limit_table!($crate::server::config::limit_keywords)
+/// What `make_server`'s signature and doc say of the limit keywords, as a
+/// string literal (for `#[doc]`): `limit_text!(signature)` is
+/// `keyword=None, ` for each, `limit_text!(defaults)` is `keyword=default, `
+/// for each, and `limit_text!(docs)` is one line per keyword with its help.
+macro_rules! limit_text {
+    ($mode:ident) => {
+        $crate::server::config::limit_table!([$crate::server::config::limit_text] $mode)
     };
-    (keywords { $($(#[doc = $doc:literal])* $field:ident: $ty:ty = $default:literal $unit:literal,
+    ($mode:ident keywords { $($(#[doc = $doc:literal])* $field:ident: $ty:ty = $default:literal $unit:literal,
         keyword $keyword:ident, flag $flag:literal, positive $positive:literal,
         help $help:literal;)* } internal { $($internal:tt)* }) => {
+        $crate::server::config::limit_text!(@$mode $(($keyword $default $help))*)
+    };
+    (@signature $(($keyword:ident $default:literal $help:literal))*) => {
         concat!($(stringify!($keyword), "=None, ",)*)
     };
-}
-pub(crate) use limit_keywords;
-
-/// `keyword=default, ` for each limit keyword, for the first line of
-/// `make_server`'s doc.
-macro_rules! limit_defaults {
-    () => {
-        $crate::server::config::limit_table!($crate::server::config::limit_defaults)
-    };
-    (keywords { $($(#[doc = $doc:literal])* $field:ident: $ty:ty = $default:literal $unit:literal,
-        keyword $keyword:ident, flag $flag:literal, positive $positive:literal,
-        help $help:literal;)* } internal { $($internal:tt)* }) => {
+    (@defaults $(($keyword:ident $default:literal $help:literal))*) => {
         concat!($(stringify!($keyword), "=", $default, ", ",)*)
     };
-}
-pub(crate) use limit_defaults;
-
-/// One line of `make_server`'s doc per limit keyword: the keyword and its
-/// help.
-macro_rules! limit_docs {
-    () => {
-        $crate::server::config::limit_table!($crate::server::config::limit_docs)
-    };
-    (keywords { $($(#[doc = $doc:literal])* $field:ident: $ty:ty = $default:literal $unit:literal,
-        keyword $keyword:ident, flag $flag:literal, positive $positive:literal,
-        help $help:literal;)* } internal { $($internal:tt)* }) => {
+    (@docs $(($keyword:ident $default:literal $help:literal))*) => {
         concat!($("- `", stringify!($keyword), "`: ", $help, ".\n",)*)
     };
 }
-pub(crate) use limit_docs;
 pub(crate) use limit_table;
+pub(crate) use limit_text;
 
 impl Limits {
     /// Sets the limit whose `make_server` keyword is `name` (a keyword of

@@ -273,12 +273,12 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 // list the limit keywords of `config::LIMITS`, which `**limits` takes.
 #[doc = concat!(
     "make_server(host, port, app, *, quiet=False, ",
-    config::limit_keywords!(),
+    config::limit_text!(signature),
     "fd=None, cert=None, key=None, live_reload=None)\n--\n"
 )]
 #[doc = concat!(
     "`make_server(host, port, app, *, quiet=False, ",
-    config::limit_defaults!(),
+    config::limit_text!(defaults),
     "fd=None, cert=None, key=None, live_reload=None) -> Server`"
 )]
 ///
@@ -287,8 +287,7 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// `server_port`). `quiet=True` silences the access log. Limits (`None`
 /// means the default shown):
 ///
-#[doc = config::limit_docs!()]
-///
+#[doc = config::limit_text!(docs)]
 /// `fd`: serve this already bound TCP socket (a file descriptor, e.g. one
 /// inherited from a parent process, as `--reload` does) instead of binding
 /// `host`:`port`; the server uses a duplicate (`socket.fromfd`'s habit), so
