@@ -15,7 +15,7 @@ use crate::errors::Error;
 
 /// The table of every server limit, each declared once:
 /// `limit_table!([m] mode)` calls the macro `m` with `mode` and the table.
-/// From it [`define_limits`] makes the [`Limits`] struct and its `Default`,
+/// From it `define_limits!` makes the [`Limits`] struct and its `Default`,
 /// and [`LIMITS`] (the rows `_limits()` gives `python -m rswsgi.dev` for its
 /// flags, by which [`Limits::set_keyword`] reads `make_server`'s limit
 /// keywords), and [`limit_text`] writes those keywords into `make_server`'s

@@ -29,7 +29,7 @@ use crate::wsgi::{
 /// `String` per header; the app may change its list afterwards without
 /// effect, as with a copy).
 ///
-/// The checks are those of [`crate::wsgi::Status`] and
+/// The checks are those of [`crate::wsgi::status_code`] and
 /// [`crate::wsgi::Headers`] (PEP 3333 "The start_response() Callable",
 /// RFC 9110 §5.5); hop-by-hop headers (RFC 9110 §7.6.1) are left out of the
 /// bytes and listed in [`AppHead::dropped`].

@@ -442,7 +442,7 @@ enum Peer {
     /// A socket; shared with a lent output side (`&TcpStream` reads and
     /// writes, so no lock is needed).
     Tcp(Arc<TcpStream>),
-    /// A client in memory: made only by tests ([`Transport::memory`]); the
+    /// A client in memory: made only by tests (`Transport::memory`); the
     /// arms that serve it stay in every build, so that the tests run the
     /// matches the server runs.
     #[cfg_attr(not(test), allow(dead_code))]

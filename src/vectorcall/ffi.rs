@@ -55,7 +55,7 @@ const RECURSION_WHERE: &CStr = c" while calling a Python object";
 ///
 /// Free threading: the type's two fields are written once per class, before
 /// any instance but `sample` exists: at module init (the import lock orders
-/// it before any other thread can reach the class), or by [`new`] for its
+/// it before any other thread can reach the class), or by [`super::new`] for its
 /// class's first instance, under that class's [`Vectorcall::installed`] once
 /// lock, which every later `new` passes too (so each other thread sees the
 /// fields set before it can make, and call, an instance). `tp_flags` is an

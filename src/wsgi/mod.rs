@@ -4,7 +4,7 @@
 //! PEP 3333 and every middleware is a server to the app it wraps. The rules
 //! they share live here, once:
 //!
-//! - [`Status`] (`status.rs`): the status string given to `start_response`
+//! - [`status_code`] (`status.rs`): the status string given to `start_response`
 //!   ("The start_response() Callable").
 //! - [`Headers`] (`headers.rs`): the response header list, checked for
 //!   `(str, str)` pairs of latin-1 text with token names (PEP 3333 "Unicode
