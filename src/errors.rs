@@ -221,7 +221,7 @@ impl Error {
     /// why. The OS's text comes without Rust's `" (os error N)"` suffix,
     /// since Python's `OSError` shows the number itself (`[Errno N]`).
     #[must_use]
-    pub fn io(what: String, e: &std::io::Error) -> Self {
+    pub(crate) fn io(what: String, e: &std::io::Error) -> Self {
         let errno = e.raw_os_error();
         let mut why = e.to_string();
         if let Some(n) = errno {
@@ -259,7 +259,7 @@ impl Callee {
 /// # Errors
 /// [`Error::NotCallable`] (`TypeError`, Python's convention for an argument
 /// of the wrong kind) naming `name`, the value and its type.
-pub fn check_callable(
+pub(crate) fn check_callable(
     name: &'static str,
     value: &Bound<'_, PyAny>,
     expected: Callee,

@@ -25,7 +25,7 @@ use pyo3::prelude::*;
 use pyo3::{Borrowed, PyClass};
 
 /// A class with work to do before the collector clears it.
-pub trait Finalize: PyClass {
+pub(crate) trait Finalize: PyClass {
     /// Runs once, with the object and everything it holds still intact.
     /// Errors are reported with `sys.unraisablehook`, as a `__del__`'s are.
     fn finalize(slf: &Bound<'_, Self>);
@@ -34,7 +34,7 @@ pub trait Finalize: PyClass {
 /// Sets `T`'s `tp_finalize`. Called at module init, before any instance of
 /// `T` exists (so no other thread reads the slot while it is written: the
 /// import lock orders it before any use of the module).
-pub fn install<T: Finalize>(py: Python<'_>) {
+pub(crate) fn install<T: Finalize>(py: Python<'_>) {
     let tp = T::type_object_raw(py);
     // SAFETY: `tp` is T's heap type, alive for the interpreter's life (PyO3
     // keeps a reference), written before any instance exists (above).

@@ -2,15 +2,39 @@
 //!
 //! This file only declares the modules and registers the Python extension
 //! module `rswsgi._rswsgi`; every concern lives in its own module.
+//!
+//! `unsafe` is denied crate-wide (Cargo.toml); the few modules that call
+//! the C API allow it for themselves, and every `unsafe` block says why it
+//! is sound in a `// SAFETY:` comment, which clippy checks.
 
-pub mod errors;
-pub mod finalize;
-pub mod middleware;
-pub mod reload;
-pub mod routing;
-pub mod server;
-pub mod vectorcall;
-pub mod wsgi;
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub(crate) mod errors;
+pub(crate) mod finalize;
+pub(crate) mod middleware;
+pub(crate) mod reload;
+pub(crate) mod routing;
+pub(crate) mod server;
+pub(crate) mod vectorcall;
+pub(crate) mod wsgi;
+
+/// What the fuzz targets (`fuzz/`, built by `cargo fuzz`) call: the sans-IO
+/// parsers and their types, the crate's only public Rust API. Everything
+/// else is `pub(crate)`, so the compiler reports what nothing uses.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::middleware::accept::prefers_html;
+    pub use crate::middleware::query_params::parse_qsl;
+    pub use crate::middleware::reverser::{reverse_body, reverse_graphemes, reverse_utf8, Charset};
+    pub use crate::routing::fuzzing::{build, Methods, Table};
+    pub use crate::server::body::{framing, BodyDecoder, Framing};
+    pub use crate::server::config::Limits;
+    pub use crate::server::error::RequestError;
+    pub use crate::server::parse::{parse_head, RequestHead};
+    pub use crate::server::target::{
+        absolute_authority, check_target, is_valid_host, split_target,
+    };
+}
 
 use pyo3::prelude::*;
 
@@ -25,7 +49,7 @@ use pyo3::prelude::*;
 ///   request that finds it busy dumps with a fresh one
 ///   (`middleware/log_environ/dump.rs`); pyrepr's table of default reprs is
 ///   a `Mutex` held only over Rust code (`middleware/pyrepr.rs`);
-/// - a filtered response's state (`middleware/filter/start_response.rs`) is
+/// - a filtered response's state (`middleware/filter/intercept.rs`) is
 ///   a `Mutex` taken with `try_lock` (a second call while one runs is an
 ///   error, never a wait);
 /// - the `Router`'s tables sit behind a reader-writer lock, so routes may be
@@ -36,13 +60,13 @@ use pyo3::prelude::*;
 /// - the server runs the app on one thread; its reuse of a `start_response`
 ///   object reads refcounts and is off without the GIL
 ///   (`server/start_response.rs`); its per-request objects (`Input`,
-///   `FileWrapper`, `StartResponse`) are PyO3 classes whose every access is
+///   `FileWrapper`, `ServerStartResponse`) are PyO3 classes whose every access is
 ///   borrow-checked (atomically on a free-threaded build), so a second
 ///   thread using one at the same moment gets `RuntimeError`, never a race;
 ///   `Server` and `_FileWatcher` keep their state in `Mutex`es; the
 ///   live-reload events other threads send wait in a `Mutex` with an atomic
 ///   flag (`server/event_loop.rs`), and the outlet `write()` sends through
-///   lives in the borrow-checked `StartResponse` of one request
+///   lives in the borrow-checked `ServerStartResponse` of one request
 ///   (`server/outlet.rs`);
 /// - `static_files` keeps its folder handle, per-file headers and sibling
 ///   lists in `Mutex`es (`middleware/static_files/`); `_LiveReload` is
@@ -94,7 +118,7 @@ mod _rswsgi {
         vectorcall::install(&sample.cast_into::<LiveReload>()?)?;
         // Closes a filtered response's app iterable when the cycle collector
         // frees the response (the slot is set before any instance exists).
-        crate::finalize::install::<crate::middleware::filter::StartResponse>(py);
+        crate::finalize::install::<crate::middleware::filter::FilterStartResponse>(py);
         Ok(())
     }
 }

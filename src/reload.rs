@@ -40,7 +40,7 @@ use pyo3::prelude::*;
 
 use crate::errors::Error;
 
-pub mod polling;
+pub(crate) mod polling;
 
 /// How long `wait` blocks between two `check_signals` (Ctrl-C latency).
 const TICK: Duration = Duration::from_millis(100);
@@ -60,7 +60,7 @@ const SKIPPED_DIRS: [&str; 5] = [
 /// file, and every `import` opens its module, so a child starting would
 /// look like a change. Only what changes a file (create, write, attribute,
 /// rename, delete) goes on to the debouncer.
-pub struct ChangesOnly(RecommendedWatcher);
+pub(crate) struct ChangesOnly(RecommendedWatcher);
 
 impl Watcher for ChangesOnly {
     fn new<F: EventHandler>(mut handler: F, config: notify::Config) -> notify::Result<Self> {
@@ -87,7 +87,7 @@ impl Watcher for ChangesOnly {
 
 /// What a watched directory tree reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Its `*.py` files (the source trees of the app).
     PythonFiles,
     /// Every file an editor saves (template and static folders, included
@@ -106,20 +106,20 @@ enum How {
 
 /// When directories are polled rather than watched by notification.
 #[derive(Debug, Clone, Copy)]
-pub struct Polling {
+pub(crate) struct Polling {
     /// Time between two stat walks of a polled directory.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// Poll every directory (`--reload-poll`), not only those on file
     /// systems without inotify events or past the OS watch limit.
-    pub everywhere: bool,
+    pub(crate) everywhere: bool,
 }
 
 /// Seconds between two stat walks of a directory polled because inotify
 /// gives no events there (or the watch limit was reached).
-pub const AUTO_POLL: Duration = Duration::from_millis(500);
+pub(crate) const AUTO_POLL: Duration = Duration::from_millis(500);
 
 /// What is watched, and the OS watches behind it.
-pub struct WatchSet {
+pub(crate) struct WatchSet {
     debouncer: Debouncer<ChangesOnly>,
     /// The poll watcher, made when the first directory is polled.
     poller: Option<Debouncer<PollWatcher>>,
@@ -148,7 +148,7 @@ pub struct WatchSet {
 /// A new watch set (nothing watched yet) and the channel its debounced
 /// batches of events arrive on; a change is reported `debounce` after the
 /// last event on its path (bursts of writes become one batch).
-pub fn watch_set(
+pub(crate) fn watch_set(
     debounce: Duration,
     polling: Polling,
 ) -> notify::Result<(WatchSet, Receiver<DebounceEventResult>)> {
@@ -205,7 +205,7 @@ impl WatchSet {
     /// Watches `path`: a directory as a tree (its files per `scope`,
     /// recursively, minus skipped directories), anything else as one file
     /// (which need not exist yet, but its directory must).
-    pub fn add(&mut self, path: &Path, scope: Scope) -> notify::Result<()> {
+    pub(crate) fn add(&mut self, path: &Path, scope: Scope) -> notify::Result<()> {
         let path = absolute(path)?;
         if path.is_dir() {
             self.watch_tree(&path)?;
@@ -221,7 +221,7 @@ impl WatchSet {
     }
 
     /// The notices not yet taken (each is said once).
-    pub fn take_notices(&mut self) -> Vec<String> {
+    pub(crate) fn take_notices(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notices)
     }
 
@@ -364,7 +364,7 @@ impl WatchSet {
     /// overflowed, so events were lost) reports the paths it names, or every
     /// tree root when it names none, so that the caller reloads rather than
     /// miss a change.
-    pub fn changed(&mut self, batch: DebounceEventResult) -> Vec<PathBuf> {
+    pub(crate) fn changed(&mut self, batch: DebounceEventResult) -> Vec<PathBuf> {
         let mut out = Vec::new();
         match batch {
             Ok(events) => {
@@ -409,7 +409,7 @@ impl WatchSet {
 /// when a path cannot be watched (its directory does not exist) and
 /// `ValueError` for a negative or non-finite `debounce_secs` or `poll_secs`.
 #[pyclass(module = "rswsgi._rswsgi", name = "_FileWatcher", frozen)]
-pub struct FileWatcher {
+pub(crate) struct FileWatcher {
     // Free threading: both locks are held only over Rust code (the long
     // wait on `events` runs detached), so a thread that blocks on one while
     // attached waits for Rust code alone.

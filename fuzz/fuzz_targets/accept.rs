@@ -4,7 +4,7 @@
 //! ones at most q=0.5) prefers HTML.
 #![no_main]
 
-use _rswsgi::middleware::accept::prefers_html;
+use _rswsgi::fuzzing::prefers_html;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,9 +4,9 @@
 //! the next read as the connection keeps them.
 #![no_main]
 
-use _rswsgi::server::body::{BodyDecoder, Framing};
-use _rswsgi::server::config::Limits;
-use _rswsgi::server::error::RequestError;
+use _rswsgi::fuzzing::{BodyDecoder, Framing};
+use _rswsgi::fuzzing::Limits;
+use _rswsgi::fuzzing::RequestError;
 use libfuzzer_sys::fuzz_target;
 
 /// Small limits, so that fuzzed inputs reach them.

@@ -2,7 +2,7 @@
 //! blank values it gives exactly the pairs with a value, in order.
 #![no_main]
 
-use _rswsgi::middleware::query_params::parse_qsl;
+use _rswsgi::fuzzing::parse_qsl;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,10 +3,10 @@
 //! each read parsing every byte so far as the connection does.
 #![no_main]
 
-use _rswsgi::server::body::framing;
-use _rswsgi::server::config::Limits;
-use _rswsgi::server::error::RequestError;
-use _rswsgi::server::parse::{parse_head, RequestHead};
+use _rswsgi::fuzzing::framing;
+use _rswsgi::fuzzing::Limits;
+use _rswsgi::fuzzing::RequestError;
+use _rswsgi::fuzzing::{parse_head, RequestHead};
 use libfuzzer_sys::fuzz_target;
 
 type Parsed = Result<Option<RequestHead>, RequestError>;

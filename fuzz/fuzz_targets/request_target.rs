@@ -3,7 +3,7 @@
 //! and, in absolute form, a valid host (it becomes `HTTP_HOST`).
 #![no_main]
 
-use _rswsgi::server::target::{absolute_authority, check_target, is_valid_host, split_target};
+use _rswsgi::fuzzing::{absolute_authority, check_target, is_valid_host, split_target};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|target: &[u8]| {

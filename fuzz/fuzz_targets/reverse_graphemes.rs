@@ -4,7 +4,7 @@
 //! left as it is.
 #![no_main]
 
-use _rswsgi::middleware::reverser::{reverse_body, reverse_graphemes, reverse_utf8, Charset};
+use _rswsgi::fuzzing::{reverse_body, reverse_graphemes, reverse_utf8, Charset};
 use libfuzzer_sys::fuzz_target;
 use unicode_segmentation::UnicodeSegmentation;
 

@@ -5,7 +5,7 @@
 //! up in a table holding that pattern alone.
 #![no_main]
 
-use _rswsgi::routing::fuzzing::{build, Methods, Table};
+use _rswsgi::fuzzing::{build, Methods, Table};
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 

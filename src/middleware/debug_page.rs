@@ -42,7 +42,7 @@ const STYLE: &str = include_str!("debug_page/page.css");
 /// What the interpreter raised while the page was built (only failures such
 /// as `MemoryError`: odd values are shown, not raised); the caller then
 /// answers with `text`.
-pub fn render(err: &PyErr, environ: &Bound<'_, PyAny>, text: &str) -> PyResult<String> {
+pub(crate) fn render(err: &PyErr, environ: &Bound<'_, PyAny>, text: &str) -> PyResult<String> {
     let py = environ.py();
     let raised = err.value(py).as_any();
     let (ty, message) = describe(raised);
@@ -107,7 +107,7 @@ pub fn render(err: &PyErr, environ: &Bound<'_, PyAny>, text: &str) -> PyResult<S
 /// Appends `text` with `&`, `<`, `>`, `"` and `'` escaped, safe inside an
 /// element and inside a quoted attribute value (HTML Living Standard
 /// §13.1.2.6 and §13.1.4).
-pub fn escape(out: &mut String, text: &str) {
+pub(crate) fn escape(out: &mut String, text: &str) {
     let mut run = 0;
     for (i, b) in text.bytes().enumerate() {
         let entity = match b {

@@ -4,7 +4,7 @@
 //! that calls it (PEP 3333 "Middleware: Components that Play Both Sides").
 //! [`call_filtered`] plays both sides once, for everyone:
 //!
-//! - it hands the app a `start_response` ([`StartResponse`]) that records the
+//! - it hands the app a `start_response` ([`FilterStartResponse`]) that records the
 //!   head in a [`ResponseStart`] (exc_info rules included, checked in place:
 //!   nothing is copied) and passes it on to the server only when the body
 //!   starts: at the first non-empty chunk, at the app's first `write()` call,
@@ -25,7 +25,7 @@
 //!
 //! So a response with a `list` or `tuple` body makes one Python object here
 //! (the `start_response`), and a lazy body one more (its iterator). All of a
-//! response's state lives in its `StartResponse`.
+//! response's state lives in its `FilterStartResponse`.
 //!
 //! Middleware only supply [`ResponseHooks`]: choose a [`BodyMode`] from the
 //! head, rewrite a whole body, or turn an exception into an [`ErrorResponse`].
@@ -34,7 +34,7 @@
 //! iteration to do so).
 
 mod body;
-mod start_response;
+mod intercept;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -43,8 +43,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-pub use body::FilteredBody;
-pub use start_response::StartResponse;
+pub(crate) use body::FilteredBody;
+pub(crate) use intercept::FilterStartResponse;
 
 use super::glue::Call;
 use crate::errors::Error;
@@ -53,7 +53,7 @@ use crate::wsgi::{exc_info_tuple, AppIter, Head, Headers, ResponseStart};
 
 /// How a middleware treats the body of one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyMode {
+pub(crate) enum BodyMode {
     /// Chunks go to the server as the same `bytes` objects, one by one.
     Stream,
     /// Chunks (iterable and `write()` alike) are collected and
@@ -67,18 +67,18 @@ pub enum BodyMode {
 
 /// A response that replaces a failed one (status, headers, body bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorResponse {
+pub(crate) struct ErrorResponse {
     /// A status line such as `500 Internal Server Error`.
-    pub status: String,
+    pub(crate) status: String,
     /// The response headers, passed on as given.
-    pub headers: Headers,
+    pub(crate) headers: Headers,
     /// The whole body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// What a middleware adds to the shared filter. Every method has a default
 /// that leaves the response alone.
-pub trait ResponseHooks: Send + 'static {
+pub(crate) trait ResponseHooks: Send + 'static {
     /// Chooses the body mode once, from the head the app finally chose,
     /// just before that head is passed on.
     fn mode(&mut self, _py: Python<'_>, _head: &Head) -> BodyMode {
@@ -129,7 +129,7 @@ enum Inner {
     Closed,
 }
 
-/// One response's state, held by its [`StartResponse`].
+/// One response's state, held by its [`FilterStartResponse`].
 struct State {
     hooks: Box<dyn ResponseHooks>,
     start: ResponseStart,
@@ -173,7 +173,7 @@ impl State {
     }
 }
 
-impl StartResponse {
+impl FilterStartResponse {
     /// The state, or [`Error::ReentrantCall`] when a call on this response
     /// is already running (never blocks, so it cannot deadlock).
     fn lock(&self) -> Result<MutexGuard<'_, State>, Error> {
@@ -188,14 +188,14 @@ impl StartResponse {
 ///
 /// # Errors
 /// What the app raised, unless `hooks` recovered from it.
-pub fn call_filtered<'py>(
+pub(crate) fn call_filtered<'py>(
     call: &Call<'_, 'py>,
     hooks: Box<dyn ResponseHooks>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = call.app.py();
     let sr = vectorcall::new(
         py,
-        StartResponse {
+        FilterStartResponse {
             state: Mutex::new(State {
                 hooks,
                 start: ResponseStart::default(),
@@ -235,7 +235,7 @@ pub fn call_filtered<'py>(
 
 /// Passes the recorded head on to the server, once. `known_len` is the
 /// exact body length when the whole (transformed) body is already known.
-fn commit(sr: &Bound<'_, StartResponse>, known_len: Option<usize>) -> PyResult<()> {
+fn commit(sr: &Bound<'_, FilterStartResponse>, known_len: Option<usize>) -> PyResult<()> {
     let py = sr.py();
     let (outer, status, headers, exc_info) = {
         let mut st = sr.get().lock()?;
@@ -313,7 +313,7 @@ fn without_content_length<'py>(
 /// Handles an exception before the first non-empty chunk: the hooks'
 /// response (passed on with `exc_info` only if a head was already passed
 /// on), or the exception itself.
-fn recover<'py>(sr: &Bound<'py, StartResponse>, err: PyErr) -> PyResult<Bound<'py, PyBytes>> {
+fn recover<'py>(sr: &Bound<'py, FilterStartResponse>, err: PyErr) -> PyResult<Bound<'py, PyBytes>> {
     let py = sr.py();
     let (resp, sent, outer) = {
         let mut st = sr.get().lock()?;

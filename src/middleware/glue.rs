@@ -13,13 +13,13 @@ use crate::wsgi::repr_or_type;
 
 /// One WSGI call on a middleware: its wrapped app and the call's arguments
 /// (PEP 3333 "The Application/Framework Side").
-pub struct Call<'a, 'py> {
+pub(crate) struct Call<'a, 'py> {
     /// The wrapped application.
-    pub app: &'a Bound<'py, PyAny>,
+    pub(crate) app: &'a Bound<'py, PyAny>,
     /// The request's environ (PEP 3333 says a `dict`; not checked here).
-    pub environ: &'a Bound<'py, PyAny>,
+    pub(crate) environ: &'a Bound<'py, PyAny>,
     /// The server's (or the next middleware's) `start_response`.
-    pub start_response: &'a Bound<'py, PyAny>,
+    pub(crate) start_response: &'a Bound<'py, PyAny>,
 }
 
 impl<'py> Call<'_, 'py> {
@@ -27,14 +27,14 @@ impl<'py> Call<'_, 'py> {
     ///
     /// # Errors
     /// What the app raises.
-    pub fn pass_on(&self) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn pass_on(&self) -> PyResult<Bound<'py, PyAny>> {
         self.app.call1((self.environ, self.start_response))
     }
 }
 
 /// What a middleware class does with a request; [`middleware_class!`]
 /// writes the rest of the class around it.
-pub trait Middleware {
+pub(crate) trait Middleware {
     /// Handles one request and returns the response iterable.
     ///
     /// # Errors

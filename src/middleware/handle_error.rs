@@ -70,7 +70,7 @@ const PAGE_CSP_LIVE: &str = "default-src 'none'; style-src 'unsafe-inline'; \
 /// `debug` is not a bool.
 /// Usable as a decorator: `@handle_error`.
 #[pyclass(module = "rswsgi._rswsgi", name = "handle_error", frozen)]
-pub struct HandleError {
+pub(crate) struct HandleError {
     app: Py<PyAny>,
     vectorcall: vectorcall::Slot<Self>,
     debug: bool,

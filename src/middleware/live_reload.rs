@@ -33,7 +33,7 @@ use crate::wsgi::{header_item, header_list, repr_or_type, Head, MediaType};
 /// Raises `TypeError` when `app` is not callable or `generation` is not a
 /// `str` of URL-safe characters (ASCII letters, digits, `-`, `_`, `.`).
 #[pyclass(module = "rswsgi._rswsgi", name = "_LiveReload", frozen)]
-pub struct LiveReload {
+pub(crate) struct LiveReload {
     app: Py<PyAny>,
     /// The `<script>` element inserted.
     tag: Arc<[u8]>,
@@ -78,7 +78,7 @@ impl LiveReload {
 /// The environ key `_LiveReload` sets (`True`) on every request it passes
 /// on, so that `handle_error(debug=True)`'s page, whose policy otherwise
 /// forbids every script, allows the live-reload script and its stream.
-pub const LIVE_RELOAD_KEY: &str = "rswsgi.live_reload";
+pub(crate) const LIVE_RELOAD_KEY: &str = "rswsgi.live_reload";
 
 impl Middleware for LiveReload {
     fn call<'py>(&self, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -187,7 +187,7 @@ impl Hooks {
 /// governs each (`script-src-elem`, else `script-src`, else `default-src`;
 /// `connect-src`, else `default-src`) is absent or lists `'self'` or `*`.
 #[must_use]
-pub fn csp_allows(policy: &str) -> bool {
+pub(crate) fn csp_allows(policy: &str) -> bool {
     let directives: Vec<(String, Vec<&str>)> = policy
         .split(';')
         .filter_map(|d| {
@@ -216,7 +216,7 @@ pub fn csp_allows(policy: &str) -> bool {
 
 /// Inserts `tag` before the last `</body` (any case) of `body`, or at its
 /// end when there is none.
-pub fn insert_before_body_end(body: &mut Vec<u8>, tag: &[u8]) {
+pub(crate) fn insert_before_body_end(body: &mut Vec<u8>, tag: &[u8]) {
     const END: &[u8] = b"</body";
     let at = body
         .windows(END.len())

@@ -13,10 +13,10 @@ use super::pyrepr;
 use crate::errors::Error;
 use crate::vectorcall;
 use crate::wsgi::{repr_or_type, type_name};
-pub use dump::{format_environ, DumpCache};
+pub(crate) use dump::{format_environ, DumpCache};
 
 /// The keys whose values are hidden by default: credentials and sessions.
-pub const DEFAULT_REDACT: [&str; 3] = [
+pub(crate) const DEFAULT_REDACT: [&str; 3] = [
     "HTTP_AUTHORIZATION",
     "HTTP_COOKIE",
     "HTTP_PROXY_AUTHORIZATION",
@@ -46,7 +46,7 @@ pub(super) const REDACTED: &str = "'<redacted>'";
 /// `environ` is not a `dict` (PEP 3333: "a builtin Python dictionary"), and
 /// what `stream.write` raises. Usable as a decorator: `@log_environ`.
 #[pyclass(module = "rswsgi._rswsgi", name = "log_environ", frozen)]
-pub struct LogEnviron {
+pub(crate) struct LogEnviron {
     app: Py<PyAny>,
     vectorcall: vectorcall::Slot<Self>,
     stream: Option<Py<PyAny>>,

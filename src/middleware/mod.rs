@@ -14,27 +14,27 @@
 
 // Public only for the cargo-fuzz targets in `fuzz/` (not an API).
 #[doc(hidden)]
-pub mod accept;
+pub(crate) mod accept;
 mod debug_page;
-pub mod filter;
-pub mod glue;
-pub mod handle_error;
-pub mod live_reload;
-pub mod log_environ;
+pub(crate) mod filter;
+pub(crate) mod glue;
+pub(crate) mod handle_error;
+pub(crate) mod live_reload;
+pub(crate) mod log_environ;
 mod pyrepr;
-pub mod query_params;
-pub mod reverser;
-pub mod static_files;
+pub(crate) mod query_params;
+pub(crate) mod reverser;
+pub(crate) mod static_files;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-pub use handle_error::HandleError;
-pub use live_reload::LiveReload;
-pub use log_environ::LogEnviron;
-pub use query_params::WrapQueryParams;
-pub use reverser::Reverser;
-pub use static_files::StaticFiles;
+pub(crate) use handle_error::HandleError;
+pub(crate) use live_reload::LiveReload;
+pub(crate) use log_environ::LogEnviron;
+pub(crate) use query_params::WrapQueryParams;
+pub(crate) use reverser::Reverser;
+pub(crate) use static_files::StaticFiles;
 
 use crate::errors::{check_callable, Callee};
 use glue::check_app;
@@ -50,7 +50,7 @@ use glue::check_app;
 /// `app` or a middleware is not callable, and whatever a middleware raises.
 #[pyfunction]
 #[pyo3(signature = (app, /, *middleware))]
-pub fn stack<'py>(
+pub(crate) fn stack<'py>(
     app: Bound<'py, PyAny>,
     middleware: &Bound<'py, PyTuple>,
 ) -> PyResult<Bound<'py, PyAny>> {

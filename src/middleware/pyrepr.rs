@@ -60,7 +60,7 @@ fn is_printable(py: Python<'_>, text: &str) -> PyResult<bool> {
 ///
 /// # Errors
 /// As [`push_str_repr`].
-pub fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+pub(crate) fn push_repr(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<bool> {
     push_repr_at(out, value, true)
 }
 
@@ -221,7 +221,7 @@ fn push_digits(out: &mut String, mut n: u64, base: u64) {
 /// # Errors
 /// What `str.isprintable()` raised (only interpreter failures such as
 /// `MemoryError`).
-pub fn push_str_repr(out: &mut String, s: &Bound<'_, PyString>) -> PyResult<bool> {
+pub(crate) fn push_str_repr(out: &mut String, s: &Bound<'_, PyString>) -> PyResult<bool> {
     let Ok(text) = s.to_str() else {
         return Ok(false);
     };

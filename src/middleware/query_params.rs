@@ -56,7 +56,7 @@ pub fn parse_qsl(
 /// # Errors
 /// Only what CPython raises (e.g. `MemoryError`); for a `qs` that is not a
 /// `str` of valid Unicode, what `parse_qs` raises.
-pub fn parse_qs<'py>(
+pub(crate) fn parse_qs<'py>(
     qs: &Bound<'py, PyAny>,
     keep_blank_values: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -96,7 +96,7 @@ pub fn parse_qs<'py>(
 /// the argument when `keep_blank_values` is not a bool or `key` is not a str.
 /// Usable as a decorator: `@wrap_query_params`.
 #[pyclass(module = "rswsgi._rswsgi", name = "wrap_query_params", frozen)]
-pub struct WrapQueryParams {
+pub(crate) struct WrapQueryParams {
     app: Py<PyAny>,
     vectorcall: vectorcall::Slot<Self>,
     keep_blank_values: bool,

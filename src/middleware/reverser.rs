@@ -25,7 +25,7 @@ impl Charset {
     /// The charset for a `charset` parameter (any case), with the usual
     /// aliases; `None` for one the reverser does not know.
     #[must_use]
-    pub fn from_label(label: Option<&str>) -> Option<Self> {
+    pub(crate) fn from_label(label: Option<&str>) -> Option<Self> {
         let Some(label) = label else {
             return Some(Self::Utf8);
         };
@@ -205,7 +205,7 @@ pub fn reverse_body(body: &mut [u8], charset: Charset) -> bool {
 /// Raises `TypeError` when `app` is not callable. Usable as a decorator:
 /// `@reverser`.
 #[pyclass(module = "rswsgi._rswsgi", name = "reverser", frozen)]
-pub struct Reverser {
+pub(crate) struct Reverser {
     app: Py<PyAny>,
     vectorcall: vectorcall::Slot<Self>,
 }

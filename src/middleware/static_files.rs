@@ -8,15 +8,15 @@
 //! them together, `short` writes the short text answers (301, 405, 412,
 //! 416) and [`body`] is the response body handed to `wsgi.file_wrapper`.
 
-pub mod body;
-pub mod coding;
-pub mod conditional;
-pub mod entry;
-pub mod fs;
-pub mod path;
+pub(crate) mod body;
+pub(crate) mod coding;
+pub(crate) mod conditional;
+pub(crate) mod entry;
+pub(crate) mod fs;
+pub(crate) mod path;
 mod respond;
 mod short;
-pub mod siblings;
+pub(crate) mod siblings;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -93,7 +93,7 @@ struct Mount {
 /// starting with `/`, a folder that does not exist, a negative age or an
 /// `index_file` that is not a plain file name.
 #[pyclass(module = "rswsgi._rswsgi", name = "static_files", frozen)]
-pub struct StaticFiles {
+pub(crate) struct StaticFiles {
     app: Py<PyAny>,
     vectorcall: vectorcall::Slot<Self>,
     /// Longest prefix first.

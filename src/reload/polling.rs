@@ -26,7 +26,7 @@ const NO_EVENTS: [(u64, &str); 8] = [
 
 /// The file system name when `f_type` is one that gives no inotify events.
 #[must_use]
-pub fn no_events_kind(f_type: u64) -> Option<&'static str> {
+pub(crate) fn no_events_kind(f_type: u64) -> Option<&'static str> {
     NO_EVENTS
         .iter()
         .find(|(magic, _)| *magic == f_type)
@@ -38,7 +38,7 @@ pub fn no_events_kind(f_type: u64) -> Option<&'static str> {
 /// are trusted). A directory that cannot be `statfs`ed is not polled: the
 /// OS watch that follows reports the error.
 #[must_use]
-pub fn gives_no_events(dir: &Path) -> Option<&'static str> {
+pub(crate) fn gives_no_events(dir: &Path) -> Option<&'static str> {
     #[cfg(target_os = "linux")]
     {
         let stat = rustix::fs::statfs(dir).ok()?;

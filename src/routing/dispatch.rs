@@ -23,7 +23,7 @@ use crate::routing::{Router, Tables};
 /// build them: its param keys (Python `str`s, in pattern order) with where
 /// their values sit in a matched path, its method names, and its 405
 /// `Allow` header.
-pub struct RouteObjects {
+pub(crate) struct RouteObjects {
     keys: Vec<(String, Py<PyString>)>,
     plan: ValuePlan,
     /// The route's explicit method names as interned `str`s, in the order of
@@ -66,7 +66,11 @@ fn allow_tuple<'py>(py: Python<'py>, allow: &str) -> PyResult<Bound<'py, PyTuple
 impl RouteObjects {
     /// The objects of the route `pattern` (matchit syntax), whose explicit
     /// methods are `methods` (`MethodTable::explicit_names`).
-    pub fn new<'m>(py: Python<'_>, pattern: &str, methods: impl Iterator<Item = &'m str>) -> Self {
+    pub(crate) fn new<'m>(
+        py: Python<'_>,
+        pattern: &str,
+        methods: impl Iterator<Item = &'m str>,
+    ) -> Self {
         let keys = pattern::param_names(pattern)
             .into_iter()
             .map(|n| (n.to_string(), PyString::new(py, &n).unbind()))
@@ -81,7 +85,11 @@ impl RouteObjects {
 
     /// A method was added to the route, whose explicit methods are now
     /// `methods`.
-    pub fn methods_changed<'m>(&mut self, py: Python<'_>, methods: impl Iterator<Item = &'m str>) {
+    pub(crate) fn methods_changed<'m>(
+        &mut self,
+        py: Python<'_>,
+        methods: impl Iterator<Item = &'m str>,
+    ) {
         self.methods = interned_names(py, methods);
         self.allow = PyOnceLock::new();
     }
@@ -164,7 +172,7 @@ enum Outcome<'py> {
 }
 
 /// `Router.__call__`: see its docstring for the rules.
-pub fn call<'py>(
+pub(crate) fn call<'py>(
     router: &Bound<'py, Router>,
     environ: &Bound<'py, PyDict>,
     start_response: &Bound<'py, PyAny>,

@@ -29,10 +29,10 @@ use dispatch::RouteObjects;
 use mount::Mounts;
 use table::{quote, Methods, Table};
 
-/// The parts of the router that the cargo-fuzz targets in `fuzz/` call
-/// (not an API: the Python class is the interface).
-#[doc(hidden)]
-pub mod fuzzing {
+/// The parts of the router that the cargo-fuzz targets in `fuzz/` call,
+/// re-exported by `crate::fuzzing` (not an API: the Python class is the
+/// interface).
+pub(crate) mod fuzzing {
     pub use super::table::{Methods, Table};
     pub use super::url_for::build;
 }
@@ -63,7 +63,7 @@ pub mod fuzzing {
 /// `PATH_INFO` or `REQUEST_METHOD` is not a `str`.
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 #[derive(Debug, Default)]
-pub struct Router {
+pub(crate) struct Router {
     /// Free threading: routes may be added while other threads route
     /// requests, so the tables sit behind a reader-writer lock. A request
     /// holds the read lock only while it decides (Rust code and dict reads,
@@ -385,7 +385,7 @@ impl Tables {
 /// `app` to the router and returns `app` unchanged.
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
 #[derive(Debug)]
-pub struct RouteDecorator {
+pub(crate) struct RouteDecorator {
     router: Py<Router>,
     path: String,
     methods: Methods,

@@ -14,18 +14,18 @@ use crate::routing::table::quote;
 
 /// One mounted app.
 #[derive(Debug)]
-pub struct Mount<T> {
+pub(crate) struct Mount<T> {
     /// The prefix as the caller wrote it.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// `prefix` in PEP 3333 latin-1 form (see the module docs).
-    pub wire: String,
+    pub(crate) wire: String,
     /// The mounted app.
-    pub app: T,
+    pub(crate) app: T,
 }
 
 /// The mounts of one `Router`, longest prefix first.
 #[derive(Debug)]
-pub struct Mounts<T> {
+pub(crate) struct Mounts<T> {
     mounts: Vec<Mount<T>>,
 }
 
@@ -37,14 +37,14 @@ impl<T> Default for Mounts<T> {
 
 /// `text`'s UTF-8 bytes, one code point each: how `text` appears inside a
 /// PEP 3333 `PATH_INFO` ("Unicode Issues": native strings hold bytes as latin-1).
-pub fn to_wire(text: &str) -> String {
+pub(crate) fn to_wire(text: &str) -> String {
     text.bytes().map(char::from).collect()
 }
 
 /// The rest of `path` after `prefix` when `path == prefix` (rest `""`) or
 /// `path` starts with `prefix + "/"` (rest starts with `/`); else `None`.
 #[inline]
-pub fn split<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+pub(crate) fn split<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     let rest = path.strip_prefix(prefix)?;
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
@@ -53,7 +53,7 @@ impl<T> Mounts<T> {
     /// Adds a mount. `prefix` must start with `/` and not end with `/` (so
     /// `"/"` itself is refused: for an app at the root, add a catch-all route),
     /// and must not already be mounted.
-    pub fn insert(&mut self, prefix: &str, app: T) -> Result<(), Error> {
+    pub(crate) fn insert(&mut self, prefix: &str, app: T) -> Result<(), Error> {
         if !prefix.starts_with('/') || prefix.ends_with('/') {
             return Err(Error::BadArgument {
                 name: "prefix",
@@ -90,19 +90,19 @@ impl<T> Mounts<T> {
     /// The mount with the longest prefix covering `path_info` (PEP 3333
     /// form), and the rest of the path for the mounted app's `PATH_INFO`.
     #[inline]
-    pub fn find<'p>(&self, path_info: &'p str) -> Option<(&Mount<T>, &'p str)> {
+    pub(crate) fn find<'p>(&self, path_info: &'p str) -> Option<(&Mount<T>, &'p str)> {
         self.mounts
             .iter()
             .find_map(|m| split(path_info, &m.wire).map(|rest| (m, rest)))
     }
 
     /// Every mount, longest prefix first (the order `find` tries them).
-    pub fn iter(&self) -> impl Iterator<Item = &Mount<T>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Mount<T>> {
         self.mounts.iter()
     }
 
     /// Every mounted app, for the garbage collector.
-    pub fn apps(&self) -> impl Iterator<Item = &T> {
+    pub(crate) fn apps(&self) -> impl Iterator<Item = &T> {
         self.mounts.iter().map(|m| &m.app)
     }
 }

@@ -28,11 +28,11 @@ struct Step {
 /// How to find a route's param values in a path that matched the route;
 /// made once per route at `add` time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValuePlan(Option<Box<[Step]>>);
+pub(crate) struct ValuePlan(Option<Box<[Step]>>);
 
 impl ValuePlan {
     /// The plan for `pattern` (matchit syntax, already accepted by matchit).
-    pub fn new(pattern: &str) -> Self {
+    pub(crate) fn new(pattern: &str) -> Self {
         let parts = parts(pattern);
         let mut steps = Vec::new();
         let mut skip = 0;
@@ -74,7 +74,7 @@ impl ValuePlan {
     /// # Errors
     /// The first error `each` returns.
     #[inline]
-    pub fn cut<'p, K, E>(
+    pub(crate) fn cut<'p, K, E>(
         &self,
         path: &'p str,
         keys: &[K],

@@ -30,11 +30,11 @@ use crate::routing::table::quote;
 
 /// The most `{param}`s matchit takes in one pattern (it names them `a` to
 /// `y`; a `{*catch_all}` is not counted).
-pub const MAX_PARAMS: usize = 25;
+pub(crate) const MAX_PARAMS: usize = 25;
 
 /// One piece of a matchit pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part<'a> {
+pub(crate) enum Part<'a> {
     /// Literal text (`{{`/`}}` already unescaped to `{`/`}`).
     Literal(Cow<'a, str>),
     /// `{name}`: one segment (or the part of it between literals).
@@ -94,7 +94,7 @@ fn text<'a>(pattern: &'a str, chars: &[Char]) -> Cow<'a, str> {
 
 /// The parts of `pattern` as matchit reads it (all of them for a pattern
 /// matchit accepts; up to the first param error otherwise).
-pub fn parts(pattern: &str) -> Vec<Part<'_>> {
+pub(crate) fn parts(pattern: &str) -> Vec<Part<'_>> {
     let chars = unescape(pattern);
     let mut parts = Vec::new();
     let mut literal_start = 0;
@@ -126,7 +126,7 @@ pub fn parts(pattern: &str) -> Vec<Part<'_>> {
 }
 
 /// The param names of `pattern` as matchit reads them, in order.
-pub fn param_names(pattern: &str) -> Vec<Cow<'_, str>> {
+pub(crate) fn param_names(pattern: &str) -> Vec<Cow<'_, str>> {
     parts(pattern)
         .into_iter()
         .filter_map(|p| match p {
@@ -219,7 +219,7 @@ fn find_wildcard(
 /// counts them); [`Error::BraceInParamName`] for a param or catch-all whose
 /// name holds `{` or `}`; [`Error::DuplicateParam`] for a name used twice
 /// (matchit takes it; the params dict cannot).
-pub fn check(pattern: &str) -> Result<(), Error> {
+pub(crate) fn check(pattern: &str) -> Result<(), Error> {
     let (count, _) = matchit_count(pattern);
     if count > MAX_PARAMS {
         return Err(Error::TooManyParams {

@@ -27,7 +27,7 @@ impl Methods {
     /// Validates and normalises the `methods=` argument: each name is upper-cased
     /// and must be a non-empty RFC 9110 §5.6.2 token; an empty list is refused
     /// (use `None` for any method).
-    pub fn parse<I, S>(names: I) -> Result<Self, Error>
+    pub(crate) fn parse<I, S>(names: I) -> Result<Self, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -74,7 +74,7 @@ fn is_token(s: &str) -> bool {
 
 /// The endpoints registered under one path, by method.
 #[derive(Debug)]
-pub struct MethodTable<T> {
+pub(crate) struct MethodTable<T> {
     /// The endpoint for `methods=None`; when set, `only` is empty.
     any: Option<T>,
     /// `(METHOD, index into endpoints)` in insertion order; a handful per
@@ -133,7 +133,7 @@ impl<T> MethodTable<T> {
     /// The endpoint for `method`: an exact entry, else GET's for HEAD
     /// (RFC 9110 §9.3.2: HEAD is GET without the body, which the server
     /// strips), else the any-method endpoint. `None` means 405.
-    pub fn get(&self, method: &str) -> Option<&T> {
+    pub(crate) fn get(&self, method: &str) -> Option<&T> {
         let index = |wanted: &str| {
             self.only
                 .iter()
@@ -159,7 +159,7 @@ impl<T> MethodTable<T> {
     /// The `Allow` header value of a 405 (RFC 9110 §15.5.6, §10.2.1): the
     /// registered methods plus HEAD when GET is there, sorted, joined by ", ".
     /// Computed when the methods change, not per request.
-    pub fn allow_header(&self) -> &str {
+    pub(crate) fn allow_header(&self) -> &str {
         &self.allow
     }
 
@@ -174,18 +174,18 @@ impl<T> MethodTable<T> {
 
     /// The explicitly registered method names, in the order that
     /// [`MethodTable::explicit`] indexes them.
-    pub fn explicit_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn explicit_names(&self) -> impl Iterator<Item = &str> {
         self.only.iter().map(|(name, _)| name.as_str())
     }
 
     /// The endpoint of the `i`-th name of [`MethodTable::explicit_names`].
-    pub fn explicit(&self, i: usize) -> Option<&T> {
+    pub(crate) fn explicit(&self, i: usize) -> Option<&T> {
         let &(_, index) = self.only.get(i)?;
         self.endpoints.get(index)
     }
 
     /// Every endpoint, for the garbage collector.
-    pub fn endpoints(&self) -> impl Iterator<Item = &T> {
+    pub(crate) fn endpoints(&self) -> impl Iterator<Item = &T> {
         self.any.iter().chain(self.endpoints.iter())
     }
 }
@@ -194,18 +194,18 @@ impl<T> MethodTable<T> {
 #[derive(Debug)]
 pub struct Route<T> {
     /// The path as given to `add`, in matchit syntax.
-    pub pattern: String,
+    pub(crate) pattern: String,
     /// The endpoints by method.
-    pub methods: MethodTable<T>,
+    pub(crate) methods: MethodTable<T>,
 }
 
 /// Where `Table::insert` put an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inserted {
     /// Index of the route (stable for the table's life).
-    pub route: usize,
+    pub(crate) route: usize,
     /// True when this call created the route (a path not seen before).
-    pub new_route: bool,
+    pub(crate) new_route: bool,
 }
 
 /// All routes of a `Router`.
@@ -363,13 +363,13 @@ impl<T> Table<T> {
     }
 
     /// The pattern of the route called `name`.
-    pub fn pattern_named(&self, name: &str) -> Option<&str> {
+    pub(crate) fn pattern_named(&self, name: &str) -> Option<&str> {
         let id = *self.names.get(name)?;
         self.routes.get(id).map(|r| r.pattern.as_str())
     }
 
     /// Every route, in insertion order.
-    pub fn routes(&self) -> &[Route<T>] {
+    pub(crate) fn routes(&self) -> &[Route<T>] {
         &self.routes
     }
 }

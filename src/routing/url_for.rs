@@ -81,7 +81,7 @@ fn param_text(key: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
 /// filling its `{param}`s; params the pattern does not name are appended as a
 /// query string (`application/x-www-form-urlencoded`, in the order given), as
 /// Flask's `url_for` does.
-pub fn url_for<T>(
+pub(crate) fn url_for<T>(
     table: &Table<T>,
     name: &str,
     params: Option<&Bound<'_, PyDict>>,

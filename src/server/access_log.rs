@@ -19,34 +19,34 @@ use pyo3::intern;
 use pyo3::prelude::*;
 
 use super::parse::RequestHead;
-use super::turn::Ctx;
+use super::turn_context::TurnContext;
 
 /// What one access-log line says.
 #[derive(Debug, Clone, Copy)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     /// The client's IP address.
-    pub client: IpAddr,
+    pub(crate) client: IpAddr,
     /// The request method, or `-` when the request could not be parsed.
-    pub method: &'a str,
+    pub(crate) method: &'a str,
     /// The request-target as sent (escaped when logged).
-    pub target: &'a [u8],
+    pub(crate) target: &'a [u8],
     /// `HTTP/1.0` or `HTTP/1.1`, or `-`.
-    pub protocol: &'a str,
+    pub(crate) protocol: &'a str,
     /// The response status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Body bytes sent.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Time from the complete request to the complete response.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// A word that ends the line (`static`), if any.
-    pub mark: Option<&'static str>,
+    pub(crate) mark: Option<&'static str>,
 }
 
 impl<'a> Entry<'a> {
     /// The entry for a request (`head` is `None` when it could not be
     /// parsed: method, target and protocol show as `-`).
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         client: IpAddr,
         head: Option<&'a RequestHead>,
         status: u16,
@@ -68,7 +68,7 @@ impl<'a> Entry<'a> {
 
 /// The ANSI SGR color of a status code's line (`None`: plain).
 #[must_use]
-pub fn status_color(status: u16) -> Option<&'static str> {
+pub(crate) fn status_color(status: u16) -> Option<&'static str> {
     match status {
         200 => None,
         100..=199 => Some("1"),
@@ -83,7 +83,7 @@ pub fn status_color(status: u16) -> Option<&'static str> {
 /// `Sun, 06 Nov 1994 08:49:37 GMT`; it is shown as `06/Nov/1994 08:49:37`.
 /// `color` wraps the line in the ANSI color of [`status_color`].
 #[must_use]
-pub fn format_line(entry: &Entry<'_>, http_date: &str, color: bool) -> String {
+pub(crate) fn format_line(entry: &Entry<'_>, http_date: &str, color: bool) -> String {
     let stamp = match (
         http_date.get(5..7),
         http_date.get(8..11),
@@ -129,9 +129,9 @@ pub fn format_line(entry: &Entry<'_>, http_date: &str, color: bool) -> String {
 /// before its head was read) from `client`, with `status` and `bytes` of
 /// body, `started` when the request was complete, ending with `mark`.
 #[allow(clippy::too_many_arguments)] // one line's fields
-pub fn log_exchange(
+pub(crate) fn log_exchange(
     py: Python<'_>,
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut TurnContext<'_, '_>,
     client: IpAddr,
     head: Option<&RequestHead>,
     status: u16,
@@ -150,7 +150,7 @@ pub fn log_exchange(
 
 /// `true` when log lines should be colored: `sys.stderr` is a terminal and
 /// the `NO_COLOR` environment variable is unset or empty.
-pub fn stderr_wants_color(py: Python<'_>) -> bool {
+pub(crate) fn stderr_wants_color(py: Python<'_>) -> bool {
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         return false;
     }
@@ -164,7 +164,7 @@ pub fn stderr_wants_color(py: Python<'_>) -> bool {
 /// Writes `text` to `sys.stderr` as it is at the time of the call (so
 /// redirection and pytest's capture see it); failures are ignored (a
 /// closed or missing stderr must not stop the server).
-pub fn write_stderr(py: Python<'_>, text: &str) {
+pub(crate) fn write_stderr(py: Python<'_>, text: &str) {
     if let Ok(stderr) = py
         .import(intern!(py, "sys"))
         .and_then(|sys| sys.getattr(intern!(py, "stderr")))
@@ -176,7 +176,7 @@ pub fn write_stderr(py: Python<'_>, text: &str) {
 }
 
 /// Writes `rswsgi: {message}` as one line to `sys.stderr`.
-pub fn warn(py: Python<'_>, message: &str) {
+pub(crate) fn warn(py: Python<'_>, message: &str) {
     write_stderr(py, &format!("rswsgi: {message}\n"));
 }
 

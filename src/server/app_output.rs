@@ -15,28 +15,28 @@ use super::file_wrapper::FileWrapper;
 use super::impossible;
 use super::outlet::{Outlet, Sending};
 use super::sendfile::FileBody;
-use super::start_response::{AppHead, StartResponse};
+use super::start_response::{AppHead, ServerStartResponse};
 use super::transport::Transport;
 use crate::vectorcall;
 use crate::wsgi::AppIter;
 
 /// What [`AppOutput::lent`] lends while application code runs.
 #[derive(Debug)]
-pub struct Lending<'a> {
+pub(crate) struct Lending<'a> {
     /// The connection's transport (its output side is lent).
-    pub io: &'a mut Transport,
+    pub(crate) io: &'a mut Transport,
     /// The response's sending state.
-    pub sending: &'a mut Sending,
+    pub(crate) sending: &'a mut Sending,
     /// How long `write()` waits for a client that does not read.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// The application's side of one response.
 #[derive(Debug)]
-pub struct AppOutput {
+pub(crate) struct AppOutput {
     /// `None` when the app raised instead of returning an iterable.
     iter: Option<AppIter>,
-    start: Py<StartResponse>,
+    start: Py<ServerStartResponse>,
 }
 
 impl AppOutput {
@@ -45,10 +45,10 @@ impl AppOutput {
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
-    pub fn new(py: Python<'_>, spare: Option<Py<StartResponse>>) -> PyResult<Self> {
-        let sr = match spare.and_then(|sr| StartResponse::reuse(py, sr)) {
+    pub(crate) fn new(py: Python<'_>, spare: Option<Py<ServerStartResponse>>) -> PyResult<Self> {
+        let sr = match spare.and_then(|sr| ServerStartResponse::reuse(py, sr)) {
             Some(sr) => sr,
-            None => vectorcall::new(py, StartResponse::default())?,
+            None => vectorcall::new(py, ServerStartResponse::default())?,
         };
         Ok(Self {
             iter: None,
@@ -58,7 +58,7 @@ impl AppOutput {
 
     /// Calls `app(environ, start_response)`; the exception the app raised,
     /// if it did. Call it inside [`AppOutput::lent`].
-    pub fn call(
+    pub(crate) fn call(
         &mut self,
         py: Python<'_>,
         app: &Bound<'_, PyAny>,
@@ -79,7 +79,7 @@ impl AppOutput {
     /// that `write()` sends at once, waiting at most `timeout` for the
     /// client; both are given back after it. Returns
     /// what `f` returned and why a `write()` failed, if one did.
-    pub fn lent<R>(
+    pub(crate) fn lent<R>(
         &mut self,
         py: Python<'_>,
         lending: Lending<'_>,
@@ -114,7 +114,7 @@ impl AppOutput {
     /// `len()`) that it has one item: the first non-empty block is then
     /// the whole body. Iterables without `__len__` (generators) say no.
     #[must_use]
-    pub fn has_one_item(&self, py: Python<'_>) -> bool {
+    pub(crate) fn has_one_item(&self, py: Python<'_>) -> bool {
         self.iter
             .as_ref()
             .is_some_and(|it| it.iterable(py).len().is_ok_and(|n| n == 1))
@@ -123,14 +123,14 @@ impl AppOutput {
     /// The `start_response` object, for the connection to offer to its next
     /// response.
     #[must_use]
-    pub fn start_response(&self, py: Python<'_>) -> Py<StartResponse> {
+    pub(crate) fn start_response(&self, py: Python<'_>) -> Py<ServerStartResponse> {
         self.start.clone_ref(py)
     }
 
     /// `true` when the iterable is a list or tuple: producing more of it
     /// never blocks.
     #[must_use]
-    pub fn is_in_memory(&self, py: Python<'_>) -> bool {
+    pub(crate) fn is_in_memory(&self, py: Python<'_>) -> bool {
         self.iter.as_ref().is_some_and(|it| {
             let it = it.iterable(py);
             it.is_instance_of::<PyList>() || it.is_instance_of::<PyTuple>()
@@ -139,25 +139,25 @@ impl AppOutput {
 
     /// Bytes `write()` has given that are not yet drained.
     #[must_use]
-    pub fn written_len(&self, py: Python<'_>) -> u64 {
+    pub(crate) fn written_len(&self, py: Python<'_>) -> u64 {
         self.start.borrow(py).written_len()
     }
 
     /// Takes the head recorded by `start_response` to send it (later
     /// `exc_info` calls re-raise); `None` when it was not called.
     #[must_use]
-    pub fn take_head(&self, py: Python<'_>) -> Option<AppHead> {
+    pub(crate) fn take_head(&self, py: Python<'_>) -> Option<AppHead> {
         self.start.borrow_mut(py).take_head()
     }
 
     /// Gives `head`'s buffer back to `start_response`, once it is written.
-    pub fn recycle(&self, py: Python<'_>, head: AppHead) {
+    pub(crate) fn recycle(&self, py: Python<'_>, head: AppHead) {
         self.start.borrow_mut(py).recycle(head);
     }
 
     /// Records that a head is being sent (the server's own 500): later
     /// `exc_info` calls re-raise.
-    pub fn mark_sent(&self, py: Python<'_>) {
+    pub(crate) fn mark_sent(&self, py: Python<'_>) {
         self.start.borrow_mut(py).mark_sent();
     }
 
@@ -166,7 +166,7 @@ impl AppOutput {
     ///
     /// # Errors
     /// What the iterable raised, or a chunk that is not bytes.
-    pub fn pull(&mut self, py: Python<'_>, buf: &mut Vec<u8>) -> PyResult<bool> {
+    pub(crate) fn pull(&mut self, py: Python<'_>, buf: &mut Vec<u8>) -> PyResult<bool> {
         let before = buf.len();
         loop {
             let chunk = match self.iter.as_mut() {
@@ -189,7 +189,7 @@ impl AppOutput {
     ///
     /// # Errors
     /// What the iterable raised, or a chunk that is not bytes.
-    pub fn next<'py>(
+    pub(crate) fn next<'py>(
         &mut self,
         py: Python<'py>,
         written: &mut Vec<u8>,
@@ -205,7 +205,7 @@ impl AppOutput {
     /// The total length of a list or tuple of bytes (the whole body is in
     /// memory, so `Content-Length` is known); `None` for anything else.
     #[must_use]
-    pub fn list_total(&self, py: Python<'_>) -> Option<u64> {
+    pub(crate) fn list_total(&self, py: Python<'_>) -> Option<u64> {
         fn sum<'py>(mut items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<u64> {
             items.try_fold(0u64, |n, item| {
                 item.cast::<PyBytes>()
@@ -226,7 +226,7 @@ impl AppOutput {
     /// The file to `sendfile` when the app returned `wsgi.file_wrapper`
     /// over a regular file, called `start_response` and wrote nothing.
     #[must_use]
-    pub fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
+    pub(crate) fn sendable_file(&self, py: Python<'_>) -> Option<FileBody> {
         let wrapper = self
             .iter
             .as_ref()?
@@ -246,7 +246,7 @@ impl AppOutput {
     ///
     /// # Errors
     /// What `close()` raised.
-    pub fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+    pub(crate) fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         self.iter.as_mut().map_or(Ok(()), |it| it.close(py))
     }
 }

@@ -102,7 +102,7 @@ pub fn framing(head: &RequestHead, limits: &Limits) -> Result<Framing, RequestEr
 /// `true` when the client waits for `100 Continue` before sending the body
 /// (RFC 9110 §10.1.1; only HTTP/1.1 clients may ask).
 #[must_use]
-pub fn expects_continue(head: &RequestHead) -> bool {
+pub(crate) fn expects_continue(head: &RequestHead) -> bool {
     head.minor_version >= 1
         && head
             .values("expect")
@@ -166,7 +166,7 @@ impl BodyDecoder {
     /// Bytes of a `Content-Length` body still to come (a hint for how much
     /// to read); `None` for chunked.
     #[must_use]
-    pub fn remaining(&self) -> Option<u64> {
+    pub(crate) fn remaining(&self) -> Option<u64> {
         match self {
             Self::Length(n) => Some(*n),
             Self::Done => Some(0),

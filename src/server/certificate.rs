@@ -28,11 +28,11 @@ use crate::errors::Error;
 use crate::wsgi::repr_or_type;
 
 /// The `cert=` value that asks for a self-signed certificate.
-pub const ADHOC: &str = "adhoc";
+pub(crate) const ADHOC: &str = "adhoc";
 
 /// The names an adhoc certificate is valid for (subjectAltName, RFC 5280
 /// §4.2.1.6): what a browser on the developer's machine calls the server.
-pub const ADHOC_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+pub(crate) const ADHOC_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Days an adhoc certificate stays valid (from a day before it was made,
 /// so a clock a little behind does not reject it).
@@ -43,7 +43,7 @@ const ALPN: &[&[u8]] = &[b"http/1.1"];
 
 /// What `cert=`/`key=` ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A PEM certificate chain and a PEM private key, each read from a file.
     Files {
         /// The certificate chain (leaf first).
@@ -63,7 +63,7 @@ impl Source {
     /// `ValueError` naming the argument when `key` comes without `cert`, a
     /// certificate file without its `key`, or a `key` with `cert="adhoc"`;
     /// and when a value is not a path (`str` or `os.PathLike`).
-    pub fn from_args(
+    pub(crate) fn from_args(
         cert: Option<&Bound<'_, PyAny>>,
         key: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<Self>> {
@@ -130,12 +130,12 @@ fn path_arg(name: &'static str, value: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
 
 /// A certificate ready to serve.
 #[derive(Debug, Clone)]
-pub struct Certificate {
+pub(crate) struct Certificate {
     /// The rustls configuration every TLS connection of the server shares.
-    pub config: Arc<ServerConfig>,
+    pub(crate) config: Arc<ServerConfig>,
     /// SHA-256 of the leaf certificate's DER, as colon-separated upper-case
     /// hex pairs (the form browsers and `openssl x509 -fingerprint` show).
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
 }
 
 impl Certificate {
@@ -146,7 +146,7 @@ impl Certificate {
     /// the path); [`Error::BadTlsArgument`] when a file holds no PEM
     /// certificate or private key, the key is of a kind rustls cannot sign
     /// with, or it does not match the certificate.
-    pub fn load(source: &Source) -> Result<Self, Error> {
+    pub(crate) fn load(source: &Source) -> Result<Self, Error> {
         match source {
             Source::Files { cert, key } => {
                 let cert_pem = read("cert", cert)?;
@@ -167,7 +167,7 @@ impl Certificate {
     ///
     /// # Errors
     /// [`Error::BadTlsArgument`] as [`Certificate::load`] says.
-    pub fn from_pem(
+    pub(crate) fn from_pem(
         cert_pem: &[u8],
         key_pem: &[u8],
         cert_name: &str,
@@ -252,7 +252,7 @@ fn quoted(path: &Path) -> String {
 ///
 /// # Errors
 /// [`Error::Os`] when the system's random number generator fails.
-pub fn adhoc_pem() -> Result<(String, String), Error> {
+pub(crate) fn adhoc_pem() -> Result<(String, String), Error> {
     let failed = |e: rcgen::Error| Error::Os {
         what: "cannot make the adhoc certificate".into(),
         errno: None,
@@ -279,7 +279,7 @@ pub fn adhoc_pem() -> Result<(String, String), Error> {
 
 /// SHA-256 of `der` as colon-separated upper-case hex pairs.
 #[must_use]
-pub fn fingerprint(der: &[u8]) -> String {
+pub(crate) fn fingerprint(der: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
     hex.join(":")
@@ -293,7 +293,7 @@ pub fn fingerprint(der: &[u8]) -> String {
 /// is made only when serving). Raises as `make_server` does for them.
 #[pyfunction]
 #[pyo3(signature = (cert = None, key = None))]
-pub fn _check_certificate(
+pub(crate) fn _check_certificate(
     py: Python<'_>,
     cert: Option<&Bound<'_, PyAny>>,
     key: Option<&Bound<'_, PyAny>>,
@@ -314,7 +314,7 @@ pub fn _check_certificate(
 /// its private key, as PEM text `(certificate, key)`. Raises `OSError` when
 /// the system's random number generator fails.
 #[pyfunction]
-pub fn _adhoc_certificate(py: Python<'_>) -> PyResult<(String, String)> {
+pub(crate) fn _adhoc_certificate(py: Python<'_>) -> PyResult<(String, String)> {
     Ok(py.detach(adhoc_pem)?)
 }
 

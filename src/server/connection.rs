@@ -21,7 +21,7 @@ use super::access_log::{log_exchange, warn};
 use super::config::READ_CHUNK_BYTES;
 use super::config::{Limits, HIGH_WATER_BYTES};
 use super::error::RequestError;
-use super::exchange::{Carry, Exchange, Turn};
+use super::exchange::{Carry, Exchange, ExchangeStep};
 use super::impossible;
 use super::keep_alive::{Close, KeepAlive};
 use super::live_reload::{self, events_head, Endpoint, KEEP_ALIVE, SCRIPT};
@@ -31,7 +31,7 @@ use super::response_head::{write_body, write_text, Answering, ServerStatus, Vers
 use super::timeouts::{overdue, Overdue, Waiting};
 use super::tls::{Refusal, TlsSession};
 use super::transport::{Received, Transport};
-use super::turn::{Ctx, Next};
+use super::turn_context::{AfterTurn, TurnContext};
 
 /// Responses to pipelined requests one connection may produce per turn,
 /// so a long pipeline cannot starve the other connections. (A streaming
@@ -72,15 +72,15 @@ enum State {
 enum Step {
     /// Go on in this state.
     Go(State),
-    /// End the turn in this state; the event loop does `Next`.
-    Stop(State, Next),
+    /// End the turn in this state; the event loop does `AfterTurn`.
+    Stop(State, AfterTurn),
     /// The socket failed (the client went away) in this state.
     Gone(State, std::io::Error),
 }
 
 /// One accepted client.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     io: Transport,
     peer: SocketAddr,
     /// What the next exchange reuses of the last one.
@@ -94,14 +94,18 @@ impl Connection {
     /// A new connection from `peer` (over `tls` on an HTTPS server),
     /// waiting for its first request.
     #[must_use]
-    pub fn new(stream: mio::net::TcpStream, peer: SocketAddr, tls: Option<TlsSession>) -> Self {
+    pub(crate) fn new(
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        tls: Option<TlsSession>,
+    ) -> Self {
         Self::over(Transport::new(stream, tls), peer)
     }
 
     /// A connection over `io` (a socket, or an in-memory client in tests)
     /// from `peer`, waiting for its first request.
     #[must_use]
-    pub fn over(io: Transport, peer: SocketAddr) -> Self {
+    pub(crate) fn over(io: Transport, peer: SocketAddr) -> Self {
         Self {
             io,
             peer,
@@ -114,24 +118,24 @@ impl Connection {
 
     /// Records a readiness event (edge-triggered: the socket may now be
     /// read or written until `WouldBlock`).
-    pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
+    pub(crate) fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.io.ready(readable, writable, read_closed);
     }
 
     /// Removes the socket from the event loop's poll (before it is dropped).
-    pub fn deregister(&mut self, registry: &Registry) {
+    pub(crate) fn deregister(&mut self, registry: &Registry) {
         self.io.deregister(registry);
     }
 
     /// Responses completed and fully handed to the kernel since the last
     /// call (for `handle_request`).
-    pub fn take_answered(&mut self) -> u32 {
+    pub(crate) fn take_answered(&mut self) -> u32 {
         std::mem::take(&mut self.answered)
     }
 
     /// `true` when no request is in progress and nothing is buffered.
     #[must_use]
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         matches!(self.state, State::Receiving(Receiver::Head { .. }))
             && self.io.input().is_empty()
             && self.io.pending() == 0
@@ -139,13 +143,13 @@ impl Connection {
 
     /// `true` while a response is being produced or sent.
     #[must_use]
-    pub fn is_responding(&self) -> bool {
+    pub(crate) fn is_responding(&self) -> bool {
         matches!(self.state, State::Responding(_)) || self.io.pending() > 0
     }
 
     /// Does everything that can be done without waiting: flush output,
     /// read, parse, run the application, produce its response.
-    pub fn advance(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) -> Next {
+    pub(crate) fn advance(&mut self, py: Python<'_>, ctx: &mut TurnContext<'_, '_>) -> AfterTurn {
         // Responses per turn, so a long pipeline cannot starve the other
         // connections.
         let mut budget = TURN_BUDGET;
@@ -158,7 +162,7 @@ impl Connection {
             let state = std::mem::replace(&mut self.state, State::Closing);
             let step = match state {
                 State::Closing if self.io.pending() > 0 || !self.io.close_write() => {
-                    Step::Stop(State::Closing, Next::Wait)
+                    Step::Stop(State::Closing, AfterTurn::Wait)
                 }
                 State::Closing => Step::Go(State::Lingering {
                     until: Instant::now() + LINGER,
@@ -166,7 +170,11 @@ impl Connection {
                 }),
                 State::Lingering { until, mut dropped } => {
                     let done = self.io.drain_until_closed(&mut dropped, LINGER_MAX_BYTES);
-                    let next = if done { Next::Close } else { Next::Wait };
+                    let next = if done {
+                        AfterTurn::Close
+                    } else {
+                        AfterTurn::Wait
+                    };
                     Step::Stop(State::Lingering { until, dropped }, next)
                 }
                 State::Receiving(r) => self.receive(py, ctx, r),
@@ -188,7 +196,7 @@ impl Connection {
             if self.unflushed_answers != answered {
                 budget -= 1;
                 if budget == 0 {
-                    return Next::Yield;
+                    return AfterTurn::Yield;
                 }
             }
         }
@@ -196,13 +204,13 @@ impl Connection {
 
     /// Receives the request in progress as far as the buffered and readable
     /// bytes go; a complete one goes to the application.
-    fn receive(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, r: Receiver) -> Step {
+    fn receive(&mut self, py: Python<'_>, ctx: &mut TurnContext<'_, '_>, r: Receiver) -> Step {
         if let Receiver::Head { .. } = r {
             if self.io.pending() >= HIGH_WATER_BYTES {
-                return Step::Stop(State::Receiving(r), Next::Wait);
+                return Step::Stop(State::Receiving(r), AfterTurn::Wait);
             }
             if ctx.stopping && self.io.input().is_empty() && self.io.pending() == 0 {
-                return Step::Stop(State::Receiving(r), Next::Close);
+                return Step::Stop(State::Receiving(r), AfterTurn::Close);
             }
         }
         match r.feed(py, &mut self.io, ctx.limits, &mut self.carry.head) {
@@ -216,7 +224,7 @@ impl Connection {
                 }
                 self.read_more(py, ctx, want, State::Receiving(r))
             }
-            Progress::Complete(request) => Step::Go(self.dispatch(py, ctx, request)),
+            Progress::Complete(request) => Step::Go(self.call_app(py, ctx, request)),
             Progress::Refused(e, head) => {
                 Step::Go(self.answer_and_close(py, ctx, e.status(), head.as_ref(), None))
             }
@@ -228,24 +236,31 @@ impl Connection {
     /// the output is flushed and the turn ends, so that every other ready
     /// connection is served before the app is asked for the next block:
     /// no client waits for another's stream longer than one block.
-    fn respond(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, mut ex: Box<Exchange>) -> Step {
+    fn respond(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut TurnContext<'_, '_>,
+        mut ex: Box<Exchange>,
+    ) -> Step {
         match ex.turn(py, ctx, &mut self.io) {
-            Turn::More => match self.flush() {
+            ExchangeStep::More => match self.flush() {
                 Err(e) => Step::Gone(State::Responding(ex), e),
-                Ok(()) if self.io.pending() > 0 => Step::Stop(State::Responding(ex), Next::Wait),
-                Ok(()) => Step::Stop(State::Responding(ex), Next::Yield),
+                Ok(()) if self.io.pending() > 0 => {
+                    Step::Stop(State::Responding(ex), AfterTurn::Wait)
+                }
+                Ok(()) => Step::Stop(State::Responding(ex), AfterTurn::Yield),
             },
-            Turn::Wait => Step::Stop(State::Responding(ex), Next::Wait),
-            Turn::Done => {
+            ExchangeStep::Wait => Step::Stop(State::Responding(ex), AfterTurn::Wait),
+            ExchangeStep::Done => {
                 let next = self.finish_response(py, ctx, &ex);
                 ex.finish(py, &mut self.carry);
                 Step::Go(next)
             }
-            Turn::Abort(fatal) => {
-                let next = fatal.map_or(Next::Close, Next::Fatal);
+            ExchangeStep::Abort(fatal) => {
+                let next = fatal.map_or(AfterTurn::Close, AfterTurn::Fatal);
                 Step::Stop(State::Responding(ex), next)
             }
-            Turn::Gone(e) => Step::Gone(State::Responding(ex), e),
+            ExchangeStep::Gone(e) => Step::Gone(State::Responding(ex), e),
         }
     }
 
@@ -254,17 +269,17 @@ impl Connection {
     fn read_more(
         &mut self,
         py: Python<'_>,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
         want: usize,
         state: State,
     ) -> Step {
         match self.io.read_some(want) {
             Received::Data => Step::Go(state),
-            Received::WouldBlock => Step::Stop(state, Next::Wait),
+            Received::WouldBlock => Step::Stop(state, AfterTurn::Wait),
             // A half-sent request from a client that hung up is dropped;
             // what is still buffered for it goes out first.
-            Received::Eof if self.io.pending() > 0 => Step::Stop(state, Next::Wait),
-            Received::Eof | Received::Failed => Step::Stop(state, Next::Close),
+            Received::Eof if self.io.pending() > 0 => Step::Stop(state, AfterTurn::Wait),
+            Received::Eof | Received::Failed => Step::Stop(state, AfterTurn::Close),
             Received::Refused => self.tls_refused(py, ctx, state),
         }
     }
@@ -283,16 +298,16 @@ impl Connection {
         self.io.discard_input();
         match self.io.read_some(READ_CHUNK_BYTES) {
             Received::Data => Step::Go(State::Events),
-            Received::WouldBlock => Step::Stop(State::Events, Next::Wait),
+            Received::WouldBlock => Step::Stop(State::Events, AfterTurn::Wait),
             Received::Eof | Received::Failed | Received::Refused => {
-                Step::Stop(State::Events, Next::Close)
+                Step::Stop(State::Events, AfterTurn::Close)
             }
         }
     }
 
     /// Appends `events` to a live-reload stream and sends them; `false`
     /// when the client is gone. Other connections ignore them.
-    pub fn send_events(&mut self, events: &[u8]) -> bool {
+    pub(crate) fn send_events(&mut self, events: &[u8]) -> bool {
         if !matches!(self.state, State::Events) {
             return true;
         }
@@ -304,7 +319,7 @@ impl Connection {
     /// the app: the script, or the head of an event stream.
     fn live_reload(
         &mut self,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
         endpoint: Endpoint,
         generation: &str,
         request: &Request,
@@ -346,7 +361,12 @@ impl Connection {
     }
 
     /// The request is complete: build the environ and call the application.
-    fn dispatch(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, request: Request) -> State {
+    fn call_app(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut TurnContext<'_, '_>,
+        request: Request,
+    ) -> State {
         if let Some(generation) = ctx.live_reload {
             let head = &request.head;
             if let Some(endpoint) = live_reload::endpoint(head.method(), head.target()) {
@@ -375,7 +395,12 @@ impl Connection {
 
     /// The response is complete: log it, then wait for the next request or
     /// close.
-    fn finish_response(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, ex: &Exchange) -> State {
+    fn finish_response(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut TurnContext<'_, '_>,
+        ex: &Exchange,
+    ) -> State {
         let (resp, client) = (&ex.resp, self.peer.ip());
         let head = Some(&ex.head);
         log_exchange(
@@ -402,10 +427,10 @@ impl Connection {
     /// `net/http` and nginx answer it so, which tells a developer who typed
     /// `http://` in the browser what went wrong), and closed like any
     /// refused request; any other failure closes at once.
-    fn tls_refused(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, state: State) -> Step {
+    fn tls_refused(&mut self, py: Python<'_>, ctx: &mut TurnContext<'_, '_>, state: State) -> Step {
         let Some(refusal) = self.io.take_refusal() else {
             impossible!("Received::Refused without a refusal in {state:?}");
-            return Step::Stop(state, Next::Close);
+            return Step::Stop(state, AfterTurn::Close);
         };
         match refusal {
             Refusal::PlainHttp => {
@@ -423,7 +448,7 @@ impl Connection {
             }
             Refusal::Failed(e) => {
                 warn(py, &format!("TLS with {} failed: {e}; closed", self.peer));
-                Step::Stop(state, Next::Close)
+                Step::Stop(state, AfterTurn::Close)
             }
         }
     }
@@ -435,7 +460,7 @@ impl Connection {
     fn answer_and_close(
         &mut self,
         py: Python<'_>,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
         status: ServerStatus,
         head: Option<&RequestHead>,
         body: Option<&str>,
@@ -468,7 +493,7 @@ impl Connection {
     /// The client went away (`EPIPE`, `ECONNRESET`) with output pending:
     /// one log line (even when quiet: it explains a truncated response),
     /// then the response is abandoned.
-    fn client_gone(&mut self, py: Python<'_>, e: &std::io::Error) -> Next {
+    fn client_gone(&mut self, py: Python<'_>, e: &std::io::Error) -> AfterTurn {
         let what = match &self.state {
             State::Responding(ex) => format!(
                 "{} {}",
@@ -482,7 +507,7 @@ impl Connection {
             &format!("client {} went away during {what} ({e})", self.peer),
         );
         self.abandon(py);
-        Next::Close
+        AfterTurn::Close
     }
 
     /// Gives up the response in progress without sending the rest of it:
@@ -491,7 +516,7 @@ impl Connection {
     /// closes; the socket is closed when it is dropped, and the
     /// `start_response` objects, which may outlive it (an app can keep
     /// them), let go of it.
-    pub fn abandon(&mut self, py: Python<'_>) {
+    pub(crate) fn abandon(&mut self, py: Python<'_>) {
         if let State::Responding(ex) = &mut self.state {
             ex.resp.close_iter(py);
             ex.resp.release_outlet(py);
@@ -505,22 +530,27 @@ impl Connection {
     /// connection past `idle_timeout_secs` closes; a request whose head is
     /// not complete `header_timeout_secs` after its first byte, whose body
     /// is not complete `body_timeout_secs` after its head, or that paused
-    /// for `read_timeout_secs`, gets `408` (queued: [`Next::Yield`] has the
+    /// for `read_timeout_secs`, gets `408` (queued: [`AfterTurn::Yield`] has the
     /// event loop send it at once); a client that stopped reading is
     /// dropped; a TLS handshake not finished `header_timeout_secs` after
     /// its first byte is closed (no HTTP answer can reach it).
-    pub fn sweep(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, now: Instant) -> Next {
+    pub(crate) fn sweep(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut TurnContext<'_, '_>,
+        now: Instant,
+    ) -> AfterTurn {
         if matches!(self.state, State::Events)
             && self.io.pending() == 0
             && now.saturating_duration_since(self.io.last_activity) >= EVENTS_KEEP_ALIVE
             && !self.send_events(KEEP_ALIVE)
         {
-            return Next::Close;
+            return AfterTurn::Close;
         }
         let waiting = self.waiting(ctx.limits);
         let (last, handshake) = (self.io.last_activity, self.io.handshake_started());
         match overdue(now, ctx.limits, last, handshake, waiting) {
-            None => Next::Wait,
+            None => AfterTurn::Wait,
             Some(Overdue::Handshake) => {
                 let secs = ctx.limits.header_timeout.as_secs_f64();
                 warn(
@@ -530,12 +560,12 @@ impl Connection {
                         self.peer
                     ),
                 );
-                Next::Close
+                AfterTurn::Close
             }
-            Some(Overdue::Lingered | Overdue::Idle) => Next::Close,
+            Some(Overdue::Lingered | Overdue::Idle) => AfterTurn::Close,
             Some(Overdue::Unread) => {
                 self.abandon(py);
-                Next::Close
+                AfterTurn::Close
             }
             Some(Overdue::Request) => {
                 let head = match std::mem::replace(&mut self.state, State::Closing) {
@@ -547,7 +577,7 @@ impl Connection {
                 };
                 let status = RequestError::Timeout.status();
                 self.state = self.answer_and_close(py, ctx, status, head.as_ref(), None);
-                Next::Yield
+                AfterTurn::Yield
             }
         }
     }

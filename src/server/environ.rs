@@ -20,7 +20,7 @@ use crate::wsgi::latin1_pystring;
 /// The environ keys shared by every request on one server, and what the
 /// per-request keys need.
 #[derive(Debug)]
-pub struct EnvironTemplate {
+pub(crate) struct EnvironTemplate {
     base: Py<PyDict>,
     sys: Py<PyModule>,
     /// `sys.__dict__`, where `sys.stderr` is looked up per request.
@@ -47,7 +47,7 @@ impl EnvironTemplate {
     /// shared empty `wsgi.input`; `PATH_INFO`, `wsgi.errors` and (until
     /// [`EnvironTemplate::for_client`]) `REMOTE_ADDR`/`REMOTE_PORT` are
     /// `None`, always replaced.
-    pub fn new(
+    pub(crate) fn new(
         py: Python<'_>,
         server_name: &str,
         server_port: u16,
@@ -89,7 +89,7 @@ impl EnvironTemplate {
     /// Marks every request as arriving over TLS: `wsgi.url_scheme` is
     /// `'https'` (PEP 3333) and `HTTPS` is `'on'` (the CGI-style variable
     /// Apache's mod_ssl sets, which apps written for it test).
-    pub fn set_https(&self, py: Python<'_>) -> PyResult<()> {
+    pub(crate) fn set_https(&self, py: Python<'_>) -> PyResult<()> {
         let d = self.base.bind(py);
         d.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
         d.set_item(intern!(py, "HTTPS"), intern!(py, "on"))
@@ -102,7 +102,7 @@ impl EnvironTemplate {
     ///
     /// # Errors
     /// When the dict cannot be copied.
-    pub fn for_client(&self, py: Python<'_>, peer: SocketAddr) -> PyResult<ClientEnviron> {
+    pub(crate) fn for_client(&self, py: Python<'_>, peer: SocketAddr) -> PyResult<ClientEnviron> {
         let env = self.base.bind(py).copy()?;
         env.set_item(intern!(py, "REMOTE_ADDR"), peer.ip().to_string())?;
         env.set_item(intern!(py, "REMOTE_PORT"), peer.port().to_string())?;
@@ -122,7 +122,7 @@ impl EnvironTemplate {
     /// `CONTENT_LENGTH` when the request had a body framing header; `input`
     /// becomes `wsgi.input`. `wsgi.errors` is `sys.stderr` at the time of
     /// the request.
-    pub fn build<'py>(
+    pub(crate) fn build<'py>(
         &self,
         py: Python<'py>,
         client: &mut ClientEnviron,
@@ -227,7 +227,7 @@ impl EnvironTemplate {
     /// The `wsgi.input` shared by requests without a body (see
     /// [`super::spool::Spool::into_input`]).
     #[must_use]
-    pub fn empty_input(&self) -> &Py<Input> {
+    pub(crate) fn empty_input(&self) -> &Py<Input> {
         &self.empty_input
     }
 
@@ -248,7 +248,7 @@ impl EnvironTemplate {
 /// The environ template of one client connection (see
 /// [`EnvironTemplate::for_client`]).
 #[derive(Debug)]
-pub struct ClientEnviron {
+pub(crate) struct ClientEnviron {
     dict: Py<PyDict>,
     /// The `Host` value the template holds as `HTTP_HOST`, once a request
     /// had one: a request with the same one does not set it again.

@@ -39,7 +39,7 @@ pub enum RequestError {
 impl RequestError {
     /// The status of the server's answer to this error.
     #[must_use]
-    pub fn status(self) -> ServerStatus {
+    pub(crate) fn status(self) -> ServerStatus {
         match self {
             Self::MalformedRequest(_) => ServerStatus::BAD_REQUEST,
             Self::Timeout => ServerStatus::REQUEST_TIMEOUT,
@@ -52,9 +52,10 @@ impl RequestError {
         }
     }
 
+    #[cfg(test)]
     /// The numeric status code.
     #[must_use]
-    pub fn code(self) -> u16 {
+    pub(crate) fn code(self) -> u16 {
         self.status().code
     }
 }

@@ -28,12 +28,12 @@ use super::environ::EnvironTemplate;
 use super::response_head::DateCache;
 use super::signals;
 use super::tls::TlsSession;
-use super::turn::{Ctx, HeldLog, Next};
+use super::turn_context::{AfterTurn, HeldLog, TurnContext};
 
 /// The listening socket's token.
 const LISTENER: Token = Token(0);
 /// The waker's token (`shutdown()`).
-pub const WAKER: Token = Token(1);
+pub(crate) const WAKER: Token = Token(1);
 /// Connection `i` has token `i + FIRST_CONN`.
 const FIRST_CONN: usize = 2;
 /// How often idle and stalled connections are checked.
@@ -55,11 +55,11 @@ struct Readiness {
 
 /// What other threads share with the serving thread.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Wakes the poll so it sees `stop`.
-    pub waker: Waker,
+    pub(crate) waker: Waker,
     /// Set by `shutdown()`; consumed by the loop it stops.
-    pub stop: AtomicBool,
+    pub(crate) stop: AtomicBool,
     /// Live-reload events to send to every stream, framed
     /// (`Server.live_reload_event`); `has_events` says there are some, so
     /// the loop takes the lock only then.
@@ -69,7 +69,7 @@ pub struct Shared {
 
 impl Shared {
     /// Queues a live-reload event for every stream and wakes the loop.
-    pub fn send_event(&self, framed: &[u8]) {
+    pub(crate) fn send_event(&self, framed: &[u8]) {
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -91,15 +91,15 @@ impl Shared {
 /// How the loop serves: what `make_server` was told besides the address
 /// and the app.
 #[derive(Debug)]
-pub struct Serving {
+pub(crate) struct Serving {
     /// Limits on requests.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// No access log.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Every connection speaks TLS under this configuration (HTTPS).
-    pub tls: Option<Arc<ServerConfig>>,
+    pub(crate) tls: Option<Arc<ServerConfig>>,
     /// The generation of a live-reloading server (see `live_reload.rs`).
-    pub live_reload: Option<String>,
+    pub(crate) live_reload: Option<String>,
 }
 
 /// What [`EventLoop::drive`] does with a connection.
@@ -116,7 +116,7 @@ enum Drive {
 
 /// When [`EventLoop::run`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Until {
+pub(crate) enum Until {
     /// `shutdown()` was called (`serve_forever`).
     Shutdown,
     /// One response has been sent (`handle_request`).
@@ -125,7 +125,7 @@ pub enum Until {
 
 /// The listener, its connections and what serving them needs.
 #[derive(Debug)]
-pub struct EventLoop {
+pub(crate) struct EventLoop {
     poll: Poll,
     events: Events,
     ready: Vec<Readiness>,
@@ -154,7 +154,7 @@ impl EventLoop {
     ///
     /// # Errors
     /// When the poll or waker cannot be created or the listener registered.
-    pub fn new(
+    pub(crate) fn new(
         mut listener: TcpListener,
         app: Py<PyAny>,
         environ: EnvironTemplate,
@@ -200,7 +200,7 @@ impl EventLoop {
     /// Serves until `until` (or an exception: `KeyboardInterrupt` on
     /// Ctrl-C, `SystemExit`/`KeyboardInterrupt` raised by the app, or an
     /// `OSError` from the poll itself).
-    pub fn run(&mut self, py: Python<'_>, shared: &Shared, until: Until) -> PyResult<()> {
+    pub(crate) fn run(&mut self, py: Python<'_>, shared: &Shared, until: Until) -> PyResult<()> {
         let mut answered = 0u32;
         let mut last_sweep = Instant::now();
         self.color = !self.quiet && stderr_wants_color(py);
@@ -336,7 +336,7 @@ impl EventLoop {
             return Ok(());
         };
         let app = self.app.bind(py);
-        let mut ctx = Ctx {
+        let mut ctx = TurnContext {
             app,
             environ: &self.environ,
             limits: &self.limits,
@@ -353,18 +353,18 @@ impl EventLoop {
         };
         *answered += conn.take_answered();
         match next {
-            Next::Wait => Ok(()),
-            Next::Yield => {
+            AfterTurn::Wait => Ok(()),
+            AfterTurn::Yield => {
                 if !self.runnable.contains(&idx) {
                     self.runnable.push(idx);
                 }
                 Ok(())
             }
-            Next::Close => {
+            AfterTurn::Close => {
                 self.close(py, idx);
                 Ok(())
             }
-            Next::Fatal(e) => {
+            AfterTurn::Fatal(e) => {
                 self.close(py, idx);
                 Err(e)
             }
@@ -394,12 +394,12 @@ impl EventLoop {
     }
 
     /// The limits it serves with.
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
 
     /// Closes every connection (their responses' iterables are closed).
-    pub fn close_all(&mut self, py: Python<'_>) {
+    pub(crate) fn close_all(&mut self, py: Python<'_>) {
         for idx in 0..self.conns.len() {
             self.close(py, idx);
         }

@@ -19,27 +19,27 @@ use super::parse::RequestHead;
 use super::receive::Request;
 use super::respond::{Abort, Pumped, Response};
 use super::response_head::{Answering, Version};
-use super::start_response::StartResponse;
+use super::start_response::ServerStartResponse;
 use super::transport::Transport;
-use super::turn::Ctx;
+use super::turn_context::TurnContext;
 
 /// A request and its response in flight.
 #[derive(Debug)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     /// The response being produced.
-    pub resp: Response,
+    pub(crate) resp: Response,
     /// The request's head (for the access log).
-    pub head: RequestHead,
+    pub(crate) head: RequestHead,
     /// When the request was complete (the log's milliseconds).
-    pub started: Instant,
+    pub(crate) started: Instant,
     /// The app set `environ['rswsgi.static']` (`static_files` answered):
     /// the access log marks the line.
-    pub static_hit: bool,
+    pub(crate) static_hit: bool,
 }
 
 /// What one [`Exchange::turn`] got to.
 #[derive(Debug)]
-pub enum Turn {
+pub(crate) enum ExchangeStep {
     /// More output was produced; go on.
     More,
     /// Wait for the socket to take what is buffered.
@@ -53,21 +53,23 @@ pub enum Turn {
     Gone(std::io::Error),
 }
 
-/// What a connection keeps from one exchange for the next: each saves
-/// work per request (bench/README "Server").
+/// What a connection keeps from one exchange for the next, so that a
+/// keep-alive request does not make again what its predecessor made: the
+/// client's part of the environ, the `start_response` object (with its
+/// bound `write`) and the head's buffers.
 #[derive(Debug, Default)]
-pub struct Carry {
+pub(crate) struct Carry {
     /// The environ template of this client, made on its first request.
     client: Option<ClientEnviron>,
     /// The last `start_response`, reused when nothing else holds it.
-    start_response: Option<Py<StartResponse>>,
+    start_response: Option<Py<ServerStartResponse>>,
     /// The last request's head, whose buffers the next one is parsed into.
-    pub head: Option<RequestHead>,
+    pub(crate) head: Option<RequestHead>,
 }
 
 impl Carry {
     /// The kept `start_response` lets go of the connection's socket.
-    pub fn release_outlet(&self, py: Python<'_>) {
+    pub(crate) fn release_outlet(&self, py: Python<'_>) {
         if let Some(sr) = &self.start_response {
             *sr.borrow_mut(py).outlet() = None;
         }
@@ -85,10 +87,10 @@ impl Exchange {
     /// # Errors
     /// The error and the head, when not even a `start_response` object can
     /// be allocated (the connection then only closes).
-    pub fn start(
+    pub(crate) fn start(
         py: Python<'_>,
         io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
         request: Request,
         carry: &mut Carry,
         peer: SocketAddr,
@@ -145,16 +147,21 @@ impl Exchange {
 
     /// The response is complete: what the next exchange can reuse goes into
     /// `carry`.
-    pub fn finish(&mut self, py: Python<'_>, carry: &mut Carry) {
+    pub(crate) fn finish(&mut self, py: Python<'_>, carry: &mut Carry) {
         carry.start_response = Some(self.resp.start_response(py));
         carry.head = Some(std::mem::take(&mut self.head));
     }
 
     /// Produces (and for a file, sends) the next part of the response: one
     /// block of a stream, or up to the output high-water mark.
-    pub fn turn(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>, io: &mut Transport) -> Turn {
+    pub(crate) fn turn(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut TurnContext<'_, '_>,
+        io: &mut Transport,
+    ) -> ExchangeStep {
         if io.pending() >= HIGH_WATER_BYTES {
-            return Turn::Wait;
+            return ExchangeStep::Wait;
         }
         if ctx.stopping {
             // Ctrl-C: a head not yet sent says `Connection: close`.
@@ -164,31 +171,31 @@ impl Exchange {
         self.warn_if_held(py, ctx);
         match pumped {
             // The head goes out before the file.
-            Ok(Pumped::File) if io.pending() > 0 => Turn::Wait,
+            Ok(Pumped::File) if io.pending() > 0 => ExchangeStep::Wait,
             Ok(Pumped::File) => {
                 let Some(file) = self.resp.file_body() else {
                     impossible!("Pumped::File without a file: {:?}", self.resp);
-                    return Turn::Abort(None);
+                    return ExchangeStep::Abort(None);
                 };
                 match io.send_file(file) {
                     Ok(Some(n)) => match self.resp.file_sent(py, n) {
-                        Ok(()) => Turn::More,
-                        Err(Abort(fatal)) => Turn::Abort(fatal),
+                        Ok(()) => ExchangeStep::More,
+                        Err(Abort(fatal)) => ExchangeStep::Abort(fatal),
                     },
-                    Ok(None) => Turn::Wait,
-                    Err(e) => Turn::Gone(e),
+                    Ok(None) => ExchangeStep::Wait,
+                    Err(e) => ExchangeStep::Gone(e),
                 }
             }
-            Ok(Pumped::More) if !io.is_writable() => Turn::Wait,
-            Ok(Pumped::More) => Turn::More,
-            Ok(Pumped::Done) => Turn::Done,
+            Ok(Pumped::More) if !io.is_writable() => ExchangeStep::Wait,
+            Ok(Pumped::More) => ExchangeStep::More,
+            Ok(Pumped::Done) => ExchangeStep::Done,
             Ok(Pumped::Gone(e)) => {
                 io.discard_output();
-                Turn::Gone(e)
+                ExchangeStep::Gone(e)
             }
             Err(Abort(fatal)) => {
                 io.discard_output();
-                Turn::Abort(fatal)
+                ExchangeStep::Abort(fatal)
             }
         }
     }
@@ -196,7 +203,7 @@ impl Exchange {
     /// One line when a single run of application code (the app call, one
     /// `next()`) held the one app thread for longer than
     /// `config::HELD_WARNING`: at most once per path.
-    fn warn_if_held(&mut self, py: Python<'_>, ctx: &mut Ctx<'_, '_>) {
+    fn warn_if_held(&mut self, py: Python<'_>, ctx: &mut TurnContext<'_, '_>) {
         if let Some(held) = self.resp.held.take() {
             ctx.held
                 .warn(py, self.head.method(), self.head.target(), held);

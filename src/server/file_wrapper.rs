@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 /// get `RuntimeError`, never a data race.
 #[pyclass(module = "rswsgi._rswsgi", name = "FileWrapper")]
 #[derive(Debug)]
-pub struct FileWrapper {
+pub(crate) struct FileWrapper {
     filelike: Py<PyAny>,
     blksize: usize,
 }
@@ -24,7 +24,7 @@ pub struct FileWrapper {
 impl FileWrapper {
     /// The wrapped file-like object.
     #[must_use]
-    pub fn filelike<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+    pub(crate) fn filelike<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         self.filelike.bind(py).clone()
     }
 }

@@ -19,7 +19,7 @@ use crate::wsgi::repr_or_type;
 /// # Errors
 /// `OSError` naming the host when it cannot be resolved, or the address
 /// when it cannot be bound (with a hint when it is already in use).
-pub fn listen(
+pub(crate) fn listen(
     py: Python<'_>,
     host: &str,
     port: u16,
@@ -69,7 +69,7 @@ pub fn listen(
 /// likes, and a wrong number can never make the server close a descriptor it
 /// does not own. The socket must be a bound IPv4/IPv6 stream socket;
 /// `listen(2)` is called again (a no-op for one that already listens).
-pub fn listener(fd: i64) -> io::Result<mio::net::TcpListener> {
+pub(crate) fn listener(fd: i64) -> io::Result<mio::net::TcpListener> {
     let listener = TcpListener::from(dup(fd)?);
     let sock = socket2::SockRef::from(&listener);
     let not_tcp = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd} {why}"));
@@ -101,15 +101,15 @@ pub(crate) fn dup(fd: i64) -> io::Result<std::os::fd::OwnedFd> {
     let raw = RawFd::try_from(fd)
         .ok()
         .filter(|&n| n >= 0)
-        .ok_or_else(|| io::Error::from_raw_os_error(9))?; // EBADF
-                                                          // SAFETY: `borrow_raw` asks that `raw` stay open while the BorrowedFd
-                                                          // lives. It lives only for the `dup(2)` on the next line, inside this
-                                                          // call; the kernel checks the number itself (EBADF when it is not open).
-                                                          // Only another thread closing `fd` at this very moment could break that,
-                                                          // which is the caller's race exactly as with `socket.fromfd` (the callers
-                                                          // hold the Python object that owns `fd`, with the GIL held). Std offers no
-                                                          // safe way to name an fd received as an integer (I/O safety), so this is
-                                                          // the one unsafe line, and nothing ever closes `raw` itself.
+        .ok_or_else(|| io::Error::from(rustix::io::Errno::BADF))?;
+    // SAFETY: `borrow_raw` asks that `raw` stay open while the BorrowedFd
+    // lives. It lives only for the `dup(2)` on the next line, inside this
+    // call; the kernel checks the number itself (EBADF when it is not open).
+    // Only another thread closing `fd` at this very moment could break that,
+    // which is the caller's race exactly as with `socket.fromfd` (the callers
+    // hold the Python object that owns `fd`, with the GIL held). Std offers no
+    // safe way to name an fd received as an integer (I/O safety), so this is
+    // the one unsafe line, and nothing ever closes `raw` itself.
     let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
     borrowed.try_clone_to_owned()
 }

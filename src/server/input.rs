@@ -37,7 +37,7 @@ enum Source {
 /// get `RuntimeError`, never a data race.
 #[pyclass(module = "rswsgi._rswsgi", name = "Input")]
 #[derive(Debug)]
-pub struct Input {
+pub(crate) struct Input {
     source: Source,
     len: usize,
     pos: usize,
@@ -46,7 +46,7 @@ pub struct Input {
 impl Input {
     /// A stream over `body`.
     #[must_use]
-    pub fn new(body: Bound<'_, PyBytes>) -> Self {
+    pub(crate) fn new(body: Bound<'_, PyBytes>) -> Self {
         Self {
             len: body.as_bytes().len(),
             source: Source::Bytes(body.unbind()),
@@ -57,7 +57,7 @@ impl Input {
     /// A stream over the first `len` bytes of `file`, which must be
     /// positioned at its start.
     #[must_use]
-    pub fn from_file(file: File, len: usize) -> Self {
+    pub(crate) fn from_file(file: File, len: usize) -> Self {
         Self {
             source: Source::File(BufReader::with_capacity(64 * 1024, file)),
             len,

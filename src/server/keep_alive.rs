@@ -8,7 +8,7 @@
 
 /// Why the connection closes after this exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Close {
+pub(crate) enum Close {
     /// The client asked: `Connection: close`, or HTTP/1.0 without
     /// `Connection: keep-alive` (RFC 9112 §9.3).
     Requested,
@@ -30,7 +30,7 @@ pub enum Close {
 
 /// The persistence of one connection across one exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct KeepAlive {
+pub(crate) struct KeepAlive {
     /// The first reason to close, if any.
     close: Option<Close>,
 }
@@ -39,7 +39,7 @@ impl KeepAlive {
     /// The persistence a request asks for (`wants_keep_alive`: its version
     /// and `Connection` header, as parsed), with the server `stopping` or not.
     #[must_use]
-    pub fn for_request(wants_keep_alive: bool, stopping: bool) -> Self {
+    pub(crate) fn for_request(wants_keep_alive: bool, stopping: bool) -> Self {
         let mut ka = Self::default();
         if !wants_keep_alive {
             ka.close(Close::Requested);
@@ -52,24 +52,25 @@ impl KeepAlive {
 
     /// A connection that closes after this exchange because of `why`.
     #[must_use]
-    pub fn closing(why: Close) -> Self {
+    pub(crate) fn closing(why: Close) -> Self {
         Self { close: Some(why) }
     }
 
     /// Records a reason to close (the first one recorded is kept).
-    pub fn close(&mut self, why: Close) {
+    pub(crate) fn close(&mut self, why: Close) {
         self.close.get_or_insert(why);
     }
 
     /// `true` while nothing forces the connection closed.
     #[must_use]
-    pub fn is_kept(&self) -> bool {
+    pub(crate) fn is_kept(self) -> bool {
         self.close.is_none()
     }
 
+    #[cfg(test)]
     /// The first reason to close, if any.
     #[must_use]
-    pub fn reason(&self) -> Option<Close> {
+    pub(crate) fn reason(self) -> Option<Close> {
         self.close
     }
 }

@@ -23,21 +23,21 @@ use std::io::Write as _;
 use super::response_head::SERVER_HEADER;
 
 /// The path of the event stream.
-pub const EVENTS_PATH: &[u8] = b"/__rswsgi__/live-reload";
+pub(crate) const EVENTS_PATH: &[u8] = b"/__rswsgi__/live-reload";
 
 /// The path of the script pages link.
-pub const SCRIPT_PATH: &[u8] = b"/__rswsgi__/live-reload.js";
+pub(crate) const SCRIPT_PATH: &[u8] = b"/__rswsgi__/live-reload.js";
 
 /// Milliseconds an `EventSource` waits before it reconnects.
-pub const RETRY_MS: u32 = 200;
+pub(crate) const RETRY_MS: u32 = 200;
 
 /// A comment line sent on an idle stream, so that proxies and the browser
 /// keep it open (and a client that went away is noticed).
-pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+pub(crate) const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 /// What a request for one of the live-reload paths gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// The event stream.
     Events,
     /// The script.
@@ -47,7 +47,7 @@ pub enum Endpoint {
 /// The live-reload endpoint a `GET` (or `HEAD`) of `target` asks for (its
 /// query string, the cache-busting generation, is ignored).
 #[must_use]
-pub fn endpoint(method: &str, target: &[u8]) -> Option<Endpoint> {
+pub(crate) fn endpoint(method: &str, target: &[u8]) -> Option<Endpoint> {
     if method != "GET" && method != "HEAD" {
         return None;
     }
@@ -65,7 +65,7 @@ pub fn endpoint(method: &str, target: &[u8]) -> Option<Endpoint> {
 /// reconnect delay and `hello`. The body is close-delimited (it ends when
 /// the server does), so the connection is not reused.
 #[must_use]
-pub fn events_head(generation: &str, date: &[u8]) -> Vec<u8> {
+pub(crate) fn events_head(generation: &str, date: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n",
@@ -83,7 +83,7 @@ pub fn events_head(generation: &str, date: &[u8]) -> Vec<u8> {
 
 /// One event: `event: kind`, then `data` (one `data:` line per line).
 #[must_use]
-pub fn event(kind: &str, data: &str) -> Vec<u8> {
+pub(crate) fn event(kind: &str, data: &str) -> Vec<u8> {
     let mut out = format!("event: {kind}\n").into_bytes();
     for line in data.split('\n') {
         let _ = writeln!(out, "data: {line}");
@@ -93,7 +93,7 @@ pub fn event(kind: &str, data: &str) -> Vec<u8> {
 }
 
 /// The script pages link (JavaScript, UTF-8).
-pub const SCRIPT: &str = r#"(() => {
+pub(crate) const SCRIPT: &str = r#"(() => {
   "use strict";
   const me = document.currentScript;
   const generation = me ? new URL(me.src).searchParams.get("g") : null;

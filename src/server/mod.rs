@@ -24,43 +24,43 @@
 //! ```
 //!
 //! Beside the path: [`config`] (the limits), [`error`] (request errors →
-//! statuses), [`turn`] (what the event loop and a connection share),
+//! statuses), [`turn_context`] (what the event loop and a connection share),
 //! [`signals`] (Ctrl-C and SIGTERM while serving),
 //! [`certificate`] (what HTTPS presents), [`inherit`] (the listening
 //! socket), [`file_wrapper`] (`wsgi.file_wrapper`).
 
-pub mod access_log;
-pub mod app_output;
-pub mod body;
-pub mod certificate;
-pub mod config;
-pub mod connection;
-pub mod environ;
-pub mod error;
-pub mod event_loop;
-pub mod exchange;
-pub mod file_wrapper;
+pub(crate) mod access_log;
+pub(crate) mod app_output;
+pub(crate) mod body;
+pub(crate) mod certificate;
+pub(crate) mod config;
+pub(crate) mod connection;
+pub(crate) mod environ;
+pub(crate) mod error;
+pub(crate) mod event_loop;
+pub(crate) mod exchange;
+pub(crate) mod file_wrapper;
 #[cfg(test)]
 mod fuzz;
-pub mod inherit;
-pub mod input;
-pub mod keep_alive;
-pub mod live_reload;
-pub mod outlet;
-pub mod parse;
-pub mod receive;
-pub mod respond;
-pub mod response_body;
-pub mod response_head;
-pub mod sendfile;
-pub mod signals;
-pub mod spool;
-pub mod start_response;
-pub mod target;
-pub mod timeouts;
-pub mod tls;
-pub mod transport;
-pub mod turn;
+pub(crate) mod inherit;
+pub(crate) mod input;
+pub(crate) mod keep_alive;
+pub(crate) mod live_reload;
+pub(crate) mod outlet;
+pub(crate) mod parse;
+pub(crate) mod receive;
+pub(crate) mod respond;
+pub(crate) mod response_body;
+pub(crate) mod response_head;
+pub(crate) mod sendfile;
+pub(crate) mod signals;
+pub(crate) mod spool;
+pub(crate) mod start_response;
+pub(crate) mod target;
+pub(crate) mod timeouts;
+pub(crate) mod tls;
+pub(crate) mod transport;
+pub(crate) mod turn_context;
 
 /// Marks a state the code's own logic rules out: it panics in debug builds
 /// (so the test suite sees it), as hyper's `conn.rs` does with
@@ -80,11 +80,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::thread::{self, ThreadId};
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
-pub use config::Limits;
-pub use error::RequestError;
+pub(crate) use config::Limits;
 
 use crate::errors::Error;
 use crate::wsgi::repr_or_type;
@@ -100,7 +100,7 @@ use file_wrapper::FileWrapper;
 /// — runs the application and multiplexes every socket; idle connections
 /// cost nothing. Use it as a context manager to close the socket.
 #[pyclass(module = "rswsgi._rswsgi", name = "Server", frozen)]
-pub struct Server {
+pub(crate) struct Server {
     // Free threading: `core` is taken with `try_lock` (a second serve is an
     // error); `serving` is held only over Rust code, or while detached in
     // `shutdown`'s wait, so a thread blocked on it never holds up one that
@@ -269,35 +269,25 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
     Error::io(what.to_owned(), e).into()
 }
 
-/// `make_server(host, port, app, *, quiet=False, max_request_line_bytes=8192,
-/// max_header_bytes=65536, max_header_count=100, max_body_bytes=1073741824,
-/// max_in_memory_body_bytes=1048576, idle_timeout_secs=60,
-/// header_timeout_secs=30, read_timeout_secs=30, body_timeout_secs=300,
-/// write_timeout_secs=60, shutdown_grace_ms=500, fd=None, cert=None,
-/// key=None) -> Server`
+// The text signature (`inspect.signature`) and the first line of the doc
+// list the limit keywords of `config::LIMITS`, which `**limits` takes.
+#[doc = concat!(
+    "make_server(host, port, app, *, quiet=False, ",
+    config::limit_text!(signature),
+    "fd=None, cert=None, key=None, live_reload=None)\n--\n"
+)]
+#[doc = concat!(
+    "`make_server(host, port, app, *, quiet=False, ",
+    config::limit_text!(defaults),
+    "fd=None, cert=None, key=None, live_reload=None) -> Server`"
+)]
 ///
 /// Binds a single-threaded WSGI server (PEP 3333) to `host`:`port`, like
 /// `wsgiref.simple_server.make_server`; `port=0` picks a free port (see
 /// `server_port`). `quiet=True` silences the access log. Limits (`None`
 /// means the default shown):
 ///
-/// - `max_request_line_bytes`: longest request line, bytes (else 414).
-/// - `max_header_bytes`: longest request head, bytes (else 431).
-/// - `max_header_count`: most header fields (else 431).
-/// - `max_body_bytes`: largest request body, bytes (else 413, sent before
-///   the body is uploaded when `Content-Length` declares it).
-/// - `max_in_memory_body_bytes`: larger bodies spill to a temporary file.
-/// - `idle_timeout_secs`: seconds an idle connection stays open.
-/// - `header_timeout_secs`: seconds from a request's first byte to the end
-///   of its head (else 408).
-/// - `read_timeout_secs`: seconds a client may pause mid-request (else 408).
-/// - `body_timeout_secs`: seconds from the end of the head to the end of
-///   the body (else 408).
-/// - `write_timeout_secs`: seconds a client may leave a response unread.
-/// - `shutdown_grace_ms`: milliseconds the app call and the responses in
-///   flight may take to finish after Ctrl-C/SIGTERM (past them, or at a
-///   second Ctrl-C, they are stopped at once).
-///
+#[doc = config::limit_text!(docs)]
 /// `fd`: serve this already bound TCP socket (a file descriptor, e.g. one
 /// inherited from a parent process, as `--reload` does) instead of binding
 /// `host`:`port`; the server uses a duplicate (`socket.fromfd`'s habit), so
@@ -318,100 +308,82 @@ fn os_error(what: &str, e: &std::io::Error) -> PyErr {
 /// start; `certificate_fingerprint` tells its SHA-256. The environ then
 /// has `wsgi.url_scheme` `'https'` and `HTTPS` `'on'`.
 ///
-/// Raises `ValueError` for a port outside 0-65535 or a zero size limit,
-/// `TypeError` when `app` is not callable, and `OSError` when `host` cannot
-/// be resolved, the address cannot be bound (e.g. already in use) or `fd` is
-/// not a bound TCP socket. For `cert`/`key`: `OSError` (e.g.
+/// Raises `ValueError` for a port outside 0-65535, a zero size limit or
+/// seconds that are not a finite number 0 or more, `TypeError` when `app`
+/// is not callable or for an unknown keyword, and `OSError` when `host`
+/// cannot be resolved, the address cannot be bound (e.g. already in use) or
+/// `fd` is not a bound TCP socket. For `cert`/`key`: `OSError` (e.g.
 /// `FileNotFoundError`) naming the argument when a file cannot be read, and
 /// `ValueError` naming it when a file holds no PEM certificate or key, the
 /// key does not match the certificate, or one comes without the other.
 #[pyfunction]
-#[pyo3(signature = (host, port, app, *, quiet = false, max_request_line_bytes = None,
-    max_header_bytes = None, max_header_count = None, max_body_bytes = None,
-    max_in_memory_body_bytes = None, idle_timeout_secs = None, header_timeout_secs = None,
-    read_timeout_secs = None, body_timeout_secs = None, write_timeout_secs = None,
-    shutdown_grace_ms = None, fd = None, cert = None, key = None, live_reload = None))]
-#[allow(clippy::too_many_arguments)]
-pub fn make_server(
+#[pyo3(signature = (host, port, app, *, quiet = false, **keywords), text_signature = None)]
+pub(crate) fn make_server(
     py: Python<'_>,
     host: &str,
     port: &Bound<'_, PyAny>,
     app: Bound<'_, PyAny>,
     quiet: bool,
-    max_request_line_bytes: Option<u64>,
-    max_header_bytes: Option<u64>,
-    max_header_count: Option<u64>,
-    max_body_bytes: Option<u64>,
-    max_in_memory_body_bytes: Option<u64>,
-    idle_timeout_secs: Option<f64>,
-    header_timeout_secs: Option<f64>,
-    read_timeout_secs: Option<f64>,
-    body_timeout_secs: Option<f64>,
-    write_timeout_secs: Option<f64>,
-    shutdown_grace_ms: Option<u64>,
-    fd: Option<i64>,
-    cert: Option<&Bound<'_, PyAny>>,
-    key: Option<&Bound<'_, PyAny>>,
-    live_reload: Option<String>,
+    keywords: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Server> {
-    // In the order of `config::LIMITS` (checked by a test below).
-    let secs = [
-        ("idle_timeout_secs", idle_timeout_secs),
-        ("header_timeout_secs", header_timeout_secs),
-        ("read_timeout_secs", read_timeout_secs),
-        ("body_timeout_secs", body_timeout_secs),
-        ("write_timeout_secs", write_timeout_secs),
-    ];
-    for (name, value) in secs {
-        if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
-            return Err(Error::BadArgument {
-                name,
-                value: format!("{:?}", value.unwrap_or_default()),
-                why: "expected a finite number of seconds, 0 or more",
-            }
-            .into());
-        }
-    }
-    #[allow(clippy::cast_precision_loss)] // limits far below 2**53
-    let count = |v: Option<u64>| v.map(|v| v as f64);
-    let limits = Limits::with_overrides([
-        count(max_request_line_bytes),
-        count(max_header_bytes),
-        count(max_header_count),
-        count(max_body_bytes),
-        count(max_in_memory_body_bytes),
-        idle_timeout_secs,
-        header_timeout_secs,
-        read_timeout_secs,
-        body_timeout_secs,
-        write_timeout_secs,
-        count(shutdown_grace_ms),
-    ])
-    .map_err(|name| Error::BadArgument {
-        name,
-        value: "0".into(),
-        why: "must be positive",
-    })?;
-    let options = Options {
-        quiet,
-        limits,
-        fd,
-        cert,
-        key,
-        live_reload,
-    };
+    let options = Options::from_keywords(quiet, keywords)?;
     bind(py, host, port, app, &options)
 }
 
 /// What `make_server` takes besides the address and the app.
-#[derive(Debug)]
-struct Options<'a, 'py> {
+#[derive(Debug, Default)]
+struct Options<'py> {
     quiet: bool,
     limits: Limits,
     fd: Option<i64>,
-    cert: Option<&'a Bound<'py, PyAny>>,
-    key: Option<&'a Bound<'py, PyAny>>,
+    cert: Option<Bound<'py, PyAny>>,
+    key: Option<Bound<'py, PyAny>>,
     live_reload: Option<String>,
+}
+
+impl<'py> Options<'py> {
+    /// `make_server`'s keyword arguments after `quiet`: `fd`, `cert`, `key`,
+    /// `live_reload` and the limits (`None` for any of them is the default).
+    ///
+    /// # Errors
+    /// `TypeError` for an unknown keyword or a value of the wrong type, as
+    /// PyO3 words them for declared arguments; the limits' errors
+    /// ([`Limits::set_keyword`]).
+    fn from_keywords(quiet: bool, keywords: Option<&Bound<'py, PyDict>>) -> PyResult<Self> {
+        let mut options = Self {
+            quiet,
+            ..Self::default()
+        };
+        for (name, value) in keywords.into_iter().flatten() {
+            let name = name.extract::<String>()?;
+            let named = |e| config::argument_error(value.py(), &name, e);
+            let given = (!value.is_none()).then_some(&value);
+            match name.as_str() {
+                "fd" => {
+                    options.fd = given
+                        .map(PyAnyMethods::extract)
+                        .transpose()
+                        .map_err(named)?;
+                }
+                "cert" => options.cert = given.cloned(),
+                "key" => options.key = given.cloned(),
+                "live_reload" => {
+                    options.live_reload = given
+                        .map(PyAnyMethods::extract)
+                        .transpose()
+                        .map_err(named)?;
+                }
+                _ => {
+                    if !options.limits.set_keyword(&name, &value)? {
+                        return Err(PyTypeError::new_err(format!(
+                            "make_server() got an unexpected keyword argument '{name}'"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(options)
+    }
 }
 
 /// `make_server` once its keywords are read.
@@ -420,7 +392,7 @@ fn bind(
     host: &str,
     port: &Bound<'_, PyAny>,
     app: Bound<'_, PyAny>,
-    options: &Options<'_, '_>,
+    options: &Options<'_>,
 ) -> PyResult<Server> {
     let port = port
         .extract::<i64>()
@@ -432,7 +404,7 @@ fn bind(
             why: "expected an int from 0 to 65535 (0 picks a free port)",
         })?;
     crate::errors::check_callable("app", &app, crate::errors::Callee::WsgiApp)?;
-    let certificate = match Source::from_args(options.cert, options.key)? {
+    let certificate = match Source::from_args(options.cert.as_ref(), options.key.as_ref())? {
         Some(source) => Some(py.detach(|| Certificate::load(&source))?),
         None => None,
     };
@@ -480,7 +452,7 @@ fn bind(
 #[pyfunction]
 #[pyo3(signature = (app, host = "127.0.0.1", port = None, *, quiet = false, cert = None,
     key = None))]
-pub fn serve(
+pub(crate) fn serve(
     py: Python<'_>,
     app: Bound<'_, PyAny>,
     host: &str,
@@ -493,11 +465,9 @@ pub fn serve(
     let port = port.unwrap_or(&default_port);
     let options = Options {
         quiet,
-        limits: Limits::default(),
-        fd: None,
-        cert,
-        key,
-        live_reload: None,
+        cert: cert.cloned(),
+        key: key.cloned(),
+        ..Options::default()
     };
     let server = bind(py, host, port, app, &options)?;
     let result = server.serve_forever(py, 0.5);
@@ -510,8 +480,7 @@ mod tests {
     use super::*;
     use config::LIMITS;
 
-    /// `make_server`'s limit keywords reach their own `Limits` field (the
-    /// list it passes to `Limits::with_overrides` is in `LIMITS`' order).
+    /// `make_server`'s limit keywords reach their own `Limits` field.
     #[test]
     #[allow(clippy::float_cmp, clippy::cast_precision_loss)] // small, exact values
     fn limit_keywords_reach_their_fields() {
@@ -519,44 +488,24 @@ mod tests {
             let port = 0i64.into_pyobject(py).unwrap().into_any();
             let app = py.eval(c"lambda e, s: []", None, None).unwrap();
             let defaults = Limits::default();
-            // A timeout keyword takes decimal seconds.
-            let secs = |v: u64| v as f64 + 0.5;
             for (i, spec) in LIMITS.iter().enumerate() {
-                let mut given = [None; LIMITS.len()];
-                given[i] = Some(7_000 + i as u64);
-                let server = make_server(
-                    py,
-                    "127.0.0.1",
-                    &port,
-                    app.clone(),
-                    true,
-                    given[0],
-                    given[1],
-                    given[2],
-                    given[3],
-                    given[4],
-                    given[5].map(secs),
-                    given[6].map(secs),
-                    given[7].map(secs),
-                    given[8].map(secs),
-                    given[9].map(secs),
-                    given[10],
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-                .unwrap();
+                // A timeout keyword takes decimal seconds.
+                let n = 7_000 + i as u64;
+                let given = n as f64 + if spec.in_seconds() { 0.5 } else { 0.0 };
+                let keywords = PyDict::new(py);
+                if spec.in_seconds() {
+                    keywords.set_item(spec.keyword, given).unwrap();
+                } else {
+                    keywords.set_item(spec.keyword, n).unwrap();
+                }
+                let server =
+                    make_server(py, "127.0.0.1", &port, app.clone(), true, Some(&keywords))
+                        .unwrap();
                 let core = server.core.lock().unwrap();
                 let limits = core.as_ref().unwrap().limits();
-                for (n, other) in LIMITS.iter().enumerate() {
-                    let want = if n == i {
-                        let v = 7_000 + i as u64;
-                        if other.in_seconds() {
-                            secs(v)
-                        } else {
-                            v as f64
-                        }
+                for other in &LIMITS {
+                    let want = if other.keyword == spec.keyword {
+                        given
                     } else {
                         (other.get)(&defaults)
                     };

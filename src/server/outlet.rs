@@ -24,22 +24,22 @@ use super::transport::Transport;
 
 /// The sending side of one response.
 #[derive(Debug, Clone, Copy)]
-pub struct Sending {
+pub(crate) struct Sending {
     /// What the request asks of the response.
-    pub answering: Answering,
+    pub(crate) answering: Answering,
     /// Whether the connection is kept after this response.
-    pub keep_alive: KeepAlive,
+    pub(crate) keep_alive: KeepAlive,
     /// The status code sent, `0` until the head is out.
-    pub status: u16,
+    pub(crate) status: u16,
     /// The body's framing, once the head is out.
-    pub body: Option<BodyWriter>,
+    pub(crate) body: Option<BodyWriter>,
 }
 
 impl Sending {
     /// Nothing sent yet, answering `answering`, the connection kept as
     /// `keep_alive` says.
     #[must_use]
-    pub fn new(answering: Answering, keep_alive: KeepAlive) -> Self {
+    pub(crate) fn new(answering: Answering, keep_alive: KeepAlive) -> Self {
         Self {
             answering,
             keep_alive,
@@ -50,7 +50,7 @@ impl Sending {
 
     /// `true` once the head is out.
     #[must_use]
-    pub fn head_sent(&self) -> bool {
+    pub(crate) fn head_sent(&self) -> bool {
         self.body.is_some()
     }
 
@@ -58,7 +58,7 @@ impl Sending {
     /// `length` (RFC 9112 §6.3), records what it means for keep-alive, and
     /// writes the head into `out`. Hop-by-hop headers the app set (left out
     /// of `head`) are logged here.
-    pub fn start(
+    pub(crate) fn start(
         &mut self,
         py: Python<'_>,
         out: &mut Vec<u8>,
@@ -99,7 +99,7 @@ impl Sending {
     /// Appends body bytes, framed; bytes past the `Content-Length` are
     /// dropped and logged. `false` when they were cut (no more body can be
     /// sent: the caller closes the iterable).
-    pub fn emit(&mut self, py: Python<'_>, out: &mut Vec<u8>, data: &[u8]) -> bool {
+    pub(crate) fn emit(&mut self, py: Python<'_>, out: &mut Vec<u8>, data: &[u8]) -> bool {
         let Some(body) = &mut self.body else {
             return true;
         };
@@ -118,30 +118,30 @@ impl Sending {
 /// with it), and filled with the connection's output side while
 /// application code runs ([`Outlet::lend`]).
 #[derive(Debug)]
-pub struct Outlet {
+pub(crate) struct Outlet {
     /// A twin of the connection's transport, holding its output side while
     /// lent ([`Transport::swap_output`]).
-    pub io: Transport,
+    pub(crate) io: Transport,
     /// Application code is running: `write()` sends through this outlet.
-    pub lent: bool,
+    pub(crate) lent: bool,
     /// The response's sending side.
-    pub sending: Sending,
+    pub(crate) sending: Sending,
     /// The `Date` header's cache of the heads `write()` sends (its own: one
     /// format a second at most).
-    pub date: DateCache,
+    pub(crate) date: DateCache,
     /// How long `write()` waits for a client that does not read
     /// (`Limits::write_timeout_secs`).
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The client went away, or did not read for `timeout`, during a
     /// `write()`: the response is abandoned.
-    pub failed: Option<io::Error>,
+    pub(crate) failed: Option<io::Error>,
 }
 
 impl Outlet {
     /// An outlet for the client of `io`, not lent; `write()` waits at most
     /// `timeout` for a client that does not read.
     #[must_use]
-    pub fn new(io: &Transport, sending: Sending, timeout: Duration) -> Self {
+    pub(crate) fn new(io: &Transport, sending: Sending, timeout: Duration) -> Self {
         Self {
             io: io.twin(),
             lent: false,
@@ -154,7 +154,7 @@ impl Outlet {
 
     /// Lends `io`'s output side and the response's `sending` state to this
     /// outlet while application code runs.
-    pub fn lend(&mut self, io: &mut Transport, sending: Sending) {
+    pub(crate) fn lend(&mut self, io: &mut Transport, sending: Sending) {
         io.swap_output(&mut self.io);
         self.sending = sending;
         self.lent = true;
@@ -162,7 +162,7 @@ impl Outlet {
 
     /// Gives back what [`Outlet::lend`] lent; returns the `sending` state
     /// and why a `write()` failed, if one did.
-    pub fn give_back(&mut self, io: &mut Transport) -> (Sending, Option<io::Error>) {
+    pub(crate) fn give_back(&mut self, io: &mut Transport) -> (Sending, Option<io::Error>) {
         io.swap_output(&mut self.io);
         self.lent = false;
         (self.sending, self.failed.take())
@@ -176,7 +176,7 @@ impl Outlet {
     /// `RuntimeError` when no head was recorded, the app's unusable
     /// `Content-Length` (`ValueError`), or the client's failure as `OSError`
     /// (`BrokenPipeError`, `TimeoutError`...).
-    pub fn write(
+    pub(crate) fn write(
         &mut self,
         py: Python<'_>,
         head: &mut Option<AppHead>,

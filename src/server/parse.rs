@@ -32,14 +32,14 @@ pub struct RequestHead {
     target: Range<usize>,
     headers: Vec<(Range<usize>, Range<usize>)>,
     /// `0` for HTTP/1.0, `1` for HTTP/1.1.
-    pub minor_version: u8,
+    pub(crate) minor_version: u8,
     /// Length of the head in the input, blank line included: the body (or
     /// the next pipelined request) starts at this offset.
     pub head_len: usize,
     /// Whether the client asked to keep the connection open: HTTP/1.1
     /// unless `Connection: close`, HTTP/1.0 only with `Connection:
     /// keep-alive` (RFC 9112 §9.3).
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
 }
 
 impl RequestHead {
@@ -77,7 +77,7 @@ impl RequestHead {
     }
 
     /// The values of every field called `name` (any case), in order.
-    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub(crate) fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.headers()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
@@ -92,7 +92,7 @@ impl RequestHead {
 
 /// Splits a field value into its comma-separated list members (RFC 9110
 /// §5.6.1), trimmed, empty members skipped.
-pub fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
@@ -127,7 +127,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Re
 ///
 /// # Errors
 /// As [`parse_head`].
-pub fn parse_head_reusing(
+pub(crate) fn parse_head_reusing(
     buf: &[u8],
     limits: &Limits,
     spare: &mut Option<RequestHead>,

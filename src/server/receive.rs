@@ -27,7 +27,7 @@ const MAX_READ_BYTES: usize = 256 * 1024;
 
 /// What [`Receiver::feed`] needs of a connection: the bytes received and
 /// not yet used, when they arrived, and a way to answer `100 Continue`.
-pub trait Buffered {
+pub(crate) trait Buffered {
     /// Received bytes not yet consumed.
     fn input(&self) -> &[u8];
     /// Marks the first `n` received bytes as used.
@@ -58,7 +58,7 @@ impl Buffered for Transport {
 
 /// Where the request being received is.
 #[derive(Debug)]
-pub enum Receiver {
+pub(crate) enum Receiver {
     /// Waiting for a request head.
     Head {
         /// When its first byte arrived (for `Limits::header_timeout_secs`);
@@ -72,7 +72,7 @@ pub enum Receiver {
 
 /// A request whose body is being received.
 #[derive(Debug)]
-pub struct Incoming {
+pub(crate) struct Incoming {
     /// The parsed head.
     head: RequestHead,
     /// Where the body ends (RFC 9112 §6).
@@ -93,18 +93,18 @@ impl Default for Receiver {
 
 /// A request received whole, ready for the application.
 #[derive(Debug)]
-pub struct Request {
+pub(crate) struct Request {
     /// Its head.
-    pub head: RequestHead,
+    pub(crate) head: RequestHead,
     /// Its decoded body.
-    pub body: Spool,
+    pub(crate) body: Spool,
     /// It declared a body, even an empty one (`Content-Length: 0`).
-    pub has_body: bool,
+    pub(crate) has_body: bool,
 }
 
 /// What [`Receiver::feed`] got to.
 #[derive(Debug)]
-pub enum Progress {
+pub(crate) enum Progress {
     /// The buffered bytes are used up: read up to this many more, then
     /// feed again.
     Wants(Receiver, usize),
@@ -116,9 +116,10 @@ pub enum Progress {
 }
 
 impl Receiver {
+    #[cfg(test)]
     /// `true` before any byte of a request has arrived.
     #[must_use]
-    pub fn is_waiting(&self) -> bool {
+    pub(crate) fn is_waiting(&self) -> bool {
         matches!(self, Self::Head { started: None })
     }
 
@@ -126,7 +127,7 @@ impl Receiver {
     /// `header_timeout_secs` after its first byte, its body at its deadline;
     /// `None` while nothing has arrived.
     #[must_use]
-    pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
+    pub(crate) fn deadline(&self, limits: &Limits) -> Option<Instant> {
         match self {
             Self::Head { started } => started.map(|t| t + limits.header_timeout()),
             Self::Body(incoming) => Some(incoming.deadline),
@@ -135,7 +136,7 @@ impl Receiver {
 
     /// The head of the request, once parsed (to answer a refusal).
     #[must_use]
-    pub fn into_head(self) -> Option<RequestHead> {
+    pub(crate) fn into_head(self) -> Option<RequestHead> {
         match self {
             Self::Head { .. } => None,
             Self::Body(incoming) => Some(incoming.head),
@@ -147,7 +148,7 @@ impl Receiver {
     /// `100 Continue` is queued when the client waits for one), decodes
     /// the body into memory or a temporary file. A head is parsed into the
     /// buffers of `spare` (the connection's last head) when there is one.
-    pub fn feed(
+    pub(crate) fn feed(
         self,
         py: Python<'_>,
         io: &mut impl Buffered,

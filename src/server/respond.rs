@@ -34,13 +34,13 @@ use super::keep_alive::Close;
 use super::outlet::Sending;
 use super::response_head::{write_simple, BodyLength, Delimit, Framing, ServerStatus};
 use super::sendfile::FileBody;
-use super::start_response::StartResponse;
+use super::start_response::ServerStartResponse;
 use super::transport::Transport;
-use super::turn::Ctx;
+use super::turn_context::TurnContext;
 
 /// What the connection does after [`Response::pump`].
 #[derive(Debug)]
-pub enum Pumped {
+pub(crate) enum Pumped {
     /// Output is waiting (a block of a stream, or the high-water mark of
     /// an in-memory body): flush it, then pump again.
     More,
@@ -59,7 +59,7 @@ pub enum Pumped {
 /// not an `Exception` (KeyboardInterrupt, SystemExit) for the server to
 /// re-raise.
 #[derive(Debug)]
-pub struct Abort(pub Option<PyErr>);
+pub(crate) struct Abort(pub(crate) Option<PyErr>);
 
 /// Where a response is.
 #[derive(Debug)]
@@ -90,21 +90,21 @@ enum Started {
 
 /// One response in progress: what the app gave, and the sending side.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     app: AppOutput,
     phase: Phase,
     /// What is sent, and whether the connection is kept.
-    pub sending: Sending,
+    pub(crate) sending: Sending,
     /// The iterable is a list or tuple: producing more of it never blocks
     /// and runs no application code, so output is batched up to the
     /// high-water mark; any other iterable's blocks are flushed one by one.
     in_memory: bool,
     /// Body bytes produced (for the access log), once complete.
-    pub body_bytes: u64,
+    pub(crate) body_bytes: u64,
     /// The longest single run of application code (the app call, a
     /// `next()`) that held the server for more than [`HELD_WARNING`], not
     /// yet warned about.
-    pub held: Option<Duration>,
+    pub(crate) held: Option<Duration>,
     /// A `write()` could not reach the client.
     write_failed: Option<io::Error>,
 }
@@ -115,10 +115,10 @@ impl Response {
     ///
     /// # Errors
     /// Only when the `start_response` object cannot be allocated.
-    pub fn new(
+    pub(crate) fn new(
         py: Python<'_>,
         sending: Sending,
-        spare: Option<Py<StartResponse>>,
+        spare: Option<Py<ServerStartResponse>>,
     ) -> PyResult<Self> {
         Ok(Self {
             app: AppOutput::new(py, spare)?,
@@ -135,11 +135,11 @@ impl Response {
     /// could not be built: then the app is not called). An exception
     /// becomes a 500 on the first [`Response::pump`] (unless `write()`
     /// already sent the head).
-    pub fn call_app(
+    pub(crate) fn call_app(
         &mut self,
         py: Python<'_>,
         io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
         environ: PyResult<Bound<'_, PyDict>>,
     ) {
         let raised = match environ {
@@ -168,7 +168,7 @@ impl Response {
         &mut self,
         py: Python<'_>,
         io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
         since: Instant,
         f: impl FnOnce(&mut AppOutput) -> R,
     ) -> R {
@@ -194,11 +194,11 @@ impl Response {
     ///
     /// # Errors
     /// [`Abort`] when the connection must be dropped.
-    pub fn pump(
+    pub(crate) fn pump(
         &mut self,
         py: Python<'_>,
         io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
     ) -> Result<Pumped, Abort> {
         loop {
             if let Some(e) = self.write_failed.take() {
@@ -276,7 +276,7 @@ impl Response {
         &mut self,
         py: Python<'_>,
         io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
     ) -> PyResult<Started> {
         self.in_memory = self.app.is_in_memory(py);
         if self.sending.head_sent() {
@@ -375,7 +375,7 @@ impl Response {
         py: Python<'_>,
         err: PyErr,
         io: &mut Transport,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut TurnContext<'_, '_>,
     ) -> Result<Pumped, Abort> {
         if self.sending.head_sent() {
             return Err(self.abort_with(py, err));
@@ -415,26 +415,26 @@ impl Response {
 
     /// This response's `start_response` lets go of the connection's socket
     /// (its outlet keeps a handle to it).
-    pub fn release_outlet(&self, py: Python<'_>) {
+    pub(crate) fn release_outlet(&self, py: Python<'_>) {
         *self.app.start_response(py).borrow_mut(py).outlet() = None;
     }
 
     /// This response's `start_response`, to offer to the next one.
     #[must_use]
-    pub fn start_response(&self, py: Python<'_>) -> Py<StartResponse> {
+    pub(crate) fn start_response(&self, py: Python<'_>) -> Py<ServerStartResponse> {
         self.app.start_response(py)
     }
 
     /// Calls the iterable's `close()` (once; later calls do nothing),
     /// logging what it raises.
-    pub fn close_iter(&mut self, py: Python<'_>) {
+    pub(crate) fn close_iter(&mut self, py: Python<'_>) {
         if let Err(e) = self.app.close(py) {
             e.print(py);
         }
     }
 
     /// The file still to send after [`Pumped::File`].
-    pub fn file_body(&mut self) -> Option<&mut FileBody> {
+    pub(crate) fn file_body(&mut self) -> Option<&mut FileBody> {
         match &mut self.phase {
             Phase::File(file) => Some(file),
             _ => None,
@@ -446,7 +446,7 @@ impl Response {
     ///
     /// # Errors
     /// [`Abort`] when `close()` raised `KeyboardInterrupt`/`SystemExit`.
-    pub fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
+    pub(crate) fn file_sent(&mut self, py: Python<'_>, n: usize) -> Result<(), Abort> {
         let Phase::File(file) = &mut self.phase else {
             impossible!("file_sent without a file: {:?}", self.phase);
             return Ok(());

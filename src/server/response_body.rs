@@ -9,7 +9,7 @@ use super::response_head::{Delimit, Framing};
 
 /// Writes one response's body bytes into the output buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyWriter {
+pub(crate) struct BodyWriter {
     /// How the body is delimited; `None` when no (more) body bytes go out:
     /// a bodiless response (HEAD, 1xx, 204, 304) or a body cut at its
     /// `Content-Length`.
@@ -20,7 +20,7 @@ pub struct BodyWriter {
 
 /// What [`BodyWriter::emit`] did with the bytes it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Emitted {
+pub(crate) enum Emitted {
     /// Written (or, for a response without a body, nothing to write).
     All,
     /// The bytes went past the `Content-Length` of `limit` bytes: the rest
@@ -34,17 +34,17 @@ pub enum Emitted {
 /// A body that ended before its `Content-Length` (the connection must then
 /// close: the client cannot tell where the next response starts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Short {
+pub(crate) struct Short {
     /// Body bytes produced.
-    pub sent: u64,
+    pub(crate) sent: u64,
     /// The response's `Content-Length`.
-    pub limit: u64,
+    pub(crate) limit: u64,
 }
 
 impl BodyWriter {
     /// A writer for a body framed as `framing`.
     #[must_use]
-    pub fn new(framing: Framing) -> Self {
+    pub(crate) fn new(framing: Framing) -> Self {
         Self {
             delimit: framing.body(),
             sent: 0,
@@ -54,18 +54,18 @@ impl BodyWriter {
     /// `false` when no (more) body bytes may be written: HEAD, 1xx/204/304,
     /// or after a cut.
     #[must_use]
-    pub fn sends_body(&self) -> bool {
+    pub(crate) fn sends_body(&self) -> bool {
         self.delimit.is_some()
     }
 
     /// Body bytes produced so far.
     #[must_use]
-    pub fn sent(&self) -> u64 {
+    pub(crate) fn sent(&self) -> u64 {
         self.sent
     }
 
     /// Appends `data` to `out`, framed.
-    pub fn emit(&mut self, out: &mut Vec<u8>, data: &[u8]) -> Emitted {
+    pub(crate) fn emit(&mut self, out: &mut Vec<u8>, data: &[u8]) -> Emitted {
         let Some(delimit) = self.delimit else {
             return Emitted::All;
         };
@@ -96,13 +96,13 @@ impl BodyWriter {
     }
 
     /// Counts `n` body bytes sent around the output buffer (`sendfile`).
-    pub fn count(&mut self, n: u64) {
+    pub(crate) fn count(&mut self, n: u64) {
         self.sent += n;
     }
 
     /// Ends the body: the last chunk when chunked; [`Short`] when fewer
     /// bytes than the `Content-Length` were produced.
-    pub fn finish(&self, out: &mut Vec<u8>) -> Option<Short> {
+    pub(crate) fn finish(&self, out: &mut Vec<u8>) -> Option<Short> {
         match self.delimit? {
             Delimit::Chunked => {
                 out.extend_from_slice(b"0\r\n\r\n");

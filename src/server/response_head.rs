@@ -10,12 +10,12 @@ use super::keep_alive::KeepAlive;
 use super::start_response::AppHead;
 
 /// The `Server` header value.
-pub const SERVER_HEADER: &str = concat!("rswsgi/", env!("CARGO_PKG_VERSION"));
+pub(crate) const SERVER_HEADER: &str = concat!("rswsgi/", env!("CARGO_PKG_VERSION"));
 
 /// The HTTP version of the request a response answers (RFC 9112 §2.3): it
 /// decides what an unknown-length body can be framed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
+pub(crate) enum Version {
     /// `HTTP/1.0`: no chunked coding; keep-alive only when asked for.
     Http10,
     /// `HTTP/1.1`.
@@ -25,7 +25,7 @@ pub enum Version {
 impl Version {
     /// The version of a request whose `HTTP/1.x` minor number is `minor`.
     #[must_use]
-    pub fn from_minor(minor: u8) -> Self {
+    pub(crate) fn from_minor(minor: u8) -> Self {
         if minor >= 1 {
             Self::Http11
         } else {
@@ -38,16 +38,16 @@ impl Version {
 /// version, and whether it is a `HEAD` (the head of a `GET`'s response and
 /// no body, RFC 9110 §9.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answering {
+pub(crate) struct Answering {
     /// The request's HTTP version.
-    pub version: Version,
+    pub(crate) version: Version,
     /// The request's method is `HEAD`.
-    pub head_only: bool,
+    pub(crate) head_only: bool,
 }
 
 /// What the server knows of a body's length when it sends the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyLength {
+pub(crate) enum BodyLength {
     /// The app's `Content-Length` (its header is already in the head).
     Declared(u64),
     /// The whole body is known to the server (a list, `len() == 1`, a
@@ -60,7 +60,7 @@ pub enum BodyLength {
 /// How a body that is sent is delimited on the wire (RFC 9112 §6.3), as
 /// hyper's `encode.rs` `Kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delimit {
+pub(crate) enum Delimit {
     /// `Content-Length: len`; `added` when the server writes that header.
     Length {
         /// Body bytes, exactly.
@@ -77,7 +77,7 @@ pub enum Delimit {
 
 /// How a response's body goes on the wire, decided once, with the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(crate) enum Framing {
     /// 1xx, 204 and 304 have no body and no framing header (RFC 9110
     /// §6.4.1; the app's own `Content-Length` on a 304 is kept as given).
     NoBody,
@@ -92,7 +92,7 @@ impl Framing {
     /// else the length the server knows, else chunked on HTTP/1.1, else
     /// close-delimited.
     #[must_use]
-    pub fn decide(status: u16, answering: Answering, length: BodyLength) -> Self {
+    pub(crate) fn decide(status: u16, answering: Answering, length: BodyLength) -> Self {
         if status < 200 || status == 204 || status == 304 {
             return Self::NoBody;
         }
@@ -111,7 +111,7 @@ impl Framing {
 
     /// The delimiting of the body actually sent; `None` when none is.
     #[must_use]
-    pub fn body(self) -> Option<Delimit> {
+    pub(crate) fn body(self) -> Option<Delimit> {
         match self {
             Self::Body(d) => Some(d),
             Self::NoBody | Self::Head(_) => None,
@@ -120,7 +120,7 @@ impl Framing {
 
     /// `true` when only closing the connection can end the body.
     #[must_use]
-    pub fn needs_close(self) -> bool {
+    pub(crate) fn needs_close(self) -> bool {
         self == Self::Body(Delimit::Close)
     }
 
@@ -143,32 +143,33 @@ impl Framing {
 /// A status the server answers with itself (its own 4xx/5xx), carried as
 /// the code and the status line so that neither is parsed again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerStatus {
+pub(crate) struct ServerStatus {
     /// The status code.
-    pub code: u16,
+    pub(crate) code: u16,
     /// The status line, e.g. `"400 Bad Request"`.
-    pub line: &'static str,
+    pub(crate) line: &'static str,
 }
 
 impl ServerStatus {
     /// `200 OK`.
-    pub const OK: Self = Self::new(200, "200 OK");
+    pub(crate) const OK: Self = Self::new(200, "200 OK");
     /// `400 Bad Request`.
-    pub const BAD_REQUEST: Self = Self::new(400, "400 Bad Request");
+    pub(crate) const BAD_REQUEST: Self = Self::new(400, "400 Bad Request");
     /// `408 Request Timeout`.
-    pub const REQUEST_TIMEOUT: Self = Self::new(408, "408 Request Timeout");
+    pub(crate) const REQUEST_TIMEOUT: Self = Self::new(408, "408 Request Timeout");
     /// `413 Content Too Large`.
-    pub const CONTENT_TOO_LARGE: Self = Self::new(413, "413 Content Too Large");
+    pub(crate) const CONTENT_TOO_LARGE: Self = Self::new(413, "413 Content Too Large");
     /// `414 URI Too Long`.
-    pub const URI_TOO_LONG: Self = Self::new(414, "414 URI Too Long");
+    pub(crate) const URI_TOO_LONG: Self = Self::new(414, "414 URI Too Long");
     /// `431 Request Header Fields Too Large`.
-    pub const HEADER_FIELDS_TOO_LARGE: Self = Self::new(431, "431 Request Header Fields Too Large");
+    pub(crate) const HEADER_FIELDS_TOO_LARGE: Self =
+        Self::new(431, "431 Request Header Fields Too Large");
     /// `500 Internal Server Error`.
-    pub const INTERNAL_SERVER_ERROR: Self = Self::new(500, "500 Internal Server Error");
+    pub(crate) const INTERNAL_SERVER_ERROR: Self = Self::new(500, "500 Internal Server Error");
     /// `501 Not Implemented`.
-    pub const NOT_IMPLEMENTED: Self = Self::new(501, "501 Not Implemented");
+    pub(crate) const NOT_IMPLEMENTED: Self = Self::new(501, "501 Not Implemented");
     /// `505 HTTP Version Not Supported`.
-    pub const VERSION_NOT_SUPPORTED: Self = Self::new(505, "505 HTTP Version Not Supported");
+    pub(crate) const VERSION_NOT_SUPPORTED: Self = Self::new(505, "505 HTTP Version Not Supported");
 
     const fn new(code: u16, line: &'static str) -> Self {
         Self { code, line }
@@ -180,7 +181,7 @@ impl ServerStatus {
 /// `Date`/`Server` unless the app set them, the framing header, then
 /// `Connection: close` when the connection will not be kept and
 /// `Connection: keep-alive` for a kept HTTP/1.0 connection (RFC 9112 §9.3).
-pub fn write_head(
+pub(crate) fn write_head(
     out: &mut Vec<u8>,
     head: &AppHead,
     framing: Framing,
@@ -211,7 +212,7 @@ pub fn write_head(
 
 /// Appends the server's own complete plain-text answer, whose body is the
 /// status line (its 4xx/5xx); returns the body length in bytes.
-pub fn write_simple(
+pub(crate) fn write_simple(
     out: &mut Vec<u8>,
     status: ServerStatus,
     answering: Answering,
@@ -230,7 +231,7 @@ pub fn write_simple(
 
 /// Appends the server's own complete answer with `body` as its
 /// `text/plain` body; returns the body length in bytes.
-pub fn write_text(
+pub(crate) fn write_text(
     out: &mut Vec<u8>,
     status: ServerStatus,
     body: &str,
@@ -245,7 +246,7 @@ pub fn write_text(
 /// Appends the server's own complete answer with `body` as its body of
 /// type `content_type` (a constant, valid header value); returns the body
 /// length in bytes.
-pub fn write_body(
+pub(crate) fn write_body(
     out: &mut Vec<u8>,
     status: ServerStatus,
     content_type: &'static str,
@@ -270,14 +271,14 @@ pub fn write_body(
 
 /// The `Date` header value (RFC 9110 §6.6.1), formatted once per second.
 #[derive(Debug, Default)]
-pub struct DateCache {
+pub(crate) struct DateCache {
     secs: u64,
     value: String,
 }
 
 impl DateCache {
     /// The current IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-    pub fn now(&mut self) -> &str {
+    pub(crate) fn now(&mut self) -> &str {
         let now = SystemTime::now();
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if secs != self.secs || self.value.is_empty() {

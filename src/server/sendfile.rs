@@ -19,7 +19,7 @@ const MAX_SEND_BYTES: usize = 1024 * 1024;
 
 /// The rest of a regular file to send.
 #[derive(Debug)]
-pub struct FileBody {
+pub(crate) struct FileBody {
     file: File,
     offset: u64,
     left: u64,
@@ -30,7 +30,7 @@ impl FileBody {
     /// when it is a regular file with a working `fileno()`; `None` for
     /// anything else (the response is then iterated as usual).
     #[must_use]
-    pub fn from_filelike(py: Python<'_>, filelike: &Bound<'_, PyAny>) -> Option<Self> {
+    pub(crate) fn from_filelike(py: Python<'_>, filelike: &Bound<'_, PyAny>) -> Option<Self> {
         if !cfg!(target_os = "linux") {
             return None;
         }
@@ -56,13 +56,13 @@ impl FileBody {
 
     /// Bytes still to send.
     #[must_use]
-    pub fn left(&self) -> u64 {
+    pub(crate) fn left(&self) -> u64 {
         self.left
     }
 
     /// Sends no more than `limit` bytes in all (the response's
     /// `Content-Length`).
-    pub fn truncate(&mut self, limit: u64) {
+    pub(crate) fn truncate(&mut self, limit: u64) {
         self.left = self.left.min(limit);
     }
 
@@ -73,7 +73,7 @@ impl FileBody {
     /// The socket's error (the client went away), or `UnexpectedEof` when
     /// the file ended early (it shrank after the response started).
     #[cfg(target_os = "linux")]
-    pub fn send_to(&mut self, sock: &impl std::os::fd::AsFd) -> io::Result<Option<usize>> {
+    pub(crate) fn send_to(&mut self, sock: &impl std::os::fd::AsFd) -> io::Result<Option<usize>> {
         let want = usize::try_from(self.left).map_or(MAX_SEND_BYTES, |l| l.min(MAX_SEND_BYTES));
         loop {
             match rustix::fs::sendfile(sock, &self.file, Some(&mut self.offset), want) {
@@ -97,7 +97,7 @@ impl FileBody {
     /// # Errors
     /// The file's read error, or `UnexpectedEof` when the file ended early.
     #[cfg(unix)]
-    pub fn read_into(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    pub(crate) fn read_into(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         use std::os::unix::fs::FileExt;
         let want = usize::try_from(self.left).map_or(max, |l| l.min(max));
         let start = out.len();
@@ -121,13 +121,13 @@ impl FileBody {
 
     /// Never called: [`FileBody::from_filelike`] gives `None` here.
     #[cfg(not(unix))]
-    pub fn read_into(&mut self, _out: &mut Vec<u8>, _max: usize) -> io::Result<usize> {
+    pub(crate) fn read_into(&mut self, _out: &mut Vec<u8>, _max: usize) -> io::Result<usize> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
     /// Never called: [`FileBody::from_filelike`] gives `None` here.
     #[cfg(not(target_os = "linux"))]
-    pub fn send_to<T>(&mut self, _sock: &T) -> io::Result<Option<usize>> {
+    pub(crate) fn send_to<T>(&mut self, _sock: &T) -> io::Result<Option<usize>> {
         Err(io::ErrorKind::Unsupported.into())
     }
 }

@@ -53,7 +53,7 @@ fn count() -> PyResult<()> {
 
 /// Signals received since the handlers were installed (0 when none were).
 #[must_use]
-pub fn received() -> u32 {
+pub(crate) fn received() -> u32 {
     RECEIVED.load(Ordering::SeqCst)
 }
 
@@ -63,7 +63,7 @@ pub fn received() -> u32 {
 ///
 /// # Errors
 /// As above: the loop stops gracefully on it.
-pub fn check(py: Python<'_>) -> PyResult<()> {
+pub(crate) fn check(py: Python<'_>) -> PyResult<()> {
     py.check_signals()?;
     if received() > 0 {
         return Err(PyKeyboardInterrupt::new_err(()));
@@ -75,7 +75,7 @@ pub fn check(py: Python<'_>) -> PyResult<()> {
 /// should end at once: a second signal has come, or any signal since it
 /// began (a stop for another reason, e.g. `SystemExit` from the app).
 #[must_use]
-pub fn hurry(at_start: u32) -> bool {
+pub(crate) fn hurry(at_start: u32) -> bool {
     let n = received();
     n >= 2 || n > at_start
 }
@@ -179,7 +179,7 @@ impl OnSignal {
 /// The handlers an [`OnSignal`] replaced, put back by [`Handlers::restore`]
 /// (or on drop).
 #[derive(Debug, Default)]
-pub struct Handlers {
+pub(crate) struct Handlers {
     /// `(signal number, its handler before)`.
     previous: Vec<(Py<PyAny>, Py<PyAny>)>,
     watchdog: Arc<Watchdog>,
@@ -192,7 +192,7 @@ impl Handlers {
     ///
     /// # Errors
     /// What the `signal` module raises (not expected).
-    pub fn install(py: Python<'_>, grace: Duration) -> PyResult<Self> {
+    pub(crate) fn install(py: Python<'_>, grace: Duration) -> PyResult<Self> {
         let mut me = Self::default();
         let signal = py.import("signal")?;
         let default = signal.getattr("default_int_handler")?;
@@ -238,7 +238,7 @@ impl Handlers {
     /// # Errors
     /// `result`'s error, else `KeyboardInterrupt` as above, else what
     /// `signal.signal` raises.
-    pub fn restore(mut self, py: Python<'_>, result: PyResult<()>) -> PyResult<()> {
+    pub(crate) fn restore(mut self, py: Python<'_>, result: PyResult<()>) -> PyResult<()> {
         let installed = !self.previous.is_empty();
         self.watchdog.call_off(py);
         // A signal the watchdog sent just before it was called off goes to

@@ -14,9 +14,9 @@ use super::input::Input;
 
 /// A request body being received.
 #[derive(Debug, Default)]
-pub struct Spool {
+pub(crate) struct Spool {
     /// Decoded bytes not yet in the file (the whole body while it is small).
-    pub mem: Vec<u8>,
+    pub(crate) mem: Vec<u8>,
     file: Option<File>,
     in_file: u64,
 }
@@ -24,14 +24,8 @@ pub struct Spool {
 impl Spool {
     /// Body bytes received so far.
     #[must_use]
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.in_file + self.mem.len() as u64
-    }
-
-    /// `true` before any body byte.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Moves what is in memory to the file once the body is past
@@ -39,7 +33,7 @@ impl Spool {
     ///
     /// # Errors
     /// When the temporary file cannot be created or written (disk full).
-    pub fn settle(&mut self, threshold: u64) -> io::Result<()> {
+    pub(crate) fn settle(&mut self, threshold: u64) -> io::Result<()> {
         if self.file.is_none() && self.mem.len() as u64 <= threshold {
             return Ok(());
         }
@@ -67,7 +61,7 @@ impl Spool {
     /// # Errors
     /// When the temporary file cannot be rewound, or the `Input` object
     /// cannot be allocated.
-    pub fn into_input<'py>(
+    pub(crate) fn into_input<'py>(
         self,
         py: Python<'py>,
         empty: &Py<Input>,

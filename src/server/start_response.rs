@@ -29,43 +29,44 @@ use crate::wsgi::{
 /// `String` per header; the app may change its list afterwards without
 /// effect, as with a copy).
 ///
-/// The checks are those of [`crate::wsgi::Status`] and
+/// The checks are those of [`crate::wsgi::status_code`] and
 /// [`crate::wsgi::Headers`] (PEP 3333 "The start_response() Callable",
 /// RFC 9110 §5.5); hop-by-hop headers (RFC 9110 §7.6.1) are left out of the
 /// bytes and listed in [`AppHead::dropped`].
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // independent facts about the headers
-pub struct AppHead {
+pub(crate) struct AppHead {
     /// The status code, 100..=999.
-    pub code: u16,
+    pub(crate) code: u16,
     /// `200 OK\r\n` then `Name: value\r\n` for each kept header, latin-1.
     bytes: Vec<u8>,
     /// The app's `Content-Length` (RFC 9110 §8.6), or why it is unusable.
     content_length: Result<Option<u64>, Error>,
     /// The app set `Date` (any case).
-    pub has_date: bool,
+    pub(crate) has_date: bool,
     /// The app set `Server` (any case).
-    pub has_server: bool,
+    pub(crate) has_server: bool,
     /// The app's first `Connection` header lists `close`.
-    pub app_close: bool,
+    pub(crate) app_close: bool,
     seen_connection: bool,
     /// Hop-by-hop header names the app set, as given (for the log).
-    pub dropped: Vec<String>,
+    pub(crate) dropped: Vec<String>,
 }
 
 impl AppHead {
+    #[cfg(test)]
     /// A head with status `status` (e.g. `"200 OK"`) and no headers yet.
     ///
     /// # Errors
     /// [`Error::InvalidStatus`] as in [`crate::wsgi::Status::parse`].
-    pub fn new(status: &str) -> Result<Self, Error> {
+    pub(crate) fn new(status: &str) -> Result<Self, Error> {
         Ok(Self::with_code(status_code(status)?, status))
     }
 
     /// A head with status line `status` and code `code`, taken as they are
     /// (the server's own answers).
     #[must_use]
-    pub fn with_code(code: u16, status: &str) -> Self {
+    pub(crate) fn with_code(code: u16, status: &str) -> Self {
         Self::in_buffer(code, status, Vec::with_capacity(128))
     }
 
@@ -87,12 +88,12 @@ impl AppHead {
         }
     }
 
-    /// A head from a status string and header pairs (the server's own
-    /// answers, tests).
+    /// A head from a status string and header pairs.
     ///
     /// # Errors
     /// As [`AppHead::new`] and [`AppHead::push`].
-    pub fn from_parts<'a>(
+    #[cfg(test)]
+    pub(crate) fn from_parts<'a>(
         status: &str,
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Error> {
@@ -110,7 +111,7 @@ impl AppHead {
     /// `TypeError` for a non-`str` status or a header list that is not a
     /// `list` of `(str, str)` tuples; `ValueError` for a bad status, name or
     /// value (in that order, as [`crate::wsgi::ResponseStart::start`]).
-    pub fn from_py(
+    pub(crate) fn from_py(
         status: &Bound<'_, PyAny>,
         headers: &Bound<'_, PyAny>,
         buffer: Vec<u8>,
@@ -129,7 +130,7 @@ impl AppHead {
     ///
     /// # Errors
     /// [`Error::InvalidHeader`] as in [`check_header`].
-    pub fn push(&mut self, name: &str, value: &str) -> Result<(), Error> {
+    pub(crate) fn push(&mut self, name: &str, value: &str) -> Result<(), Error> {
         // A token name with a printable-ASCII value (nearly every header)
         // passes `check_header` and is its own latin-1; anything else goes
         // through `check_header` for the exact rule and message.
@@ -169,13 +170,13 @@ impl AppHead {
     /// The status line and the kept headers, latin-1, each ending in CRLF
     /// (without the leading `HTTP/1.1 `).
     #[must_use]
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
     /// The buffer of [`AppHead::bytes`], to serialise the next head into.
     #[must_use]
-    pub fn into_buffer(self) -> Vec<u8> {
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
         self.bytes
     }
 
@@ -183,7 +184,7 @@ impl AppHead {
     ///
     /// # Errors
     /// [`Error::InvalidHeader`] for a non-numeric or repeated-and-different value.
-    pub fn content_length(&self) -> Result<Option<u64>, Error> {
+    pub(crate) fn content_length(&self) -> Result<Option<u64>, Error> {
         self.content_length.clone()
     }
 }
@@ -218,9 +219,9 @@ fn push_latin1(out: &mut Vec<u8>, s: &str) {
 /// was not sent yet, else re-raises `exc_info` (PEP 3333 "Error Handling").
 /// Raises `TypeError`/`ValueError` for a bad status or header list and
 /// `RuntimeError` for a second call without `exc_info`. Returns `write`.
-#[pyclass(module = "rswsgi._rswsgi", name = "StartResponse")]
+#[pyclass(module = "rswsgi._rswsgi", name = "ServerStartResponse")]
 #[derive(Debug, Default)]
-pub struct StartResponse {
+pub(crate) struct ServerStartResponse {
     /// The head recorded by the last valid call, until the server takes it.
     head: Option<AppHead>,
     /// A valid call was made.
@@ -236,26 +237,26 @@ pub struct StartResponse {
     /// application code runs.
     outlet: Option<Outlet>,
     /// This object's bound `write`, made by the first call and kept, so
-    /// that a reused object ([`StartResponse::reuse`]) hands out the same
+    /// that a reused object ([`ServerStartResponse::reuse`]) hands out the same
     /// one instead of making a new one per response.
     write: Option<Py<PyAny>>,
     /// The buffer of the last head sent, for the next one (see
-    /// [`StartResponse::recycle`]).
+    /// [`ServerStartResponse::recycle`]).
     buffer: Vec<u8>,
     vectorcall: vectorcall::Slot<Self>,
 }
 
-vectorcall::implement!(StartResponse, |slf, args| {
+vectorcall::implement!(ServerStartResponse, |slf, args| {
     let (status, headers, exc_info) = vectorcall::start_response_args(args)?;
     Some(Self::__call__(slf, status, headers, exc_info))
 });
 
-impl StartResponse {
+impl ServerStartResponse {
     /// `sr` made ready for the next response on the same connection, when
     /// nothing but the server holds it or its `write` (the app may keep
     /// either, e.g. in a closure; then it keeps its state and a new object
     /// is made instead). Saves allocating and freeing this object and its
-    /// bound `write` per response (bench/README "Server").
+    /// bound `write` per response.
     ///
     /// Free threading: not on a free-threaded build, which makes a new
     /// object per response instead. Without the GIL a refcount is a hint
@@ -264,10 +265,10 @@ impl StartResponse {
     /// between the check and the reset another thread may take a new
     /// reference (`gc.get_referrers`) and see the next response's state.
     /// The cost is one allocation per response on the server's one app
-    /// thread. The head buffer ([`StartResponse::recycle`]) lives in the
+    /// thread. The head buffer ([`ServerStartResponse::recycle`]) lives in the
     /// object, so it is reused exactly when the object is.
     #[must_use]
-    pub fn reuse(py: Python<'_>, sr: Py<Self>) -> Option<Bound<'_, Self>> {
+    pub(crate) fn reuse(py: Python<'_>, sr: Py<Self>) -> Option<Bound<'_, Self>> {
         if cfg!(Py_GIL_DISABLED) {
             return None;
         }
@@ -299,20 +300,20 @@ impl StartResponse {
     }
 
     /// The outlet `write()` sends through, if one was made.
-    pub fn outlet(&mut self) -> &mut Option<Outlet> {
+    pub(crate) fn outlet(&mut self) -> &mut Option<Outlet> {
         &mut self.outlet
     }
 
     /// The status and headers recorded by the last valid call, if any and
     /// not yet taken.
     #[must_use]
-    pub fn head(&self) -> Option<&AppHead> {
+    pub(crate) fn head(&self) -> Option<&AppHead> {
         self.head.as_ref()
     }
 
     /// Takes the recorded head out to send it (later `exc_info` calls
     /// re-raise); `None` when `start_response` was not called.
-    pub fn take_head(&mut self) -> Option<AppHead> {
+    pub(crate) fn take_head(&mut self) -> Option<AppHead> {
         let head = self.head.take();
         self.sent |= head.is_some();
         head
@@ -320,29 +321,29 @@ impl StartResponse {
 
     /// Keeps the buffer of `head`, sent, for the next head of a reused
     /// object (saves an allocation per response).
-    pub fn recycle(&mut self, head: AppHead) {
+    pub(crate) fn recycle(&mut self, head: AppHead) {
         self.buffer = head.into_buffer();
     }
 
     /// Records that the head is being sent: later `exc_info` calls re-raise.
-    pub fn mark_sent(&mut self) {
+    pub(crate) fn mark_sent(&mut self) {
         self.sent = true;
     }
 
     /// `true` when `write()` has buffered bytes.
     #[must_use]
-    pub fn has_written(&self) -> bool {
+    pub(crate) fn has_written(&self) -> bool {
         !self.written.is_empty()
     }
 
     /// How many bytes `write()` has buffered.
     #[must_use]
-    pub fn written_len(&self) -> u64 {
+    pub(crate) fn written_len(&self) -> u64 {
         self.written.len() as u64
     }
 
     /// Moves the bytes given to `write()` so far to the end of `out`.
-    pub fn drain_written_into(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn drain_written_into(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.written);
     }
 
@@ -363,7 +364,7 @@ impl StartResponse {
 }
 
 #[pymethods]
-impl StartResponse {
+impl ServerStartResponse {
     #[pyo3(signature = (status, response_headers, exc_info = None))]
     fn __call__<'py>(
         slf: &Bound<'py, Self>,
@@ -438,7 +439,7 @@ mod tests {
     #[test]
     fn write_buffers_after_start_response() {
         Python::attach(|py| {
-            let sr = Bound::new(py, StartResponse::default()).unwrap();
+            let sr = Bound::new(py, ServerStartResponse::default()).unwrap();
             let data = PyBytes::new(py, b"early");
             // write() before start_response is an error.
             assert!(sr.call_method1("write", (&data,)).is_err());
@@ -461,8 +462,8 @@ mod tests {
     #[cfg(Py_GIL_DISABLED)]
     fn never_reused_without_the_gil() {
         Python::attach(|py| {
-            let sr = Bound::new(py, StartResponse::default()).unwrap();
-            assert!(StartResponse::reuse(py, sr.unbind()).is_none());
+            let sr = Bound::new(py, ServerStartResponse::default()).unwrap();
+            assert!(ServerStartResponse::reuse(py, sr.unbind()).is_none());
         });
     }
 
@@ -470,28 +471,28 @@ mod tests {
     #[cfg(not(Py_GIL_DISABLED))]
     fn reused_only_when_the_server_alone_holds_it() {
         Python::attach(|py| {
-            fn call<'py>(sr: &Bound<'py, StartResponse>) -> Bound<'py, PyAny> {
+            fn call<'py>(sr: &Bound<'py, ServerStartResponse>) -> Bound<'py, PyAny> {
                 let py = sr.py();
                 sr.call1((PyString::new(py, "200 OK"), PyList::empty(py)))
                     .unwrap()
             }
-            let sr = Bound::new(py, StartResponse::default()).unwrap();
+            let sr = Bound::new(py, ServerStartResponse::default()).unwrap();
             let write = call(&sr);
             write.call1((PyBytes::new(py, b"x"),)).unwrap();
             drop(write);
             let ptr = sr.as_ptr();
             // Nothing else holds it: the same object, reset, same `write`.
-            let sr = StartResponse::reuse(py, sr.unbind()).unwrap();
+            let sr = ServerStartResponse::reuse(py, sr.unbind()).unwrap();
             assert_eq!(sr.as_ptr(), ptr);
             assert!(sr.borrow().head().is_none() && !sr.borrow().has_written());
             let write = call(&sr);
             assert!(write.is(sr.borrow().write.as_ref().unwrap()));
             // The app holds `write`: not reused.
-            assert!(StartResponse::reuse(py, sr.clone().unbind()).is_none());
+            assert!(ServerStartResponse::reuse(py, sr.clone().unbind()).is_none());
             drop(write);
             // The app holds `start_response` itself: not reused.
             let kept = sr.clone();
-            assert!(StartResponse::reuse(py, sr.unbind()).is_none());
+            assert!(ServerStartResponse::reuse(py, sr.unbind()).is_none());
             // A second call without exc_info still fails on the kept one.
             assert!(kept
                 .call1((PyString::new(py, "200 OK"), PyList::empty(py)))
@@ -565,7 +566,7 @@ mod tests {
         use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
         use pyo3::types::PyTuple;
         Python::attach(|py| {
-            let sr = Bound::new(py, StartResponse::default()).unwrap();
+            let sr = Bound::new(py, ServerStartResponse::default()).unwrap();
             let err_of = |status: Bound<'_, PyAny>, headers: Bound<'_, PyAny>| {
                 sr.call1((status, headers)).unwrap_err()
             };

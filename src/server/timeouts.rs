@@ -9,7 +9,7 @@ use super::config::Limits;
 
 /// What a connection is waiting for, as far as its timeouts go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Waiting {
+pub(crate) enum Waiting {
     /// Draining the client's bytes after our close, until `until`.
     Lingering {
         /// The end of the lingering close.
@@ -33,7 +33,7 @@ pub enum Waiting {
 
 /// Which deadline has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overdue {
+pub(crate) enum Overdue {
     /// A TLS handshake unfinished `header_timeout_secs` after its first
     /// byte: close (no HTTP answer can reach the client).
     Handshake,
@@ -52,7 +52,7 @@ pub enum Overdue {
 /// last moved at `last_activity`, and a TLS handshake in progress started
 /// at `handshake_started`.
 #[must_use]
-pub fn overdue(
+pub(crate) fn overdue(
     now: Instant,
     limits: &Limits,
     last_activity: Instant,

@@ -23,7 +23,7 @@ const FIRST_BYTES: usize = 16;
 
 /// Why a TLS connection was given up.
 #[derive(Debug)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The client sent a plain HTTP request (`GET / HTTP/1.1`) to the TLS
     /// socket.
     PlainHttp,
@@ -49,7 +49,7 @@ impl fmt::Display for Refusal {
 
 /// The outcome of [`TlsSession::read`].
 #[derive(Debug)]
-pub enum Decrypted {
+pub(crate) enum Decrypted {
     /// This many plaintext bytes were put in the buffer.
     Data(usize),
     /// Nothing to read until the next readable edge.
@@ -63,7 +63,7 @@ pub enum Decrypted {
 }
 
 /// One connection's TLS state and its ciphertext waiting to be sent.
-pub struct TlsSession {
+pub(crate) struct TlsSession {
     conn: ServerConnection,
     /// Ciphertext to send: `wire[wire_pos..]`.
     wire: Vec<u8>,
@@ -91,7 +91,7 @@ impl TlsSession {
     ///
     /// # Errors
     /// When rustls refuses the configuration (it has no protocol version).
-    pub fn new(config: &Arc<ServerConfig>) -> Result<Self, rustls::Error> {
+    pub(crate) fn new(config: &Arc<ServerConfig>) -> Result<Self, rustls::Error> {
         Ok(Self {
             conn: ServerConnection::new(Arc::clone(config))?,
             wire: Vec::new(),
@@ -105,7 +105,7 @@ impl TlsSession {
     /// When the handshake in progress started (its first byte arrived);
     /// `None` before the client sent anything and after the handshake.
     #[must_use]
-    pub fn handshake_started(&self) -> Option<Instant> {
+    pub(crate) fn handshake_started(&self) -> Option<Instant> {
         self.handshake_started
     }
 
@@ -113,7 +113,7 @@ impl TlsSession {
     /// decrypting ciphertext from `sock` when rustls holds none. `readable`
     /// is the transport's edge flag: cleared when the socket is drained
     /// (`WouldBlock`, or a short read without the client's FIN).
-    pub fn read(
+    pub(crate) fn read(
         &mut self,
         sock: &mut dyn Read,
         buf: &mut [u8],
@@ -177,7 +177,7 @@ impl TlsSession {
     ///
     /// # Errors
     /// When rustls no longer accepts data (the session was closed).
-    pub fn encrypt(&mut self, plain: &[u8]) -> io::Result<usize> {
+    pub(crate) fn encrypt(&mut self, plain: &[u8]) -> io::Result<usize> {
         let n = self.conn.writer().write(plain)?;
         self.collect();
         Ok(n)
@@ -185,7 +185,7 @@ impl TlsSession {
 
     /// Queues the `close_notify` alert (RFC 8446 §6.1) once; `true` the
     /// first time.
-    pub fn close_notify(&mut self) -> bool {
+    pub(crate) fn close_notify(&mut self) -> bool {
         if std::mem::replace(&mut self.close_notify_sent, true) {
             return false;
         }
@@ -196,18 +196,18 @@ impl TlsSession {
 
     /// Ciphertext waiting to be written.
     #[must_use]
-    pub fn wire(&self) -> &[u8] {
+    pub(crate) fn wire(&self) -> &[u8] {
         &self.wire[self.wire_pos..]
     }
 
     /// Bytes of ciphertext waiting to be written.
     #[must_use]
-    pub fn wire_pending(&self) -> usize {
+    pub(crate) fn wire_pending(&self) -> usize {
         self.wire.len() - self.wire_pos
     }
 
     /// Marks `n` bytes of [`TlsSession::wire`] as written.
-    pub fn wire_sent(&mut self, n: usize) {
+    pub(crate) fn wire_sent(&mut self, n: usize) {
         self.wire_pos += n;
         if self.wire_pos == self.wire.len() {
             self.wire.clear();
@@ -249,7 +249,7 @@ impl Read for Wire<'_> {
 /// case). A TLS record starts with a content type byte (20–24, RFC 8446
 /// §5.1), never a letter.
 #[must_use]
-pub fn looks_like_http(first: &[u8]) -> bool {
+pub(crate) fn looks_like_http(first: &[u8]) -> bool {
     let letters = first.iter().take_while(|b| b.is_ascii_uppercase()).count();
     letters > 0 && first.get(letters) == Some(&b' ')
 }

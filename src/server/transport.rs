@@ -40,7 +40,7 @@ const TLS_FILE_BLOCK_BYTES: usize = 64 * 1024;
 
 /// The outcome of [`Transport::read_some`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
+pub(crate) enum Received {
     /// New bytes are in the input buffer.
     Data,
     /// Nothing to read until the next readable edge.
@@ -56,7 +56,7 @@ pub enum Received {
 /// A socket with buffered, non-blocking input and output.
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // independent facts about the socket, not a state
-pub struct Transport {
+pub(crate) struct Transport {
     /// The client.
     peer: Peer,
     /// Input storage; bytes `start..end` are received and not yet used.
@@ -65,7 +65,7 @@ pub struct Transport {
     start: usize,
     end: usize,
     /// Output not yet written: `out[out_pos..]`.
-    pub out: Vec<u8>,
+    pub(crate) out: Vec<u8>,
     out_pos: usize,
     readable: bool,
     writable: bool,
@@ -73,9 +73,9 @@ pub struct Transport {
     /// will come, so reading goes on until it says so (end of file).
     read_closed: bool,
     /// The client closed its sending side.
-    pub eof: bool,
+    pub(crate) eof: bool,
     /// When bytes last moved in either direction (for timeouts).
-    pub last_activity: Instant,
+    pub(crate) last_activity: Instant,
     /// The TLS session on an HTTPS server's connection.
     tls: Option<Box<TlsSession>>,
     /// Why the TLS session was given up, until the connection asks.
@@ -86,14 +86,15 @@ impl Transport {
     /// Wraps a freshly accepted socket (assumed ready both ways until it
     /// says `WouldBlock`), with `tls` on an HTTPS server.
     #[must_use]
-    pub fn new(stream: TcpStream, tls: Option<TlsSession>) -> Self {
+    pub(crate) fn new(stream: TcpStream, tls: Option<TlsSession>) -> Self {
         Self::over(Peer::Tcp(Arc::new(stream)), tls.map(Box::new))
     }
 
+    #[cfg(test)]
     /// A transport whose client is `peer`, in memory (tests of the
     /// connection layer without a socket).
     #[must_use]
-    pub fn memory(peer: MemoryPeer) -> Self {
+    pub(crate) fn memory(peer: MemoryPeer) -> Self {
         Self::over(Peer::Memory(Box::new(peer)), None)
     }
 
@@ -115,8 +116,9 @@ impl Transport {
         }
     }
 
+    #[cfg(test)]
     /// The in-memory client, for a test to look at and feed.
-    pub fn memory_peer(&mut self) -> Option<&mut MemoryPeer> {
+    pub(crate) fn memory_peer(&mut self) -> Option<&mut MemoryPeer> {
         match &mut self.peer {
             Peer::Memory(m) => Some(m),
             Peer::Tcp(_) => None,
@@ -124,7 +126,7 @@ impl Transport {
     }
 
     /// Removes the socket from the event loop's poll (before it is dropped).
-    pub fn deregister(&self, registry: &Registry) {
+    pub(crate) fn deregister(&self, registry: &Registry) {
         if let Peer::Tcp(stream) = &self.peer {
             let _ = registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
         }
@@ -134,7 +136,7 @@ impl Transport {
     /// [`Outlet`](super::outlet::Outlet) keeps, into which this one's output
     /// side is swapped while application code runs.
     #[must_use]
-    pub fn twin(&self) -> Self {
+    pub(crate) fn twin(&self) -> Self {
         let peer = match &self.peer {
             Peer::Tcp(stream) => Peer::Tcp(Arc::clone(stream)),
             Peer::Memory(_) => Peer::Memory(Box::default()),
@@ -147,7 +149,7 @@ impl Transport {
     /// so that `write()` can send at once, and swapped back after it. Only
     /// small fields move. Nothing reads from a transport while its output
     /// is lent: the request is already received whole.
-    pub fn swap_output(&mut self, twin: &mut Self) {
+    pub(crate) fn swap_output(&mut self, twin: &mut Self) {
         std::mem::swap(&mut self.out, &mut twin.out);
         std::mem::swap(&mut self.out_pos, &mut twin.out_pos);
         std::mem::swap(&mut self.tls, &mut twin.tls);
@@ -165,7 +167,7 @@ impl Transport {
     /// # Errors
     /// The socket's error (the client went away), or `TimedOut` when the
     /// client did not read for `timeout`.
-    pub fn flush_blocking(&mut self, py: Python<'_>, timeout: Duration) -> io::Result<()> {
+    pub(crate) fn flush_blocking(&mut self, py: Python<'_>, timeout: Duration) -> io::Result<()> {
         let deadline = Instant::now() + timeout;
         while !self.flush()? {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -180,14 +182,14 @@ impl Transport {
     /// When the TLS handshake in progress started; `None` without TLS,
     /// before the client sent anything, and after the handshake.
     #[must_use]
-    pub fn handshake_started(&self) -> Option<Instant> {
+    pub(crate) fn handshake_started(&self) -> Option<Instant> {
         self.tls.as_ref().and_then(|t| t.handshake_started())
     }
 
     /// Why the TLS session was given up (after [`Received::Refused`]).
     /// After [`Refusal::PlainHttp`] the transport writes plain bytes, so the
     /// client can be answered in the protocol it speaks.
-    pub fn take_refusal(&mut self) -> Option<Refusal> {
+    pub(crate) fn take_refusal(&mut self) -> Option<Refusal> {
         let refusal = self.refusal.take();
         if matches!(refusal, Some(Refusal::PlainHttp)) {
             self.tls = None;
@@ -197,7 +199,7 @@ impl Transport {
 
     /// Records a readiness edge; `read_closed` when the client's FIN (or an
     /// error) came with it.
-    pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
+    pub(crate) fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
         self.read_closed |= read_closed;
@@ -205,12 +207,12 @@ impl Transport {
 
     /// Received bytes not yet consumed.
     #[must_use]
-    pub fn input(&self) -> &[u8] {
+    pub(crate) fn input(&self) -> &[u8] {
         &self.input[self.start..self.end]
     }
 
     /// Marks the first `n` received bytes as used.
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.end);
         if self.start == self.end {
             self.start = 0;
@@ -219,7 +221,7 @@ impl Transport {
     }
 
     /// Drops all received bytes (after a request the server refused).
-    pub fn discard_input(&mut self) {
+    pub(crate) fn discard_input(&mut self) {
         self.start = 0;
         self.end = 0;
     }
@@ -227,25 +229,25 @@ impl Transport {
     /// Output bytes not yet written (under TLS: plaintext not yet
     /// encrypted plus ciphertext not yet written).
     #[must_use]
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.out.len() - self.out_pos + self.tls.as_ref().map_or(0, |t| t.wire_pending())
     }
 
     /// `false` after a write said `WouldBlock`, until the next edge.
     #[must_use]
-    pub fn is_writable(&self) -> bool {
+    pub(crate) fn is_writable(&self) -> bool {
         self.writable
     }
 
     /// Drops output not yet written (the response is being aborted).
-    pub fn discard_output(&mut self) {
+    pub(crate) fn discard_output(&mut self) {
         self.out.clear();
         self.out_pos = 0;
     }
 
     /// Reads up to `want` bytes into the input buffer (decrypted under
     /// TLS, where bytes rustls already holds come before the socket).
-    pub fn read_some(&mut self, want: usize) -> Received {
+    pub(crate) fn read_some(&mut self, want: usize) -> Received {
         if self.eof {
             return Received::Eof;
         }
@@ -331,7 +333,7 @@ impl Transport {
     ///
     /// # Errors
     /// The socket's error (the client went away).
-    pub fn flush(&mut self) -> io::Result<bool> {
+    pub(crate) fn flush(&mut self) -> io::Result<bool> {
         if let Some(tls) = self.tls.as_deref_mut() {
             loop {
                 let n = write_until_blocked(&mut self.peer, tls.wire(), &mut self.writable)?;
@@ -377,7 +379,7 @@ impl Transport {
     ///
     /// # Errors
     /// The socket's error (the client went away), or the file ended early.
-    pub fn send_file(&mut self, file: &mut FileBody) -> io::Result<Option<usize>> {
+    pub(crate) fn send_file(&mut self, file: &mut FileBody) -> io::Result<Option<usize>> {
         if !self.writable {
             return Ok(None);
         }
@@ -402,7 +404,7 @@ impl Transport {
     /// 8446 §6.1, so the client can tell the end from a truncation), then
     /// `shutdown(Write)`. `false` while the alert waits for the socket: call
     /// again once [`Transport::pending`] is 0.
-    pub fn close_write(&mut self) -> bool {
+    pub(crate) fn close_write(&mut self) -> bool {
         if let Some(tls) = self.tls.as_deref_mut() {
             if tls.close_notify() && (self.flush().is_ok() && self.pending() > 0) {
                 return false;
@@ -414,7 +416,7 @@ impl Transport {
 
     /// Reads and drops input (lingering close); `true` once the client
     /// closed, failed, or sent more than `max_bytes` in total (`dropped`).
-    pub fn drain_until_closed(&mut self, dropped: &mut usize, max_bytes: usize) -> bool {
+    pub(crate) fn drain_until_closed(&mut self, dropped: &mut usize, max_bytes: usize) -> bool {
         let mut scratch = [0u8; 4096];
         while self.readable {
             match self.peer.read(&mut scratch) {
@@ -440,7 +442,10 @@ enum Peer {
     /// A socket; shared with a lent output side (`&TcpStream` reads and
     /// writes, so no lock is needed).
     Tcp(Arc<TcpStream>),
-    /// A client in memory (tests).
+    /// A client in memory: made only by tests (`Transport::memory`); the
+    /// arms that serve it stay in every build, so that the tests run the
+    /// matches the server runs.
+    #[cfg_attr(not(test), allow(dead_code))]
     Memory(Box<MemoryPeer>),
 }
 
@@ -513,24 +518,25 @@ impl Write for Peer {
 /// `room` bytes in all before the next write says `WouldBlock` (a client
 /// that stops reading).
 #[derive(Debug, Default)]
-pub struct MemoryPeer {
+pub(crate) struct MemoryPeer {
     /// Bytes still to arrive, one read per piece at most.
-    pub incoming: VecDeque<Vec<u8>>,
+    pub(crate) incoming: VecDeque<Vec<u8>>,
     /// After `incoming`, the client closes its sending side (end of file);
     /// otherwise reads say `WouldBlock`.
-    pub eof: bool,
+    pub(crate) eof: bool,
     /// What the server sent.
-    pub received: Vec<u8>,
+    pub(crate) received: Vec<u8>,
     /// How many more bytes the client takes; `None`: as many as are sent.
-    pub room: Option<usize>,
+    pub(crate) room: Option<usize>,
     /// The server ended its sending side.
-    pub write_closed: bool,
+    pub(crate) write_closed: bool,
 }
 
 impl MemoryPeer {
+    #[cfg(test)]
     /// A client that sends `pieces`, one read each, then waits.
     #[must_use]
-    pub fn sending<I, P>(pieces: I) -> Self
+    pub(crate) fn sending<I, P>(pieces: I) -> Self
     where
         I: IntoIterator<Item = P>,
         P: Into<Vec<u8>>,

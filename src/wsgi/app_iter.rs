@@ -15,7 +15,7 @@ use crate::errors::Error;
 /// whether the request was completed normally, or terminated early due to an
 /// application error during iteration or an early disconnect").
 #[derive(Debug)]
-pub struct AppIter {
+pub(crate) struct AppIter {
     iterable: Py<PyAny>,
     cursor: Cursor,
     closed: bool,
@@ -37,7 +37,7 @@ enum Cursor {
 impl AppIter {
     /// Wraps what the application returned. Nothing is iterated yet.
     #[must_use]
-    pub fn new(iterable: Bound<'_, PyAny>) -> Self {
+    pub(crate) fn new(iterable: Bound<'_, PyAny>) -> Self {
         Self {
             iterable: iterable.unbind(),
             cursor: Cursor::Start,
@@ -47,7 +47,7 @@ impl AppIter {
 
     /// The iterable as returned by the application.
     #[must_use]
-    pub fn iterable<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
+    pub(crate) fn iterable<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
         self.iterable.bind(py)
     }
 
@@ -56,7 +56,7 @@ impl AppIter {
     /// # Errors
     /// What the application's iterator raised; `TypeError` for a chunk that
     /// is not `bytes` (PEP 3333 "Unicode Issues").
-    pub fn next<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    pub(crate) fn next<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         if self.closed {
             return Ok(None);
         }
@@ -102,7 +102,7 @@ impl AppIter {
     ///
     /// # Errors
     /// What `close()` raised.
-    pub fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+    pub(crate) fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         if std::mem::replace(&mut self.closed, true) {
             return Ok(());
         }
@@ -117,18 +117,11 @@ impl AppIter {
         }
     }
 
-    /// `true` once `close()` has been called (or skipped for an iterable
-    /// without one).
-    #[must_use]
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     /// Visits the held Python objects for the cycle collector.
     ///
     /// # Errors
     /// What the visitor returns.
-    pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+    pub(crate) fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.iterable)?;
         if let Cursor::Iter(it) = &self.cursor {
             visit.call(it)?;

@@ -6,17 +6,19 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
-use super::{latin1_bytes, repr_or_type, type_name};
+#[cfg(test)]
+use super::latin1_bytes;
+use super::{repr_or_type, type_name};
 use crate::errors::Error;
 
 /// The response headers handed to `start_response`: checked `(name, value)`
 /// pairs, in order, names as given (case is kept; lookups ignore it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(pub Vec<(String, String)>);
+pub(crate) struct Headers(pub(crate) Vec<(String, String)>);
 
 /// Header names that describe one connection, not the message (RFC 9110
 /// §7.6.1); PEP 3333 forbids applications to send them.
-pub const HOP_BY_HOP: [&str; 8] = [
+pub(crate) const HOP_BY_HOP: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -29,13 +31,13 @@ pub const HOP_BY_HOP: [&str; 8] = [
 
 /// `true` for a hop-by-hop header name (RFC 9110 §7.6.1), any case.
 #[must_use]
-pub fn is_hop_by_hop(name: &str) -> bool {
+pub(crate) fn is_hop_by_hop(name: &str) -> bool {
     HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// `true` for an RFC 9110 §5.6.2 token character.
 #[must_use]
-pub const fn is_tchar(b: u8) -> bool {
+pub(crate) const fn is_tchar(b: u8) -> bool {
     matches!(b,
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
         b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
@@ -54,7 +56,7 @@ const TCHAR: [bool; 256] = {
 
 /// `true` when `name` is a non-empty RFC 9110 token (a valid field name).
 #[must_use]
-pub fn is_token(name: &str) -> bool {
+pub(crate) fn is_token(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| TCHAR[usize::from(b)])
 }
 
@@ -63,7 +65,7 @@ pub fn is_token(name: &str) -> bool {
 ///
 /// # Errors
 /// [`Error::InvalidHeader`] naming the header and what is wrong with it.
-pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), Error> {
     if !is_token(name) {
         return Err(Error::InvalidHeader(format!(
             "name {name:?} is not an RFC 9110 token"
@@ -88,6 +90,7 @@ pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
 }
 
 impl Headers {
+    #[cfg(test)]
     /// Reads and checks a header list passed to `start_response`.
     ///
     /// PEP 3333: `response_headers` is a `list` of `(header_name,
@@ -96,7 +99,7 @@ impl Headers {
     /// # Errors
     /// `TypeError` when it is not a list of 2-tuples of `str`; `ValueError`
     /// ([`Error::InvalidHeader`]) for a bad name or value.
-    pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+    pub(crate) fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
         let list = header_list(obj)?;
         let mut out = Vec::with_capacity(list.len());
         for item in list.iter() {
@@ -109,42 +112,40 @@ impl Headers {
     }
 
     /// The headers as a new Python list of `(str, str)` tuples.
-    pub fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    pub(crate) fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, self.0.iter().map(|(n, v)| (n.as_str(), v.as_str())))
     }
 
+    #[cfg(test)]
     /// The first value of `name`, compared case-insensitively.
     #[must_use]
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    /// `true` when a header called `name` (any case) is present.
-    #[must_use]
-    pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
+    #[cfg(test)]
     /// Removes every header called `name` (any case).
-    pub fn remove(&mut self, name: &str) {
+    pub(crate) fn remove(&mut self, name: &str) {
         self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
+    #[cfg(test)]
     /// Replaces every header called `name` by one `name: value` at the end.
-    pub fn set(&mut self, name: &str, value: String) {
+    pub(crate) fn set(&mut self, name: &str, value: String) {
         self.remove(name);
         self.0.push((name.to_owned(), value));
     }
 
+    #[cfg(test)]
     /// The declared `Content-Length` in bytes, when there is exactly one
     /// value and it is a decimal number (RFC 9110 §8.6).
     ///
     /// # Errors
     /// [`Error::InvalidHeader`] for a non-numeric or repeated-and-different value.
-    pub fn content_length(&self) -> Result<Option<u64>, Error> {
+    pub(crate) fn content_length(&self) -> Result<Option<u64>, Error> {
         let mut found: Option<u64> = None;
         for (n, v) in &self.0 {
             if n.eq_ignore_ascii_case("content-length") {
@@ -154,9 +155,10 @@ impl Headers {
         Ok(found)
     }
 
+    #[cfg(test)]
     /// Appends `Name: value\r\n` for each header to `out`, latin-1 encoded
     /// (RFC 9112 §5; values were checked to fit latin-1).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         for (n, v) in &self.0 {
             out.extend_from_slice(n.as_bytes());
             out.extend_from_slice(b": ");
@@ -174,7 +176,7 @@ impl Headers {
 ///
 /// # Errors
 /// `TypeError` when it is not a `list`.
-pub fn header_list<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyList>> {
+pub(crate) fn header_list<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyList>> {
     obj.cast::<PyList>().map_err(|_| {
         PyTypeError::new_err(format!(
             "response_headers must be a list of (str, str) tuples (PEP 3333), not {}",
@@ -188,7 +190,7 @@ pub fn header_list<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'p
 ///
 /// # Errors
 /// `TypeError` unless it is a 2-tuple of `str`.
-pub fn header_item<'py>(
+pub(crate) fn header_item<'py>(
     item: &Bound<'py, PyAny>,
 ) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
     let pair = item
@@ -221,7 +223,7 @@ pub fn header_item<'py>(
 ///
 /// # Errors
 /// [`Error::InvalidHeader`] for a non-numeric value or a different repeat.
-pub fn next_content_length(found: Option<u64>, v: &str) -> Result<u64, Error> {
+pub(crate) fn next_content_length(found: Option<u64>, v: &str) -> Result<u64, Error> {
     let t = v.trim_matches([' ', '\t']);
     let parsed = (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
         .then(|| t.parse::<u64>().ok())

@@ -10,7 +10,7 @@ use pyo3::types::PyString;
 /// Encodes `s` as latin-1 (ISO-8859-1), PEP 3333's rule for native strings
 /// that carry bytes. `None` when a character is above U+00FF.
 #[must_use]
-pub fn latin1_bytes(s: &str) -> Option<Cow<'_, [u8]>> {
+pub(crate) fn latin1_bytes(s: &str) -> Option<Cow<'_, [u8]>> {
     if s.is_ascii() {
         return Some(Cow::Borrowed(s.as_bytes()));
     }
@@ -22,7 +22,7 @@ pub fn latin1_bytes(s: &str) -> Option<Cow<'_, [u8]>> {
 
 /// Decodes bytes as latin-1 into a Rust string (every byte is one char).
 #[must_use]
-pub fn latin1_string(bytes: &[u8]) -> Cow<'_, str> {
+pub(crate) fn latin1_string(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) if s.is_ascii() => Cow::Borrowed(s),
         _ => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
@@ -34,7 +34,7 @@ pub fn latin1_string(bytes: &[u8]) -> Cow<'_, str> {
 /// request's bytes as UTF-8: borrowed when `raw` is ASCII (the common case,
 /// no copy), transcoded otherwise. `None` when the bytes are not UTF-8 or
 /// `raw` holds a code point above U+00FF (not a PEP 3333 string).
-pub fn utf8_from_latin1(raw: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn utf8_from_latin1(raw: &str) -> Option<Cow<'_, str>> {
     if raw.is_ascii() {
         return Some(Cow::Borrowed(raw));
     }
@@ -45,7 +45,7 @@ pub fn utf8_from_latin1(raw: &str) -> Option<Cow<'_, str>> {
 /// Makes a Python `str` from bytes decoded as latin-1 (PEP 3333 "native
 /// string"): used for `PATH_INFO`, header values and the like.
 #[must_use]
-pub fn latin1_pystring<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
+pub(crate) fn latin1_pystring<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     PyString::new(py, &latin1_string(bytes))
 }
 

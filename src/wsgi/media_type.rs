@@ -9,17 +9,17 @@ use super::is_token;
 /// (RFC 9110 §8.3.1, §8.3.2): compare them with [`MediaType::is`] and
 /// `eq_ignore_ascii_case`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MediaType<'a> {
+pub(crate) struct MediaType<'a> {
     /// `type/subtype` as written, e.g. `Text/Plain`.
-    pub essence: &'a str,
+    pub(crate) essence: &'a str,
     /// The `charset` parameter's value as written, without quotes.
-    pub charset: Option<&'a str>,
+    pub(crate) charset: Option<&'a str>,
 }
 
 impl<'a> MediaType<'a> {
     /// Parses a `Content-Type` value; `None` when there is no `type/subtype`.
     #[must_use]
-    pub fn parse(value: &'a str) -> Option<Self> {
+    pub(crate) fn parse(value: &'a str) -> Option<Self> {
         // Byte scans: values are short, and `;`, `/`, `=` are ASCII.
         let split = |s: &'a str, sep: u8| {
             let at = s.bytes().position(|b| b == sep)?;
@@ -46,7 +46,7 @@ impl<'a> MediaType<'a> {
 
     /// `true` when the essence is `essence`, compared case-insensitively.
     #[must_use]
-    pub fn is(&self, essence: &str) -> bool {
+    pub(crate) fn is(&self, essence: &str) -> bool {
         self.essence.eq_ignore_ascii_case(essence)
     }
 }

@@ -8,37 +8,31 @@ use pyo3::types::PyString;
 use super::type_name;
 use crate::errors::Error;
 
+#[cfg(test)]
 /// A checked status line such as `"404 Not Found"`.
 ///
 /// PEP 3333: "a string like `'200 OK'`": three digits, a space, a reason
 /// phrase (RFC 9112 §4: the reason may be empty, but the space is not).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
+pub(crate) struct Status {
     /// The status code, 100..=999.
-    pub code: u16,
+    pub(crate) code: u16,
     /// The whole status string as given, e.g. `"200 OK"`.
-    pub line: String,
+    pub(crate) line: String,
 }
 
+#[cfg(test)]
 impl Status {
     /// Checks a status string.
     ///
     /// # Errors
     /// [`Error::InvalidStatus`] unless it is three ASCII digits (first one
     /// 1-9), a space, then a reason of visible characters, spaces and tabs.
-    pub fn parse(s: &str) -> Result<Self, Error> {
+    pub(crate) fn parse(s: &str) -> Result<Self, Error> {
         Ok(Self {
             code: status_code(s)?,
             line: s.to_owned(),
         })
-    }
-
-    /// Reads and checks a status passed from Python.
-    ///
-    /// # Errors
-    /// `TypeError` when it is not a `str`; `ValueError` as in [`Status::parse`].
-    pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self::parse(status_str(obj)?.to_str()?)?)
     }
 }
 
@@ -48,7 +42,7 @@ impl Status {
 /// 100-999). The rest of the string is not looked at: [`status_code`] checks
 /// the whole line. The one place status digits are read.
 #[must_use]
-pub fn status_digits(s: &str) -> Option<u16> {
+pub(crate) fn status_digits(s: &str) -> Option<u16> {
     match *s.as_bytes() {
         [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', ..] => {
             Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
@@ -62,7 +56,7 @@ pub fn status_digits(s: &str) -> Option<u16> {
 /// # Errors
 /// [`Error::InvalidStatus`] unless it is three ASCII digits (first one
 /// 1-9), a space, then a reason of visible characters, spaces and tabs.
-pub fn status_code(s: &str) -> Result<u16, Error> {
+pub(crate) fn status_code(s: &str) -> Result<u16, Error> {
     let reason_ok = |r: &str| {
         r.chars()
             .all(|c| c == '\t' || (c >= ' ' && c != '\x7f' && (c as u32) <= 0xFF))
@@ -77,7 +71,9 @@ pub fn status_code(s: &str) -> Result<u16, Error> {
 ///
 /// # Errors
 /// `TypeError` when it is not a `str`.
-pub fn status_str<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyString>> {
+pub(crate) fn status_str<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+) -> PyResult<&'a Bound<'py, PyString>> {
     obj.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!(
             "status must be a str such as '200 OK' (PEP 3333), not {}",

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::{commit, recover, BodyMode, Inner, StartResponse};
+use super::{commit, recover, BodyMode, FilterStartResponse, Inner};
 use crate::errors::Error;
 use crate::wsgi::AppIter;
 
@@ -23,7 +23,7 @@ enum Step<'py> {
 }
 
 /// Pulls one chunk from the app and decides what the server gets for it.
-fn pull<'py>(sr: &Bound<'py, StartResponse>, it: &mut AppIter) -> PyResult<Step<'py>> {
+fn pull<'py>(sr: &Bound<'py, FilterStartResponse>, it: &mut AppIter) -> PyResult<Step<'py>> {
     let py = sr.py();
     let Some(chunk) = it.next(py)? else {
         return Ok(Step::End);
@@ -63,7 +63,7 @@ fn pull<'py>(sr: &Bound<'py, StartResponse>, it: &mut AppIter) -> PyResult<Step<
 
 /// The end of the app's body: passes the head on if nobody did yet and
 /// gives the transformed body in [`BodyMode::Whole`].
-fn finish<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+fn finish<'py>(sr: &Bound<'py, FilterStartResponse>) -> PyResult<Option<Bound<'py, PyBytes>>> {
     let py = sr.py();
     let out = {
         let mut st = sr.get().lock()?;
@@ -84,7 +84,7 @@ fn finish<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py, PyB
 /// An exception from the app's body: closes the iterable, then recovers
 /// (before the first non-empty chunk) or re-raises.
 fn fail<'py>(
-    sr: &Bound<'py, StartResponse>,
+    sr: &Bound<'py, FilterStartResponse>,
     it: &mut AppIter,
     err: PyErr,
 ) -> PyResult<Bound<'py, PyBytes>> {
@@ -114,7 +114,7 @@ fn fail<'py>(
 
 /// The next chunk the server gets (`None` at the end), with every rule of
 /// the filter applied.
-fn next_chunk<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+fn next_chunk<'py>(sr: &Bound<'py, FilterStartResponse>) -> PyResult<Option<Bound<'py, PyBytes>>> {
     let py = sr.py();
     loop {
         let mut it = {
@@ -171,7 +171,7 @@ fn next_chunk<'py>(sr: &Bound<'py, StartResponse>) -> PyResult<Option<Bound<'py,
 
 /// Closes the app's iterable (its `close()`, exactly once; PEP 3333
 /// "Specification Details"). Later calls do nothing.
-pub(super) fn close(sr: &StartResponse, py: Python<'_>) -> PyResult<()> {
+pub(super) fn close(sr: &FilterStartResponse, py: Python<'_>) -> PyResult<()> {
     let it = {
         let mut st = sr.lock()?;
         st.done = true;
@@ -200,7 +200,7 @@ pub(super) fn close(sr: &StartResponse, py: Python<'_>) -> PyResult<()> {
 /// same objects: nothing absorbed or rewritten), else a new `list`. Raises
 /// what `__next__` would raise.
 pub(super) fn drain<'py>(
-    sr: &Bound<'py, StartResponse>,
+    sr: &Bound<'py, FilterStartResponse>,
     seq: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = sr.py();
@@ -243,13 +243,13 @@ fn item<'py>(seq: &Bound<'py, PyAny>, i: usize) -> Option<Bound<'py, PyAny>> {
 /// app's iterable exactly once. Its state is its response's
 /// `start_response`'s.
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
-pub struct FilteredBody {
-    sr: Py<StartResponse>,
+pub(crate) struct FilteredBody {
+    sr: Py<FilterStartResponse>,
 }
 
 impl FilteredBody {
     /// The body of the response whose state `sr` holds.
-    pub(super) fn new(sr: Py<StartResponse>) -> Self {
+    pub(super) fn new(sr: Py<FilterStartResponse>) -> Self {
         Self { sr }
     }
 }
@@ -278,6 +278,6 @@ impl FilteredBody {
     }
 
     // No `__clear__`: `sr` is an immutable reference, and every cycle
-    // through it also passes through the mutable StartResponse, whose
+    // through it also passes through the mutable FilterStartResponse, whose
     // `__clear__` breaks it (PyO3 guide, "Garbage Collector Integration").
 }

@@ -29,7 +29,7 @@ const HEAD_KEYS: [&str; 4] = ["REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUE
 
 /// What one `log_environ` remembers of the last environ it dumped.
 #[derive(Debug, Default)]
-pub struct DumpCache {
+pub(crate) struct DumpCache {
     /// The last environ's keys in dict order, all exact `str` (else empty:
     /// nothing to reuse). Held, so that their ids are not reused.
     keys: Vec<Py<PyAny>>,
@@ -68,7 +68,7 @@ struct Line {
 /// # Errors
 /// Only interpreter failures (e.g. `MemoryError`); odd keys and values are
 /// printed, not raised.
-pub fn format_environ<'py>(
+pub(crate) fn format_environ<'py>(
     environ: &Bound<'py, PyDict>,
     redact: &[String],
     cache: Option<&Mutex<DumpCache>>,

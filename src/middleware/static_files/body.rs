@@ -16,7 +16,7 @@ use pyo3::types::PyBytes;
 
 /// Bytes per block when the body is iterated (and the block size passed
 /// to `wsgi.file_wrapper`).
-pub const BLOCK_BYTES: usize = 64 * 1024;
+pub(crate) const BLOCK_BYTES: usize = 64 * 1024;
 
 /// `_FileRange`: bytes `start..end` of a file, as a binary file-like
 /// object (`read`, `seek`, `tell`, `fileno`, `close`) and as an iterable of
@@ -25,7 +25,7 @@ pub const BLOCK_BYTES: usize = 64 * 1024;
 /// `read()` stops at `end`, and `seek(0, 2)` goes to `end`.
 #[pyclass(module = "rswsgi._rswsgi", name = "_FileRange")]
 #[derive(Debug)]
-pub struct FileRange {
+pub(crate) struct FileRange {
     /// `None` once closed.
     file: Option<File>,
     pos: u64,
@@ -37,7 +37,7 @@ impl FileRange {
     ///
     /// # Errors
     /// The OS error of the seek.
-    pub fn new(mut file: File, start: u64, end: u64) -> io::Result<Self> {
+    pub(crate) fn new(mut file: File, start: u64, end: u64) -> io::Result<Self> {
         if start != 0 {
             file.seek(SeekFrom::Start(start))?;
         }

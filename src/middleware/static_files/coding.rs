@@ -4,7 +4,7 @@
 
 /// A content coding with a precompressed sibling file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
+pub(crate) enum Coding {
     /// Brotli (RFC 7932), `file.br`.
     Br,
     /// Zstandard (RFC 8878), `file.zst`.
@@ -16,11 +16,11 @@ pub enum Coding {
 impl Coding {
     /// Every coding, in the server's order of preference for equal
     /// q-values: smallest files first.
-    pub const ALL: [Self; 3] = [Self::Br, Self::Zstd, Self::Gzip];
+    pub(crate) const ALL: [Self; 3] = [Self::Br, Self::Zstd, Self::Gzip];
 
     /// The sibling's suffix, appended to the file's name.
     #[must_use]
-    pub fn suffix(self) -> &'static [u8] {
+    pub(crate) fn suffix(self) -> &'static [u8] {
         match self {
             Self::Br => b".br",
             Self::Zstd => b".zst",
@@ -30,7 +30,7 @@ impl Coding {
 
     /// The `Content-Encoding` value (§8.4.1; the IANA registry's names).
     #[must_use]
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Self::Br => "br",
             Self::Zstd => "zstd",
@@ -49,7 +49,7 @@ impl Coding {
 /// `x-gzip` is `gzip` (§12.5.3). Names are case-insensitive; an element
 /// with a malformed q-value is skipped.
 #[must_use]
-pub fn accepted(field: &str) -> Vec<Coding> {
+pub(crate) fn accepted(field: &str) -> Vec<Coding> {
     // q-values in thousandths; None: not named.
     let mut named: [Option<u16>; 3] = [None; 3];
     let mut star: Option<u16> = None;

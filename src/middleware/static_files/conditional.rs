@@ -6,38 +6,38 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A representation's validators (RFC 9110 §8.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Validators<'a> {
+pub(crate) struct Validators<'a> {
     /// The strong entity tag, with its quotes (§8.8.3).
-    pub etag: &'a str,
+    pub(crate) etag: &'a str,
     /// `Last-Modified`, whole seconds since the Unix epoch (§8.8.2: the
     /// field has one-second resolution, so comparisons are made in seconds).
-    pub modified: u64,
+    pub(crate) modified: u64,
     /// The length in bytes.
-    pub len: u64,
+    pub(crate) len: u64,
 }
 
 /// The request's conditional and range header fields (`None`: absent).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Conditions<'a> {
+pub(crate) struct Conditions<'a> {
     /// `If-Match` (§13.1.1).
-    pub if_match: Option<&'a str>,
+    pub(crate) if_match: Option<&'a str>,
     /// `If-None-Match` (§13.1.2).
-    pub if_none_match: Option<&'a str>,
+    pub(crate) if_none_match: Option<&'a str>,
     /// `If-Modified-Since` (§13.1.3).
-    pub if_modified_since: Option<&'a str>,
+    pub(crate) if_modified_since: Option<&'a str>,
     /// `If-Unmodified-Since` (§13.1.4).
-    pub if_unmodified_since: Option<&'a str>,
+    pub(crate) if_unmodified_since: Option<&'a str>,
     /// `Range` (§14.2).
-    pub range: Option<&'a str>,
+    pub(crate) range: Option<&'a str>,
     /// `If-Range` (§13.1.5).
-    pub if_range: Option<&'a str>,
+    pub(crate) if_range: Option<&'a str>,
     /// The method is HEAD (ranges are defined for GET only, §14.2).
-    pub head: bool,
+    pub(crate) head: bool,
 }
 
 /// What the request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// `200 OK` with the whole file.
     Full,
     /// `206 Partial Content`: bytes `start..=end` (§15.3.7).
@@ -61,7 +61,7 @@ pub enum Outcome {
 /// then a `Range` of GET, honoured when `If-Range` is absent or true.
 /// The method is GET or HEAD (the caller answers 405 to others).
 #[must_use]
-pub fn evaluate(c: &Conditions<'_>, v: &Validators<'_>) -> Outcome {
+pub(crate) fn evaluate(c: &Conditions<'_>, v: &Validators<'_>) -> Outcome {
     if let Some(field) = c.if_match {
         if !tag_list_matches(field, v.etag, Compare::Strong) {
             return Outcome::PreconditionFailed;
@@ -101,7 +101,7 @@ fn parse_date(field: &str) -> Option<u64> {
 
 /// Whole seconds since the epoch (0 for a time before it).
 #[must_use]
-pub fn seconds(t: SystemTime) -> u64 {
+pub(crate) fn seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .as_ref()
         .map_or(0, Duration::as_secs)
@@ -158,7 +158,7 @@ fn if_range_holds(field: &str, v: &Validators<'_>) -> bool {
 
 /// What a `Range` field asks of a file of `len` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RangeAnswer {
+pub(crate) enum RangeAnswer {
     /// Answer with the whole file (200): the field is not a valid single
     /// byte range, or asks for several ranges (§14.2: a server MAY ignore
     /// Range; several ranges would need `multipart/byteranges`), or the
@@ -173,7 +173,7 @@ pub enum RangeAnswer {
 /// Parses `Range: bytes=a-b | a- | -n` (§14.1.2; the unit is
 /// case-insensitive, list elements may be empty and padded with OWS).
 #[must_use]
-pub fn byte_range(field: &str, len: u64) -> RangeAnswer {
+pub(crate) fn byte_range(field: &str, len: u64) -> RangeAnswer {
     let field = field.trim();
     let Some(set) = field
         .get(..6)

@@ -23,20 +23,21 @@ use super::fs::Meta;
 /// bound on memory for folders with very many files).
 const MAX_ENTRIES: usize = 4096;
 
+#[cfg(test)]
 /// `Cache-Control` for files whose name carries a content hash.
-pub const IMMUTABLE_MAX_AGE: u64 = 31_536_000;
+pub(crate) const IMMUTABLE_MAX_AGE: u64 = 31_536_000;
 
 /// What the options decide about headers.
 #[derive(Debug, Clone, Default)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// `max-age` in seconds for ordinary files; `None`: no `Cache-Control`.
-    pub max_age: Option<u64>,
+    pub(crate) max_age: Option<u64>,
     /// `max-age` in seconds, with `immutable`, for hashed names; `None`:
     /// hashed names are ordinary files.
-    pub immutable_max_age: Option<u64>,
+    pub(crate) immutable_max_age: Option<u64>,
     /// Media types by lower-cased extension (without its dot), before the
     /// built-in table.
-    pub media_types: HashMap<String, String>,
+    pub(crate) media_types: HashMap<String, String>,
 }
 
 impl Policy {
@@ -45,7 +46,7 @@ impl Policy {
     /// (from the Apache and nginx tables), else `application/octet-stream`;
     /// `; charset=utf-8` added to `text/*` and JavaScript.
     #[must_use]
-    pub fn content_type(&self, name: &[u8]) -> String {
+    pub(crate) fn content_type(&self, name: &[u8]) -> String {
         let ext = name
             .iter()
             .rposition(|&b| b == b'.')
@@ -69,7 +70,7 @@ impl Policy {
 
     /// The `Cache-Control` value for a file named `name`, if any.
     #[must_use]
-    pub fn cache_control(&self, name: &[u8]) -> Option<String> {
+    pub(crate) fn cache_control(&self, name: &[u8]) -> Option<String> {
         match self.immutable_max_age {
             Some(age) if is_hashed(name) => Some(format!("public, max-age={age}, immutable")),
             _ => self.max_age.map(|age| format!("public, max-age={age}")),
@@ -82,7 +83,7 @@ impl Policy {
 /// (`app.0123456789ab.js`, `app.0123456789ab.css.map`), as Django's
 /// `ManifestStaticFilesStorage` and whitenoise name files.
 #[must_use]
-pub fn is_hashed(name: &[u8]) -> bool {
+pub(crate) fn is_hashed(name: &[u8]) -> bool {
     let parts: Vec<&[u8]> = name.split(|&b| b == b'.').collect();
     parts.len() >= 3
         && parts[1..parts.len() - 1].iter().any(|p| {
@@ -95,22 +96,22 @@ pub fn is_hashed(name: &[u8]) -> bool {
 /// The headers of one version of one served file (the file itself or a
 /// compressed sibling).
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The length and time it was made from.
-    pub meta: Meta,
+    pub(crate) meta: Meta,
     /// The strong entity tag, quoted.
-    pub etag: String,
+    pub(crate) etag: String,
     /// `Last-Modified` in seconds since the epoch.
-    pub modified: u64,
+    pub(crate) modified: u64,
     /// The 200 and 206 headers, but `Content-Length` and `Content-Range`.
-    pub head: Vec<Py<PyTuple>>,
+    pub(crate) head: Vec<Py<PyTuple>>,
     /// The 304 headers (§15.4.5: those a 200 would have sent of
     /// `Cache-Control`, `ETag`, `Vary`).
-    pub not_modified: Vec<Py<PyTuple>>,
+    pub(crate) not_modified: Vec<Py<PyTuple>>,
     /// `("Content-Length", len)` of the whole file.
-    pub full_length: Py<PyTuple>,
+    pub(crate) full_length: Py<PyTuple>,
     /// The served file's path, for `environ['rswsgi.static']`.
-    pub path: Py<PyString>,
+    pub(crate) path: Py<PyString>,
 }
 
 /// The strong entity tag of a file version: modification time in
@@ -118,7 +119,7 @@ pub struct Entry {
 /// each encoding has its own tag (§8.8.3.3). It does not include the inode,
 /// so every server sharing a copy of the folder gives the same tag.
 #[must_use]
-pub fn etag(meta: &Meta, coding: Option<Coding>) -> String {
+pub(crate) fn etag(meta: &Meta, coding: Option<Coding>) -> String {
     let ns = meta
         .mtime
         .duration_since(UNIX_EPOCH)
@@ -139,7 +140,7 @@ impl Entry {
     ///
     /// # Errors
     /// Only what CPython raises (out of memory).
-    pub fn build(
+    pub(crate) fn build(
         py: Python<'_>,
         policy: &Policy,
         name: &[u8],
@@ -184,7 +185,7 @@ impl Entry {
 
 /// The entries of one mount, by the served file's relative path.
 #[derive(Debug, Default)]
-pub struct Cache {
+pub(crate) struct Cache {
     entries: Mutex<HashMap<Box<[u8]>, Arc<Entry>>>,
 }
 
@@ -195,7 +196,7 @@ impl Cache {
     ///
     /// # Errors
     /// What `build` raises.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         rel: &[u8],
         meta: &Meta,
@@ -214,21 +215,6 @@ impl Cache {
         }
         entries.insert(rel.into(), Arc::clone(&entry));
         Ok(entry)
-    }
-
-    /// Number of entries (for tests).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// No entries.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -27,27 +27,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One opened file or folder and what `fstat` says of it.
 #[derive(Debug)]
-pub struct Opened {
+pub(crate) struct Opened {
     /// The open file (read-only).
-    pub file: File,
+    pub(crate) file: File,
     /// Its kind, length and modification time.
-    pub meta: Meta,
+    pub(crate) meta: Meta,
 }
 
 /// What is needed of a file's metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Meta {
+pub(crate) struct Meta {
     /// What it is.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// Length in bytes.
-    pub len: u64,
+    pub(crate) len: u64,
     /// Last modification, at the filesystem's resolution.
-    pub mtime: SystemTime,
+    pub(crate) mtime: SystemTime,
 }
 
 /// The kinds of file this module tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A regular file: served.
     File,
     /// A folder: its index file may be served.
@@ -78,7 +78,7 @@ impl Meta {
 /// it, and a folder made anew has its own, so an equal stamp means the same
 /// folder with the same names in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     dev: u64,
     ino: u64,
     ctime: (i64, i64),
@@ -104,7 +104,7 @@ impl Stamp {
     /// A stamp made up for tests.
     #[cfg(test)]
     #[must_use]
-    pub fn made_up(ino: u64, ctime_secs: i64) -> Self {
+    pub(crate) fn made_up(ino: u64, ctime_secs: i64) -> Self {
         Self {
             dev: 1,
             ino,
@@ -115,7 +115,7 @@ impl Stamp {
     /// The folder has not changed for [`SETTLED`]: what was seen in it can
     /// be remembered under this stamp.
     #[must_use]
-    pub fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         let changed =
             u64::try_from(self.ctime.0).map_or(UNIX_EPOCH, |s| UNIX_EPOCH + Duration::from_secs(s));
         SystemTime::now()
@@ -130,7 +130,7 @@ impl Stamp {
 /// and a folder that a build replaces (`rm -r static && mkdir static`) is
 /// served as it is now.
 #[derive(Debug, Default)]
-pub struct Folder {
+pub(crate) struct Folder {
     #[cfg(target_os = "linux")]
     open: Mutex<Option<(Arc<OwnedFd>, Stamp)>>,
 }
@@ -140,7 +140,7 @@ impl Folder {
     ///
     /// # Errors
     /// The OS error when it cannot be opened (it was removed, say).
-    pub fn root(&self, dir: &Path) -> io::Result<(Root, Option<Stamp>)> {
+    pub(crate) fn root(&self, dir: &Path) -> io::Result<(Root, Option<Stamp>)> {
         #[cfg(target_os = "linux")]
         if beneath::available() {
             use rustix::fs::{Mode, OFlags};
@@ -164,7 +164,7 @@ impl Folder {
 
 /// A mount's folder for one request.
 #[derive(Debug)]
-pub enum Root {
+pub(crate) enum Root {
     /// The folder's descriptor; paths are opened beneath it with `openat2`.
     #[cfg(target_os = "linux")]
     Beneath(Arc<OwnedFd>),
@@ -180,7 +180,7 @@ impl Root {
     /// # Errors
     /// `NotFound` (or the OS error) when there is no such file, or its path
     /// leads out of the folder.
-    pub fn open_file(&self, rel: &[u8]) -> io::Result<Opened> {
+    pub(crate) fn open_file(&self, rel: &[u8]) -> io::Result<Opened> {
         let file = match self {
             #[cfg(target_os = "linux")]
             Self::Beneath(dir) => match beneath::open(dir, rel) {
@@ -206,7 +206,7 @@ impl Root {
     /// The stamp of the sub-folder `rel` (non-empty, already opened through
     /// beneath it); `None` where stamps are not kept.
     #[must_use]
-    pub fn stamp(&self, rel: &[u8]) -> Option<Stamp> {
+    pub(crate) fn stamp(&self, rel: &[u8]) -> Option<Stamp> {
         match self {
             #[cfg(target_os = "linux")]
             Self::Beneath(dir) => rustix::fs::statat(&**dir, rel, rustix::fs::AtFlags::empty())
@@ -270,24 +270,24 @@ mod beneath {
     /// Cleared the first time the kernel refuses `openat2` itself.
     static AVAILABLE: AtomicBool = AtomicBool::new(true);
 
-    pub fn available() -> bool {
+    pub(crate) fn available() -> bool {
         AVAILABLE.load(Ordering::Relaxed)
     }
 
-    pub fn mark_unavailable() {
+    pub(crate) fn mark_unavailable() {
         AVAILABLE.store(false, Ordering::Relaxed);
     }
 
     /// `ENOSYS` (a kernel before 5.6) or `EPERM` (a seccomp filter, as old
     /// container runtimes install): `openat2` cannot be used at all.
-    pub fn unsupported(e: &io::Error) -> bool {
+    pub(crate) fn unsupported(e: &io::Error) -> bool {
         matches!(
             rustix::io::Errno::from_io_error(e),
             Some(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM)
         )
     }
 
-    pub fn open(dir: &OwnedFd, rel: &[u8]) -> io::Result<File> {
+    pub(crate) fn open(dir: &OwnedFd, rel: &[u8]) -> io::Result<File> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
         let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
         let path: &[u8] = if rel.is_empty() { b"." } else { rel };

@@ -12,7 +12,7 @@
 /// Why a path is refused. Every refusal is answered as if no file were
 /// there: the request goes on to the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// A `..` segment (a step out of the folder).
     DotDot,
     /// A `.` segment, or an empty one (`a//b`, or `//etc/passwd` after the
@@ -33,13 +33,13 @@ pub enum Refused {
 
 /// The file a request path names under its mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lookup<'a> {
+pub(crate) struct Lookup<'a> {
     /// The path relative to the folder, segments joined by `/`, no leading
     /// or trailing `/`; empty for the folder itself.
-    pub rel: &'a [u8],
+    pub(crate) rel: &'a [u8],
     /// The request path ends with `/` (a folder is asked for) or is the
     /// folder itself with a slash (`/static/`).
-    pub slash: bool,
+    pub(crate) slash: bool,
 }
 
 /// The relative path named by `rest`, the part of `PATH_INFO` (as bytes)
@@ -48,7 +48,7 @@ pub struct Lookup<'a> {
 /// # Errors
 /// [`Refused`] for a path that could leave the folder or that is not to be
 /// served (see each variant).
-pub fn lookup(rest: &[u8], allow_hidden: bool) -> Result<Lookup<'_>, Refused> {
+pub(crate) fn lookup(rest: &[u8], allow_hidden: bool) -> Result<Lookup<'_>, Refused> {
     let Some(body) = rest.strip_prefix(b"/") else {
         // The prefix itself, without its slash (the caller checked that
         // nothing else can follow a prefix).
@@ -96,7 +96,7 @@ fn check_segment(segment: &[u8], allow_hidden: bool) -> Result<(), Refused> {
 /// to `prefix`, or `prefix` followed by `/`. `prefix` has no trailing `/`
 /// (the root mount `/` is the empty prefix, under which every path falls).
 #[must_use]
-pub fn under<'a>(path: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+pub(crate) fn under<'a>(path: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let rest = path.strip_prefix(prefix)?;
     (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
 }
@@ -106,7 +106,7 @@ pub fn under<'a>(path: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 ///
 /// # Errors
 /// What is wrong with it, for the caller's `ValueError`.
-pub fn normalise_prefix(prefix: &str) -> Result<&str, &'static str> {
+pub(crate) fn normalise_prefix(prefix: &str) -> Result<&str, &'static str> {
     let Some(inner) = prefix.strip_prefix('/') else {
         return Err("a URL prefix must start with '/'");
     };
@@ -128,7 +128,7 @@ pub fn normalise_prefix(prefix: &str) -> Result<&str, &'static str> {
 /// "Unicode Issues": each character one byte). `None` when a character is
 /// past U+00FF (a server that broke that rule: no file is looked up).
 #[must_use]
-pub fn latin1_bytes(path: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+pub(crate) fn latin1_bytes(path: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
     if path.is_ascii() {
         return Some(std::borrow::Cow::Borrowed(path.as_bytes()));
     }

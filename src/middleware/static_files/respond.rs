@@ -137,7 +137,7 @@ fn sibling(
 }
 
 /// `environ[key]` when it is a `str`.
-pub fn text<'py>(
+pub(crate) fn text<'py>(
     environ: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
 ) -> Option<Bound<'py, PyString>> {
@@ -154,7 +154,7 @@ fn field_str<'a>(v: Option<&'a Bound<'_, PyString>>) -> Option<&'a str> {
 }
 
 /// [`StaticFiles`]'s WSGI call.
-pub fn call<'py>(mw: &StaticFiles, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn call<'py>(mw: &StaticFiles, call: &Call<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let py = call.environ.py();
     let Ok(environ) = call.environ.cast::<PyDict>() else {
         return call.pass_on();

@@ -12,7 +12,7 @@ use crate::middleware::glue::Call;
 use crate::routing::url_for;
 
 /// A short `text/plain` answer: `status` as the body (empty for HEAD).
-pub fn plain<'py>(
+pub(crate) fn plain<'py>(
     call: &Call<'_, 'py>,
     status: &str,
     extra: &[(&str, &str)],
@@ -40,7 +40,10 @@ pub fn plain<'py>(
 }
 
 /// 405 with `Allow: GET, HEAD` (RFC 9110 §15.5.6).
-pub fn method_not_allowed<'py>(call: &Call<'_, 'py>, head: bool) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn method_not_allowed<'py>(
+    call: &Call<'_, 'py>,
+    head: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     plain(
         call,
         "405 Method Not Allowed",
@@ -51,7 +54,7 @@ pub fn method_not_allowed<'py>(call: &Call<'_, 'py>, head: bool) -> PyResult<Bou
 
 /// 301 to the same path with a trailing slash, query string kept (the
 /// `Location` is an absolute path, RFC 9110 §10.2.2).
-pub fn redirect_to_slash<'py>(
+pub(crate) fn redirect_to_slash<'py>(
     call: &Call<'_, 'py>,
     environ: &Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyAny>> {

@@ -19,7 +19,7 @@ use super::fs::{Meta, Stamp};
 const MAX_ENTRIES: usize = 4096;
 
 /// `present[coding as usize]`: the sibling exists as a regular file.
-pub type Present = [bool; 3];
+pub(crate) type Present = [bool; 3];
 
 #[derive(Debug, Clone, Copy)]
 struct Seen {
@@ -30,7 +30,7 @@ struct Seen {
 
 /// The siblings of one mount's files, by the file's relative path.
 #[derive(Debug, Default)]
-pub struct Siblings {
+pub(crate) struct Siblings {
     seen: Mutex<HashMap<Box<[u8]>, Seen>>,
 }
 
@@ -38,14 +38,14 @@ impl Siblings {
     /// What was seen of `rel`'s siblings, if its folder (`folder`) and the
     /// file (`file`) are as they were then.
     #[must_use]
-    pub fn get(&self, rel: &[u8], folder: Stamp, file: &Meta) -> Option<Present> {
+    pub(crate) fn get(&self, rel: &[u8], folder: Stamp, file: &Meta) -> Option<Present> {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let s = seen.get(rel)?;
         (s.folder == folder && s.file == *file).then_some(s.present)
     }
 
     /// Remembers `present` for `rel` when its folder has settled.
-    pub fn put(&self, rel: &[u8], folder: Stamp, file: Meta, present: Present) {
+    pub(crate) fn put(&self, rel: &[u8], folder: Stamp, file: Meta, present: Present) {
         if !folder.settled() {
             return;
         }
@@ -66,7 +66,7 @@ impl Siblings {
 
 /// The index of `coding` in a [`Present`].
 #[must_use]
-pub fn slot(coding: Coding) -> usize {
+pub(crate) fn slot(coding: Coding) -> usize {
     coding as usize
 }
 

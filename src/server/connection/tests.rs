@@ -12,7 +12,7 @@ use super::*;
 use crate::server::environ::EnvironTemplate;
 use crate::server::response_head::DateCache;
 use crate::server::transport::MemoryPeer;
-use crate::server::turn::HeldLog;
+use crate::server::turn_context::HeldLog;
 
 /// What the event loop gives every connection, for one test.
 struct Rig {
@@ -38,8 +38,13 @@ impl Rig {
     }
 
     /// One turn of `conn` serving `app`.
-    fn advance(&mut self, py: Python<'_>, conn: &mut Connection, app: &Bound<'_, PyAny>) -> Next {
-        let mut ctx = Ctx {
+    fn advance(
+        &mut self,
+        py: Python<'_>,
+        conn: &mut Connection,
+        app: &Bound<'_, PyAny>,
+    ) -> AfterTurn {
+        let mut ctx = TurnContext {
             app,
             environ: &self.environ,
             limits: &self.limits,
@@ -54,21 +59,21 @@ impl Rig {
     }
 
     /// Turns until the connection waits or closes (at most `max`); the
-    /// last `Next`.
+    /// last `AfterTurn`.
     fn run(
         &mut self,
         py: Python<'_>,
         conn: &mut Connection,
         app: &Bound<'_, PyAny>,
         max: usize,
-    ) -> Next {
+    ) -> AfterTurn {
         for _ in 0..max {
             match self.advance(py, conn, app) {
-                Next::Yield => {}
+                AfterTurn::Yield => {}
                 other => return other,
             }
         }
-        Next::Yield
+        AfterTurn::Yield
     }
 }
 
@@ -131,15 +136,24 @@ fn the_first_block_goes_out_before_the_second_is_asked_for() {
         let mut rig = Rig::new(py);
         let mut conn = client([GET]);
         // The turn ends after the first block, which is on the wire.
-        assert!(matches!(rig.advance(py, &mut conn, &app(&ns)), Next::Yield));
+        assert!(matches!(
+            rig.advance(py, &mut conn, &app(&ns)),
+            AfterTurn::Yield
+        ));
         let text = received(&mut conn);
         assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
         assert!(text.ends_with("\r\n\r\n5\r\nfirst\r\n"), "{text:?}");
         assert_eq!(ns.get_item("asked").unwrap().unwrap().len().unwrap(), 1);
         // Each further block is its own turn.
-        assert!(matches!(rig.advance(py, &mut conn, &app(&ns)), Next::Yield));
+        assert!(matches!(
+            rig.advance(py, &mut conn, &app(&ns)),
+            AfterTurn::Yield
+        ));
         assert!(received(&mut conn).ends_with("6\r\nsecond\r\n"));
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 5), Next::Wait));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 5),
+            AfterTurn::Wait
+        ));
         assert!(received(&mut conn).ends_with("6\r\nsecond\r\n0\r\n\r\n"));
         assert_eq!(ns.get_item("asked").unwrap().unwrap().len().unwrap(), 3);
     });
@@ -160,7 +174,10 @@ fn write_sends_before_it_returns() {
         let mut conn = client([GET]);
         // The bytes were on the wire when the app raised: the head cannot
         // become a 500 any more, the connection is aborted.
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 5), Next::Close));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 5),
+            AfterTurn::Close
+        ));
         let text = received(&mut conn);
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
         assert!(text.ends_with("\r\n\r\nc\r\nsent at once\r\n"), "{text:?}");
@@ -186,7 +203,10 @@ fn write_to_a_client_that_does_not_read_raises_timeout_error() {
         let mut rig = Rig::new(py);
         let mut conn = client([GET]);
         conn.io.memory_peer().unwrap().room = Some(0);
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 5), Next::Close));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 5),
+            AfterTurn::Close
+        ));
         let raised = ns.get_item("raised").unwrap().unwrap();
         assert_eq!(raised.str().unwrap().to_string(), "['TimeoutError']");
     });
@@ -262,7 +282,10 @@ fn keep_alive_is_decided_in_one_place() {
         let mut two = GET.to_vec();
         two.extend_from_slice(GET);
         let mut conn = client([two]);
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 10), Next::Wait));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 10),
+            AfterTurn::Wait
+        ));
         let text = received(&mut conn);
         assert_eq!(heads(&text).len(), 2, "{text}");
         assert!(!text.contains("Connection: close"));
@@ -287,7 +310,10 @@ fn keep_alive_is_decided_in_one_place() {
         assert!(conn.io.memory_peer().unwrap().write_closed);
         // HTTP/1.0 asking for keep-alive gets it, and says so.
         let mut conn = client([&b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"[..]]);
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 10), Next::Wait));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 10),
+            AfterTurn::Wait
+        ));
         assert!(received(&mut conn).contains("Connection: keep-alive\r\n"));
         // A server that stops while a response is in flight finishes it,
         // then closes.
@@ -295,18 +321,21 @@ fn keep_alive_is_decided_in_one_place() {
         let mut conn = client([GET]);
         assert!(matches!(
             rig.advance(py, &mut conn, &app(&stream)),
-            Next::Yield
+            AfterTurn::Yield
         ));
         rig.stopping = true;
         assert!(matches!(
             rig.run(py, &mut conn, &app(&stream), 10),
-            Next::Wait
+            AfterTurn::Wait
         ));
         assert!(received(&mut conn).ends_with("6\r\nsecond\r\n0\r\n\r\n"));
         assert!(conn.io.memory_peer().unwrap().write_closed);
         // A stopping server does not start on a request not yet read.
         let mut conn = client([GET]);
-        assert!(matches!(rig.advance(py, &mut conn, &app(&ns)), Next::Close));
+        assert!(matches!(
+            rig.advance(py, &mut conn, &app(&ns)),
+            AfterTurn::Close
+        ));
         assert_eq!(received(&mut conn), "");
     });
 }
@@ -319,7 +348,10 @@ fn continue_goes_out_before_the_body_is_read() {
         let head =
             b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
         let mut conn = client([&head[..]]);
-        assert!(matches!(rig.advance(py, &mut conn, &app(&ns)), Next::Wait));
+        assert!(matches!(
+            rig.advance(py, &mut conn, &app(&ns)),
+            AfterTurn::Wait
+        ));
         assert_eq!(received(&mut conn), "HTTP/1.1 100 Continue\r\n\r\n");
         conn.io
             .memory_peer()
@@ -327,7 +359,10 @@ fn continue_goes_out_before_the_body_is_read() {
             .incoming
             .push_back(b"world".to_vec());
         conn.ready(true, true, false);
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 10), Next::Wait));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 10),
+            AfterTurn::Wait
+        ));
         assert!(received(&mut conn).ends_with("\r\n\r\nhello world"));
     });
 }
@@ -367,11 +402,17 @@ fn a_stalled_reader_stops_the_stream_until_it_reads() {
         conn.io.memory_peer().unwrap().room = Some(10);
         // The head does not fit: wait for the client, and ask the app for
         // nothing more meanwhile.
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 10), Next::Wait));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 10),
+            AfterTurn::Wait
+        ));
         assert_eq!(ns.get_item("asked").unwrap().unwrap().len().unwrap(), 1);
         conn.io.memory_peer().unwrap().room = None;
         conn.ready(false, true, false);
-        assert!(matches!(rig.run(py, &mut conn, &app(&ns), 10), Next::Wait));
+        assert!(matches!(
+            rig.run(py, &mut conn, &app(&ns), 10),
+            AfterTurn::Wait
+        ));
         assert!(received(&mut conn).ends_with("6\r\nsecond\r\n0\r\n\r\n"));
     });
 }

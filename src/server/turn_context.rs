@@ -1,5 +1,5 @@
-//! What one turn of a connection is given ([`Ctx`]) and gives back
-//! ([`Next`]): the types the event loop and a connection share. They live
+//! What one turn of a connection is given ([`TurnContext`]) and gives back
+//! ([`AfterTurn`]): the types the event loop and a connection share. They live
 //! on this floor, below both, so that `event_loop.rs` uses `connection.rs`
 //! and neither imports the other back.
 
@@ -16,32 +16,32 @@ use super::response_head::DateCache;
 
 /// What the server shares with every connection while it runs.
 #[derive(Debug)]
-pub struct Ctx<'a, 'py> {
+pub(crate) struct TurnContext<'a, 'py> {
     /// The WSGI application.
-    pub app: &'a Bound<'py, PyAny>,
+    pub(crate) app: &'a Bound<'py, PyAny>,
     /// The environ's constant part.
-    pub environ: &'a EnvironTemplate,
+    pub(crate) environ: &'a EnvironTemplate,
     /// Limits on requests.
-    pub limits: &'a Limits,
+    pub(crate) limits: &'a Limits,
     /// No access log when true.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Color the access log (stderr is a terminal).
-    pub color: bool,
+    pub(crate) color: bool,
     /// The server is stopping: no keep-alive, idle connections close.
-    pub stopping: bool,
+    pub(crate) stopping: bool,
     /// The `Date` header, formatted once per second.
-    pub date: &'a mut DateCache,
+    pub(crate) date: &'a mut DateCache,
     /// The paths already warned about holding the server.
-    pub held: &'a mut HeldLog,
+    pub(crate) held: &'a mut HeldLog,
     /// The generation of a live-reloading server: it answers the
     /// live-reload paths itself (`live_reload.rs`).
-    pub live_reload: Option<&'a str>,
+    pub(crate) live_reload: Option<&'a str>,
 }
 
 /// The warning that one request held the one app thread (other clients
 /// waited meanwhile), logged at most once per path.
 #[derive(Debug, Default)]
-pub struct HeldLog {
+pub(crate) struct HeldLog {
     warned: HashSet<Vec<u8>>,
 }
 
@@ -52,7 +52,7 @@ const HELD_PATHS_MAX: usize = 1024;
 impl HeldLog {
     /// One line naming the request `method target` (its query left out)
     /// that held the server for `held`, unless its path was named before.
-    pub fn warn(&mut self, py: Python<'_>, method: &str, target: &[u8], held: Duration) {
+    pub(crate) fn warn(&mut self, py: Python<'_>, method: &str, target: &[u8], held: Duration) {
         let path = target.split(|&b| b == b'?').next().unwrap_or(target);
         if self.warned.contains(path) {
             return;
@@ -76,7 +76,7 @@ impl HeldLog {
 /// What the event loop does with a connection after its turn
 /// (`Connection::advance` or `Connection::sweep`).
 #[derive(Debug)]
-pub enum Next {
+pub(crate) enum AfterTurn {
     /// Wait for the next readiness event.
     Wait,
     /// Ready to go on, but yielding so other connections get a turn (the

@@ -14,19 +14,19 @@ use crate::errors::Error;
 /// app's own status and header list objects (nothing is copied, so they can
 /// be passed on unchanged) and the facts a middleware reads from them.
 #[derive(Debug)]
-pub struct Head {
+pub(crate) struct Head {
     /// The status code, 100..=999.
-    pub code: u16,
+    pub(crate) code: u16,
     /// The status `str` as given, e.g. `'200 OK'`.
-    pub status: Py<PyAny>,
+    pub(crate) status: Py<PyAny>,
     /// The `response_headers` list as given.
-    pub headers: Py<PyAny>,
+    pub(crate) headers: Py<PyAny>,
     /// The first `Content-Type` value (any case of the name), if any.
-    pub content_type: Option<Py<PyString>>,
+    pub(crate) content_type: Option<Py<PyString>>,
     /// The first `Content-Length` value (any case of the name), if any.
-    pub content_length: Option<Py<PyString>>,
+    pub(crate) content_length: Option<Py<PyString>>,
     /// How many `Content-Length` headers there are (saturating).
-    pub content_lengths: u8,
+    pub(crate) content_lengths: u8,
 }
 
 impl Head {
@@ -38,7 +38,7 @@ impl Head {
     /// `list` of `(str, str)` tuples; `ValueError` ([`Error::InvalidStatus`],
     /// [`Error::InvalidHeader`]) for a bad status, name or value, in that
     /// order.
-    pub fn from_py(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Self> {
+    pub(crate) fn from_py(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Self> {
         let code = status_code(status_str(status)?.to_str()?)?;
         let mut content_type = None;
         let (mut content_length, mut content_lengths) = (None, 0u8);
@@ -67,7 +67,7 @@ impl Head {
     ///
     /// # Errors
     /// What the visitor returns.
-    pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.status)?;
         visit.call(&self.headers)?;
         visit.call(&self.content_type)?;
@@ -77,7 +77,7 @@ impl Head {
     /// `true` when there is exactly one `Content-Length` and it is `n`
     /// written in decimal digits.
     #[must_use]
-    pub fn declares_length(&self, py: Python<'_>, n: usize) -> bool {
+    pub(crate) fn declares_length(&self, py: Python<'_>, n: usize) -> bool {
         match (&self.content_length, self.content_lengths) {
             (Some(v), 1) => v.bind(py).to_str().is_ok_and(|v| {
                 !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && v.parse() == Ok(n)
@@ -96,7 +96,7 @@ impl Head {
 /// - [`ResponseStart::mark_sent`] is called by whoever sends the head (the
 ///   server when it writes it, a middleware when it passes it on).
 #[derive(Debug, Default)]
-pub struct ResponseStart {
+pub(crate) struct ResponseStart {
     head: Option<Head>,
     sent: bool,
 }
@@ -109,7 +109,7 @@ impl ResponseStart {
     /// Re-raises `exc_info`'s exception when the head was already sent;
     /// `RuntimeError` for a second call without `exc_info`; `TypeError`/
     /// `ValueError` for a bad status or header list ([`Head::from_py`]).
-    pub fn start(
+    pub(crate) fn start(
         &mut self,
         status: &Bound<'_, PyAny>,
         headers: &Bound<'_, PyAny>,
@@ -122,24 +122,24 @@ impl ResponseStart {
 
     /// The recorded head, if `start_response` was called.
     #[must_use]
-    pub fn head(&self) -> Option<&Head> {
+    pub(crate) fn head(&self) -> Option<&Head> {
         self.head.as_ref()
     }
 
     /// `true` once the head has been passed on / written.
     #[must_use]
-    pub fn is_sent(&self) -> bool {
+    pub(crate) fn is_sent(&self) -> bool {
         self.sent
     }
 
     /// Records that the head has been passed on; a later `exc_info` call
     /// then re-raises.
-    pub fn mark_sent(&mut self) {
+    pub(crate) fn mark_sent(&mut self) {
         self.sent = true;
     }
 
     /// Takes the recorded head out (the garbage collector's `__clear__`).
-    pub fn take_head(&mut self) -> Option<Head> {
+    pub(crate) fn take_head(&mut self) -> Option<Head> {
         self.head.take()
     }
 }
@@ -152,7 +152,7 @@ impl ResponseStart {
 ///
 /// # Errors
 /// The exception in `exc_info`, or `RuntimeError` ([`Error::StartResponseTwice`]).
-pub fn check_restart(
+pub(crate) fn check_restart(
     exc_info: Option<&Bound<'_, PyAny>>,
     called: bool,
     sent: bool,
@@ -167,7 +167,7 @@ pub fn check_restart(
 /// Turns an `exc_info` triple `(type, value, traceback)` back into the
 /// exception it describes, with its traceback, for re-raising
 /// (PEP 3333: "`raise exc_info[1].with_traceback(exc_info[2])`").
-pub fn reraise(exc_info: &Bound<'_, PyAny>) -> PyErr {
+pub(crate) fn reraise(exc_info: &Bound<'_, PyAny>) -> PyErr {
     let value = match exc_info.get_item(1) {
         Ok(v) => v,
         Err(e) => return e,
@@ -184,7 +184,7 @@ pub fn reraise(exc_info: &Bound<'_, PyAny>) -> PyErr {
 
 /// The current exception as an `exc_info` tuple `(type, value, traceback)`,
 /// as `sys.exc_info()` would give inside an `except` block.
-pub fn exc_info_tuple<'py>(py: Python<'py>, err: &PyErr) -> PyResult<Bound<'py, PyTuple>> {
+pub(crate) fn exc_info_tuple<'py>(py: Python<'py>, err: &PyErr) -> PyResult<Bound<'py, PyTuple>> {
     let value = err.value(py);
     let tb = err.traceback(py);
     PyTuple::new(

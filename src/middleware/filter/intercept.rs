@@ -37,7 +37,7 @@ use crate::wsgi::{check_restart, type_name};
 /// is an error, `ReentrantCall`, never a wait), and the lock is never held
 /// while app code runs.
 #[pyclass(module = "rswsgi._rswsgi", frozen)]
-pub struct StartResponse {
+pub(crate) struct FilterStartResponse {
     pub(super) state: Mutex<State>,
     pub(super) vectorcall: vectorcall::Slot<Self>,
 }
@@ -46,7 +46,7 @@ pub struct StartResponse {
 // iterable is closed here, while the collector still guarantees that the
 // whole cycle is intact (see `crate::finalize`), not later when the state is
 // dropped and the iterable may already have been cleared.
-impl crate::finalize::Finalize for StartResponse {
+impl crate::finalize::Finalize for FilterStartResponse {
     fn finalize(slf: &Bound<'_, Self>) {
         if let Err(err) = super::body::close(slf.get(), slf.py()) {
             err.write_unraisable(slf.py(), Some(slf.as_any()));
@@ -56,7 +56,7 @@ impl crate::finalize::Finalize for StartResponse {
 
 // `write(data)` with one argument, `start_response(status, headers[,
 // exc_info])` with two or three; anything else gets `__call__`'s errors.
-vectorcall::implement!(StartResponse, |slf, args| {
+vectorcall::implement!(FilterStartResponse, |slf, args| {
     let py = slf.py();
     if let [data] = args {
         return Some(write(slf, data).map(|()| py.None().into_bound(py)));
@@ -66,7 +66,7 @@ vectorcall::implement!(StartResponse, |slf, args| {
 });
 
 #[pymethods]
-impl StartResponse {
+impl FilterStartResponse {
     /// `start_response(status, response_headers, exc_info=None) -> write`,
     /// or, with one argument, `write(data) -> None`; see the class
     /// documentation.
@@ -125,7 +125,7 @@ impl StartResponse {
 
 /// One `start_response(status, response_headers, exc_info)` call.
 fn start(
-    sr: &StartResponse,
+    sr: &FilterStartResponse,
     status: &Bound<'_, PyAny>,
     response_headers: &Bound<'_, PyAny>,
     exc_info: Option<&Bound<'_, PyAny>>,
@@ -144,7 +144,7 @@ fn start(
 }
 
 /// One `write(data)` call.
-fn write(sr: &Bound<'_, StartResponse>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+fn write(sr: &Bound<'_, FilterStartResponse>, data: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = sr.py();
     let data = data.cast::<PyBytes>().map_err(|_| -> PyErr {
         if data.is_instance_of::<PyString>() {
