@@ -31,12 +31,14 @@ Scenarios:
   views, imported by the first request under gunicorn) is never seen.
 - ``breakdown``: where rswsgi's time goes. The same Flask and Django edits under
   ``bench/reload_probe.py``, which runs ``rswsgi.dev --reload`` with timestamps around the
-  parent's child stop and child start (the child is unchanged), while the app's modules
-  stamp their own first and last line. Stages: change seen (write → the parent starts
-  stopping the old child: notification plus ``DEBOUNCE_SECS``), old child stopped, new child
-  spawned (``Popen``), child start (Python + ``import rswsgi.dev`` + arguments, up to the
-  app's first line), app import, and first answer (the app imported → the first answer with
-  the new text: ``make_server``, reporting the files, and the 5 ms polling). Plus fresh
+  parent's handling of its children (the children are unchanged), while the app's modules
+  stamp their own first and last line. Stages: change seen (write → the parent tells the
+  old child to stop: notification plus ``DEBOUNCE_SECS``), the standby told to go, go → the
+  app's first line (the standby runs ``rswsgi.dev.main``), or a child started cold when no
+  standby waited (Python + ``import rswsgi.dev`` + libraries, up to the app's first line),
+  the user's code imported (the app module's first line to its last), and first answer (the
+  app imported → the first answer with the new text: ``make_server``, reporting the files,
+  and the 5 ms polling); beside them, the old child's exit, which runs alongside. Plus fresh
   processes timing ``python -c pass``, ``import rswsgi.dev`` and the app's import alone.
 - ``browser``: save-to-browser-reload latency with live reload. A Flask app whose ``/``
   renders ``templates/index.html`` is served by ``python -m rswsgi.dev app:app --reload``
@@ -481,26 +483,32 @@ def measure_new_answer(
 
 STAGES = {
     "change seen": ("write", "stop"),
-    "old child stopped": ("stop", "stopped"),
-    "new child spawned": ("spawn", "spawned"),
-    "child start": ("spawned", "app-top"),
-    "app import": ("app-top", "app-end"),
+    "standby told to go": ("stop", "go-sent"),
+    "go → the app's first line": ("go-sent", "app-top"),
+    "child started cold": ("spawn", "app-top"),
+    "user's code imported": ("app-top", "app-end"),
     "first answer": ("app-end", "seen"),
+    "old child exit (alongside)": ("stop", "stopped"),
 }
 
 
 def stages(stamps: list[tuple[float, int, str]], write_t: float, seen_t: float) -> dict[str, float]:
     """One edit's stages from the stamps between its write and its new answer: the first
-    ``stop`` after the write, the last child start before the answer."""
-    window = [(t, what) for t, _, what in stamps if write_t <= t <= seen_t]
+    ``stop`` after the write, the last handover or child start before the answer. A
+    standby (``go``) imports only the app's own modules; a child started cold (no
+    standby waiting) has a ``spawn`` in the window, and its start is Python, rswsgi
+    and the libraries."""
+    window = [(t, what) for t, _, what in stamps if write_t <= t]
     at: dict[str, float] = {"write": write_t, "seen": seen_t}
     for t, what in window:
         if what in ("stop", "stopped") and what not in at:
-            at[what] = t
-        elif what in ("spawn", "spawned", "app-top", "app-end"):
+            at[what] = t  # the old child's exit may come after the answer
+        elif t <= seen_t and what in ("go-sent", "app-top", "app-end"):
             at[what] = t  # the last one wins: the child that answered
+        elif t <= seen_t and what == "spawn" and "go-sent" not in at:
+            at[what] = t  # a cold start (a standby's spawn comes after its go)
     out = {name: at[b] - at[a] for name, (a, b) in STAGES.items() if a in at and b in at}
-    out["restarts"] = sum(what == "spawn" for _, what in window)
+    out["restarts"] = sum(what == "spawn" and t <= seen_t for t, what in window)
     return out
 
 
@@ -526,7 +534,7 @@ def measure_breakdown(
         t, pid, what = line.split(" ", 2)
         parsed.append((float(t), int(pid), what))
     sample.stages = [stages(parsed, w, s) for w, s in times]
-    if "stop" not in {what for _, _, what in parsed}:
+    if not {"stop", "go-sent"} <= {what for _, _, what in parsed}:
         sample.note = "no stamps from the parent: reload_probe.py no longer fits _reload.py"
     return sample
 
@@ -759,7 +767,8 @@ def new_answer_report(samples: list[Sample], app: str) -> tuple[str, str]:
             f"- {app}: rswsgi the fastest of the {len(names)}: "
             f"**{'met' if best == 'rswsgi' else 'NOT met'}** (rswsgi {fmt_s(ref)}"
             + ("" if best == "rswsgi" else f", {best} {fmt_s(meds[best])}")
-            + f"; before this issue: rswsgi {BEFORE[app][0]:.2f} s, granian {BEFORE[app][1]:.2f} s)"
+            + f"; before the dev-loop work: rswsgi {BEFORE[app][0]:.2f} s, "
+            + f"granian {BEFORE[app][1]:.2f} s)"
         )
     return f"{loads_line(mine)}\n\n" + table(head, rows), goal
 
@@ -801,8 +810,8 @@ def breakdown_report(
         "",
         table(["stage", "median", "min – max", "share of the median total", "edits"], rows),
         "",
-        f"Child starts per edit: {', '.join(map(str, restarts))}."
-        + ("".join(f" {s.note}." for s in mine if s.note)),
+        f"Processes started per edit (a standby for the next edit, or a cold child): "
+        f"{', '.join(map(str, restarts))}." + ("".join(f" {s.note}." for s in mine if s.note)),
     ]
     if imports:
         rows = [

@@ -436,7 +436,7 @@ def summarize(samples: list[Sample], scen: str) -> dict[str, dict[str, Any]]:
 
 
 def targets(samples: list[Sample]) -> list[str]:
-    """The issue's goals, each judged per scenario by the median of per-round ratios."""
+    """The goals, each judged per scenario by the median of per-round ratios."""
     lines = []
     for scen in SCENARIOS:
         summ = summarize(samples, scen.name)

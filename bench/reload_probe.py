@@ -2,12 +2,15 @@
 
     RELOAD_BENCH_STAMPS=stamps.txt python bench/reload_probe.py app:app --reload --port 8000
 
-Runs `rswsgi.dev.main` unchanged in this process (the `--reload` parent), with its child's
-stop and start (`rswsgi._reload._Child.stop` and `__init__`) wrapped to append
-`<time.time()> <pid> <stop|stopped|spawn|spawned>` lines to the file named by
-`RELOAD_BENCH_STAMPS`. The children are the usual `python -m rswsgi.dev --fd N`; the bench's
-apps stamp their own first and last lines (`app-top`, `app-end`) into the same file. When
-`_reload` no longer has these names the parent runs unwrapped and the bench says so.
+Runs `rswsgi.dev.main` unchanged in this process (the `--reload` parent), with its
+children's lifecycle (`rswsgi._reload._Child`: `__init__`, `ask_to_stop`, `go`, `stop`)
+wrapped to append `<time.time()> <pid> <spawn|spawned|stop|go|stopped>` lines to the file
+named by `RELOAD_BENCH_STAMPS`: `stop` when the parent tells the old child to stop (it has
+seen the change), `go` when it tells the standby to load the app, `stopped` when the old
+child has exited (alongside the new one's start), `spawn`/`spawned` around a process start
+(a standby's, or a child started cold). The bench's apps stamp their own first and last
+lines (`app-top`, `app-end`) into the same file. When `_reload` no longer has these names
+the parent runs unwrapped and the bench says so.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ def wrap(cls: Any, name: str, before: str, after: str) -> None:
 child = getattr(_reload, "_Child", None)
 if child is not None:
     wrap(child, "__init__", "spawn", "spawned")
-    wrap(child, "stop", "stop", "stopped")
+    wrap(child, "ask_to_stop", "stop", "stop-sent")
+    wrap(child, "go", "go", "go-sent")
+    wrap(child, "stop", "stopping", "stopped")
 
 if __name__ == "__main__":
     sys.argv = ["rswsgi.dev", *sys.argv[1:]]

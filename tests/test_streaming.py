@@ -174,7 +174,7 @@ def test_a_long_app_call_is_named_once(serve: Serve, capfd: pytest.CaptureFixtur
     lines = [line for line in capfd.readouterr().err.splitlines() if "held the server" in line]
     assert len(lines) == 1, lines
     assert lines[0].startswith("rswsgi: GET /slow held the server for 1.")
-    assert 'see README "One thread"' in lines[0]
+    assert "see rswsgi's docs/one-thread.md" in lines[0]
 
 
 def test_a_start_response_the_app_keeps_does_not_keep_the_socket_open(serve: Serve) -> None:

@@ -127,7 +127,7 @@ LIMITS: list[tuple[str, str, int, str, str]] = _limits()
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("limits (per request; see README 'Dev server')")
+    group = parser.add_argument_group("limits (per request; see rswsgi's docs/limits.md)")
     for flag, dest, default, unit, text in LIMITS:
         seconds = unit == "seconds"
         group.add_argument(
@@ -141,7 +141,7 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_reload_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("reloading (with --reload; see README 'Dev server')")
+    group = parser.add_argument_group("reloading (with --reload; see rswsgi's docs/reload.md)")
     group.add_argument(
         "--reload-include",
         action="append",

@@ -65,7 +65,7 @@ impl HeldLog {
             py,
             &format!(
                 "{method} {} held the server for {:.1} s (one app thread: other clients \
-                 waited); see README \"One thread\"",
+                 waited); see rswsgi's docs/one-thread.md",
                 String::from_utf8_lossy(path).escape_debug(),
                 held.as_secs_f64()
             ),
