@@ -10,10 +10,12 @@ importing process's `sys.modules`); the handover against the real parent and chi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -132,48 +134,45 @@ def test_a_preloaded_file_that_changed_makes_the_standby_stale(library: Path) ->
     assert result == {"fresh": False, "touched": True}
 
 
-def test_the_next_reload_is_served_by_the_standby(tmp_path: Path) -> None:
+@pytest.fixture
+def served(tmp_path: Path, serve_reload: Callable[..., Reloader]) -> tuple[Reloader, int]:
+    """`app:app` under --reload once it serves b"v1", and the pid of its standby."""
     write_app(tmp_path / "app.py", "v1")
-    r = Reloader(tmp_path, "app:app")
-    try:
-        r.served(b"v1")
-        [standby] = eventually(lambda: standbys(r.proc.pid) or None, "a standby")
-        # It has imported the libraries, and none of the user's code.
-        assert r.importers() != [] and standby not in r.importers()
-        write_app(tmp_path / "app.py", "v2")
-        r.served(b"v2")
-        assert r.importers()[-1] == standby
-        # ... and the next standby waits for the next change.
-        eventually(lambda: [p for p in standbys(r.proc.pid) if p != standby] or None, "another")
-    finally:
-        r.close()
+    r = serve_reload("app:app")
+    r.served(b"v1")
+    [standby] = eventually(lambda: standbys(r.proc.pid) or None, "a standby")
+    return r, standby
 
 
-def test_no_standby_outlives_its_parent(tmp_path: Path) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = Reloader(tmp_path, "app:app")
-    try:
-        r.served(b"v1")
-        [standby] = eventually(lambda: standbys(r.proc.pid) or None, "a standby")
-        r.proc.kill()  # SIGKILL: the parent cannot stop anything itself
-        r.proc.wait()
-        eventually(lambda: not _alive(standby) or None, "the standby to exit", within=10)
-    finally:
-        r.close()
+def test_the_next_reload_is_served_by_the_standby(
+    tmp_path: Path, served: tuple[Reloader, int]
+) -> None:
+    r, standby = served
+    # It has imported the libraries, and none of the user's code.
+    assert r.importers() != [] and standby not in r.importers()
+    # Saved whole (written aside, then renamed over), so that a busy machine cannot let
+    # the reloader see the truncated file first and hand it to this standby.
+    write_app(tmp_path / "app.py.new", "v2")
+    os.replace(tmp_path / "app.py.new", tmp_path / "app.py")
+    r.served(b"v2")
+    assert r.importers()[-1] == standby
+    # ... and the next standby waits for the next change.
+    eventually(lambda: [p for p in standbys(r.proc.pid) if p != standby] or None, "another")
 
 
-def test_ctrl_c_stops_the_standby_too(tmp_path: Path) -> None:
-    write_app(tmp_path / "app.py", "v1")
-    r = Reloader(tmp_path, "app:app")
-    try:
-        r.served(b"v1")
-        [standby] = eventually(lambda: standbys(r.proc.pid) or None, "a standby")
-        r.proc.send_signal(signal.SIGINT)  # as Ctrl-C sends the parent
-        assert r.proc.wait(timeout=15) == 0
-        eventually(lambda: not _alive(standby) or None, "the standby to exit", within=10)
-        assert "Traceback" not in r.stderr(), r.stderr()
-    finally:
-        r.close()
+def test_no_standby_outlives_its_parent(served: tuple[Reloader, int]) -> None:
+    r, standby = served
+    r.proc.kill()  # SIGKILL: the parent cannot stop anything itself
+    r.proc.wait()
+    eventually(lambda: not _alive(standby) or None, "the standby to exit", within=10)
+
+
+def test_ctrl_c_stops_the_standby_too(served: tuple[Reloader, int]) -> None:
+    r, standby = served
+    r.proc.send_signal(signal.SIGINT)  # as Ctrl-C sends the parent
+    assert r.proc.wait(timeout=15) == 0
+    eventually(lambda: not _alive(standby) or None, "the standby to exit", within=10)
+    assert "Traceback" not in r.stderr(), r.stderr()
 
 
 def test_a_ctrl_c_while_a_child_starts_raises_nothing_in_it(tmp_path: Path) -> None:

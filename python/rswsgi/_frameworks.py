@@ -10,33 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._routes import MAX_DEPTH, WRAPPED
-
-
-def find_inner(app: object, test: Callable[[object], bool]) -> Any:
-    """The first object reached from `app` (itself included) for which `test` is true,
-    through wrapped-app attributes and a bound method's `__self__`; else `None`."""
-    seen: set[int] = set()
-    todo: list[tuple[object, int]] = [(app, 0)]
-    while todo:
-        obj, depth = todo.pop(0)
-        if test(obj):
-            return obj
-        if id(obj) in seen or depth >= MAX_DEPTH:
-            continue
-        seen.add(id(obj))
-        for attr in (*WRAPPED, "__self__"):
-            try:
-                inner: Any = getattr(obj, attr)
-            except Exception:  # noqa: BLE001 - a property that raises is not a wrapper
-                continue
-            if inner is not None:
-                todo.append((inner, depth + 1))
-    return None
+from ._routes import find_inner
 
 
 def flask_app(app: object) -> Any:

@@ -8,6 +8,7 @@ is followed on any other wrapper.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ._rswsgi import Router
@@ -25,22 +26,24 @@ NO_NAME = "(unnamed)"
 MOUNT = "<mount>"
 
 
-def find_router(app: object) -> Router | None:
-    """The first `Router` reached from `app` through wrapped-app attributes, or `None`.
+def find_inner(app: object, test: Callable[[object], bool]) -> Any:
+    """The first object reached from `app` (itself included) for which `test` is true,
+    through wrapped-app attributes (`WRAPPED`) and a bound method's `__self__` (so that
+    `flask_app.wsgi_app` leads to its Flask app); else `None`.
 
-    `app` itself counts. Each object is visited once; attribute access that
-    raises is treated as a missing attribute.
+    Breadth first; each object is visited once, at most `MAX_DEPTH` wrappers down; an
+    attribute access that raises counts as a missing attribute.
     """
     seen: set[int] = set()
     todo: list[tuple[object, int]] = [(app, 0)]
     while todo:
         obj, depth = todo.pop(0)
-        if isinstance(obj, Router):
+        if test(obj):
             return obj
         if id(obj) in seen or depth >= MAX_DEPTH:
             continue
         seen.add(id(obj))
-        for attr in WRAPPED:
+        for attr in (*WRAPPED, "__self__"):
             try:
                 inner: Any = getattr(obj, attr)
             except Exception:  # noqa: BLE001 - a property that raises is not a wrapper
@@ -48,6 +51,12 @@ def find_router(app: object) -> Router | None:
             if inner is not None:
                 todo.append((inner, depth + 1))
     return None
+
+
+def find_router(app: object) -> Router | None:
+    """The first `Router` reached from `app` through its wrappers (`find_inner`), or `None`."""
+    router: Router | None = find_inner(app, lambda obj: isinstance(obj, Router))
+    return router
 
 
 def table(router: Router) -> list[tuple[str, str, str]]:

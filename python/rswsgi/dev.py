@@ -173,45 +173,47 @@ def _add_reload_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _port(text: str) -> int:
+def _argument(
+    text: str, kind: Callable[[str], Any], what: str, ok: Callable[[Any], bool], bounds: str
+) -> Any:
+    """`kind(text)` when it parses (else "TEXT is not WHAT") and `ok` holds (else "TEXT is
+    not BOUNDS"): argparse's `type=` converters, whose errors exit with status 2."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {bounds}")
     return value
+
+
+def _port(text: str) -> int:
+    port: int = _argument(text, int, "a port number", lambda v: 0 <= v <= 65535, "a port (0-65535)")
+    return port
 
 
 def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value < 3600:
-        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 3600 seconds")
-    return value
+    seconds: float = _argument(
+        text, float, "a number of seconds", lambda v: 0 < v < 3600, "between 0 and 3600 seconds"
+    )
+    return seconds
 
 
 def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
-    return value
+    count: int = _argument(text, int, "an integer", lambda v: v >= 0, "0 or more")
+    return count
 
 
 def _non_negative_seconds(text: str) -> float:
     """A number of seconds, decimals allowed (`1.5`), finite and not negative."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds, 0 or more")
-    return value
+    seconds: float = _argument(
+        text,
+        float,
+        "a number of seconds",
+        lambda v: math.isfinite(v) and v >= 0,
+        "a finite number of seconds, 0 or more",
+    )
+    return seconds
 
 
 def _static_mount(text: str) -> tuple[str, str]:
