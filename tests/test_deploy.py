@@ -45,10 +45,10 @@ def command(server: str, app: str) -> Callable[[str], list[str]]:
     raise ValueError(server)
 
 
-BIND: dict[str, Literal["fd", "log", "closed-port"]] = {
+BIND: dict[str, Literal["fd", "log", "proc"]] = {
     "gunicorn": "fd",
     "waitress": "log",
-    "granian": "closed-port",
+    "granian": "proc",
 }
 
 

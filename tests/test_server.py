@@ -659,8 +659,8 @@ def _default_sigint() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery to a child")
 def test_serve_runs_until_ctrl_c() -> None:
-    # serve() neither takes a socket nor says which port it bound: it is given a port
-    # number, and started again on another should something take that one first.
+    # serve() neither takes a socket nor says which port it bound: it binds port 0,
+    # and the test finds the port among the child's listening sockets.
     # The child must start with SIGINT at its default disposition, whatever
     # this process inherited: a non-interactive shell starts a background job
     # (`pytest &`, a matrix run in the background) with SIGINT ignored, exec
@@ -674,7 +674,7 @@ def test_serve_runs_until_ctrl_c() -> None:
 
     with servers.running(
         lambda port: [sys.executable, "-c", SERVE_SCRIPT, port],
-        bind="closed-port",
+        bind="proc",
         ready=answers,
         preexec_fn=_default_sigint,
     ) as served:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask, Response
-from livedev import ROOT
 from rswsgi import handle_error, log_environ
+from support import ROOT
 from werkzeug.test import Client
 
 if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) from elsewhere
@@ -61,7 +61,8 @@ def test_404_and_405(client: Client) -> None:
 
 def test_boom_is_handle_errors_500(client: Client) -> None:
     # werkzeug's Client re-raises any exc_info passed to start_response, so a
-    # 500 here shows that handle_error answered without one (DESIGN.md).
+    # 500 here shows that handle_error answered without one: its 500 is a fresh
+    # response, the exception logged, never handed on to the server.
     errors = io.StringIO()
     resp = client.get("/boom", errors_stream=errors)
     assert resp.status_code == 500

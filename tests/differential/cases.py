@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Case:
-    """One raw request: `id` names it in reports and in the README table."""
+    """One raw request: `id` names it in reports and in docs/differences.md's table."""
 
     id: str
     raw: bytes

@@ -212,7 +212,7 @@ class Difference:
 
 
 def show(value: Any) -> str:
-    """A value as the README table prints it."""
+    """A value as the differences table (docs/differences.md) prints it."""
     return value if value == ABSENT else json.dumps(value, ensure_ascii=False)
 
 

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 import pytest
 from cases import CASES
 from harness import PEERS, SERVERS, Difference, Seen, differences, observe, serving
-from livedev import ROOT
+from support import ROOT
 
 PAGE = "docs/differences.md"
 SECTION = "# Where rswsgi differs from gunicorn and waitress"

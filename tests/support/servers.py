@@ -1,7 +1,8 @@
 """Other people's servers (gunicorn, waitress, granian, werkzeug) in a subprocess, on a
-port that is theirs from the start where they allow it: a socket the test bound and
-hands over as an fd (gunicorn `--bind fd://N`), or port 0 and the `Serving on` line
-they log (waitress)."""
+port that is theirs from the start: a socket the test bound and hands over as an fd
+(gunicorn `--bind fd://N`), port 0 and the `Serving on` line they log (waitress), or port
+0 and the listening socket found among the process's own (granian, which logs port 0,
+and `rswsgi.serve()`, which logs nothing): never a port number from a closed socket."""
 
 from __future__ import annotations
 
@@ -44,15 +45,46 @@ class Running:
     output: Callable[[], str]
 
 
-class AddressInUse(Exception):
-    """The server could not bind the port it was given (only where the test picks it)."""
+def listening_port(pid: int) -> int | None:
+    """The TCP port a process `pid` or one of its children listens on (Linux: the
+    socket inodes of its fds, looked up in /proc/net/tcp and tcp6), or `None` yet."""
+    inodes = set()
+    for proc in [pid, *_children(pid)]:
+        try:
+            fds = os.listdir(f"/proc/{proc}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{proc}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                return int(fields[1].rsplit(":", 1)[1], 16)
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 @contextmanager
 def running(
     argv: Callable[[str], list[str]],
     *,
-    bind: Literal["fd", "log", "closed-port"],
+    bind: Literal["fd", "log", "proc"],
     ready: Callable[[int], bool] = lambda port: True,
     cwd: Path = ROOT,
     env: dict[str, str] | None = None,
@@ -66,17 +98,10 @@ def running(
     - `"fd"`: `where` is the number of an fd listening on 127.0.0.1 that the test bound
       and the server inherits;
     - `"log"`: `where` is `"0"`, and the port is read from the `Serving on` line;
-    - `"closed-port"`, for a server that can do neither (granian): `where` is a port
-      that was free a moment ago. Another process may take it in between, so when the
-      server fails saying the address is in use, it is started again on another one."""
-    for attempt in range(3):
-        try:
-            with _running(argv, bind, ready, cwd, env, within, popen) as served:
-                yield served
-            return
-        except AddressInUse:
-            if attempt == 2:
-                raise
+    - `"proc"`, for a server that can do neither (granian, `rswsgi.serve()`): `where`
+      is `"0"`, and the port is the one its process listens on (`listening_port`)."""
+    with _running(argv, bind, ready, cwd, env, within, popen) as served:
+        yield served
 
 
 @contextmanager
@@ -89,13 +114,9 @@ def _running(
     within: float,
     popen: dict[str, Any],
 ) -> Iterator[Running]:
-    sock = listening_socket()
-    port: int | None = sock.getsockname()[1]
-    where = str(sock.fileno()) if bind == "fd" else "0" if bind == "log" else str(port)
-    if bind != "fd":
-        sock.close()
-    if bind == "log":
-        port = None
+    sock = listening_socket() if bind == "fd" else None
+    port: int | None = sock.getsockname()[1] if sock is not None else None
+    where = str(sock.fileno()) if sock is not None else "0"
     with tempfile.TemporaryFile() as log:
 
         def output() -> str:
@@ -107,20 +128,21 @@ def _running(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
-            pass_fds=(sock.fileno(),) if bind == "fd" else (),
+            pass_fds=(sock.fileno(),) if sock is not None else (),
             **popen,
         )
-        sock.close()  # with "fd", the server holds its own copy now
+        if sock is not None:
+            sock.close()  # the server holds its own copy now
         try:
 
             def up() -> int | None:
                 if proc.poll() is not None:
-                    if bind == "closed-port" and "in use" in output():
-                        raise AddressInUse(output())
                     raise AssertionError(f"exited with {proc.returncode}:\n{output()}")
                 found = port
-                if found is None and (m := SERVING_ON.search(output())):
+                if found is None and bind == "log" and (m := SERVING_ON.search(output())):
                     found = int(m[1])
+                if found is None and bind == "proc":
+                    found = listening_port(proc.pid)
                 try:
                     return found if found is not None and ready(found) else None
                 except (OSError, EOFError):
