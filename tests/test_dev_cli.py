@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +14,7 @@ from typing import Any
 import pytest
 from rswsgi import _reload
 from rswsgi import dev as dev_module
-from support import ROOT
-from support.devserver import DevServer
+from support.devserver import DevServer, run_cli
 from support.http import Client, get
 from support.waiting import eventually
 
@@ -33,18 +31,6 @@ def dev() -> Iterator[Callable[..., DevServer]]:
     yield start
     for d in started:
         d.close()
-
-
-def run_cli(*args: str, port: str = "0", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """`python -m rswsgi.dev ARGS --port PORT` in `cwd`, to its end."""
-    return subprocess.run(
-        [sys.executable, "-m", "rswsgi.dev", *args, "--port", port],
-        cwd=cwd,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def banner(d: DevServer) -> list[str]:

@@ -8,7 +8,6 @@ Real parent and child processes in a `tmp_path`, real edits; every wait is a dea
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.devserver import DevServer, Reloader
+from support.devserver import DevServer, Reloader, run_cli
 from support.http import get
 from support.waiting import eventually
 
@@ -280,13 +279,7 @@ def test_a_broken_django_urlconf_is_an_error_loading_the_app(
     urls = django_project / "mysite" / "urls.py"
     fixed = urls.read_text()
     urls.write_text(fixed + "\nraise KeyError('DATABASE_URL')\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "rswsgi.dev", "mysite.wsgi", "--port", "0"],
-        cwd=django_project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("mysite.wsgi", cwd=django_project, timeout=60)
     assert done.returncode == 2
     assert f'File "{urls.resolve()}", line ' in done.stderr, done.stderr
     assert "error: importing the URLconf failed: KeyError: 'DATABASE_URL'" in done.stderr

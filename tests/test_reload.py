@@ -11,7 +11,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,11 +101,19 @@ def test_a_broken_module_is_answered_at_once_until_fixed(tmp_path: Path, v1: Rel
     r.served(b"v3")
 
 
+@contextmanager
+def in_flight(r: Reloader, folder: Path, path: str) -> Iterator[socket.socket]:
+    """The connection of a `GET path` (`/slow` or `/held`) that the app is serving."""
+    with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        started = folder / f"{path[1:]}-started"
+        eventually(lambda: started.exists() or None, f"the {path} request")
+        yield sock
+
+
 def test_a_request_in_flight_finishes_on_the_old_code(tmp_path: Path, v1: Reloader) -> None:
     r = v1
-    with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
-        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        eventually(lambda: (tmp_path / "slow-started").exists() or None, "the slow request")
+    with in_flight(r, tmp_path, "/slow") as sock:
         write_app(tmp_path / "app.py", "v2")  # the reload's SIGTERM lands inside the app
         resp = read_response(sock)
     assert (resp.status, resp.body) == (200, b"v1")
@@ -113,9 +122,7 @@ def test_a_request_in_flight_finishes_on_the_old_code(tmp_path: Path, v1: Reload
 
 def test_the_next_child_serves_while_the_old_one_finishes(tmp_path: Path, v1: Reloader) -> None:
     r = v1
-    with socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE) as sock:
-        sock.sendall(b"GET /held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        eventually(lambda: (tmp_path / "held-started").exists() or None, "the held request")
+    with in_flight(r, tmp_path, "/held") as sock:
         write_app(tmp_path / "app.py", "v2")
         # The old child has not exited (its request is held), and v2 is served.
         r.served(b"v2")

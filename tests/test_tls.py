@@ -16,7 +16,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,8 +25,7 @@ from wsgiref.validate import validator
 import pytest
 import trustme
 from rswsgi import Server, make_server, serve
-from support import ROOT
-from support.devserver import DevServer
+from support.devserver import DevServer, run_cli
 from support.http import Client, build, wait_until_stalled
 from support.tls import Pem
 from support.waiting import eventually
@@ -326,32 +324,13 @@ def test_bad_cert_and_key_arguments_raise_naming_the_argument(pem: Pem, tmp_path
         serve(environ_app, port=0, cert=tmp_path / "missing.pem", key=pem.key)
 
 
-def run_dev(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rswsgi.dev",
-            "tests.cli_app:app",
-            *args,
-            "--port",
-            "0",
-        ],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def test_bad_cert_and_key_flags_are_one_line_and_exit_2(pem: Pem, tmp_path: Path) -> None:
     for name, cert, key, _, arg in bad_inputs(pem, tmp_path):
         if isinstance(cert, int):
             continue  # argparse gives strings only
         args = [*(["--cert", str(cert)] if cert else []), *(["--key", str(key)] if key else [])]
         for reload in ([], ["--reload"]):  # the --reload parent checks before any child
-            done = run_dev(*args, *reload)
+            done = run_cli("tests.cli_app:app", *args, *reload)
             assert done.returncode == 2, f"{name} {reload}: {done.stderr}"
             lines = done.stderr.splitlines()
             assert len(lines) == 1, f"{name} {reload}: {done.stderr}"

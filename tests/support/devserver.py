@@ -28,6 +28,21 @@ START = 30.0  # seconds for a server to bind: a cold start imports Flask or Djan
 BANNER = re.compile(r"^Serving on https?://(?:\[[^\]]*\]|[^:/]+):(\d+) ", re.MULTILINE)
 
 
+def run_cli(
+    *args: str, port: str = "0", cwd: Path = ROOT, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`python -m rswsgi.dev ARGS --port PORT` in `cwd`, to its end (a test that expects
+    it to exit: a bad argument, an app that cannot be loaded); text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "rswsgi.dev", *args, "--port", port],
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class DevServer:
     """`python -m rswsgi.dev ARGS --port 0` in a subprocess (`cwd`, `env` added to the
     environment, `popen` passed to Popen), started and stopped by `with`.
