@@ -112,8 +112,19 @@ def test_python_block_runs(block: Block, tmp_path: Path) -> None:
         "sys.modules['docs'] = module = types.ModuleType('docs'); "
         "exec(compile(source, sys.argv[2], 'exec'), module.__dict__)"
     )
-    # WebOb (Pyramid's) still imports `cgi`; every other warning is an error.
-    warnings = ["-W", "error", "-W", "ignore:'cgi' is deprecated:DeprecationWarning"]
+    # WebOb (Pyramid's) still imports `cgi`, and Pyramid imports `pkg_resources`, which
+    # setuptools 80.9 and later mark deprecated (and which warns about the namespace
+    # packages it finds); every other warning is an error.
+    warnings = [
+        "-W",
+        "error",
+        "-W",
+        "ignore:'cgi' is deprecated:DeprecationWarning",
+        "-W",
+        "ignore:pkg_resources is deprecated as an API:UserWarning",
+        "-W",
+        "ignore::DeprecationWarning:pkg_resources",
+    ]
     done = subprocess.run(
         [sys.executable, *warnings, "-c", runner, str(program), block.name.split(":")[0]],
         cwd=ROOT,
