@@ -45,13 +45,9 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
-import json
-import os
-import platform
 import re
 import selectors
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -64,7 +60,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from _common import table
+import _common as common
+from _common import BenchError, table
 from hello_app import BODY
 
 HERE = Path(__file__).resolve().parent
@@ -73,7 +70,6 @@ IDLE_SOCKETS = 100
 WRK_TIMEOUT_S = 2
 START_CAP_S = 20.0
 PROBE_CAP_S = 3.0
-STOP_CAP_S = 2.0
 
 
 #: (certificate file, key file), PEM, for the TLS scenarios.
@@ -229,61 +225,6 @@ class Sample:
     note: str = ""
 
 
-class BenchError(Exception):
-    """A server answered wrong bytes, or rswsgi could not be started."""
-
-
-# --- processes -----------------------------------------------------------------------------
-
-LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as f:
-        proc = subprocess.Popen(
-            argv,
-            cwd=HERE,
-            stdin=subprocess.DEVNULL,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: workers die with it
-        )
-    LIVE.add(proc)
-    return proc
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group, SIGKILL after ``STOP_CAP_S``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(STOP_CAP_S)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # Workers (gunicorn, granian) may outlive the parent by a moment.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    LIVE.discard(proc)
-
-
-def stop_all() -> None:
-    for proc in list(LIVE):
-        stop(proc)
-
-
 @contextmanager
 def running(
     server: Server, pinned: bool, logdir: Path, tls: Tls | None = None
@@ -291,38 +232,27 @@ def running(
     """Starts ``server`` on a free port (serving HTTPS with ``tls``) and yields
     ``(port, '')`` once it answers correctly, or ``(0, reason)`` when it does not start
     within ``START_CAP_S``. Always stopped."""
-    port = free_port()
+    port = common.free_port()
     if tls is None:
         argv = server.argv(port)
     else:
         assert server.tls is not None
         argv = server.tls(port, tls)
     argv = (["taskset", "-c", "0"] if pinned else []) + argv
-    log = logdir / f"{server.name}.log"
-    proc = start(argv, log)
-    try:
-        deadline = time.monotonic() + START_CAP_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
-                return
-            try:
-                status, body = http_get(port, 1.0, tls is not None)
-            except OSError:
-                if time.monotonic() > deadline:
-                    yield 0, f"no answer within {START_CAP_S:.0f} s"
-                    return
-                time.sleep(0.05)
-                continue
-            if status != 200 or body != BODY:
-                raise BenchError(f"{server.name} answered {status} {body[:60]!r}, not 200 {BODY!r}")
-            break
+
+    def ready() -> bool:
+        status, body = http_get(port, 1.0, tls is not None)
+        if status != 200 or body != BODY:
+            raise BenchError(f"{server.name} answered {status} {body[:60]!r}, not 200 {BODY!r}")
+        return True
+
+    with common.serving(argv, logdir / f"{server.name}.log", ready, START_CAP_S) as failed:
+        if failed:
+            yield 0, failed
+            return
         for _ in range(20):  # warm-up (imports, caches, the allocator)
             http_get(port, 2.0, tls is not None)
         yield port, ""
-    finally:
-        stop(proc)
 
 
 # --- client side ---------------------------------------------------------------------------
@@ -428,7 +358,7 @@ def measure(
     server: Server, scen: Scenario, rnd: int, duration: int, logdir: Path, tls: Tls | None
 ) -> Sample:
     probe_cap = min(PROBE_CAP_S, float(duration))
-    sample = Sample(server.name, scen.name, rnd, os.getloadavg()[0])
+    sample = Sample(server.name, scen.name, rnd, common.load1())
     with running(server, scen.pinned, logdir, tls if scen.tls else None) as (port, failed):
         if not port:
             sample.status, sample.note = "failed to start", failed
@@ -491,8 +421,7 @@ def run(
         for rnd in range(rounds):
             for scen in scenarios:
                 these = [s for s in servers if s.tls is not None or not scen.tls]
-                k = rnd % len(these)
-                for server in these[k:] + these[:k]:
+                for server in common.rotated(these, rnd):
                     s = measure(server, scen, rnd, duration, Path(tmp), tls)
                     samples.append(s)
                     extra = f" ({s.note})" if s.note else ""
@@ -768,55 +697,21 @@ def tls_lines(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> lis
 
 
 def versions() -> str:
-    parts = [f"Python {platform.python_version()}"]
-    for dist in (
-        "rswsgi",
-        "bjoern",
-        "fastpysgi",
-        "socketify",
-        "granian",
-        "waitress",
-        "gunicorn",
-        "werkzeug",
-    ):
-        try:
-            parts.append(f"{dist} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{dist} (not installed)")
-    try:
-        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=5)
-        parts.append((wrk.stdout + wrk.stderr).split("Copyright")[0].strip())
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return ", ".join(parts)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.machine()}, {os.cpu_count()} CPUs "
-        f"(shared), {cpu}; Linux {platform.release()}"
-    )
+    dists = "rswsgi bjoern fastpysgi socketify granian waitress gunicorn werkzeug".split()
+    wrk = common.tool_output(["wrk", "-v"])
+    tool = [(wrk.stdout + wrk.stderr).split("Copyright")[0].strip()] if wrk else []
+    return common.versions(dists, *tool)
 
 
 def report(
     samples: list[Sample], scenarios: list[Scenario], rounds: int, duration: int, skipped: str
 ) -> str:
     summ = summaries(samples)
-    out = [
-        f"Machine: {machine()}.  ",
-        f"Versions: {versions()}.  ",
+    out = common.header(
+        versions(),
         f"{rounds} interleaved rounds × {duration} s of `wrk -t1` per server and scenario.",
-    ]
-    if skipped:
-        out.append(f"\nSkipped (not installed): {skipped}.")
+        skipped,
+    )
     for scen in scenarios:
         if scen.name not in summ:
             continue
@@ -885,10 +780,6 @@ def plot(samples: list[Sample], scenarios: list[Scenario], path: Path) -> None:
 # --- main ----------------------------------------------------------------------------------
 
 
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, prints only")
@@ -904,9 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quick writes nothing unless given)",
     )
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    # Explicit, so that `kill -INT` stops a run started in the background too.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    common.interrupt_on_sigterm()
 
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         print(
@@ -938,25 +827,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
 
     t0 = time.monotonic()
-    try:
-        samples = run(servers, scenarios, rounds, duration)
-    except BenchError as e:
-        print(f"bench_server: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench_server: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        stop_all()
+    samples = common.run_servers("bench_server", lambda: run(servers, scenarios, rounds, duration))
+    if isinstance(samples, int):
+        return samples
     text = report(samples, scenarios, rounds, duration, skipped)
     print(text)
     print(f"bench_server: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "server.md").write_text(text)
-        (out_dir / "server.json").write_text(
-            json.dumps([asdict(s) for s in samples], indent=1) + "\n"
-        )
+        common.write_results(out_dir, "server", text, [asdict(s) for s in samples])
         plot(samples, scenarios, out_dir / "server.png")
         print(f"bench_server: wrote {out_dir}/server.md, .json, .png", file=sys.stderr)
     return 0

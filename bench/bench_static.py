@@ -44,11 +44,9 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
-import json
 import os
 import random
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -61,20 +59,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import fmt_ns, iqr, median, run_rounds, table
-from bench_server import (
-    PY,
-    WRK_TIMEOUT_S,
-    fmt_us,
-    fmt_x,
-    free_port,
-    machine,
-    paired,
-    parse_wrk,
-    start,
-    stop,
-    stop_all,
-)
+import _common as common
+from _common import BenchError, fmt_ns, iqr, median, run_rounds, table
+from bench_server import PY, WRK_TIMEOUT_S, fmt_us, fmt_x, paired, parse_wrk
 
 HERE = Path(__file__).resolve().parent
 START_CAP_S = 20.0
@@ -211,10 +198,6 @@ class Sample:
     note: str = ""
 
 
-class BenchError(Exception):
-    """A server answered wrong bytes, or rswsgi could not be started."""
-
-
 def available(s: Server) -> bool:
     return shutil.which(s.needs) is not None or importlib.util.find_spec(s.needs) is not None
 
@@ -257,25 +240,17 @@ def dechunk(data: bytes) -> bytes:
 def running(server: Server, pinned: bool, folder: Path, logdir: Path) -> Iterator[tuple[int, str]]:
     """``(port, '')`` once ``server`` answers every file right; ``(0, why)`` if it never
     starts. Always stopped."""
-    port = free_port()
+    port = common.free_port()
     argv = (["taskset", "-c", "0"] if pinned else []) + server.argv(port, folder)
-    log = logdir / f"{server.name}.log"
-    proc = start(argv, log)
-    try:
-        deadline = time.monotonic() + START_CAP_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
-                return
-            try:
-                http_get(port, "/static/site.css", 2.0)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    yield 0, f"no answer within {START_CAP_S:.0f} s"
-                    return
-                time.sleep(0.05)
+
+    def ready() -> bool:
+        http_get(port, "/static/site.css", 2.0)
+        return True
+
+    with common.serving(argv, logdir / f"{server.name}.log", ready, START_CAP_S) as failed:
+        if failed:
+            yield 0, failed
+            return
         for name in FILES:
             status, body = http_get(port, f"/static/{name}", 5.0)
             if status != 200 or body != (folder / name).read_bytes():
@@ -283,14 +258,12 @@ def running(server: Server, pinned: bool, folder: Path, logdir: Path) -> Iterato
         for _ in range(20):
             http_get(port, "/static/site.css", 2.0)
         yield port, ""
-    finally:
-        stop(proc)
 
 
 def measure(
     server: Server, scen: Scenario, rnd: int, duration: int, folder: Path, logdir: Path
 ) -> Sample:
-    sample = Sample(server.name, scen.name, rnd, os.getloadavg()[0])
+    sample = Sample(server.name, scen.name, rnd, common.load1())
     with running(server, scen.pinned, folder, logdir) as (port, failed):
         if not port:
             sample.status, sample.note = "failed to start", failed
@@ -319,8 +292,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="bench_static_logs_") as logs:
         for rnd in range(rounds):
             for scen in scenarios:
-                k = rnd % len(servers)
-                for server in servers[k:] + servers[:k]:
+                for server in common.rotated(servers, rnd):
                     s = measure(server, scen, rnd, duration, folder, Path(logs))
                     samples.append(s)
                     extra = f" ({s.note})" if s.note else ""
@@ -459,18 +431,9 @@ def targets(samples: list[Sample]) -> list[str]:
 
 
 def versions() -> str:
-    parts = [f"Python {sys.version.split()[0]}"]
-    for dist in ("rswsgi", "granian", "whitenoise", "werkzeug", "gunicorn"):
-        try:
-            parts.append(f"{dist} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{dist} (not installed)")
-    try:
-        nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True, timeout=5)
-        parts.append(nginx.stderr.strip().replace("nginx version: ", ""))
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return ", ".join(parts)
+    nginx = common.tool_output(["nginx", "-v"])
+    tool = [nginx.stderr.strip().replace("nginx version: ", "")] if nginx else []
+    return common.versions(("rswsgi", "granian", "whitenoise", "werkzeug", "gunicorn"), *tool)
 
 
 def report(
@@ -481,16 +444,12 @@ def report(
     duration: int,
     skipped: str,
 ) -> str:
-    loads = [s.load1 for s in samples]
-    out = [
-        f"Machine: {machine()}.  ",
-        f"Versions: {versions()}.  ",
+    out = common.header(
+        versions(),
         f"{rounds} interleaved rounds × {duration} s of `wrk -t1 -c16` per server and scenario; "
-        f"1-min load average before each run: median {statistics.median(loads):.2f}, "
-        f"range {min(loads):.2f} – {max(loads):.2f}.",
-    ]
-    if skipped:
-        out.append(f"\nSkipped (not installed): {skipped}.")
+        f"1-min load average before each run: {common.load_summary([s.load1 for s in samples])}.",
+        skipped,
+    )
     out.append("\nServers:\n")
     out += [f"- **{s.name}**: {s.config}" for s in servers]
     for scen in SCENARIOS:
@@ -541,10 +500,6 @@ def make_folder(base: Path) -> Path:
     return folder
 
 
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, prints only")
@@ -556,8 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", help="directory for static.md/.json (default: bench/results; --quick: none)"
     )
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    common.interrupt_on_sigterm()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         print("bench_static: wrk or taskset not found (apt-get install wrk)", file=sys.stderr)
         return 0 if args.quick else 1
@@ -575,29 +529,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_static_") as tmp:
         folder = make_folder(Path(tmp))
         os.environ["BENCH_STATIC_DIR"] = str(folder)
-        try:
+
+        def work() -> tuple[list[Sample], dict[str, dict[str, list[float]]]]:
             samples = run(servers, SCENARIOS, rounds, duration, folder)
             mw: dict[str, dict[str, list[float]]] = {}
             if not args.no_middleware:
                 calls, mw_rounds = (500, 5) if args.quick else (2000, 31)
                 for case, passes in middleware_passes(folder, calls).items():
                     mw[case] = run_rounds(passes, mw_rounds)
-        except BenchError as e:
-            print(f"bench_static: {e}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bench_static: interrupted", file=sys.stderr)
-            return 130
-        finally:
-            stop_all()
+            return samples, mw
+
+        done = common.run_servers("bench_static", work)
+        if isinstance(done, int):
+            return done
+        samples, mw = done
     text = report(samples, mw, servers, rounds, duration, skipped)
     print(text)
     print(f"bench_static: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "static.md").write_text(text)
         data = {"wrk": [asdict(s) for s in samples], "middleware_ns_per_call": mw}
-        (out_dir / "static.json").write_text(json.dumps(data, indent=1) + "\n")
+        common.write_results(out_dir, "static", text, data)
         print(f"bench_static: wrote {out_dir}/static.md, .json", file=sys.stderr)
     return 0
 

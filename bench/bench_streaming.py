@@ -49,11 +49,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
-import json
 import math
-import os
-import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -66,8 +62,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from _common import table
-from bench_server import free_port, machine, start, stop, stop_all
+import _common as common
+from _common import BenchError, table
 from streaming_app import FIRST, GAP_S, PONG, SECOND, event
 
 HERE = Path(__file__).resolve().parent
@@ -133,10 +129,6 @@ SCENARIOS = {
 }
 
 
-class BenchError(Exception):
-    """A server answered wrong bytes, or rswsgi could not be started."""
-
-
 # --- samples -------------------------------------------------------------------------------
 
 
@@ -175,32 +167,22 @@ class PingSample:
 def running(server: Server, logdir: Path, stream_s: float = 0.0) -> Iterator[tuple[int, str]]:
     """Starts ``server`` on a free port; yields ``(port, '')`` once ``/ping`` answers
     ``pong`` (then 5 warm-up pings), or ``(0, reason)``. Always stopped."""
-    port = free_port()
+    port = common.free_port()
+
+    def ready() -> bool:
+        status, body = simple_get(port, "/ping", 1.0)
+        if (status, body) != (200, PONG):
+            raise BenchError(f"{server.name} answered {status} {body[:60]!r} to /ping")
+        return True
+
     log = logdir / f"{server.name}.log"
-    proc = start(server.argv(port, stream_s), log)
-    try:
-        deadline = time.monotonic() + START_CAP_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
-                return
-            try:
-                status, body = simple_get(port, "/ping", 1.0)
-            except OSError:
-                if time.monotonic() > deadline:
-                    yield 0, f"no answer within {START_CAP_S:.0f} s"
-                    return
-                time.sleep(0.05)
-                continue
-            if (status, body) != (200, PONG):
-                raise BenchError(f"{server.name} answered {status} {body[:60]!r} to /ping")
-            break
+    with common.serving(server.argv(port, stream_s), log, ready, START_CAP_S) as failed:
+        if failed:
+            yield 0, failed
+            return
         for _ in range(5):
             simple_get(port, "/ping", 2.0)
         yield port, ""
-    finally:
-        stop(proc)
 
 
 # --- client side ---------------------------------------------------------------------------
@@ -344,7 +326,7 @@ def ping(port: int, cap: float) -> float | None:
 
 
 def measure_ttfb(server: Server, rnd: int, requests: int, logdir: Path) -> TtfbSample:
-    sample = TtfbSample(server.name, rnd, os.getloadavg()[0])
+    sample = TtfbSample(server.name, rnd, common.load1())
     with running(server, logdir) as (port, failed):
         if not port:
             sample.status, sample.note = "failed to start", failed
@@ -422,7 +404,7 @@ def stream_seconds(cap: float) -> float:
 
 
 def measure_ping(server: Server, rnd: int, pings: int, cap: float, logdir: Path) -> PingSample:
-    sample = PingSample(server.name, rnd, os.getloadavg()[0], cap_s=cap)
+    sample = PingSample(server.name, rnd, common.load1(), cap_s=cap)
     stream_s = stream_seconds(cap)
     with running(server, logdir, stream_s) as (port, failed):
         if not port:
@@ -491,8 +473,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="bench_streaming_") as tmp:
         logdir = Path(tmp)
         for rnd in range(rounds):
-            k = rnd % len(servers)
-            order = servers[k:] + servers[:k]
+            order = common.rotated(servers, rnd)
             for scen in scenarios:
                 for server in order:
                     if scen == "ttfb":
@@ -718,14 +699,7 @@ def source_line() -> str:
 
 
 def versions() -> str:
-    parts = [f"Python {platform.python_version()}"]
-    for dist in ("rswsgi", "gunicorn", "waitress", "werkzeug"):
-        try:
-            parts.append(f"{dist} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{dist} (not installed)")
-    parts.append(source_line())
-    return ", ".join(parts)
+    return common.versions(("rswsgi", "gunicorn", "waitress", "werkzeug"), source_line())
 
 
 def report(
@@ -735,18 +709,13 @@ def report(
     args: argparse.Namespace,
     skipped: str,
 ) -> str:
-    out = [
-        f"Machine: {machine()}.  ",
-        f"Versions: {versions()}.  ",
-        f"{rounds} interleaved rounds, a fresh server process per measurement.",
-    ]
-    if skipped:
-        out.append(f"\nSkipped (not installed): {skipped}.")
+    out = common.header(
+        versions(), f"{rounds} interleaved rounds, a fresh server process per measurement.", skipped
+    )
     targets: list[str] = []
     for name, samples in (("ttfb", ttfb), ("ping-under-sse", pings)):
         if not samples:
             continue
-        loads = [s.load1 for s in samples]
         if name == "ttfb":
             text, lines = ttfb_report(ttfb)
             what = f"{args.requests} requests per server per round; times from sending the request"
@@ -759,8 +728,8 @@ def report(
             )
         out += [
             f"\n#### {name}: {SCENARIOS[name]}\n",
-            f"{what}. 1-min load average before each run: median {statistics.median(loads):.2f}, "
-            f"range {min(loads):.2f} – {max(loads):.2f}.\n",
+            f"{what}. 1-min load average before each run: "
+            f"{common.load_summary([s.load1 for s in samples])}.\n",
             text,
         ]
         targets += lines
@@ -770,10 +739,6 @@ def report(
 
 
 # --- main ----------------------------------------------------------------------------------
-
-
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -798,8 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--stem", default="streaming", help="file name stem (default: streaming)")
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    common.interrupt_on_sigterm()
     for name, normal, quick in (
         ("rounds", 3, 1),
         ("requests", 3, 1),
@@ -829,30 +793,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
 
     t0 = time.monotonic()
-    try:
-        ttfb, pings = run(servers, scenarios, args.rounds, args)
-    except BenchError as e:
-        print(f"bench_streaming: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench_streaming: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        stop_all()
+    done = common.run_servers("bench_streaming", lambda: run(servers, scenarios, args.rounds, args))
+    if isinstance(done, int):
+        return done
+    ttfb, pings = done
     text = report(ttfb, pings, args.rounds, args, skipped)
     print(text)
     print(f"bench_streaming: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{args.stem}.md").write_text(text)
         data = {
-            "machine": machine(),
+            "machine": common.machine(),
             "versions": versions(),
             "args": {k: v for k, v in vars(args).items() if k not in ("out",)},
             "ttfb": [asdict(s) for s in ttfb],
             "ping_under_sse": [asdict(s) for s in pings],
         }
-        (out_dir / f"{args.stem}.json").write_text(json.dumps(data, indent=1) + "\n")
+        common.write_results(out_dir, args.stem, text, data)
         print(f"bench_streaming: wrote {out_dir}/{args.stem}.md, .json", file=sys.stderr)
     return 0
 
