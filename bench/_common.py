@@ -253,6 +253,28 @@ def serving(
         stop(proc)
 
 
+def split_response(data: bytes) -> tuple[int, bytes, bytes]:
+    """A whole HTTP/1.1 response as (status, head, body). Raises OSError if it is not one."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    try:
+        status = int(head.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        raise OSError(f"not an HTTP response: {data[:60]!r}") from None
+    return status, head, body
+
+
+def say_round(rnd: int, rounds: int, line: str, server: str, status: str, note: str) -> None:
+    """One progress line on stderr for a measurement of round ``rnd``; a BenchError when it
+    was rswsgi's and rswsgi did not start (the run cannot say anything then)."""
+    print(
+        f"  round {rnd + 1}/{rounds} {line}" + (f" ({note})" if note else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    if server == "rswsgi" and status == "failed to start":
+        raise BenchError(f"rswsgi did not start: {note}")
+
+
 def interrupt_on_sigterm() -> None:
     """SIGTERM and SIGINT raise KeyboardInterrupt, so servers are stopped on the way out (set
     explicitly: ``kill -INT`` then stops a run started in the background too)."""

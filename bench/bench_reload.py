@@ -341,11 +341,7 @@ def get(port: int, timeout: float) -> tuple[int, bytes]:
             if not chunk:
                 break
             data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        raise OSError(f"not an HTTP response: {data[:60]!r}") from None
+    status, _, body = common.split_response(data)
     return status, body
 
 
@@ -647,23 +643,16 @@ def run(
                     name = server.name
                     s = measure_new_answer(server, app, edits[app.name], rnd, args, logdir)
                 samples.append(s)
-                say(
-                    f"  round {rnd + 1}/{args.rounds} {s.scenario:<10} {app.name:<6} "
-                    f"{name:<9} {s.status:<9} "
-                    + ", ".join(f"{x:.3f}" for x in s.latency_s)
-                    + (f" ({s.note})" if s.note else "")
+                line = f"{s.scenario:<10} {app.name:<6} {name:<9} {s.status:<9} " + ", ".join(
+                    f"{x:.3f}" for x in s.latency_s
                 )
-                if s.server == "rswsgi" and s.status == "failed to start":
-                    raise BenchError(f"rswsgi did not start: {s.note}")
+                common.say_round(rnd, args.rounds, line, s.server, s.status, s.note)
         if browser_app is not None:
             b = Edits(browser_app, rng)
             s = measure_browser(browser_app, b, rnd, args, logdir)
             samples.append(s)
-            say(
-                f"  round {rnd + 1}/{args.rounds} browser    {s.status:<9} "
-                + ", ".join(f"{x:.3f}" for x in s.latency_s)
-                + (f" ({s.note})" if s.note else "")
-            )
+            line = f"browser    {s.status:<9} " + ", ".join(f"{x:.3f}" for x in s.latency_s)
+            common.say_round(rnd, args.rounds, line, "", s.status, s.note)
             if s.status == "not available":
                 browser_app = None  # the same server every round: no need to ask again
     if "breakdown" in scenarios:

@@ -280,11 +280,7 @@ def http_get(port: int, timeout: float, tls: bool = False) -> tuple[int, bytes]:
             data += chunk
             if time.monotonic() > deadline:
                 raise TimeoutError("response not finished in time")
-    head, _, body = data.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        raise OSError(f"not an HTTP response: {data[:60]!r}") from None
+    status, _, body = common.split_response(data)
     return status, body
 
 
@@ -424,16 +420,11 @@ def run(
                 for server in common.rotated(these, rnd):
                     s = measure(server, scen, rnd, duration, Path(tmp), tls)
                     samples.append(s)
-                    extra = f" ({s.note})" if s.note else ""
-                    print(
-                        f"  round {rnd + 1}/{rounds} {scen.name:<10} {server.name:<9} "
-                        f"{s.status:<7} {s.rps:>9,.0f} req/s  p99 {fmt_us(s.p99_us):>9}  "
-                        f"load {s.load1:.2f}{extra}",
-                        file=sys.stderr,
-                        flush=True,
+                    line = (
+                        f"{scen.name:<10} {server.name:<9} {s.status:<7} {s.rps:>9,.0f} req/s  "
+                        f"p99 {fmt_us(s.p99_us):>9}  load {s.load1:.2f}"
                     )
-                    if server.name == "rswsgi" and s.status == "failed to start":
-                        raise BenchError(f"rswsgi did not start: {s.note}")
+                    common.say_round(rnd, rounds, line, server.name, s.status, s.note)
     return samples
 
 

@@ -494,14 +494,8 @@ def run(
                             + f"; first event {fmt_ms(p.first_event_ms)}"
                         )
                         status, note = p.status, p.note
-                    print(
-                        f"  round {rnd + 1}/{rounds} {scen:<14} {server.name:<9} {status:<7} "
-                        f"{line}" + (f" ({note})" if note else ""),
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    if server.name == "rswsgi" and status == "failed to start":
-                        raise BenchError(f"rswsgi did not start: {note}")
+                    line = f"{scen:<14} {server.name:<9} {status:<7} {line}"
+                    common.say_round(rnd, rounds, line, server.name, status, note)
     return ttfb, pings
 
 
