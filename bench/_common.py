@@ -11,6 +11,7 @@ does). We report the median over rounds, never one run.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import importlib.metadata
 import json
@@ -24,12 +25,14 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 Pass = Callable[[], "tuple[int, int]"]
 T = TypeVar("T")
+S = TypeVar("S")
 
 HERE = Path(__file__).resolve().parent
 STOP_CAP_S = 2.0
@@ -64,6 +67,21 @@ def rotated(items: Sequence[T], rnd: int) -> list[T]:
     """``items`` in the order of round ``rnd``: rotated by one each round (A B C, B C A, ...)."""
     k = rnd % max(len(items), 1)
     return [*items[k:], *items[:k]]
+
+
+def schedule(
+    rounds: int,
+    scenarios: Sequence[S],
+    servers: Sequence[T],
+    fits: Callable[[S, T], bool] = lambda scen, server: True,
+) -> Iterator[tuple[int, S, T]]:
+    """Every (round, scenario, server) in interleaved order: each round runs every scenario,
+    and within a scenario every server that ``fits`` it, in an order rotated by one each round
+    (A B C, B C A, ...), so slow drifts of a shared machine hit every server alike."""
+    for rnd in range(rounds):
+        for scen in scenarios:
+            for server in rotated([t for t in servers if fits(scen, t)], rnd):
+                yield rnd, scen, server
 
 
 def median(xs: Sequence[float]) -> float:
@@ -153,6 +171,18 @@ def environment() -> str:
 
 class BenchError(Exception):
     """A server answered wrong bytes, or rswsgi (or an app) could not be made to serve."""
+
+
+@dataclass
+class Measurement:
+    """The fields every server measurement starts with: which server, scenario and round, the
+    1-minute load average sampled just before it (see ``load1``), and how it went."""
+
+    server: str
+    scenario: str
+    round: int
+    load1: float
+    status: str = "ok"
 
 
 LIVE: set[subprocess.Popen[bytes]] = set()
@@ -311,6 +341,53 @@ def load_summary(loads: Sequence[float]) -> str:
 
 
 # --- the results files ---------------------------------------------------------------------
+
+
+def arg_parser(doc: str, quick: str) -> argparse.ArgumentParser:
+    """A bench's parser: the docstring's first paragraph, and ``--quick`` (``quick`` says
+    what that smoke run does)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help=quick)
+    return p
+
+
+def add_out(p: argparse.ArgumentParser, files: str, stem: str | None = None) -> None:
+    """``--out`` (where ``files`` go), and ``--stem`` when the file names take one."""
+    p.add_argument(
+        "--out",
+        help=f"directory for {files} (default: bench/results; --quick writes nothing unless given)",
+    )
+    if stem is not None:
+        p.add_argument("--stem", default=stem, help=f"file name stem (default: {stem})")
+
+
+def out_dir(args: argparse.Namespace) -> Path | None:
+    """Where the results go: ``--out``, else bench/results, or nowhere for ``--quick``."""
+    return Path(args.out) if args.out else (None if args.quick else HERE / "results")
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=Named)
+
+
+def pick(
+    tool: str, servers: Sequence[N], wanted: str | None, available: Callable[[N], bool]
+) -> tuple[list[N], str] | None:
+    """The ``servers`` named in ``wanted`` (comma-separated; all if None) that are installed,
+    and the names of those that are not (said on stderr); None (said too) without rswsgi."""
+    names = wanted.split(",") if wanted else [s.name for s in servers]
+    chosen = [s for s in servers if s.name in names and available(s)]
+    skipped = ", ".join(s.name for s in servers if s.name in names and not available(s))
+    if skipped:
+        print(f"{tool}: skipping (not installed): {skipped}", file=sys.stderr)
+    if not any(s.name == "rswsgi" for s in chosen):
+        print(f"{tool}: rswsgi is not installed (maturin develop --release)", file=sys.stderr)
+        return None
+    return chosen, skipped
 
 
 def machine() -> str:

@@ -858,12 +858,7 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: 1 round of 2 edits, prints only (flags given win)",
-    )
+    p = common.arg_parser(__doc__, "smoke run: 1 round of 2 edits, prints only (flags given win)")
     p.add_argument("--rounds", type=int, help="default 3")
     p.add_argument("--edits", type=int, help="measured edits per server, app and round (default 4)")
     p.add_argument(
@@ -875,12 +870,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--apps", help="comma-separated subset of: flask,django")
     p.add_argument("--scenarios", help="comma-separated subset of " + ",".join(SCENARIOS))
-    p.add_argument(
-        "--out",
-        help="directory for the .md/.json (default: bench/results; --quick "
-        "writes nothing unless given)",
-    )
-    p.add_argument("--stem", default="reload", help="file name stem (default: reload)")
+    common.add_out(p, "the .md/.json", "reload")
     args = p.parse_args(argv)
     common.interrupt_on_sigterm()
     for name, normal, quick in (("rounds", 3, 1), ("edits", 4, 2), ("import_reps", 7, 3)):
@@ -904,7 +894,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     if unknown := set(scenarios) - set(SCENARIOS):
         p.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
 
     t0 = time.monotonic()
 

@@ -42,7 +42,6 @@ Exit status 1 when rswsgi fails to start or any server answers the wrong bytes.
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
 import re
@@ -59,6 +58,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import _common as common
 from _common import BenchError, table
@@ -206,14 +206,10 @@ SCENARIOS = [
 
 
 @dataclass
-class Sample:
-    """One wrk run against one freshly started server."""
+class Sample(common.Measurement):
+    """One wrk run against one freshly started server; ``status`` is ok, stalled, failed to
+    start, wrong answer or wrk failed."""
 
-    server: str
-    scenario: str
-    round: int
-    load1: float
-    status: str = "ok"  # ok | stalled | failed to start | wrong answer | wrk failed
     rps: float = 0.0
     p50_us: float | None = None
     p99_us: float | None = None
@@ -414,18 +410,31 @@ def run(
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="bench_server_") as tmp:
         tls = certificate(Path(tmp)) if any(s.tls for s in scenarios) else None
-        for rnd in range(rounds):
-            for scen in scenarios:
-                these = [s for s in servers if s.tls is not None or not scen.tls]
-                for server in common.rotated(these, rnd):
-                    s = measure(server, scen, rnd, duration, Path(tmp), tls)
-                    samples.append(s)
-                    line = (
-                        f"{scen.name:<10} {server.name:<9} {s.status:<7} {s.rps:>9,.0f} req/s  "
-                        f"p99 {fmt_us(s.p99_us):>9}  load {s.load1:.2f}"
-                    )
-                    common.say_round(rnd, rounds, line, server.name, s.status, s.note)
+
+        def fits(scen: Scenario, server: Server) -> bool:
+            return server.tls is not None or not scen.tls
+
+        for rnd, scen, server in common.schedule(rounds, scenarios, servers, fits):
+            s = measure(server, scen, rnd, duration, Path(tmp), tls)
+            samples.append(s)
+            common.say_round(rnd, rounds, wrk_line(s, 10, 9, 7), server.name, s.status, s.note)
     return samples
+
+
+class WrkRun(Protocol):
+    scenario: str
+    server: str
+    status: str
+    rps: float
+    p99_us: float | None
+    load1: float
+
+
+def wrk_line(s: WrkRun, *widths: int) -> str:
+    """The progress line of one wrk run: scenario, server and status in columns ``widths``
+    wide, then req/s, p99 and the load average."""
+    cols = (f"{v:<{w}}" for v, w in zip((s.scenario, s.server, s.status), widths, strict=True))
+    return f"{' '.join(cols)} {s.rps:>9,.0f} req/s  p99 {fmt_us(s.p99_us):>9}  load {s.load1:.2f}"
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -771,20 +780,19 @@ def plot(samples: list[Sample], scenarios: list[Scenario], path: Path) -> None:
 # --- main ----------------------------------------------------------------------------------
 
 
+def installed(s: Server) -> bool:
+    return importlib.util.find_spec(s.needs) is not None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, prints only")
+    p = common.arg_parser(__doc__, "smoke run: 1 round of 1 s, prints only")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=5, help="seconds of wrk per run")
     p.add_argument("--servers", help="comma-separated subset (default: all installed)")
     p.add_argument(
         "--scenarios", help="comma-separated subset of " + ",".join(s.name for s in SCENARIOS)
     )
-    p.add_argument(
-        "--out",
-        help="directory for server.md/.json/.png (default: bench/results; "
-        "--quick writes nothing unless given)",
-    )
+    common.add_out(p, "server.md/.json/.png")
     args = p.parse_args(argv)
     common.interrupt_on_sigterm()
 
@@ -795,19 +803,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0 if args.quick else 1
-    wanted = args.servers.split(",") if args.servers else [s.name for s in SERVERS]
-    servers: list[Server] = []
-    missing: list[Server] = []
-    for s in SERVERS:
-        if s.name not in wanted:
-            continue
-        (servers if importlib.util.find_spec(s.needs) else missing).append(s)
-    skipped = ", ".join(s.name for s in missing)
-    if skipped:
-        print(f"bench_server: skipping (not installed): {skipped}", file=sys.stderr)
-    if not any(s.name == "rswsgi" for s in servers):
-        print("bench_server: rswsgi is not installed (maturin develop --release)", file=sys.stderr)
+    picked = common.pick("bench_server", SERVERS, args.servers, installed)
+    if picked is None:
         return 1
+    servers, skipped = picked
     if args.scenarios:
         scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     elif args.quick:
@@ -815,7 +814,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         scenarios = SCENARIOS
     rounds, duration = (1, 1) if args.quick else (args.rounds, args.duration)
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
 
     t0 = time.monotonic()
     samples = common.run_servers("bench_server", lambda: run(servers, scenarios, rounds, duration))

@@ -41,7 +41,6 @@ Exit status 1 when rswsgi fails to start or any server answers the wrong bytes.
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
 import os
@@ -61,7 +60,7 @@ from typing import Any
 
 import _common as common
 from _common import BenchError, fmt_ns, iqr, median, run_rounds, table
-from bench_server import PY, WRK_TIMEOUT_S, fmt_us, fmt_x, paired, parse_wrk
+from bench_server import PY, WRK_TIMEOUT_S, fmt_us, fmt_x, paired, parse_wrk, wrk_line
 
 HERE = Path(__file__).resolve().parent
 START_CAP_S = 20.0
@@ -186,12 +185,7 @@ SCENARIOS = [
 
 
 @dataclass
-class Sample:
-    server: str
-    scenario: str
-    round: int
-    load1: float
-    status: str = "ok"
+class Sample(common.Measurement):
     rps: float = 0.0
     p99_us: float | None = None
     errors: int = 0
@@ -286,16 +280,10 @@ def run(
 ) -> list[Sample]:
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="bench_static_logs_") as logs:
-        for rnd in range(rounds):
-            for scen in scenarios:
-                for server in common.rotated(servers, rnd):
-                    s = measure(server, scen, rnd, duration, folder, Path(logs))
-                    samples.append(s)
-                    line = (
-                        f"{scen.name:<16} {server.name:<19} {s.status:<6} {s.rps:>9,.0f} req/s  "
-                        f"p99 {fmt_us(s.p99_us):>9}  load {s.load1:.2f}"
-                    )
-                    common.say_round(rnd, rounds, line, server.name, s.status, s.note)
+        for rnd, scen, server in common.schedule(rounds, scenarios, servers):
+            s = measure(server, scen, rnd, duration, folder, Path(logs))
+            samples.append(s)
+            common.say_round(rnd, rounds, wrk_line(s, 16, 19, 6), server.name, s.status, s.note)
     return samples
 
 
@@ -492,30 +480,23 @@ def make_folder(base: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, prints only")
+    p = common.arg_parser(__doc__, "smoke run: 1 round of 1 s, prints only")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--duration", type=int, default=5, help="seconds of wrk per run")
     p.add_argument("--servers", help="comma-separated subset (default: all installed)")
     p.add_argument("--no-middleware", action="store_true", help="skip the in-process part")
-    p.add_argument(
-        "--out", help="directory for static.md/.json (default: bench/results; --quick: none)"
-    )
+    common.add_out(p, "static.md/.json")
     args = p.parse_args(argv)
     common.interrupt_on_sigterm()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         print("bench_static: wrk or taskset not found (apt-get install wrk)", file=sys.stderr)
         return 0 if args.quick else 1
-    wanted = args.servers.split(",") if args.servers else [s.name for s in SERVERS]
-    servers = [s for s in SERVERS if s.name in wanted and available(s)]
-    skipped = ", ".join(s.name for s in SERVERS if s.name in wanted and not available(s))
-    if skipped:
-        print(f"bench_static: skipping (not installed): {skipped}", file=sys.stderr)
-    if not any(s.name == "rswsgi" for s in servers):
-        print("bench_static: rswsgi is not installed (maturin develop --release)", file=sys.stderr)
+    picked = common.pick("bench_static", SERVERS, args.servers, available)
+    if picked is None:
         return 1
+    servers, skipped = picked
     rounds, duration = (1, 1) if args.quick else (args.rounds, args.duration)
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench_static_") as tmp:
         folder = make_folder(Path(tmp))

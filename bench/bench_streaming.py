@@ -472,30 +472,24 @@ def run(
     pings: list[PingSample] = []
     with tempfile.TemporaryDirectory(prefix="bench_streaming_") as tmp:
         logdir = Path(tmp)
-        for rnd in range(rounds):
-            order = common.rotated(servers, rnd)
-            for scen in scenarios:
-                for server in order:
-                    if scen == "ttfb":
-                        t = measure_ttfb(server, rnd, args.requests, logdir)
-                        ttfb.append(t)
-                        line = (
-                            f"body {fmt_ms(med(t.body_ms))}, end {fmt_ms(med(t.end_ms))}"
-                            f" ({t.framing})"
-                        )
-                        status, note = t.status, t.note
-                    else:
-                        p = measure_ping(server, rnd, args.pings, args.ping_cap, logdir)
-                        pings.append(p)
-                        line = (
-                            f"{len(p.ping_ms)} pings, median {fmt_ms(med(p.ping_ms))}, max "
-                            f"{fmt_ms(max(p.ping_ms, default=None))}"
-                            + (f", 1 held > {p.cap_s:g} s" if p.held else "")
-                            + f"; first event {fmt_ms(p.first_event_ms)}"
-                        )
-                        status, note = p.status, p.note
-                    line = f"{scen:<14} {server.name:<9} {status:<7} {line}"
-                    common.say_round(rnd, rounds, line, server.name, status, note)
+        for rnd, scen, server in common.schedule(rounds, scenarios, servers):
+            if scen == "ttfb":
+                t = measure_ttfb(server, rnd, args.requests, logdir)
+                ttfb.append(t)
+                line = f"body {fmt_ms(med(t.body_ms))}, end {fmt_ms(med(t.end_ms))} ({t.framing})"
+                status, note = t.status, t.note
+            else:
+                p = measure_ping(server, rnd, args.pings, args.ping_cap, logdir)
+                pings.append(p)
+                line = (
+                    f"{len(p.ping_ms)} pings, median {fmt_ms(med(p.ping_ms))}, max "
+                    f"{fmt_ms(max(p.ping_ms, default=None))}"
+                    + (f", 1 held > {p.cap_s:g} s" if p.held else "")
+                    + f"; first event {fmt_ms(p.first_event_ms)}"
+                )
+                status, note = p.status, p.note
+            line = f"{scen:<14} {server.name:<9} {status:<7} {line}"
+            common.say_round(rnd, rounds, line, server.name, status, note)
     return ttfb, pings
 
 
@@ -735,12 +729,13 @@ def report(
 # --- main ----------------------------------------------------------------------------------
 
 
+def installed(s: Server) -> bool:
+    return importlib.util.find_spec(s.needs) is not None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: 1 round, 1 request, 10 pings, 3 s cap, prints only (flags given win)",
+    p = common.arg_parser(
+        __doc__, "smoke run: 1 round, 1 request, 10 pings, 3 s cap, prints only (flags given win)"
     )
     p.add_argument("--rounds", type=int, help="default 3")
     p.add_argument("--requests", type=int, help="/ttfb requests per server process (default 3)")
@@ -750,12 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--servers", help="comma-separated subset (default: all installed)")
     p.add_argument("--scenarios", help="comma-separated subset of " + ",".join(SCENARIOS))
-    p.add_argument(
-        "--out",
-        help="directory for the .md/.json (default: bench/results; --quick writes nothing "
-        "unless given)",
-    )
-    p.add_argument("--stem", default="streaming", help="file name stem (default: streaming)")
+    common.add_out(p, "the .md/.json", "streaming")
     args = p.parse_args(argv)
     common.interrupt_on_sigterm()
     for name, normal, quick in (
@@ -769,22 +759,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 < args.ping_cap <= 60:
         p.error("--ping-cap must be in (0, 60] seconds")
 
-    wanted = args.servers.split(",") if args.servers else [s.name for s in SERVERS]
-    servers = [s for s in SERVERS if s.name in wanted and importlib.util.find_spec(s.needs)]
-    skipped = ", ".join(
-        s.name for s in SERVERS if s.name in wanted and not importlib.util.find_spec(s.needs)
-    )
-    if skipped:
-        print(f"bench_streaming: skipping (not installed): {skipped}", file=sys.stderr)
-    if not any(s.name == "rswsgi" for s in servers):
-        print(
-            "bench_streaming: rswsgi is not installed (maturin develop --release)", file=sys.stderr
-        )
+    picked = common.pick("bench_streaming", SERVERS, args.servers, installed)
+    if picked is None:
         return 1
+    servers, skipped = picked
     scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     if unknown := [s for s in scenarios if s not in SCENARIOS]:
         p.error(f"unknown scenario(s): {', '.join(unknown)}")
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
 
     t0 = time.monotonic()
     done = common.run_servers("bench_streaming", lambda: run(servers, scenarios, args.rounds, args))
