@@ -84,6 +84,22 @@ def schedule(
                 yield rnd, scen, server
 
 
+def serve_all(
+    app: Callable[..., Iterable[Any]],
+    environs: Iterable[dict[str, Any]],
+    start_response: Callable[..., Any],
+) -> None:
+    """Calls ``app`` once per environ, as a server would: iterates each response to the end
+    and closes it (PEP 3333). The request loop of every in-process bench."""
+    for env in environs:
+        result = app(env, start_response)
+        for _ in result:
+            pass
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
 def median(xs: Sequence[float]) -> float:
     return statistics.median(xs)
 
