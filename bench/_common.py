@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import importlib.metadata
 import json
 import os
@@ -39,7 +40,7 @@ STOP_CAP_S = 2.0
 
 floor: ModuleType | None
 try:  # optional: `maturin develop --release` in bench/floor (see bench/README.md)
-    import rswsgi_bench_floor as floor
+    floor = importlib.import_module("rswsgi_bench_floor")
 except ImportError:
     floor = None
 
