@@ -1,5 +1,5 @@
 """Shared helpers for the rswsgi benches: interleaved rounds, medians, Markdown tables, and
-(for the benches that start servers) server processes and the results files.
+(for the benches that start servers) server processes, the command line and the results files.
 
 Method (used by every bench here): each implementation is a zero-argument callable that runs
 one *pass* (a fixed batch of work, inputs prepared outside the timed region) and returns
@@ -357,7 +357,7 @@ def load_summary(loads: Sequence[float]) -> str:
     return f"median {statistics.median(loads):.2f}, range {min(loads):.2f} – {max(loads):.2f}"
 
 
-# --- the results files ---------------------------------------------------------------------
+# --- the command line ----------------------------------------------------------------------
 
 
 def arg_parser(doc: str, quick: str) -> argparse.ArgumentParser:
@@ -405,6 +405,9 @@ def pick(
         print(f"{tool}: rswsgi is not installed (maturin develop --release)", file=sys.stderr)
         return None
     return chosen, skipped
+
+
+# --- the results files ---------------------------------------------------------------------
 
 
 def machine() -> str:
