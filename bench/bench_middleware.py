@@ -35,6 +35,7 @@ from _common import (
     floor,
     overhead_table,
     run_rounds,
+    serve_all,
     target_line,
 )
 
@@ -362,13 +363,7 @@ def make_pass(app: App, case: Case) -> Callable[[], tuple[int, int]]:
         envs = [served(case.environ, next(serial) if case.vary else None) for _ in envs_n]
         sr = start_response
         t0 = time.perf_counter_ns()
-        for env in envs:
-            result = app(env, sr)
-            for _ in result:
-                pass
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        serve_all(app, envs, sr)
         return time.perf_counter_ns() - t0, len(envs)
 
     return run

@@ -45,6 +45,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import serve_all
+
 ROOT = Path(__file__).resolve().parent.parent
 SID = ["bash", str(ROOT / ".ci" / "sid"), "run"]
 
@@ -115,18 +117,11 @@ def worker(what: str, threads: int, seconds: float) -> dict[str, Any]:
             return None
 
         def batch() -> None:
-            for _ in range(100):
-                env = base.copy()
-                env["wsgi.errors"] = errors
-                body = app(env, start_response)
-                for _chunk in body:
-                    pass
-                close = getattr(body, "close", None)
-                if close is not None:
-                    close()
-                if errors.tell() > 1 << 20:
-                    errors.seek(0)
-                    errors.truncate()
+            envs = [{**base, "wsgi.errors": errors} for _ in range(100)]
+            serve_all(app, envs, start_response)
+            if errors.tell() > 1 << 20:
+                errors.seek(0)
+                errors.truncate()
 
         batch()
         n = 0

@@ -64,13 +64,10 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
-import json
 import os
-import platform
 import random
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -83,8 +80,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from _common import table
-from bench_server import LIVE, free_port, machine, stop, stop_all
+import _common as common
+from _common import BenchError, table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -97,10 +94,6 @@ LIVE_RELOAD_JS = b"/__rswsgi__/live-reload.js"
 STAMPS_ENV = "RELOAD_BENCH_STAMPS"
 #: Measured before the dev-loop work (median s): rswsgi, granian, flask run/runserver
 BEFORE = {"flask": (0.66, 0.28, 1.21), "django": (1.14, 0.68, 1.52)}
-
-
-class BenchError(Exception):
-    """rswsgi could not be started, or an app could not be made."""
 
 
 # --- the apps ------------------------------------------------------------------------------
@@ -305,24 +298,6 @@ SCENARIOS = {
 }
 
 
-def launch(
-    argv: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """Starts ``argv`` in its own process group, output to ``log``; killed by ``stop_all``."""
-    with log.open("ab") as f:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
-        )
-    LIVE.add(proc)
-    return proc
-
-
 @contextmanager
 def running(
     argv: Callable[[int], list[str]],
@@ -333,29 +308,17 @@ def running(
 ) -> Iterator[tuple[int, str]]:
     """Starts ``argv(port)`` on a free port in the app's folder; yields ``(port, '')`` once
     ``/`` answers with ``token``, or ``(0, reason)``. Always stopped."""
-    port = free_port()
-    proc = launch(argv(port), app.root, log, env)
-    try:
-        deadline = time.monotonic() + START_CAP_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
-                return
-            if time.monotonic() > deadline:
-                yield 0, f"no answer within {START_CAP_S:.0f} s"
-                return
-            try:
-                status, body = get(port, 2.0)
-            except OSError:
-                time.sleep(0.05)
-                continue
-            if status == 200 and token.encode() in body:
-                break
-            time.sleep(0.05)
-        yield port, ""
-    finally:
-        stop(proc)
+    port = common.free_port()
+
+    def ready() -> bool:
+        status, body = get(port, 2.0)
+        return status == 200 and token.encode() in body
+
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    with common.serving(
+        argv(port), log, ready, START_CAP_S, app.root, full_env, append=True
+    ) as failed:
+        yield (0, failed) if failed else (port, "")
 
 
 # --- client side ---------------------------------------------------------------------------
@@ -378,11 +341,7 @@ def get(port: int, timeout: float) -> tuple[int, bytes]:
             if not chunk:
                 break
             data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        raise OSError(f"not an HTTP response: {data[:60]!r}") from None
+    status, _, body = common.split_response(data)
     return status, body
 
 
@@ -466,7 +425,7 @@ def edit_loop(
 def measure_new_answer(
     server: Server, app: App, edits: Edits, rnd: int, args: argparse.Namespace, logdir: Path
 ) -> Sample:
-    sample = Sample("new-answer", app.name, server.name, rnd, os.getloadavg()[0])
+    sample = Sample("new-answer", app.name, server.name, rnd, common.load1())
     token = edits.next(server.name)
     edits.write(token)
     log = logdir / f"{app.name}-{server.name}-{rnd}.log".replace(" ", "_")
@@ -515,7 +474,7 @@ def stages(stamps: list[tuple[float, int, str]], write_t: float, seen_t: float) 
 def measure_breakdown(
     app: App, edits: Edits, rnd: int, args: argparse.Namespace, logdir: Path
 ) -> Sample:
-    sample = Sample("breakdown", app.name, "rswsgi", rnd, os.getloadavg()[0])
+    sample = Sample("breakdown", app.name, "rswsgi", rnd, common.load1())
     token = edits.next("probe")
     edits.write(token)
     stamps = logdir / f"stamps-{app.name}-{rnd}.txt"
@@ -596,7 +555,7 @@ MARK_JS = (
 def measure_browser(
     app: App, edits: Edits, rnd: int, args: argparse.Namespace, logdir: Path
 ) -> Sample:
-    sample = Sample("browser", app.name, "rswsgi", rnd, os.getloadavg()[0])
+    sample = Sample("browser", app.name, "rswsgi", rnd, common.load1())
     chromium = shutil.which("chromium")
     if chromium is None:
         sample.status, sample.note = "not available", "no `chromium` binary"
@@ -670,8 +629,7 @@ def run(
     imports: dict[str, dict[str, dict[str, list[float]]]] = {}
     browser_app = make_browser_app(logdir.parent) if "browser" in scenarios else None
     for rnd in range(args.rounds):
-        k = rnd % max(len(servers), 1)
-        order = servers[k:] + servers[:k]
+        order = common.rotated(servers, rnd)
         for app in apps:
             todo: list[Server | None] = []  # None: the instrumented rswsgi
             if "new-answer" in scenarios:
@@ -685,23 +643,16 @@ def run(
                     name = server.name
                     s = measure_new_answer(server, app, edits[app.name], rnd, args, logdir)
                 samples.append(s)
-                say(
-                    f"  round {rnd + 1}/{args.rounds} {s.scenario:<10} {app.name:<6} "
-                    f"{name:<9} {s.status:<9} "
-                    + ", ".join(f"{x:.3f}" for x in s.latency_s)
-                    + (f" ({s.note})" if s.note else "")
+                line = f"{s.scenario:<10} {app.name:<6} {name:<9} {s.status:<9} " + ", ".join(
+                    f"{x:.3f}" for x in s.latency_s
                 )
-                if s.server == "rswsgi" and s.status == "failed to start":
-                    raise BenchError(f"rswsgi did not start: {s.note}")
+                common.say_round(rnd, args.rounds, line, s.server, s.status, s.note)
         if browser_app is not None:
             b = Edits(browser_app, rng)
             s = measure_browser(browser_app, b, rnd, args, logdir)
             samples.append(s)
-            say(
-                f"  round {rnd + 1}/{args.rounds} browser    {s.status:<9} "
-                + ", ".join(f"{x:.3f}" for x in s.latency_s)
-                + (f" ({s.note})" if s.note else "")
-            )
+            line = f"browser    {s.status:<9} " + ", ".join(f"{x:.3f}" for x in s.latency_s)
+            common.say_round(rnd, args.rounds, line, "", s.status, s.note)
             if s.status == "not available":
                 browser_app = None  # the same server every round: no need to ask again
     if "breakdown" in scenarios:
@@ -732,11 +683,8 @@ def fmt_x(x: float | None) -> str:
 
 
 def loads_line(samples: Sequence[Sample]) -> str:
-    loads = [s.load1 for s in samples]
-    return (
-        f"1-min load average before each measurement: median {statistics.median(loads):.2f}, "
-        f"range {min(loads):.2f} – {max(loads):.2f}."
-    )
+    loads = common.load_summary([s.load1 for s in samples])
+    return f"1-min load average before each measurement: {loads}."
 
 
 def new_answer_report(samples: list[Sample], app: str) -> tuple[str, str]:
@@ -862,21 +810,12 @@ def browser_report(samples: list[Sample]) -> str:
 
 
 def versions() -> str:
-    parts = [f"Python {platform.python_version()}"]
-    for dist in ("rswsgi", "flask", "werkzeug", "django", "granian", "gunicorn"):
-        try:
-            parts.append(f"{dist} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{dist} (not installed)")
-    try:
-        out = subprocess.run(["chromium", "--version"], capture_output=True, text=True, timeout=10)
-        parts.append(out.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
     from bench_streaming import source_line
 
-    parts.append(source_line())
-    return ", ".join(parts)
+    chromium = common.tool_output(["chromium", "--version"], timeout=10)
+    tool = [chromium.stdout.strip()] if chromium else []
+    dists = ("rswsgi", "flask", "werkzeug", "django", "granian", "gunicorn")
+    return common.versions(dists, *tool, source_line())
 
 
 def report(
@@ -886,15 +825,13 @@ def report(
     args: argparse.Namespace,
     skipped: str,
 ) -> str:
-    out = [
-        f"Machine: {machine()}.  ",
-        f"Versions: {versions()}.  ",
+    out = common.header(
+        versions(),
         f"{args.rounds} interleaved rounds × {args.edits} measured edits (after one warm-up edit) "
         f"per server and app, a fresh server process per round; polling every "
         f"{POLL_S * 1e3:g} ms; cap {args.cap:g} s per edit.",
-    ]
-    if skipped:
-        out.append(f"\nSkipped (not installed): {skipped}.")
+        skipped,
+    )
     goals = []
     for app in apps:
         if any(s.scenario == "new-answer" and s.app == app.name for s in samples):
@@ -920,17 +857,8 @@ def report(
 # --- main ----------------------------------------------------------------------------------
 
 
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: 1 round of 2 edits, prints only (flags given win)",
-    )
+    p = common.arg_parser(__doc__, "smoke run: 1 round of 2 edits, prints only (flags given win)")
     p.add_argument("--rounds", type=int, help="default 3")
     p.add_argument("--edits", type=int, help="measured edits per server, app and round (default 4)")
     p.add_argument(
@@ -942,15 +870,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--apps", help="comma-separated subset of: flask,django")
     p.add_argument("--scenarios", help="comma-separated subset of " + ",".join(SCENARIOS))
-    p.add_argument(
-        "--out",
-        help="directory for the .md/.json (default: bench/results; --quick "
-        "writes nothing unless given)",
-    )
-    p.add_argument("--stem", default="reload", help="file name stem (default: reload)")
+    common.add_out(p, "the .md/.json", "reload")
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    common.interrupt_on_sigterm()
     for name, normal, quick in (("rounds", 3, 1), ("edits", 4, 2), ("import_reps", 7, 3)):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else normal)
@@ -972,10 +894,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     if unknown := set(scenarios) - set(SCENARIOS):
         p.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
 
     t0 = time.monotonic()
-    try:
+
+    def work() -> tuple[list[App], list[Sample], dict[str, dict[str, dict[str, list[float]]]]]:
         with tempfile.TemporaryDirectory(prefix="bench_reload_") as tmp:
             base = Path(tmp) / "apps"
             base.mkdir()
@@ -983,29 +906,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             logdir.mkdir()
             makers = {"flask": make_flask, "django": make_django}
             apps = [makers[n](base) for n in app_names]
-            samples, imports = run(servers, apps, scenarios, args, logdir)
-    except BenchError as e:
-        say(f"bench_reload: {e}")
-        return 1
-    except KeyboardInterrupt:
-        say("bench_reload: interrupted")
-        return 130
-    finally:
-        stop_all()
+            return apps, *run(servers, apps, scenarios, args, logdir)
+
+    done = common.run_servers("bench_reload", work)
+    if isinstance(done, int):
+        return done
+    apps, samples, imports = done
     text = report(samples, imports, apps, args, skipped)
     print(text)
     say(f"bench_reload: {time.monotonic() - t0:.0f} s")
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{args.stem}.md").write_text(text)
         data = {
-            "machine": machine(),
+            "machine": common.machine(),
             "versions": versions(),
             "args": {k: v for k, v in vars(args).items() if k != "out"},
             "samples": [asdict(s) for s in samples],
             "imports": imports,
         }
-        (out_dir / f"{args.stem}.json").write_text(json.dumps(data, indent=1) + "\n")
+        common.write_results(out_dir, args.stem, text, data)
         say(f"bench_reload: wrote {out_dir}/{args.stem}.md, .json")
     return 0
 

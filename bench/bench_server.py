@@ -42,16 +42,11 @@ Exit status 1 when rswsgi fails to start or any server answers the wrong bytes.
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
-import json
-import os
-import platform
 import re
 import selectors
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -63,8 +58,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from _common import table
+import _common as common
+from _common import BenchError, table
 from hello_app import BODY
 
 HERE = Path(__file__).resolve().parent
@@ -73,7 +70,6 @@ IDLE_SOCKETS = 100
 WRK_TIMEOUT_S = 2
 START_CAP_S = 20.0
 PROBE_CAP_S = 3.0
-STOP_CAP_S = 2.0
 
 
 #: (certificate file, key file), PEM, for the TLS scenarios.
@@ -210,14 +206,10 @@ SCENARIOS = [
 
 
 @dataclass
-class Sample:
-    """One wrk run against one freshly started server."""
+class Sample(common.Measurement):
+    """One wrk run against one freshly started server; ``status`` is ok, stalled, failed to
+    start, wrong answer or wrk failed."""
 
-    server: str
-    scenario: str
-    round: int
-    load1: float
-    status: str = "ok"  # ok | stalled | failed to start | wrong answer | wrk failed
     rps: float = 0.0
     p50_us: float | None = None
     p99_us: float | None = None
@@ -229,61 +221,6 @@ class Sample:
     note: str = ""
 
 
-class BenchError(Exception):
-    """A server answered wrong bytes, or rswsgi could not be started."""
-
-
-# --- processes -----------------------------------------------------------------------------
-
-LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as f:
-        proc = subprocess.Popen(
-            argv,
-            cwd=HERE,
-            stdin=subprocess.DEVNULL,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: workers die with it
-        )
-    LIVE.add(proc)
-    return proc
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group, SIGKILL after ``STOP_CAP_S``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(STOP_CAP_S)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # Workers (gunicorn, granian) may outlive the parent by a moment.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    LIVE.discard(proc)
-
-
-def stop_all() -> None:
-    for proc in list(LIVE):
-        stop(proc)
-
-
 @contextmanager
 def running(
     server: Server, pinned: bool, logdir: Path, tls: Tls | None = None
@@ -291,38 +228,27 @@ def running(
     """Starts ``server`` on a free port (serving HTTPS with ``tls``) and yields
     ``(port, '')`` once it answers correctly, or ``(0, reason)`` when it does not start
     within ``START_CAP_S``. Always stopped."""
-    port = free_port()
+    port = common.free_port()
     if tls is None:
         argv = server.argv(port)
     else:
         assert server.tls is not None
         argv = server.tls(port, tls)
     argv = (["taskset", "-c", "0"] if pinned else []) + argv
-    log = logdir / f"{server.name}.log"
-    proc = start(argv, log)
-    try:
-        deadline = time.monotonic() + START_CAP_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
-                return
-            try:
-                status, body = http_get(port, 1.0, tls is not None)
-            except OSError:
-                if time.monotonic() > deadline:
-                    yield 0, f"no answer within {START_CAP_S:.0f} s"
-                    return
-                time.sleep(0.05)
-                continue
-            if status != 200 or body != BODY:
-                raise BenchError(f"{server.name} answered {status} {body[:60]!r}, not 200 {BODY!r}")
-            break
+
+    def ready() -> bool:
+        status, body = http_get(port, 1.0, tls is not None)
+        if status != 200 or body != BODY:
+            raise BenchError(f"{server.name} answered {status} {body[:60]!r}, not 200 {BODY!r}")
+        return True
+
+    with common.serving(argv, logdir / f"{server.name}.log", ready, START_CAP_S) as failed:
+        if failed:
+            yield 0, failed
+            return
         for _ in range(20):  # warm-up (imports, caches, the allocator)
             http_get(port, 2.0, tls is not None)
         yield port, ""
-    finally:
-        stop(proc)
 
 
 # --- client side ---------------------------------------------------------------------------
@@ -350,11 +276,7 @@ def http_get(port: int, timeout: float, tls: bool = False) -> tuple[int, bytes]:
             data += chunk
             if time.monotonic() > deadline:
                 raise TimeoutError("response not finished in time")
-    head, _, body = data.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        raise OSError(f"not an HTTP response: {data[:60]!r}") from None
+    status, _, body = common.split_response(data)
     return status, body
 
 
@@ -428,7 +350,7 @@ def measure(
     server: Server, scen: Scenario, rnd: int, duration: int, logdir: Path, tls: Tls | None
 ) -> Sample:
     probe_cap = min(PROBE_CAP_S, float(duration))
-    sample = Sample(server.name, scen.name, rnd, os.getloadavg()[0])
+    sample = Sample(server.name, scen.name, rnd, common.load1())
     with running(server, scen.pinned, logdir, tls if scen.tls else None) as (port, failed):
         if not port:
             sample.status, sample.note = "failed to start", failed
@@ -488,24 +410,31 @@ def run(
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="bench_server_") as tmp:
         tls = certificate(Path(tmp)) if any(s.tls for s in scenarios) else None
-        for rnd in range(rounds):
-            for scen in scenarios:
-                these = [s for s in servers if s.tls is not None or not scen.tls]
-                k = rnd % len(these)
-                for server in these[k:] + these[:k]:
-                    s = measure(server, scen, rnd, duration, Path(tmp), tls)
-                    samples.append(s)
-                    extra = f" ({s.note})" if s.note else ""
-                    print(
-                        f"  round {rnd + 1}/{rounds} {scen.name:<10} {server.name:<9} "
-                        f"{s.status:<7} {s.rps:>9,.0f} req/s  p99 {fmt_us(s.p99_us):>9}  "
-                        f"load {s.load1:.2f}{extra}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    if server.name == "rswsgi" and s.status == "failed to start":
-                        raise BenchError(f"rswsgi did not start: {s.note}")
+
+        def fits(scen: Scenario, server: Server) -> bool:
+            return server.tls is not None or not scen.tls
+
+        for rnd, scen, server in common.schedule(rounds, scenarios, servers, fits):
+            s = measure(server, scen, rnd, duration, Path(tmp), tls)
+            samples.append(s)
+            common.say_round(rnd, rounds, wrk_line(s, 10, 9, 7), server.name, s.status, s.note)
     return samples
+
+
+class WrkRun(Protocol):
+    scenario: str
+    server: str
+    status: str
+    rps: float
+    p99_us: float | None
+    load1: float
+
+
+def wrk_line(s: WrkRun, *widths: int) -> str:
+    """The progress line of one wrk run: scenario, server and status in columns ``widths``
+    wide, then req/s, p99 and the load average."""
+    cols = (f"{v:<{w}}" for v, w in zip((s.scenario, s.server, s.status), widths, strict=True))
+    return f"{' '.join(cols)} {s.rps:>9,.0f} req/s  p99 {fmt_us(s.p99_us):>9}  load {s.load1:.2f}"
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -768,55 +697,21 @@ def tls_lines(summ: dict[str, dict[str, Summary]], samples: list[Sample]) -> lis
 
 
 def versions() -> str:
-    parts = [f"Python {platform.python_version()}"]
-    for dist in (
-        "rswsgi",
-        "bjoern",
-        "fastpysgi",
-        "socketify",
-        "granian",
-        "waitress",
-        "gunicorn",
-        "werkzeug",
-    ):
-        try:
-            parts.append(f"{dist} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{dist} (not installed)")
-    try:
-        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=5)
-        parts.append((wrk.stdout + wrk.stderr).split("Copyright")[0].strip())
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return ", ".join(parts)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.machine()}, {os.cpu_count()} CPUs "
-        f"(shared), {cpu}; Linux {platform.release()}"
-    )
+    dists = "rswsgi bjoern fastpysgi socketify granian waitress gunicorn werkzeug".split()
+    wrk = common.tool_output(["wrk", "-v"])
+    tool = [(wrk.stdout + wrk.stderr).split("Copyright")[0].strip()] if wrk else []
+    return common.versions(dists, *tool)
 
 
 def report(
     samples: list[Sample], scenarios: list[Scenario], rounds: int, duration: int, skipped: str
 ) -> str:
     summ = summaries(samples)
-    out = [
-        f"Machine: {machine()}.  ",
-        f"Versions: {versions()}.  ",
+    out = common.header(
+        versions(),
         f"{rounds} interleaved rounds × {duration} s of `wrk -t1` per server and scenario.",
-    ]
-    if skipped:
-        out.append(f"\nSkipped (not installed): {skipped}.")
+        skipped,
+    )
     for scen in scenarios:
         if scen.name not in summ:
             continue
@@ -885,28 +780,21 @@ def plot(samples: list[Sample], scenarios: list[Scenario], path: Path) -> None:
 # --- main ----------------------------------------------------------------------------------
 
 
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def installed(s: Server) -> bool:
+    return importlib.util.find_spec(s.needs) is not None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, prints only")
+    p = common.arg_parser(__doc__, "smoke run: 1 round of 1 s, prints only")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=5, help="seconds of wrk per run")
     p.add_argument("--servers", help="comma-separated subset (default: all installed)")
     p.add_argument(
         "--scenarios", help="comma-separated subset of " + ",".join(s.name for s in SCENARIOS)
     )
-    p.add_argument(
-        "--out",
-        help="directory for server.md/.json/.png (default: bench/results; "
-        "--quick writes nothing unless given)",
-    )
+    common.add_out(p, "server.md/.json/.png")
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    # Explicit, so that `kill -INT` stops a run started in the background too.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    common.interrupt_on_sigterm()
 
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         print(
@@ -915,19 +803,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0 if args.quick else 1
-    wanted = args.servers.split(",") if args.servers else [s.name for s in SERVERS]
-    servers: list[Server] = []
-    missing: list[Server] = []
-    for s in SERVERS:
-        if s.name not in wanted:
-            continue
-        (servers if importlib.util.find_spec(s.needs) else missing).append(s)
-    skipped = ", ".join(s.name for s in missing)
-    if skipped:
-        print(f"bench_server: skipping (not installed): {skipped}", file=sys.stderr)
-    if not any(s.name == "rswsgi" for s in servers):
-        print("bench_server: rswsgi is not installed (maturin develop --release)", file=sys.stderr)
+    picked = common.pick("bench_server", SERVERS, args.servers, installed)
+    if picked is None:
         return 1
+    servers, skipped = picked
     if args.scenarios:
         scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     elif args.quick:
@@ -935,28 +814,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         scenarios = SCENARIOS
     rounds, duration = (1, 1) if args.quick else (args.rounds, args.duration)
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
 
     t0 = time.monotonic()
-    try:
-        samples = run(servers, scenarios, rounds, duration)
-    except BenchError as e:
-        print(f"bench_server: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench_server: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        stop_all()
+    samples = common.run_servers("bench_server", lambda: run(servers, scenarios, rounds, duration))
+    if isinstance(samples, int):
+        return samples
     text = report(samples, scenarios, rounds, duration, skipped)
     print(text)
     print(f"bench_server: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "server.md").write_text(text)
-        (out_dir / "server.json").write_text(
-            json.dumps([asdict(s) for s in samples], indent=1) + "\n"
-        )
+        common.write_results(out_dir, "server", text, [asdict(s) for s in samples])
         plot(samples, scenarios, out_dir / "server.png")
         print(f"bench_server: wrote {out_dir}/server.md, .json, .png", file=sys.stderr)
     return 0

@@ -41,14 +41,11 @@ Exit status 1 when rswsgi fails to start or any server answers the wrong bytes.
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
-import json
 import os
 import random
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -61,20 +58,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import fmt_ns, iqr, median, run_rounds, table
-from bench_server import (
-    PY,
-    WRK_TIMEOUT_S,
-    fmt_us,
-    fmt_x,
-    free_port,
-    machine,
-    paired,
-    parse_wrk,
-    start,
-    stop,
-    stop_all,
-)
+import _common as common
+from _common import BenchError, fmt_ns, iqr, median, run_rounds, table
+from bench_server import PY, WRK_TIMEOUT_S, fmt_us, fmt_x, paired, parse_wrk, wrk_line
 
 HERE = Path(__file__).resolve().parent
 START_CAP_S = 20.0
@@ -199,20 +185,11 @@ SCENARIOS = [
 
 
 @dataclass
-class Sample:
-    server: str
-    scenario: str
-    round: int
-    load1: float
-    status: str = "ok"
+class Sample(common.Measurement):
     rps: float = 0.0
     p99_us: float | None = None
     errors: int = 0
     note: str = ""
-
-
-class BenchError(Exception):
-    """A server answered wrong bytes, or rswsgi could not be started."""
 
 
 def available(s: Server) -> bool:
@@ -232,11 +209,7 @@ def http_get(port: int, path: str, timeout: float) -> tuple[int, bytes]:
             data += chunk
             if time.monotonic() > deadline:
                 raise TimeoutError("response not finished in time")
-    head, _, body = data.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        raise OSError(f"not an HTTP response: {data[:60]!r}") from None
+    status, head, body = common.split_response(data)
     if b"transfer-encoding: chunked" in head.lower():
         body = dechunk(body)
     return status, body
@@ -257,25 +230,17 @@ def dechunk(data: bytes) -> bytes:
 def running(server: Server, pinned: bool, folder: Path, logdir: Path) -> Iterator[tuple[int, str]]:
     """``(port, '')`` once ``server`` answers every file right; ``(0, why)`` if it never
     starts. Always stopped."""
-    port = free_port()
+    port = common.free_port()
     argv = (["taskset", "-c", "0"] if pinned else []) + server.argv(port, folder)
-    log = logdir / f"{server.name}.log"
-    proc = start(argv, log)
-    try:
-        deadline = time.monotonic() + START_CAP_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
-                return
-            try:
-                http_get(port, "/static/site.css", 2.0)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    yield 0, f"no answer within {START_CAP_S:.0f} s"
-                    return
-                time.sleep(0.05)
+
+    def ready() -> bool:
+        http_get(port, "/static/site.css", 2.0)
+        return True
+
+    with common.serving(argv, logdir / f"{server.name}.log", ready, START_CAP_S) as failed:
+        if failed:
+            yield 0, failed
+            return
         for name in FILES:
             status, body = http_get(port, f"/static/{name}", 5.0)
             if status != 200 or body != (folder / name).read_bytes():
@@ -283,14 +248,12 @@ def running(server: Server, pinned: bool, folder: Path, logdir: Path) -> Iterato
         for _ in range(20):
             http_get(port, "/static/site.css", 2.0)
         yield port, ""
-    finally:
-        stop(proc)
 
 
 def measure(
     server: Server, scen: Scenario, rnd: int, duration: int, folder: Path, logdir: Path
 ) -> Sample:
-    sample = Sample(server.name, scen.name, rnd, os.getloadavg()[0])
+    sample = Sample(server.name, scen.name, rnd, common.load1())
     with running(server, scen.pinned, folder, logdir) as (port, failed):
         if not port:
             sample.status, sample.note = "failed to start", failed
@@ -317,22 +280,10 @@ def run(
 ) -> list[Sample]:
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="bench_static_logs_") as logs:
-        for rnd in range(rounds):
-            for scen in scenarios:
-                k = rnd % len(servers)
-                for server in servers[k:] + servers[:k]:
-                    s = measure(server, scen, rnd, duration, folder, Path(logs))
-                    samples.append(s)
-                    extra = f" ({s.note})" if s.note else ""
-                    print(
-                        f"  round {rnd + 1}/{rounds} {scen.name:<16} {server.name:<19} "
-                        f"{s.status:<6} {s.rps:>9,.0f} req/s  p99 {fmt_us(s.p99_us):>9}  "
-                        f"load {s.load1:.2f}{extra}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    if server.name == "rswsgi" and s.status == "failed to start":
-                        raise BenchError(f"rswsgi did not start: {s.note}")
+        for rnd, scen, server in common.schedule(rounds, scenarios, servers):
+            s = measure(server, scen, rnd, duration, folder, Path(logs))
+            samples.append(s)
+            common.say_round(rnd, rounds, wrk_line(s, 16, 19, 6), server.name, s.status, s.note)
     return samples
 
 
@@ -459,18 +410,9 @@ def targets(samples: list[Sample]) -> list[str]:
 
 
 def versions() -> str:
-    parts = [f"Python {sys.version.split()[0]}"]
-    for dist in ("rswsgi", "granian", "whitenoise", "werkzeug", "gunicorn"):
-        try:
-            parts.append(f"{dist} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{dist} (not installed)")
-    try:
-        nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True, timeout=5)
-        parts.append(nginx.stderr.strip().replace("nginx version: ", ""))
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return ", ".join(parts)
+    nginx = common.tool_output(["nginx", "-v"])
+    tool = [nginx.stderr.strip().replace("nginx version: ", "")] if nginx else []
+    return common.versions(("rswsgi", "granian", "whitenoise", "werkzeug", "gunicorn"), *tool)
 
 
 def report(
@@ -481,16 +423,12 @@ def report(
     duration: int,
     skipped: str,
 ) -> str:
-    loads = [s.load1 for s in samples]
-    out = [
-        f"Machine: {machine()}.  ",
-        f"Versions: {versions()}.  ",
+    out = common.header(
+        versions(),
         f"{rounds} interleaved rounds × {duration} s of `wrk -t1 -c16` per server and scenario; "
-        f"1-min load average before each run: median {statistics.median(loads):.2f}, "
-        f"range {min(loads):.2f} – {max(loads):.2f}.",
-    ]
-    if skipped:
-        out.append(f"\nSkipped (not installed): {skipped}.")
+        f"1-min load average before each run: {common.load_summary([s.load1 for s in samples])}.",
+        skipped,
+    )
     out.append("\nServers:\n")
     out += [f"- **{s.name}**: {s.config}" for s in servers]
     for scen in SCENARIOS:
@@ -541,63 +479,48 @@ def make_folder(base: Path) -> Path:
     return folder
 
 
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, prints only")
+    p = common.arg_parser(__doc__, "smoke run: 1 round of 1 s, prints only")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--duration", type=int, default=5, help="seconds of wrk per run")
     p.add_argument("--servers", help="comma-separated subset (default: all installed)")
     p.add_argument("--no-middleware", action="store_true", help="skip the in-process part")
-    p.add_argument(
-        "--out", help="directory for static.md/.json (default: bench/results; --quick: none)"
-    )
+    common.add_out(p, "static.md/.json")
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    common.interrupt_on_sigterm()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         print("bench_static: wrk or taskset not found (apt-get install wrk)", file=sys.stderr)
         return 0 if args.quick else 1
-    wanted = args.servers.split(",") if args.servers else [s.name for s in SERVERS]
-    servers = [s for s in SERVERS if s.name in wanted and available(s)]
-    skipped = ", ".join(s.name for s in SERVERS if s.name in wanted and not available(s))
-    if skipped:
-        print(f"bench_static: skipping (not installed): {skipped}", file=sys.stderr)
-    if not any(s.name == "rswsgi" for s in servers):
-        print("bench_static: rswsgi is not installed (maturin develop --release)", file=sys.stderr)
+    picked = common.pick("bench_static", SERVERS, args.servers, available)
+    if picked is None:
         return 1
+    servers, skipped = picked
     rounds, duration = (1, 1) if args.quick else (args.rounds, args.duration)
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench_static_") as tmp:
         folder = make_folder(Path(tmp))
         os.environ["BENCH_STATIC_DIR"] = str(folder)
-        try:
+
+        def work() -> tuple[list[Sample], dict[str, dict[str, list[float]]]]:
             samples = run(servers, SCENARIOS, rounds, duration, folder)
             mw: dict[str, dict[str, list[float]]] = {}
             if not args.no_middleware:
                 calls, mw_rounds = (500, 5) if args.quick else (2000, 31)
                 for case, passes in middleware_passes(folder, calls).items():
                     mw[case] = run_rounds(passes, mw_rounds)
-        except BenchError as e:
-            print(f"bench_static: {e}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bench_static: interrupted", file=sys.stderr)
-            return 130
-        finally:
-            stop_all()
+            return samples, mw
+
+        done = common.run_servers("bench_static", work)
+        if isinstance(done, int):
+            return done
+        samples, mw = done
     text = report(samples, mw, servers, rounds, duration, skipped)
     print(text)
     print(f"bench_static: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "static.md").write_text(text)
         data = {"wrk": [asdict(s) for s in samples], "middleware_ns_per_call": mw}
-        (out_dir / "static.json").write_text(json.dumps(data, indent=1) + "\n")
+        common.write_results(out_dir, "static", text, data)
         print(f"bench_static: wrote {out_dir}/static.md, .json", file=sys.stderr)
     return 0
 

@@ -49,11 +49,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
-import json
 import math
-import os
-import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -66,8 +62,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from _common import table
-from bench_server import free_port, machine, start, stop, stop_all
+import _common as common
+from _common import BenchError, table
 from streaming_app import FIRST, GAP_S, PONG, SECOND, event
 
 HERE = Path(__file__).resolve().parent
@@ -133,10 +129,6 @@ SCENARIOS = {
 }
 
 
-class BenchError(Exception):
-    """A server answered wrong bytes, or rswsgi could not be started."""
-
-
 # --- samples -------------------------------------------------------------------------------
 
 
@@ -175,32 +167,22 @@ class PingSample:
 def running(server: Server, logdir: Path, stream_s: float = 0.0) -> Iterator[tuple[int, str]]:
     """Starts ``server`` on a free port; yields ``(port, '')`` once ``/ping`` answers
     ``pong`` (then 5 warm-up pings), or ``(0, reason)``. Always stopped."""
-    port = free_port()
+    port = common.free_port()
+
+    def ready() -> bool:
+        status, body = simple_get(port, "/ping", 1.0)
+        if (status, body) != (200, PONG):
+            raise BenchError(f"{server.name} answered {status} {body[:60]!r} to /ping")
+        return True
+
     log = logdir / f"{server.name}.log"
-    proc = start(server.argv(port, stream_s), log)
-    try:
-        deadline = time.monotonic() + START_CAP_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                yield 0, f"exited with {proc.returncode}: {' / '.join(tail)}"
-                return
-            try:
-                status, body = simple_get(port, "/ping", 1.0)
-            except OSError:
-                if time.monotonic() > deadline:
-                    yield 0, f"no answer within {START_CAP_S:.0f} s"
-                    return
-                time.sleep(0.05)
-                continue
-            if (status, body) != (200, PONG):
-                raise BenchError(f"{server.name} answered {status} {body[:60]!r} to /ping")
-            break
+    with common.serving(server.argv(port, stream_s), log, ready, START_CAP_S) as failed:
+        if failed:
+            yield 0, failed
+            return
         for _ in range(5):
             simple_get(port, "/ping", 2.0)
         yield port, ""
-    finally:
-        stop(proc)
 
 
 # --- client side ---------------------------------------------------------------------------
@@ -344,7 +326,7 @@ def ping(port: int, cap: float) -> float | None:
 
 
 def measure_ttfb(server: Server, rnd: int, requests: int, logdir: Path) -> TtfbSample:
-    sample = TtfbSample(server.name, rnd, os.getloadavg()[0])
+    sample = TtfbSample(server.name, rnd, common.load1())
     with running(server, logdir) as (port, failed):
         if not port:
             sample.status, sample.note = "failed to start", failed
@@ -422,7 +404,7 @@ def stream_seconds(cap: float) -> float:
 
 
 def measure_ping(server: Server, rnd: int, pings: int, cap: float, logdir: Path) -> PingSample:
-    sample = PingSample(server.name, rnd, os.getloadavg()[0], cap_s=cap)
+    sample = PingSample(server.name, rnd, common.load1(), cap_s=cap)
     stream_s = stream_seconds(cap)
     with running(server, logdir, stream_s) as (port, failed):
         if not port:
@@ -490,37 +472,24 @@ def run(
     pings: list[PingSample] = []
     with tempfile.TemporaryDirectory(prefix="bench_streaming_") as tmp:
         logdir = Path(tmp)
-        for rnd in range(rounds):
-            k = rnd % len(servers)
-            order = servers[k:] + servers[:k]
-            for scen in scenarios:
-                for server in order:
-                    if scen == "ttfb":
-                        t = measure_ttfb(server, rnd, args.requests, logdir)
-                        ttfb.append(t)
-                        line = (
-                            f"body {fmt_ms(med(t.body_ms))}, end {fmt_ms(med(t.end_ms))}"
-                            f" ({t.framing})"
-                        )
-                        status, note = t.status, t.note
-                    else:
-                        p = measure_ping(server, rnd, args.pings, args.ping_cap, logdir)
-                        pings.append(p)
-                        line = (
-                            f"{len(p.ping_ms)} pings, median {fmt_ms(med(p.ping_ms))}, max "
-                            f"{fmt_ms(max(p.ping_ms, default=None))}"
-                            + (f", 1 held > {p.cap_s:g} s" if p.held else "")
-                            + f"; first event {fmt_ms(p.first_event_ms)}"
-                        )
-                        status, note = p.status, p.note
-                    print(
-                        f"  round {rnd + 1}/{rounds} {scen:<14} {server.name:<9} {status:<7} "
-                        f"{line}" + (f" ({note})" if note else ""),
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    if server.name == "rswsgi" and status == "failed to start":
-                        raise BenchError(f"rswsgi did not start: {note}")
+        for rnd, scen, server in common.schedule(rounds, scenarios, servers):
+            if scen == "ttfb":
+                t = measure_ttfb(server, rnd, args.requests, logdir)
+                ttfb.append(t)
+                line = f"body {fmt_ms(med(t.body_ms))}, end {fmt_ms(med(t.end_ms))} ({t.framing})"
+                status, note = t.status, t.note
+            else:
+                p = measure_ping(server, rnd, args.pings, args.ping_cap, logdir)
+                pings.append(p)
+                line = (
+                    f"{len(p.ping_ms)} pings, median {fmt_ms(med(p.ping_ms))}, max "
+                    f"{fmt_ms(max(p.ping_ms, default=None))}"
+                    + (f", 1 held > {p.cap_s:g} s" if p.held else "")
+                    + f"; first event {fmt_ms(p.first_event_ms)}"
+                )
+                status, note = p.status, p.note
+            line = f"{scen:<14} {server.name:<9} {status:<7} {line}"
+            common.say_round(rnd, rounds, line, server.name, status, note)
     return ttfb, pings
 
 
@@ -718,14 +687,7 @@ def source_line() -> str:
 
 
 def versions() -> str:
-    parts = [f"Python {platform.python_version()}"]
-    for dist in ("rswsgi", "gunicorn", "waitress", "werkzeug"):
-        try:
-            parts.append(f"{dist} {importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{dist} (not installed)")
-    parts.append(source_line())
-    return ", ".join(parts)
+    return common.versions(("rswsgi", "gunicorn", "waitress", "werkzeug"), source_line())
 
 
 def report(
@@ -735,18 +697,13 @@ def report(
     args: argparse.Namespace,
     skipped: str,
 ) -> str:
-    out = [
-        f"Machine: {machine()}.  ",
-        f"Versions: {versions()}.  ",
-        f"{rounds} interleaved rounds, a fresh server process per measurement.",
-    ]
-    if skipped:
-        out.append(f"\nSkipped (not installed): {skipped}.")
+    out = common.header(
+        versions(), f"{rounds} interleaved rounds, a fresh server process per measurement.", skipped
+    )
     targets: list[str] = []
     for name, samples in (("ttfb", ttfb), ("ping-under-sse", pings)):
         if not samples:
             continue
-        loads = [s.load1 for s in samples]
         if name == "ttfb":
             text, lines = ttfb_report(ttfb)
             what = f"{args.requests} requests per server per round; times from sending the request"
@@ -759,8 +716,8 @@ def report(
             )
         out += [
             f"\n#### {name}: {SCENARIOS[name]}\n",
-            f"{what}. 1-min load average before each run: median {statistics.median(loads):.2f}, "
-            f"range {min(loads):.2f} – {max(loads):.2f}.\n",
+            f"{what}. 1-min load average before each run: "
+            f"{common.load_summary([s.load1 for s in samples])}.\n",
             text,
         ]
         targets += lines
@@ -772,16 +729,13 @@ def report(
 # --- main ----------------------------------------------------------------------------------
 
 
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def installed(s: Server) -> bool:
+    return importlib.util.find_spec(s.needs) is not None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: 1 round, 1 request, 10 pings, 3 s cap, prints only (flags given win)",
+    p = common.arg_parser(
+        __doc__, "smoke run: 1 round, 1 request, 10 pings, 3 s cap, prints only (flags given win)"
     )
     p.add_argument("--rounds", type=int, help="default 3")
     p.add_argument("--requests", type=int, help="/ttfb requests per server process (default 3)")
@@ -791,15 +745,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--servers", help="comma-separated subset (default: all installed)")
     p.add_argument("--scenarios", help="comma-separated subset of " + ",".join(SCENARIOS))
-    p.add_argument(
-        "--out",
-        help="directory for the .md/.json (default: bench/results; --quick writes nothing "
-        "unless given)",
-    )
-    p.add_argument("--stem", default="streaming", help="file name stem (default: streaming)")
+    common.add_out(p, "the .md/.json", "streaming")
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    common.interrupt_on_sigterm()
     for name, normal, quick in (
         ("rounds", 3, 1),
         ("requests", 3, 1),
@@ -811,48 +759,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 < args.ping_cap <= 60:
         p.error("--ping-cap must be in (0, 60] seconds")
 
-    wanted = args.servers.split(",") if args.servers else [s.name for s in SERVERS]
-    servers = [s for s in SERVERS if s.name in wanted and importlib.util.find_spec(s.needs)]
-    skipped = ", ".join(
-        s.name for s in SERVERS if s.name in wanted and not importlib.util.find_spec(s.needs)
-    )
-    if skipped:
-        print(f"bench_streaming: skipping (not installed): {skipped}", file=sys.stderr)
-    if not any(s.name == "rswsgi" for s in servers):
-        print(
-            "bench_streaming: rswsgi is not installed (maturin develop --release)", file=sys.stderr
-        )
+    picked = common.pick("bench_streaming", SERVERS, args.servers, installed)
+    if picked is None:
         return 1
+    servers, skipped = picked
     scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     if unknown := [s for s in scenarios if s not in SCENARIOS]:
         p.error(f"unknown scenario(s): {', '.join(unknown)}")
-    out_dir = Path(args.out) if args.out else (None if args.quick else HERE / "results")
+    out_dir = common.out_dir(args)
 
     t0 = time.monotonic()
-    try:
-        ttfb, pings = run(servers, scenarios, args.rounds, args)
-    except BenchError as e:
-        print(f"bench_streaming: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench_streaming: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        stop_all()
+    done = common.run_servers("bench_streaming", lambda: run(servers, scenarios, args.rounds, args))
+    if isinstance(done, int):
+        return done
+    ttfb, pings = done
     text = report(ttfb, pings, args.rounds, args, skipped)
     print(text)
     print(f"bench_streaming: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{args.stem}.md").write_text(text)
         data = {
-            "machine": machine(),
+            "machine": common.machine(),
             "versions": versions(),
             "args": {k: v for k, v in vars(args).items() if k not in ("out",)},
             "ttfb": [asdict(s) for s in ttfb],
             "ping_under_sse": [asdict(s) for s in pings],
         }
-        (out_dir / f"{args.stem}.json").write_text(json.dumps(data, indent=1) + "\n")
+        common.write_results(out_dir, args.stem, text, data)
         print(f"bench_streaming: wrote {out_dir}/{args.stem}.md, .json", file=sys.stderr)
     return 0
 

@@ -42,16 +42,12 @@ def run_case(title_prefix: str, impl: str, calls: int) -> None:
     # faster than N and would not cancel out.
     gc.collect()
     gc.disable()
-    for i, env in enumerate(envs):
-        result = app(env, sr)
-        for _ in result:
-            pass
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-        if i % 64 == 63:  # the log stream stays small, at a cost linear in N
-            stream.seek(0)
-            stream.truncate()
+    from _common import serve_all
+
+    for k in range(0, len(envs), 64):
+        serve_all(app, envs[k : k + 64], sr)
+        stream.seek(0)  # the log stream stays small, at a cost linear in N
+        stream.truncate()
 
 
 def instructions(title_prefix: str, impl: str, calls: int) -> int:
