@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import rswsgi
@@ -89,6 +90,22 @@ def test_a_module_outside_the_working_directory_is_watched_too(
     (lib / "greeting.py").write_text("TEXT = b'bonjour'\n")
     r.served(b"bonjour")
     assert f"rswsgi: reloading: {(lib / 'greeting.py').resolve()}" in r.stderr()
+
+
+def test_a_save_the_new_child_was_started_for_does_not_stop_it(tmp_path: Path) -> None:
+    # One save can reach the parent twice: through a child's report (the file changed
+    # since the child started) and through the watcher once its debounce ends. The
+    # second sighting must not stop the child the reload started.
+    from rswsgi._reload import _serve_until_change, _version
+    from rswsgi._watching import Watching, WatchOptions
+
+    watching = Watching(WatchOptions(), str(tmp_path))
+    helper, other = tmp_path.resolve() / "helper.py", tmp_path.resolve() / "other.py"
+    helper.write_text("TEXT = b'second'\n")
+    loaded = {str(helper): _version(str(helper))}  # the reload was made for this save
+    other.write_text("TEXT = b'other'\n")  # a save after it
+    child = SimpleNamespace(reported=lambda: None, proc=SimpleNamespace(poll=lambda: None))
+    assert _serve_until_change(child, watching, None, loaded) == [str(other)]
 
 
 def test_a_broken_module_is_answered_at_once_until_fixed(tmp_path: Path, v1: Reloader) -> None:

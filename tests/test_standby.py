@@ -155,7 +155,7 @@ def test_the_next_reload_is_served_by_the_standby(
     write_app(tmp_path / "app.py.new", "v2")
     os.replace(tmp_path / "app.py.new", tmp_path / "app.py")
     r.served(b"v2")
-    assert r.importers()[-1] == standby
+    assert r.importers()[-1] == standby, (standby, r.importers(), r.stderr())
     # ... and the next standby waits for the next change.
     eventually(lambda: [p for p in standbys(r.proc.pid) if p != standby] or None, "another")
 

@@ -398,11 +398,37 @@ def _take_report(watching: Watching, child: _Child, standby: _Standby) -> list[s
     return changed
 
 
-def _serve_until_change(child: _Child, watching: Watching, standby: _Standby) -> list[str]:
+_Version = tuple[int, int, int] | None
+"""A file's `(inode, size in bytes, mtime in ns)`, or `None` when it does not exist."""
+
+
+def _version(path: str) -> _Version:
+    """The version of `path` on disk now (see `_Version`)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _news(changed: Sequence[str], loaded: dict[str, _Version]) -> list[str]:
+    """The paths in `changed` that are not as they were when the serving child started.
+
+    One save can be seen twice: by the report's mtime check (`_take_report`), when it
+    lands while the report is read, and by the watcher once its debounce ends. The
+    second sighting, of a file still in the version the reload was made for, is
+    dropped, or it would stop the new child before it serves."""
+    return [p for p in changed if p not in loaded or _version(p) != loaded[p]]
+
+
+def _serve_until_change(
+    child: _Child, watching: Watching, standby: _Standby, loaded: dict[str, _Version]
+) -> list[str]:
     """Watches until a change needs a new child (returns it); sends static changes to
-    the child's open pages meanwhile; says so when the child exits on its own."""
+    the child's open pages meanwhile; says so when the child exits on its own.
+    `loaded`: the version of each path whose change started this child."""
     while True:
-        changed = watching.watcher.wait(CHILD_POLL_SECS) or []
+        changed = _news(watching.watcher.wait(CHILD_POLL_SECS) or [], loaded)
         restart, static = watching.sort(changed + _take_report(watching, child, standby))
         if restart:
             return sorted(set(restart))
@@ -418,7 +444,7 @@ def _serve_until_change(child: _Child, watching: Watching, standby: _Standby) ->
             else:
                 _say(f"the app exited with status {status}; waiting for a change to restart")
             while True:
-                restart, static = watching.sort(watching.watcher.wait() or [])
+                restart, static = watching.sort(_news(watching.watcher.wait() or [], loaded))
                 if restart or static:
                     return restart + static
 
@@ -485,6 +511,7 @@ def supervise(
         watching = Watching(watch or WatchOptions(), os.getcwd())
         standby = _Standby(argv, sock)
         stack.callback(standby.close)
+        loaded: dict[str, _Version] = {}
         while True:
             watching.watcher.wait(0)  # what changed before this start is in this child
             child = standby.take()
@@ -493,7 +520,8 @@ def supervise(
                 # (it no longer accepts): its exit and Python's teardown cost nobody.
                 old.stop(reload_secs + STOP_MARGIN_SECS)
                 old = None
-            changed = _serve_until_change(child, watching, standby)
+            changed = _serve_until_change(child, watching, standby, loaded)
+            loaded = {path: _version(path) for path in changed}
             _say(f"reloading: {_shown(changed)}")
             child.ask_to_stop()
             old, child = child, None
