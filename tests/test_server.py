@@ -18,7 +18,7 @@ from wsgiref.validate import validator
 import pytest
 import rswsgi
 from rswsgi import Server, make_server
-from support import apps, servers
+from support import apps, default_sigint, servers
 from support.http import Client, build
 from support.waiting import eventually
 
@@ -653,20 +653,12 @@ SERVE_SCRIPT = textwrap.dedent(
 )
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery to a child")
 def test_serve_runs_until_ctrl_c() -> None:
     # serve() neither takes a socket nor says which port it bound: it binds port 0,
     # and the test finds the port among the child's listening sockets.
-    # The child must start with SIGINT at its default disposition, whatever
-    # this process inherited: a non-interactive shell starts a background job
-    # (`pytest &`, a matrix run in the background) with SIGINT ignored, exec
-    # keeps SIG_IGN, and CPython installs its KeyboardInterrupt handler only
-    # over SIG_DFL, so `serve()` would never see the Ctrl-C (the cause of
-    # this test's timeouts in backgrounded full runs).
+    # The child starts with SIGINT at its default disposition, whatever this
+    # process inherited (see `default_sigint`).
     def answers(port: int) -> bool:
         with Client(port) as c:
             assert c.request("/").body == b"served"
@@ -676,7 +668,7 @@ def test_serve_runs_until_ctrl_c() -> None:
         lambda port: [sys.executable, "-c", SERVE_SCRIPT, port],
         bind="proc",
         ready=answers,
-        preexec_fn=_default_sigint,
+        preexec_fn=default_sigint,
     ) as served:
         served.proc.send_signal(signal.SIGINT)
         served.proc.wait(5)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import default_sigint
 from support.devserver import DevServer
 from support.http import read_response
 from support.waiting import DEADLINE, eventually
@@ -217,6 +218,7 @@ def test_serve_forever_and_handle_request_finish_the_call_then_raise() -> None:
         text=True,
         timeout=60,
         check=False,
+        preexec_fn=default_sigint,  # the app's SIGINT must not be ignored from birth
     )
     assert done.returncode == 0, done.stderr
     for call in ("serve_forever", "handle_request"):
