@@ -53,14 +53,19 @@ class Served(DevServer):
         self.tls = "--cert" in args
         self.start()
 
-    def request(self, seconds: float) -> socket.socket:
-        """Sends `GET /slow?seconds`; returns the socket to read the answer from."""
+    def connect(self) -> socket.socket:
+        """A new connection (TLS when the server has a certificate)."""
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=DEADLINE)
         if self.tls:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE  # the adhoc certificate
             sock = context.wrap_socket(sock, server_hostname="localhost")
+        return sock
+
+    def request(self, seconds: float) -> socket.socket:
+        """Sends `GET /slow?seconds`; returns the socket to read the answer from."""
+        sock = self.connect()
         sock.sendall(f"GET /slow?{seconds} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         eventually(lambda: (self.cwd / "started").exists() or None, "the app call to start")
         return sock
@@ -165,6 +170,49 @@ def test_an_app_call_longer_than_the_grace_is_stopped_at_its_end(
     with sock:
         assert sock.recv(1) == b""
     assert "Shutting down." in server.stdout()
+
+
+# Where the client of a connection is when the server is told to stop: whether one
+# request was answered on it before, and what it has sent of the next. (A new
+# connection that has sent nothing is waited for a short while after its accept:
+# timed, so the connection layer's tests check it, with the clock in their hands.)
+ARRIVING = {
+    "new-connection": (False, b"GET /late?0 HTTP/1.1\r\n"),
+    "kept-alive": (True, b"GET /late?0 HTTP/1.1\r\n"),
+}
+
+
+@pytest.mark.parametrize("arriving", ARRIVING)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_request_arriving_as_the_server_stops_is_answered(
+    serve: Callable[..., Served], mode: str, arriving: str
+) -> None:
+    # A reloading server stops its child this way at each save: a browser's request
+    # that reached the old child as it stopped must be answered, not reset.
+    server = serve(*MODES[mode], "--shutdown-grace-ms", "10000")
+    kept_alive, first_part = ARRIVING[arriving]
+    late = server.connect()
+    if kept_alive:
+        late.sendall(b"GET /first?0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(late).status == 200
+    late.sendall(first_part)
+    # A connection made after it is answered: the server has accepted `late` by then
+    # (in order) and read what it sent.
+    idle = server.connect()
+    idle.sendall(b"GET /idle?0 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_response(idle).status == 200
+    server.send(signal.SIGTERM)
+    # The stop has begun: a kept-alive connection with nothing sent closes at once.
+    with idle:
+        assert idle.recv(1) == b""
+    rest = b"GET /late?0 HTTP/1.1\r\n"[len(first_part) :] + b"Host: x\r\n\r\n"
+    with late:
+        late.sendall(rest)
+        resp = read_response(late)
+        assert (resp.status, resp.body) == (200, b"done\n")
+        assert resp.header("connection") == "close"
+        assert late.recv(1) == b""
+    assert server.proc.wait(DEADLINE) == 0
 
 
 # --- the library: Server.serve_forever() and handle_request() on the main thread --------

@@ -41,6 +41,14 @@ const TURN_BUDGET: u32 = 64;
 /// How often an idle live-reload stream gets a comment line.
 const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// How long after its accept a new connection may take to send its first
+/// bytes once the server is stopping. A client sends its request as soon
+/// as it has connected, so a connection accepted just before the signal
+/// usually has it on the way; one silent for longer (a browser's
+/// speculative connection) is closed at once. Kept short because under
+/// `--reload` the stopping server runs the old code.
+const FIRST_BYTES_WAIT: Duration = Duration::from_millis(250);
+
 /// How long a closing connection keeps draining what the client sends.
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -88,6 +96,10 @@ pub(crate) struct Connection {
     state: State,
     unflushed_answers: u32,
     answered: u32,
+    /// No request has been received whole on it yet.
+    first_request: bool,
+    /// When it was accepted.
+    opened: Instant,
 }
 
 impl Connection {
@@ -113,6 +125,8 @@ impl Connection {
             state: State::Receiving(Receiver::default()),
             unflushed_answers: 0,
             answered: 0,
+            first_request: true,
+            opened: Instant::now(),
         }
     }
 
@@ -141,10 +155,12 @@ impl Connection {
             && self.io.pending() == 0
     }
 
-    /// `true` while a response is being produced or sent.
+    /// `true` while a request is being received (or awaited) or a response
+    /// produced or sent: the work a stopping server finishes within its
+    /// grace. A live-reload stream or a closing connection has none.
     #[must_use]
-    pub(crate) fn is_responding(&self) -> bool {
-        matches!(self.state, State::Responding(_)) || self.io.pending() > 0
+    pub(crate) fn has_work_in_flight(&self) -> bool {
+        matches!(self.state, State::Receiving(_) | State::Responding(_)) || self.io.pending() > 0
     }
 
     /// Does everything that can be done without waiting: flush output,
@@ -210,7 +226,7 @@ impl Connection {
                 return Step::Stop(State::Receiving(r), AfterTurn::Wait);
             }
             if ctx.stopping && self.io.input().is_empty() && self.io.pending() == 0 {
-                return Step::Stop(State::Receiving(r), AfterTurn::Close);
+                return self.next_request_while_stopping(py, ctx, r);
             }
         }
         match r.feed(py, &mut self.io, ctx.limits, &mut self.carry.head) {
@@ -224,7 +240,10 @@ impl Connection {
                 }
                 self.read_more(py, ctx, want, State::Receiving(r))
             }
-            Progress::Complete(request) => Step::Go(self.call_app(py, ctx, request)),
+            Progress::Complete(request) => {
+                self.first_request = false;
+                Step::Go(self.call_app(py, ctx, request))
+            }
             Progress::Refused(e, head) => {
                 Step::Go(self.answer_and_close(py, ctx, e.status(), head.as_ref(), None))
             }
@@ -281,6 +300,30 @@ impl Connection {
             Received::Eof if self.io.pending() > 0 => Step::Stop(state, AfterTurn::Wait),
             Received::Eof | Received::Failed => Step::Stop(state, AfterTurn::Close),
             Received::Refused => self.tls_refused(py, ctx, state),
+        }
+    }
+
+    /// While the server stops, with nothing of a next request buffered:
+    /// reads what has arrived first (closing over unread bytes would send
+    /// a reset, RFC 9112 §9.6), and answers a request that has (with
+    /// `Connection: close`). Otherwise a kept-alive connection closes at
+    /// once, which its client may retry on (RFC 9112 §9.3.1), while a new
+    /// one accepted less than [`FIRST_BYTES_WAIT`] ago waits for the
+    /// request its client is sending (Go's `Server.Shutdown` treats a new
+    /// connection as active for a while in the same way).
+    fn next_request_while_stopping(
+        &mut self,
+        py: Python<'_>,
+        ctx: &mut TurnContext<'_, '_>,
+        r: Receiver,
+    ) -> Step {
+        match self.read_more(py, ctx, READ_CHUNK_BYTES, State::Receiving(r)) {
+            Step::Stop(state, AfterTurn::Wait)
+                if !self.first_request || self.opened.elapsed() >= FIRST_BYTES_WAIT =>
+            {
+                Step::Stop(state, AfterTurn::Close)
+            }
+            step => step,
         }
     }
 

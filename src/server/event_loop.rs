@@ -6,7 +6,8 @@
 //! signal handlers run (`check_signals`), so Ctrl-C stops the loop within a
 //! tick (a first Ctrl-C or SIGTERM raises nothing inside the app, whose call
 //! finishes: [`signals`](super::signals)). On interrupt the server stops
-//! accepting, closes idle connections at once and gives responses in flight
+//! accepting, closes idle kept-alive connections at once and gives the
+//! requests that have arrived and the responses in flight
 //! [`Limits::shutdown_grace_ms`] to finish (granian#568); a second signal,
 //! which [`signals`](super::signals) also sends when the grace since the
 //! first is over, ends that at once.
@@ -109,8 +110,9 @@ enum Drive {
     Advance,
     /// Check its timeouts.
     Sweep,
-    /// Advance while the server stops: finish the response in flight,
-    /// start no new one.
+    /// Advance while the server stops: finish the response in flight and
+    /// answer a request that has arrived, each with `Connection: close`;
+    /// wait for nothing more.
     Finish,
 }
 
@@ -405,17 +407,22 @@ impl EventLoop {
         }
     }
 
-    /// Stops after an exception (Ctrl-C): idle connections close at once,
-    /// responses in flight get [`Limits::shutdown_grace_ms`] to finish (a
+    /// Stops after an exception (Ctrl-C): idle kept-alive connections close
+    /// at once; requests that have arrived (or, on a connection just
+    /// accepted, are arriving) and responses in flight get
+    /// [`Limits::shutdown_grace_ms`] to finish (a
     /// second signal ends that), then everything closes and `err` is
     /// returned for re-raising.
     fn stop(&mut self, py: Python<'_>, err: PyErr) -> PyErr {
         let deadline = Instant::now() + self.limits.shutdown_grace();
         let signalled = signals::received();
         let mut answered = 0;
+        // The wait the signal ended may have brought a request's bytes: the
+        // edge is not seen again, so it is recorded before anything is read.
+        self.record_readiness();
         loop {
             for idx in 0..self.conns.len() {
-                let busy = matches!(&self.conns[idx], Some(c) if c.is_responding());
+                let busy = matches!(&self.conns[idx], Some(c) if c.has_work_in_flight());
                 if !busy {
                     self.close(py, idx);
                 } else if let Err(e) = self.drive(py, idx, Drive::Finish, &mut answered) {
@@ -441,17 +448,23 @@ impl EventLoop {
             if self.wait(py, wait).is_err() || py.check_signals().is_err() {
                 break;
             }
-            for i in 0..self.ready.len() {
-                let r = self.ready[i];
-                if let Some(Some(conn)) = (r.token.0)
-                    .checked_sub(FIRST_CONN)
-                    .and_then(|i| self.conns.get_mut(i))
-                {
-                    conn.ready(r.readable, r.writable, r.read_closed);
-                }
-            }
+            self.record_readiness();
         }
         self.close_all(py);
         err
+    }
+
+    /// Gives each connection its readiness from the last wait (recording
+    /// an edge twice is harmless: the next read finds `WouldBlock`).
+    fn record_readiness(&mut self) {
+        for i in 0..self.ready.len() {
+            let r = self.ready[i];
+            if let Some(Some(conn)) = (r.token.0)
+                .checked_sub(FIRST_CONN)
+                .and_then(|i| self.conns.get_mut(i))
+            {
+                conn.ready(r.readable, r.writable, r.read_closed);
+            }
+        }
     }
 }

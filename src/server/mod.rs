@@ -139,9 +139,10 @@ impl Server {
     /// (then raises `KeyboardInterrupt`). On the main thread the first
     /// Ctrl-C, or SIGTERM when its handler is `signal.default_int_handler`
     /// (as under `python -m rswsgi.dev`), raises nothing inside the app: the
-    /// server stops accepting, closes idle connections and gives the app call
-    /// and the responses in flight `shutdown_grace_ms` (0.5 s) from the
-    /// signal to finish, then raises `KeyboardInterrupt`. A second signal,
+    /// server stops accepting, closes idle connections and gives the app call,
+    /// the requests received and the responses in flight `shutdown_grace_ms`
+    /// (0.5 s) from the signal to finish, then raises `KeyboardInterrupt`.
+    /// A second signal,
     /// or the end of the grace with the app still running, raises it at
     /// once, inside the app if that is where the thread is. `poll_interval`
     /// (seconds) is accepted for `socketserver` compatibility; the server

@@ -14,8 +14,8 @@
 //! The first signal is only counted, and the app call goes on. The event
 //! loop sees the count where it runs the handlers (at most a tick after the
 //! app returns) and stops as it did on `KeyboardInterrupt`: no more
-//! accepting, idle connections closed, responses in flight finished. All of
-//! that gets [`Limits::shutdown_grace_ms`](super::config::Limits::shutdown_grace_ms)
+//! accepting, idle connections closed, requests received and responses in
+//! flight finished. All of that gets [`Limits::shutdown_grace_ms`](super::config::Limits::shutdown_grace_ms)
 //! from the signal: an app call or a `next()` of a stream still running
 //! then cannot be stopped but from inside, so a watchdog thread sends the
 //! same signal again, to the main thread (a real signal, so that a

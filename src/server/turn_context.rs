@@ -27,7 +27,8 @@ pub(crate) struct TurnContext<'a, 'py> {
     pub(crate) quiet: bool,
     /// Color the access log (stderr is a terminal).
     pub(crate) color: bool,
-    /// The server is stopping: no keep-alive, idle connections close.
+    /// The server is stopping: no keep-alive, idle kept-alive connections
+    /// close, a request that has arrived is still answered.
     pub(crate) stopping: bool,
     /// The `Date` header, formatted once per second.
     pub(crate) date: &'a mut DateCache,

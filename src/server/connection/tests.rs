@@ -330,13 +330,58 @@ fn keep_alive_is_decided_in_one_place() {
         ));
         assert!(received(&mut conn).ends_with("6\r\nsecond\r\n0\r\n\r\n"));
         assert!(conn.io.memory_peer().unwrap().write_closed);
-        // A stopping server does not start on a request not yet read.
+        // A request that has arrived by then is answered, and the
+        // connection closed: on a new connection...
         let mut conn = client([GET]);
+        rig.run(py, &mut conn, &app(&ns), 10);
+        let text = received(&mut conn);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("Connection: close\r\n"), "{text}");
+        assert!(conn.io.memory_peer().unwrap().write_closed);
+        // ...and on a kept-alive one.
+        rig.stopping = false;
+        let mut conn = client([GET]);
+        rig.run(py, &mut conn, &app(&ns), 10);
+        rig.stopping = true;
+        let peer = conn.io.memory_peer().unwrap();
+        peer.received.clear();
+        peer.incoming.push_back(GET.to_vec());
+        conn.ready(true, false, false);
+        rig.run(py, &mut conn, &app(&ns), 10);
+        assert!(received(&mut conn).contains("Connection: close\r\n"));
+        // With nothing arrived, a kept-alive connection closes at once...
+        rig.stopping = false;
+        let mut conn = client([GET]);
+        rig.run(py, &mut conn, &app(&ns), 10);
+        rig.stopping = true;
         assert!(matches!(
             rig.advance(py, &mut conn, &app(&ns)),
             AfterTurn::Close
         ));
-        assert_eq!(received(&mut conn), "");
+        // ...and so does a new one silent since long before the stop (a
+        // browser's speculative connection)...
+        let mut conn = client(Vec::<Vec<u8>>::new());
+        conn.opened -= FIRST_BYTES_WAIT;
+        assert!(matches!(
+            rig.advance(py, &mut conn, &app(&ns)),
+            AfterTurn::Close
+        ));
+        // ...while one just accepted waits for the request its client is
+        // sending, and answers it when it comes.
+        let mut conn = client(Vec::<Vec<u8>>::new());
+        assert!(matches!(
+            rig.advance(py, &mut conn, &app(&ns)),
+            AfterTurn::Wait
+        ));
+        assert!(conn.has_work_in_flight());
+        conn.io
+            .memory_peer()
+            .unwrap()
+            .incoming
+            .push_back(GET.to_vec());
+        conn.ready(true, false, false);
+        rig.run(py, &mut conn, &app(&ns), 10);
+        assert!(received(&mut conn).contains("Connection: close\r\n"));
     });
 }
 
